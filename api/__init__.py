@@ -1,0 +1,1 @@
+"""FastAPI application (websocket hub, REST, access control) and the notifier."""

@@ -1,0 +1,1 @@
+"""Kafka and QuestDB helpers, and the launcher that fetches and starts the real servers."""

@@ -1,0 +1,115 @@
+"""QuestDB access: schema creation, ILP ingest (questdb client) and SQL queries.
+
+Queries that carry user input go through PG-wire with bound parameters (:meth:`QuestDB.query`);
+DDL and fixed statements may use the HTTP ``/exec`` endpoint (:meth:`QuestDB.exec`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+from questdb.ingress import Sender
+
+from lifeline.exceptions import LifelineError
+from lifeline.schema import TABLES, Table
+from lifeline.settings import Settings
+
+__all__ = ["QueryResult", "QuestDB", "QuestDBError"]
+
+
+class QuestDBError(LifelineError):
+    """QuestDB refused a statement or could not be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """Column names and rows of a query."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """Rows as dicts keyed by column name."""
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+class QuestDB:
+    """A small client over QuestDB's HTTP and PG-wire interfaces."""
+
+    def __init__(self, settings: Settings, *, timeout_s: float = 30.0) -> None:
+        self.settings = settings
+        self._http = httpx.Client(base_url=settings.questdb_http_url, timeout=timeout_s)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> QuestDB:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def exec(self, sql: str) -> QueryResult:
+        """Run one fixed SQL statement over HTTP ``/exec``. Never pass user text here."""
+        try:
+            response = self._http.get("/exec", params={"query": sql})
+        except httpx.HTTPError as exc:
+            raise QuestDBError(f"QuestDB at {self.settings.questdb_http_url} is unreachable: {exc}") from exc
+        body = response.json()
+        if response.status_code != 200 or "error" in body:
+            raise QuestDBError(f"QuestDB rejected {sql[:200]!r}: {body.get('error', response.text)}")
+        columns = [c["name"] for c in body.get("columns", [])]
+        return QueryResult(columns, body.get("dataset", []))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
+        """Run a parameterised query over PG-wire (``%s`` placeholders)."""
+        s = self.settings
+        try:
+            with psycopg.connect(
+                host=s.questdb_host, port=s.questdb_pg_port, user=s.questdb_user,
+                password=s.questdb_password, dbname="qdb", autocommit=True,
+            ) as conn, conn.cursor() as cur:  # fmt: skip
+                cur.execute(sql.encode(), params)
+                columns = [d.name for d in cur.description or []]
+                return QueryResult(columns, [list(r) for r in cur.fetchall()])
+        except psycopg.Error as exc:
+            raise QuestDBError(f"QuestDB query failed: {exc}") from exc
+
+    def create_tables(self, tables: Sequence[Table] = TABLES) -> None:
+        """Create every project table if missing (idempotent)."""
+        for table in tables:
+            self.exec(table.create_sql())
+
+    def count(self, table: str) -> int:
+        """Row count of a project table (name must be one of :data:`lifeline.schema.TABLES`)."""
+        if table not in {t.name for t in TABLES}:
+            raise QuestDBError(f"unknown table {table!r}")
+        return int(self.exec(f"SELECT count() FROM {table}").rows[0][0])  # noqa: S608 (validated name)
+
+    def wait_for_wal(self, table: str, timeout_s: float = 30.0) -> None:
+        """Wait until every committed WAL transaction of ``table`` is applied (rows visible to SQL)."""
+        if table not in {t.name for t in TABLES}:
+            raise QuestDBError(f"unknown table {table!r}")
+        deadline = time.monotonic() + timeout_s
+        sql = f"SELECT writerTxn, sequencerTxn, suspended FROM wal_tables() WHERE name = '{table}'"  # noqa: S608
+        while True:
+            rows = self.exec(sql).rows
+            if rows and rows[0][2]:
+                raise QuestDBError(f"WAL apply is suspended for table {table}; see the QuestDB log")
+            if rows and rows[0][0] >= rows[0][1]:
+                return
+            if time.monotonic() > deadline:
+                raise QuestDBError(f"WAL of {table} not applied within {timeout_s} s: {rows}")
+            time.sleep(0.05)
+
+    def sender(self, **options: Any) -> Sender:
+        """An ILP-over-HTTP sender (use as a context manager; flush explicitly for transactions)."""
+        conf = self.settings.questdb_ilp_conf
+        extra = "".join(f"{k}={v};" for k, v in options.items())
+        return Sender.from_conf(conf + extra)

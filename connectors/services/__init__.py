@@ -1,0 +1,1 @@
+"""Fetch, start, check and stop the local Apache Kafka and QuestDB servers."""

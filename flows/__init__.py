@@ -1,0 +1,1 @@
+"""Bytewax dataflows that wire the connectors to the detectors."""

@@ -1,0 +1,1 @@
+"""Synthetic city generator with ground truth, and replay of recorded readings."""
