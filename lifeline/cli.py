@@ -144,6 +144,26 @@ def demo(
     run_demo(_settings(), console, readings=readings, keep_running=keep_running)
 
 
+# Commands owned by other packages register themselves here. Each module keeps its heavy imports
+# inside command bodies, so `lifeline --help` stays fast.
+_COMMAND_MODULES = (
+    "lifeline.simulators.cli",  # simulate, replay
+    "lifeline.flows.detect_cli",  # detect
+    "lifeline.flows.cli",  # run
+    "lifeline.api.cli",  # api, notify
+)
+
+
+def _register_commands() -> None:
+    import importlib
+
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point: run the CLI and turn our errors into a clear message and exit code 2."""
     try:

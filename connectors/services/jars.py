@@ -7,6 +7,7 @@ dependencies into ``<cache>/<name>-<version>/lib``; a ``.complete`` marker makes
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import subprocess
@@ -72,6 +73,16 @@ def _fetch(cache_dir: Path, name: str, version: str, artifacts: tuple[tuple[str,
         return lib
     mvn = _mvn()
     target.mkdir(parents=True, exist_ok=True)
+    with (cache_dir / f".{name}-{version}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two processes fetching at once take turns
+        if not marker.is_file():
+            _run_maven(mvn, target, lib, name, version, artifacts)
+    return lib
+
+
+def _run_maven(
+    mvn: str, target: Path, lib: Path, name: str, version: str, artifacts: tuple[tuple[str, str, str], ...]
+) -> None:
     deps = "\n".join(_DEP.format(g=g, a=a, v=v) for g, a, v in artifacts)
     (target / "pom.xml").write_text(_POM.format(name=name, deps=deps), encoding="utf-8")
     if lib.exists():
@@ -82,8 +93,7 @@ def _fetch(cache_dir: Path, name: str, version: str, artifacts: tuple[tuple[str,
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise ServiceError(f"mvn could not fetch {name} {version} from Maven Central:\n{tail}")
-    marker.write_text(version, encoding="utf-8")
-    return lib
+    (target / ".complete").write_text(version, encoding="utf-8")
 
 
 def ensure_kafka_jars(cache_dir: Path, version: str) -> list[Path]:

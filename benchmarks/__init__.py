@@ -1,0 +1,1 @@
+"""Benchmarks. Each ``bench_*.py`` module runs standalone and prints its figures."""
