@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from questdb.ingress import Sender
+from questdb import Sender
 
 from lifeline.exceptions import LifelineError
 from lifeline.schema import TABLES, Table

@@ -10,7 +10,7 @@ import math
 import time
 import uuid
 
-from questdb.ingress import TimestampNanos
+from questdb import TimestampNanos
 from rich.console import Console
 from rich.table import Table
 

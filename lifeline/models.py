@@ -207,6 +207,11 @@ class SensorSpec(msgspec.Struct, frozen=True):
         return self.kind.lifeline
 
     @property
+    def fault_contact(self) -> str:
+        """Who receives this sensor's ``sensor_fault`` alerts: the maintainer, else the owner."""
+        return self.maintainer or self.owner
+
+    @property
     def unit(self) -> str:
         """The unit of every reading from this sensor."""
         return self.kind.unit

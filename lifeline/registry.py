@@ -146,7 +146,7 @@ def _parse_row(row: dict[str, str], file: str, line: int, problems: list[Registr
         lat=lat,
         lon=lon,
         asset_kind=row.get("asset_kind", "").strip(),
-        maintainer=row.get("maintainer", "").strip() or row["owner"].strip(),
+        maintainer=row.get("maintainer", "").strip(),
         group_id=row.get("group_id", "").strip(),
         interval_s=300.0 if interval is None else interval,
         min_value=low,

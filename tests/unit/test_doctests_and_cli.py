@@ -1,0 +1,60 @@
+"""Run every module's doctests under its one import name, and check every CLI command's --help."""
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+from typer.testing import CliRunner
+
+import lifeline
+from lifeline.cli import app
+
+
+def _modules() -> list[str]:
+    names = []
+    for info in pkgutil.walk_packages(lifeline.__path__, "lifeline."):
+        if info.name.endswith("__main__"):
+            continue
+        names.append(info.name)
+    return sorted(names)
+
+
+@pytest.mark.parametrize("name", _modules())
+def test_module_doctests(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+
+
+def _command_paths() -> list[list[str]]:
+    import typer.main
+
+    click_app = typer.main.get_command(app)
+    paths: list[list[str]] = [[]]
+
+    def walk(command: object, prefix: list[str]) -> None:
+        for name, sub in getattr(command, "commands", {}).items():
+            paths.append([*prefix, name])
+            walk(sub, [*prefix, name])
+
+    walk(click_app, [])
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "lifeline")
+def test_every_command_has_help(path: list[str]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_registry_check_reports_problems_with_exit_code(tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sensor_id,kind,asset_id,owner,district,lat,lon\nX,nope,A,o,d,1,2\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["registry", "check", str(bad)])
+    assert result.exit_code != 0
+    assert "unknown kind" in str(result.exception)
