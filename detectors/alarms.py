@@ -1,0 +1,261 @@
+"""The alarm state machine of one group, evaluated strictly in event time.
+
+Findings are buffered in :class:`GroupState.pending` and evaluated in a total order
+``(ts, sensor_id, kind, rule, tier, value, score, evidence)`` only up to
+``watermark - settle_delay_ms``; timers (de-escalation hold, contribution expiry, quiet-period clear)
+fire at their own event time, interleaved with findings. So the same *set* of findings yields the
+same alert events whatever their arrival order or the cadence of watermarks.
+
+Life cycle of an alert (one per alert key = (asset or group, kind); sensor faults per sensor):
+``opened`` → ``escalated`` (at once) / ``de-escalated`` (only after the lower tier held for
+``deescalate_hold_s``) → ``cleared`` (no supporting finding for the quiet period). ``acknowledged``
+and ``resolved`` are set by people through :meth:`GroupState.acknowledge` / :meth:`GroupState.resolve`.
+
+Alert ids are deterministic: ``sha1("asset|kind|started_at")`` shortened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, SensorSpec, Tier
+
+from .api import Finding
+from .config import RulesConfig
+from .correlation import BLOCKING_FAULT_FAMILIES, GROUP_KINDS, desired_tier
+from .state import AlertRecord, Contribution, GroupState
+
+__all__ = ["GroupContext", "alert_id", "evaluate_group"]
+
+_KIND_LIFELINE = {
+    AlertKind.GAS_LEAK: Lifeline.GAS,
+    AlertKind.GAS_PRESSURE_ANOMALY: Lifeline.GAS,
+    AlertKind.COVER_DISPLACED: Lifeline.GAS,
+    AlertKind.PIPE_BURST: Lifeline.WATER,
+    AlertKind.BACKGROUND_LEAK: Lifeline.WATER,
+    AlertKind.LOW_PRESSURE: Lifeline.WATER,
+    AlertKind.WATERLOGGING: Lifeline.DRAINAGE,
+    AlertKind.OVERFLOW: Lifeline.DRAINAGE,
+    AlertKind.RAINSTORM: Lifeline.DRAINAGE,
+    AlertKind.BRIDGE_OVERLOAD: Lifeline.BRIDGE,
+    AlertKind.STRUCTURAL_ANOMALY: Lifeline.BRIDGE,
+}
+
+
+def alert_id(asset_id: str, kind: AlertKind, started_at: int, length: int = 16) -> str:
+    """Deterministic alert id: same asset, kind and start → same id.
+
+    >>> alert_id("DMA-01", AlertKind.PIPE_BURST, 1_700_000_000_000)
+    '4b8e0d0c8d0e1bd0'
+    """
+    text = f"{asset_id}|{kind.value}|{started_at}"
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:length]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupContext:
+    """What the alarm logic needs to know about sensors: their spec and quiet period, and how many
+    load sensors a group has (for bridge overload corroboration)."""
+
+    config: RulesConfig
+    spec_of: Callable[[str], SensorSpec | None]
+    quiet_ms_of: Callable[[str], int]
+    load_sensors_of: Callable[[str], int]
+
+
+def _finding_key(f: Finding) -> tuple[Any, ...]:
+    return (f.ts, f.sensor_id, f.kind.value, f.rule, 0 if f.tier is None else int(f.tier), f.value, f.score, f.evidence)
+
+
+def _alert_key(f: Finding | Contribution, group_id: str, asset_id: str) -> tuple[str, str]:
+    if f.kind is AlertKind.SENSOR_FAULT:
+        return (f"{asset_id}#{f.sensor_id}", f.kind.value)
+    if f.kind in GROUP_KINDS:
+        return (group_id, f.kind.value)
+    return (asset_id, f.kind.value)
+
+
+class _Run:
+    """One evaluation pass over a group's state."""
+
+    def __init__(self, ctx: GroupContext, gs: GroupState) -> None:
+        self.ctx = ctx
+        self.gs = gs
+        self.events: list[AlertEvent] = []
+        self.hold_ms = int(ctx.config.alarm.deescalate_hold_s * 1000)
+        self.now = gs.horizon
+
+    # -- contributions -------------------------------------------------------------------------
+
+    def apply(self, f: Finding) -> None:
+        family = f.rule.partition(":")[0]
+        ckey = (f.sensor_id, f.kind.value, family)
+        if f.tier is None:
+            self.gs.contributions.pop(ckey, None)
+            return
+        self.gs.contributions[ckey] = Contribution(
+            f.sensor_id, f.asset_id, f.kind, f.tier, f.ts, f.value, f.score, f.evidence, f.rule
+        )
+        record = self.gs.alerts.get(_alert_key(f, self.gs.group_id, f.asset_id))
+        if record is not None and f.ts > record.last_support_ts:
+            record.last_support_ts = f.ts
+
+    def expire(self, now: int) -> None:
+        for ckey, c in list(self.gs.contributions.items()):
+            if c.ts + self.ctx.quiet_ms_of(c.sensor_id) <= now:
+                del self.gs.contributions[ckey]
+
+    def next_timer(self) -> int | None:
+        """The earliest timer strictly after the last evaluated time."""
+        times: list[int] = [c.ts + self.ctx.quiet_ms_of(c.sensor_id) for c in self.gs.contributions.values()]
+        for r in self.gs.alerts.values():
+            times.append(r.last_support_ts + r.quiet_ms)
+            if r.lower_tier:
+                times.append(r.lower_since + self.hold_ms)
+        future = [t for t in times if t > self.now]
+        return min(future) if future else None
+
+    # -- alerts --------------------------------------------------------------------------------
+
+    def _grouped(self) -> dict[tuple[str, str], list[Contribution]]:
+        blocked = {
+            c.sensor_id for c in self.gs.contributions.values() if c.rule.partition(":")[0] in BLOCKING_FAULT_FAMILIES
+        }
+        grouped: dict[tuple[str, str], list[Contribution]] = {}
+        for c in self.gs.contributions.values():
+            if c.kind is not AlertKind.SENSOR_FAULT and c.sensor_id in blocked:
+                continue
+            grouped.setdefault(_alert_key(c, self.gs.group_id, c.asset_id), []).append(c)
+        return grouped
+
+    def _open(self, key: tuple[str, str], contribs: list[Contribution], tier: Tier, now: int) -> None:
+        kind = AlertKind(key[1])
+        lead = min(contribs, key=lambda c: (c.tier, c.sensor_id, c.rule))
+        spec = self.ctx.spec_of(lead.sensor_id)
+        if kind is AlertKind.SENSOR_FAULT:
+            asset_id = lead.asset_id
+            owner = (spec.maintainer or spec.owner) if spec else ""
+        else:
+            asset_id = key[0]
+            owner = spec.owner if spec else ""
+        lifeline = _KIND_LIFELINE.get(kind) or (spec.lifeline if spec else Lifeline.GAS)
+        quiet = max(self.ctx.quiet_ms_of(c.sensor_id) for c in contribs)
+        started = min(c.ts for c in contribs)
+        record = AlertRecord(
+            alert_id=alert_id(asset_id, kind, started, self.ctx.config.alarm.alert_id_length),
+            kind=kind,
+            lifeline=lifeline,
+            asset_id=asset_id,
+            owner=owner,
+            district=spec.district if spec else "",
+            tier=tier,
+            started_at=started,
+            sensor_ids=(),
+            value=lead.value,
+            score=lead.score,
+            evidence="",
+            last_support_ts=max(c.ts for c in contribs),
+            quiet_ms=quiet,
+        )
+        self._describe(record, contribs, tier)
+        self.gs.alerts[key] = record
+        self.events.append(record.event(AlertEventType.OPENED, now))
+
+    def _describe(self, record: AlertRecord, contribs: list[Contribution], tier: Tier) -> None:
+        ordered = sorted(contribs, key=lambda c: (c.tier, c.sensor_id, c.rule))
+        lead = ordered[0]
+        record.value = lead.value
+        record.score = max(c.score for c in contribs)
+        record.sensor_ids = tuple(sorted(set(record.sensor_ids) | {c.sensor_id for c in contribs}))
+        parts = [f"{c.sensor_id} [{c.rule}, suggests {c.tier.label_zh}]: {c.evidence}" for c in ordered[:4]]
+        more = f"; +{len(ordered) - 4} more" if len(ordered) > 4 else ""
+        sensors = len({c.sensor_id for c in contribs})
+        record.evidence = f"{tier.label_zh} from {sensors} sensor(s): " + " | ".join(parts) + more
+        record.quiet_ms = max(record.quiet_ms, *(self.ctx.quiet_ms_of(c.sensor_id) for c in contribs))
+
+    def reconcile(self, now: int) -> None:
+        self.now = max(self.now, now)
+        grouped = self._grouped()
+        keys = sorted(set(grouped) | set(self.gs.alerts))
+        cfg = self.ctx.config
+        for key in keys:
+            contribs = grouped.get(key, [])
+            kind = AlertKind(key[1])
+            load = self.ctx.load_sensors_of(self.gs.group_id) if kind is AlertKind.BRIDGE_OVERLOAD else 0
+            want = desired_tier(kind, contribs, cfg, load)
+            record = self.gs.alerts.get(key)
+            if record is None:
+                if want is not None:
+                    self._open(key, contribs, want, now)
+                continue
+            if contribs:
+                record.last_support_ts = max(record.last_support_ts, max(c.ts for c in contribs))
+            if now >= record.last_support_ts + record.quiet_ms and not contribs:
+                self.events.append(record.event(AlertEventType.CLEARED, now))
+                del self.gs.alerts[key]
+                continue
+            if want is None:
+                record.lower_tier = 0
+                record.lower_since = -1
+                continue
+            if want.is_more_severe_than(record.tier):
+                self._describe(record, contribs, want)
+                record.tier = want
+                record.lower_tier = 0
+                record.lower_since = -1
+                self.events.append(record.event(AlertEventType.ESCALATED, now))
+            elif want == record.tier:
+                record.lower_tier = 0
+                record.lower_since = -1
+            else:
+                if not record.lower_tier:
+                    record.lower_since = now
+                    record.lower_tier = int(want)
+                else:
+                    record.lower_tier = min(record.lower_tier, int(want))
+                if now >= record.lower_since + self.hold_ms:
+                    lower = Tier(record.lower_tier)
+                    self._describe(record, contribs, lower)
+                    record.tier = lower
+                    record.lower_tier = 0
+                    record.lower_since = -1
+                    self.events.append(record.event(AlertEventType.DE_ESCALATED, now))
+
+    def advance(self, until: int, inclusive: bool) -> None:
+        """Fire every timer due before ``until`` (or at it, when ``inclusive``) in time order."""
+        while True:
+            due = self.next_timer()
+            if due is None or due > until or (due == until and not inclusive):
+                return
+            self.expire(due)
+            self.reconcile(due)
+
+
+def evaluate_group(
+    ctx: GroupContext, gs: GroupState, findings: Iterable[Finding], watermark_ms: int
+) -> list[AlertEvent]:
+    """Buffer ``findings`` and evaluate everything up to ``watermark_ms - settle_delay_ms``."""
+    for f in findings:
+        if f.ts <= gs.horizon:
+            gs.late_findings += 1
+        gs.pending[_finding_key(f)] = f
+    target = watermark_ms - ctx.config.alarm.settle_delay_ms
+    run = _Run(ctx, gs)
+    if target <= gs.horizon:
+        return run.events
+    ready = sorted(k for k in gs.pending if k[0] <= target)
+    index = 0
+    while index < len(ready):
+        ts = max(int(ready[index][0]), gs.horizon)
+        run.advance(ts, inclusive=False)
+        while index < len(ready) and max(int(ready[index][0]), gs.horizon) == ts:
+            run.apply(gs.pending.pop(ready[index]))
+            index += 1
+        run.expire(ts)
+        run.reconcile(ts)
+    run.advance(target, inclusive=True)
+    gs.horizon = target
+    return run.events

@@ -1,0 +1,11 @@
+"""Graded rules for the bridge lifeline (DOMAIN.md)."""
+
+from __future__ import annotations
+
+from lifeline.models import SensorKind
+
+from .rulebase import KindRule
+
+__all__ = ["RULES"]
+
+RULES: dict[SensorKind, KindRule] = {}

@@ -1,0 +1,327 @@
+"""One typed rules configuration for every graded rule, fault check, window and alarm setting.
+
+Defaults are the DOMAIN.md numbers (tier 1 = 一级 = most severe). Per-sensor values in the registry
+(``SensorSpec.thresholds`` / ``design_value``) override the defaults for that sensor; see
+:func:`threshold`. A TOML file can override any field::
+
+    [gas]
+    lel_t3 = 12.0
+
+    [alarm]
+    clear_quiet_s = 1200
+
+Native labels of standards are mapped to our tiers in exactly one table, :data:`NATIVE_TIER_MAP`,
+keyed by ``(scheme, native_level)`` and never by label text (GB/T 50493's "一级报警" is the *lower*
+alarm, so it maps to our tier 2, not tier 1).
+
+>>> RulesConfig().gas.lel_t1
+50.0
+>>> native_tier("GB/T50493", 1)
+<Tier.T2: 2>
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lifeline.models import SensorKind, SensorSpec, Tier
+
+__all__ = [
+    "NATIVE_TIER_MAP",
+    "AlarmRules",
+    "BridgeRules",
+    "DrainageRules",
+    "FaultRules",
+    "GasRules",
+    "RulesConfig",
+    "WaterRules",
+    "WindowRules",
+    "load_rules_config",
+    "native_tier",
+    "threshold",
+]
+
+#: Native alarm levels of standards and platforms → our tier. Explicit rows only, never label text.
+NATIVE_TIER_MAP: dict[tuple[str, int], Tier] = {
+    # GB/T 50493-2019 numbers alarms in ASCENDING severity: level 1 = lower alarm (≤25 %LEL),
+    # level 2 = upper alarm (≤50 %LEL).
+    ("GB/T50493", 1): Tier.T2,
+    ("GB/T50493", 2): Tier.T1,
+    # GB 50838 utility-tunnel gas cabin: 20 %LEL alarm (ventilation), 35 %LEL emergency shut-off.
+    ("GB50838", 1): Tier.T2,
+    ("GB50838", 2): Tier.T1,
+    # Bridge SHM platforms using yellow / orange / red (一级 = yellow = mild).
+    ("bridge-yellow-orange-red", 1): Tier.T3,
+    ("bridge-yellow-orange-red", 2): Tier.T2,
+    ("bridge-yellow-orange-red", 3): Tier.T1,
+    # lifeline-tech-center public bridge modules: 一级 = most severe, like ours.
+    ("lifeline-tech-center", 1): Tier.T1,
+    ("lifeline-tech-center", 2): Tier.T2,
+    ("lifeline-tech-center", 3): Tier.T3,
+    # CMA rainstorm signals: blue=1, yellow=2, orange=3, red=4.
+    ("CMA-rainstorm", 1): Tier.T3,
+    ("CMA-rainstorm", 2): Tier.T2,
+    ("CMA-rainstorm", 3): Tier.T2,
+    ("CMA-rainstorm", 4): Tier.T1,
+}
+
+
+def native_tier(scheme: str, native_level: int) -> Tier:
+    """Map a standard's own alarm level to our tier through :data:`NATIVE_TIER_MAP`.
+
+    >>> native_tier("bridge-yellow-orange-red", 1)
+    <Tier.T3: 3>
+    """
+    try:
+        return NATIVE_TIER_MAP[(scheme, native_level)]
+    except KeyError:
+        raise KeyError(f"no tier mapping for native level {native_level} of scheme {scheme!r}") from None
+
+
+@dataclass(frozen=True)
+class GasRules:
+    """Table G of DOMAIN.md: methane in wells, network pressure and flow, cover tilt."""
+
+    lel_t3: float = 10.0
+    lel_t2: float = 25.0
+    lel_t1: float = 50.0
+    lel_t2_sustain_s: float = 600.0
+    linked_wells_t2: int = 2
+    spread_wells_t1: int = 3
+    #: biogas look-alike: in a sewer/storm well and steady (EW |Δ| / level below this) → capped at T3
+    biogas_max_relative_change: float = 0.08
+    sewer_asset_words: tuple[str, ...] = ("sewer", "storm", "drain", "污水", "雨水")
+    sensitive_asset_words: tuple[str, ...] = ("valve", "building", "crowd", "阀门")
+    pressure_dev_t3: float = 0.10
+    pressure_dev_t2: float = 0.20
+    pressure_dev_sustain_s: float = 900.0
+    pressure_sudden_drop_t1: float = 0.30
+    sudden_window_s: float = 300.0
+    flow_surge: float = 0.20
+    cover_tilt_t3_deg: float = 10.0
+    cover_tilt_t2_deg: float = 90.0
+
+
+@dataclass(frozen=True)
+class WaterRules:
+    """Table W of DOMAIN.md: bursts, low pressure, background leaks."""
+
+    burst_drop_mpa: float = 0.10
+    burst_drop_fraction: float = 0.30
+    drop_mpa: float = 0.05
+    drop_fraction: float = 0.15
+    drop_sustain_s: float = 900.0
+    drop_window_s: float = 300.0
+    burst_min_loggers: int = 2
+    low_pressure_mpa: float = 0.10
+    surge_t1: float = 0.50
+    surge_t2: float = 0.20
+    #: how far back the pre-event level is looked for (at least this, or 1.5 reporting intervals)
+    step_lookback_s: float = 900.0
+    #: a step older than this is considered the new normal
+    step_max_hold_s: float = 6 * 3600.0
+    mnf_start_hour: int = 2
+    mnf_end_hour: int = 4
+    mnf_creep: float = 0.15
+    mnf_nights: int = 3
+    mnf_baseline_min_nights: int = 3
+    noise_leak_db: float = 6.0
+    noise_baseline_min: int = 3
+
+
+@dataclass(frozen=True)
+class DrainageRules:
+    """Table D of DOMAIN.md: rain, manhole level, road ponding."""
+
+    rain_t3_mm_h: float = 20.0
+    rain_t2_mm_6h: float = 50.0
+    rain_t2_mm_3h: float = 50.0
+    rain_t1_mm_3h: float = 100.0
+    ponding_t3_cm: float = 15.0
+    ponding_t2_cm: float = 27.0
+    ponding_t1_cm: float = 40.0
+    ponding_rising_t1_cm: float = 25.0
+    ponding_rise_cm_per_5min: float = 5.0
+    manhole_t2_freeboard_m: float = 0.5
+    manhole_t1_freeboard_m: float = 0.1
+    manhole_rise_m_per_5min: float = 0.2
+
+
+@dataclass(frozen=True)
+class BridgeRules:
+    """Table B of DOMAIN.md: live load, deflection, modal frequency, cracks, bearings, tilt."""
+
+    live_ratio_t3: float = 0.70
+    live_ratio_t2: float = 0.85
+    live_ratio_t1: float = 1.00
+    #: the thermal baseline of strain / deflection (time-varying mean), as an EW time constant
+    thermal_tau_s: float = 1800.0
+    #: while a load event is on, the baseline follows only this slowly
+    frozen_tau_s: float = 6 * 3600.0
+    #: an overload must last this long (a single truck passes in 1–5 s)
+    load_min_duration_s: float = 60.0
+    deflection_span_divisor: float = 600.0
+    freq_drop_t3: float = 0.05
+    freq_drop_t2: float = 0.10
+    freq_drop_t1: float = 0.15
+    freq_learn_samples: int = 6
+    crack_limit_mm: float = 0.20
+    crack_ratio_t3: float = 0.8
+    crack_ratio_t2: float = 1.0
+    crack_ratio_t1: float = 1.5
+    bearing_sigma_t3: float = 2.0
+    bearing_sigma_t2: float = 3.0
+    bearing_sigma_t1: float = 5.0
+    bearing_tau_s: float = 6 * 3600.0
+    bearing_learn_samples: int = 12
+    tilt_t3_deg: float = 0.05
+    tilt_t2_deg: float = 0.10
+    tilt_t1_deg: float = 0.20
+    tilt_learn_samples: int = 6
+
+
+@dataclass(frozen=True)
+class FaultRules:
+    """DOMAIN.md §5: data-quality checks. Faults are tier 3 and go to the device maintainer."""
+
+    stuck_samples: int = 12
+    stuck_min_s: float = 3600.0
+    spike_sigma: float = 8.0
+    #: absolute floor of the noise scale as a fraction of the physical range (avoids σ = 0)
+    noise_floor_fraction: float = 1e-4
+    noise_tau_samples: float = 48.0
+    saturation_samples: int = 2
+    saturation_eps_fraction: float = 1e-6
+    silence_intervals: float = 3.0
+    drift_hours: int = 24
+    drift_min_r2: float = 0.9
+    drift_min_fraction_of_range: float = 0.03
+    offset_sigma: float = 12.0
+    offset_confirm_samples: int = 6
+    #: kinds whose physical minimum is a normal resting value (rain 0 mm/h, no ponding, no methane)
+    floor_kinds: frozenset[SensorKind] = frozenset({
+        SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.CH4_LEL, SensorKind.MANHOLE_LEVEL,
+        SensorKind.SEWER_FLOW, SensorKind.GAS_FLOW, SensorKind.WATER_FLOW, SensorKind.COVER_TILT,
+        SensorKind.CRACK_WIDTH,
+    })  # fmt: skip
+    #: kinds where a sudden level step is physical (bursts, storms, leaks), so no offset-step fault
+    step_physical_kinds: frozenset[SensorKind] = frozenset({
+        SensorKind.WATER_PRESSURE, SensorKind.WATER_FLOW, SensorKind.GAS_PRESSURE, SensorKind.GAS_FLOW,
+        SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.MANHOLE_LEVEL, SensorKind.SEWER_FLOW,
+        SensorKind.CH4_LEL, SensorKind.COVER_TILT, SensorKind.NOISE_LEVEL, SensorKind.STRAIN,
+        SensorKind.DEFLECTION, SensorKind.ACCELERATION, SensorKind.WELL_HUMIDITY,
+    })  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WindowRules:
+    """Tumbling window lengths on event time."""
+
+    subminute_window_s: int = 60
+    default_window_s: int = 600
+    per_kind_s: dict[str, int] = field(default_factory=dict)
+
+    def window_s(self, spec: SensorSpec) -> int:
+        """Window length for one sensor: per-kind override, 60 s for sub-minute channels, else
+        the larger of one reporting interval and 10 min.
+
+        >>> from lifeline.models import SensorKind, SensorSpec
+        >>> WindowRules().window_s(SensorSpec("s", SensorKind.STRAIN, "a", "o", "d", 0, 0, interval_s=0.1))
+        60
+        >>> WindowRules().window_s(SensorSpec("s", SensorKind.CH4_LEL, "a", "o", "d", 0, 0, interval_s=900))
+        900
+        """
+        if spec.kind.value in self.per_kind_s:
+            return int(self.per_kind_s[spec.kind.value])
+        if spec.interval_s < 60.0:
+            return self.subminute_window_s
+        return max(self.default_window_s, round(spec.interval_s))
+
+
+@dataclass(frozen=True)
+class AlarmRules:
+    """Alarm state machine and finding emission."""
+
+    #: findings are ordered and evaluated only up to ``watermark - settle_delay_ms``
+    settle_delay_ms: int = 60_000
+    #: the lower tier must hold this long before a de-escalation
+    deescalate_hold_s: float = 900.0
+    #: no supporting finding for this long → cleared (at least ``quiet_intervals`` reporting intervals)
+    clear_quiet_s: float = 1800.0
+    quiet_intervals: float = 2.5
+    #: an active sensor-level condition is re-reported at least this often
+    finding_refresh_s: float = 300.0
+    #: two sensors' findings corroborate each other when they are at most this far apart
+    corroboration_window_s: float = 1800.0
+    #: samples a condition must hold before a sensor suggests tier 2 or 1
+    persistence_samples: int = 2
+    alert_id_length: int = 16
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """Every rule parameter, with DOMAIN.md defaults. Frozen; build a new one to change it."""
+
+    gas: GasRules = field(default_factory=GasRules)
+    water: WaterRules = field(default_factory=WaterRules)
+    drainage: DrainageRules = field(default_factory=DrainageRules)
+    bridge: BridgeRules = field(default_factory=BridgeRules)
+    faults: FaultRules = field(default_factory=FaultRules)
+    windows: WindowRules = field(default_factory=WindowRules)
+    alarm: AlarmRules = field(default_factory=AlarmRules)
+    #: China Standard Time: night-minimum-flow hours are local
+    local_utc_offset_h: float = 8.0
+
+
+def _coerce(current: Any, value: Any, where: str) -> Any:
+    if isinstance(current, bool) or current is None:
+        return value
+    if isinstance(current, float) and isinstance(value, int | float):
+        return float(value)
+    if isinstance(current, int) and isinstance(value, int):
+        return value
+    if isinstance(current, tuple) and isinstance(value, list):
+        return tuple(value)
+    if isinstance(current, frozenset) and isinstance(value, list):
+        return frozenset(SensorKind(v) for v in value)
+    if isinstance(current, dict) and isinstance(value, dict):
+        return dict(value)
+    if isinstance(current, str) and isinstance(value, str):
+        return value
+    raise ValueError(f"{where}: {value!r} does not fit the type of the default {current!r}")
+
+
+def _override(obj: Any, data: dict[str, Any], where: str) -> Any:
+    changes: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(obj)}
+    for key, value in data.items():
+        if key not in names:
+            raise ValueError(f"{where}.{key}: unknown setting; known: {', '.join(sorted(names))}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            changes[key] = _override(current, value, f"{where}.{key}")
+        else:
+            changes[key] = _coerce(current, value, f"{where}.{key}")
+    return dataclasses.replace(obj, **changes)
+
+
+def load_rules_config(path: str | Path) -> RulesConfig:
+    """Read a rules TOML file; every key overrides the matching default, unknown keys are errors."""
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    config: RulesConfig = _override(RulesConfig(), data, "rules")
+    return config
+
+
+def threshold(spec: SensorSpec, name: str, default: float) -> float:
+    """A rule parameter for one sensor: the registry's ``thresholds[name]`` if set, else ``default``.
+
+    >>> from lifeline.models import SensorKind, SensorSpec
+    >>> spec = SensorSpec("s", SensorKind.CH4_LEL, "a", "o", "d", 0, 0, thresholds={"t1": 40.0})
+    >>> threshold(spec, "t1", 50.0), threshold(spec, "t2", 25.0)
+    (40.0, 25.0)
+    """
+    return float(spec.thresholds.get(name, default))

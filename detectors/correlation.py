@@ -1,0 +1,116 @@
+"""Group-level correlation: from the active sensor-level contributions of one alert key to a tier.
+
+Rules (DOMAIN.md, tier 1 = most severe):
+
+* gas leak (per gas group): the most severe well; ≥ ``linked_wells_t2`` wells at ≥ T3 → at least T2;
+  ≥ ``spread_wells_t1`` wells → T1. Biogas-capped wells never count as linked wells.
+* pipe burst (per DMA): T1 = big drop (≥0.1 MPa or ≥30 %) at ≥2 loggers + any inlet surge, or a drop
+  at ≥2 loggers + a ≥50 % surge; T2 = a drop + a surge, or a sustained drop at ≥2 loggers; else T3.
+* low pressure (<0.1 MPa): one logger → T2, two or more loggers → T1 (corroborated loss of supply).
+* background leak: never above T2; night-flow creep together with a noise flag → T2.
+* bridge overload: a single gauge's T1 is capped at T2 when the bridge has another load sensor that
+  does not corroborate it.
+* gas pressure: a flow surge in the same group raises a pressure anomaly by one tier.
+* sensor faults and generic anomalies: tier 3, always.
+
+Contributions from a sensor with an active blocking fault (stuck, saturated, drifting, offset) are
+ignored for incidents: a faulty sensor never escalates an incident.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lifeline.models import AlertKind, SensorKind, Tier
+
+from .config import RulesConfig
+from .state import Contribution
+
+__all__ = ["BLOCKING_FAULT_FAMILIES", "GROUP_KINDS", "LOCAL_KINDS", "desired_tier"]
+
+#: incidents that belong to a whole group (one alert per group and kind)
+GROUP_KINDS = frozenset({
+    AlertKind.GAS_LEAK, AlertKind.PIPE_BURST, AlertKind.LOW_PRESSURE, AlertKind.BACKGROUND_LEAK,
+    AlertKind.BRIDGE_OVERLOAD, AlertKind.GAS_PRESSURE_ANOMALY,
+})  # fmt: skip
+#: incidents that belong to one asset (a low point, a manhole, a span or pier, a cover)
+LOCAL_KINDS = frozenset(k for k in AlertKind if k not in GROUP_KINDS and k is not AlertKind.SENSOR_FAULT)
+BLOCKING_FAULT_FAMILIES = frozenset({"fault.stuck", "fault.saturation", "fault.drift", "fault.offset"})
+
+_T1, _T2, _T3 = Tier.T1, Tier.T2, Tier.T3
+
+
+def _most_severe(contribs: Sequence[Contribution]) -> Tier:
+    return min(c.tier for c in contribs)
+
+
+def _family(rule: str) -> str:
+    return rule.partition(":")[0]
+
+
+def desired_tier(
+    kind: AlertKind,
+    contribs: Sequence[Contribution],
+    config: RulesConfig,
+    load_sensors_in_group: int = 0,
+) -> Tier | None:
+    """The tier the alert of this key should have now, or ``None`` when nothing supports it.
+
+    >>> from lifeline.detectors.state import Contribution
+    >>> c = [Contribution(f"w{i}", f"W{i}", AlertKind.GAS_LEAK, Tier.T3, 0, 12.0, 0.4, "", "gas.lel:t3")
+    ...      for i in range(3)]
+    >>> desired_tier(AlertKind.GAS_LEAK, c[:1], RulesConfig()), desired_tier(AlertKind.GAS_LEAK, c[:2], RulesConfig())
+    (<Tier.T3: 3>, <Tier.T2: 2>)
+    >>> desired_tier(AlertKind.GAS_LEAK, c, RulesConfig())
+    <Tier.T1: 1>
+    """
+    if not contribs:
+        return None
+    if kind in (AlertKind.SENSOR_FAULT, AlertKind.ANOMALY):
+        return _T3
+    tier = _most_severe(contribs)
+    if kind is AlertKind.GAS_LEAK:
+        wells = {c.asset_id for c in contribs if not c.rule.endswith("biogas_capped")}
+        if len(wells) >= config.gas.spread_wells_t1:
+            return _T1
+        if len(wells) >= config.gas.linked_wells_t2:
+            return min(tier, _T2)
+        return tier
+    if kind is AlertKind.PIPE_BURST:
+        drops = {c.sensor_id for c in contribs if _family(c.rule) == "water.pressure.drop"}
+        big = {c.sensor_id for c in contribs if c.rule == "water.pressure.drop:big"}
+        sustained = {c.sensor_id for c in contribs if c.rule == "water.pressure.drop:sustained"}
+        surges = [c for c in contribs if _family(c.rule) == "water.flow.surge"]
+        big_surge = any(c.rule == "water.flow.surge:t1" for c in surges)
+        need = config.water.burst_min_loggers
+        if surges and (len(big) >= need or (len(drops) >= need and big_surge)):
+            return _T1
+        if (drops and surges) or len(sustained) >= need:
+            return _T2
+        return _T3
+    if kind is AlertKind.LOW_PRESSURE:
+        loggers = {c.sensor_id for c in contribs}
+        return _T1 if len(loggers) >= config.water.burst_min_loggers else _T2
+    if kind is AlertKind.BACKGROUND_LEAK:
+        families = {_family(c.rule) for c in contribs}
+        if "water.flow.mnf" in families and "water.noise.leak" in families:
+            return _T2
+        return max(tier, _T2)
+    if kind is AlertKind.GAS_PRESSURE_ANOMALY:
+        pressure = [c for c in contribs if _family(c.rule) != "gas.flow.surge"]
+        if not pressure:
+            return _T3
+        tier = _most_severe(pressure)
+        if len(pressure) < len(contribs) and tier is not _T1:
+            return Tier(tier.value - 1)
+        return tier
+    if kind is AlertKind.BRIDGE_OVERLOAD:
+        sensors = {c.sensor_id for c in contribs}
+        if tier is _T1 and len(sensors) < 2 and load_sensors_in_group >= 2:
+            return _T2
+        return tier
+    return tier
+
+
+#: sensor kinds that see a bridge's live load (used for overload corroboration)
+LOAD_KINDS = frozenset({SensorKind.STRAIN, SensorKind.DEFLECTION})

@@ -1,0 +1,238 @@
+"""The public entry point: :class:`Detectors`, called by the dataflow, ``lifeline detect`` and benchmarks.
+
+Per sensor (keyed by ``sensor_id``)::
+
+    det = Detectors(registry)                      # once per process
+    state = det.new_sensor_state("G-0001-CH4")     # small, picklable
+    result = det.process_sensor(state, ts_ms, values)   # closed WindowStats + Findings
+    result = det.advance_sensor(state, watermark_ms)    # close windows, report silence
+
+Per group (keyed by :meth:`Detectors.group_of`)::
+
+    gstate = det.new_group_state(det.group_of("G-0001-CH4"))
+    events = det.process_group(gstate, result.findings, watermark_ms)   # AlertEvents
+    gstate.acknowledge(alert_id, actor="duty-analyst", ts_ms=now_ms)
+
+Arrays of 32 readings or more take a vectorised path when nothing is going on (numpy window sums,
+closed-form running estimates, vectorised threshold and fault screens); otherwise, and for the
+typical one-or-two readings per call, a lean scalar path runs per reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from lifeline.models import AlertEvent, SensorKind, SensorSpec
+from lifeline.registry import Registry
+
+from . import bridge, drainage, gas, water
+from .alarms import GroupContext, evaluate_group
+from .api import Finding, SensorResult, WindowStats
+from .config import RulesConfig
+from .correlation import LOAD_KINDS
+from .faults import check_drift, check_reading, check_silence, end_silence
+from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, SensorProfile
+from .state import GroupState, SensorState
+from .windows import add_reading, close_at_watermark
+
+__all__ = ["Detectors"]
+
+KIND_RULES: dict[SensorKind, KindRule] = {**gas.RULES, **water.RULES, **drainage.RULES, **bridge.RULES}
+
+#: arrays at least this long try the vectorised path
+BULK_MIN = 32
+#: kinds whose slow linear trends are physical (crack growth, creep, night-flow creep): no drift fault
+DRIFT_EXEMPT = frozenset({
+    SensorKind.CRACK_WIDTH, SensorKind.DEFLECTION, SensorKind.WATER_FLOW, SensorKind.NOISE_LEVEL,
+    SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.MANHOLE_LEVEL, SensorKind.COVER_TILT,
+    SensorKind.MODAL_FREQUENCY,
+})  # fmt: skip
+_LVL_ALPHA = 0.125
+_MS_PER_H = 3_600_000
+
+
+class Detectors:
+    """Rules, fault checks, window statistics and the alarm state machine, bound to one registry."""
+
+    def __init__(self, registry: Registry, config: RulesConfig | None = None) -> None:
+        """Bind the registry and the rules configuration (defaults: DOMAIN.md)."""
+        self.registry = registry
+        self.config = config or RulesConfig()
+        self._profiles: dict[str, SensorProfile] = {}
+        self._load_sensors: dict[str, int] = {}
+        self._context = GroupContext(self.config, self._spec_or_none, self._quiet_ms, self._load_sensors_of)
+
+    # -- profiles ------------------------------------------------------------------------------
+
+    def profile(self, sensor_id: str) -> SensorProfile:
+        """The compiled rule profile of one sensor (cached)."""
+        prof = self._profiles.get(sensor_id)
+        if prof is None:
+            prof = self._profiles[sensor_id] = self._compile(self.registry[sensor_id])
+        return prof
+
+    def _compile(self, spec: SensorSpec) -> SensorProfile:
+        cfg = self.config
+        kind_rule = KIND_RULES.get(spec.kind)
+        span = spec.valid_max - spec.valid_min
+        interval_ms = max(1, round(spec.interval_s * 1000))
+        asset_kind = spec.asset_kind.lower()
+        flags = set()
+        if any(word in asset_kind for word in cfg.gas.sewer_asset_words):
+            flags.add("sewer")
+        if any(word in asset_kind for word in cfg.gas.sensitive_asset_words):
+            flags.add("sensitive")
+        quiet_s = max(cfg.alarm.clear_quiet_s, cfg.alarm.quiet_intervals * spec.interval_s)
+        return SensorProfile(
+            spec=spec,
+            config=cfg,
+            kind=spec.kind,
+            group_key=self.group_of(spec.sensor_id),
+            window_ms=cfg.windows.window_s(spec) * 1000,
+            interval_ms=interval_ms,
+            silence_ms=max(1, round(cfg.faults.silence_intervals * spec.interval_s * 1000)),
+            refresh_ms=round(max(cfg.alarm.finding_refresh_s, 0.0) * 1000),
+            vmin=spec.valid_min,
+            vmax=spec.valid_max,
+            sat_eps=max(span * cfg.faults.saturation_eps_fraction, 1e-12),
+            noise_floor=max(span * cfg.faults.noise_floor_fraction, 1e-12),
+            rests_at_floor=spec.kind in cfg.faults.floor_kinds,
+            step_physical=spec.kind in cfg.faults.step_physical_kinds,
+            persistence=max(1, cfg.alarm.persistence_samples),
+            p=kind_rule.params(spec, cfg) if kind_rule else {},
+            flags=frozenset(flags),
+            rule=kind_rule.fn if kind_rule else None,
+            aux_size=AUX_KIND + (kind_rule.aux_size if kind_rule else 0),
+            quiet_ms=round(quiet_s * 1000),
+        )
+
+    def _spec_or_none(self, sensor_id: str) -> SensorSpec | None:
+        return self.registry.get(sensor_id)
+
+    def _quiet_ms(self, sensor_id: str) -> int:
+        if sensor_id in self.registry:
+            return self.profile(sensor_id).quiet_ms
+        return round(self.config.alarm.clear_quiet_s * 1000)
+
+    def _load_sensors_of(self, group_id: str) -> int:
+        count = self._load_sensors.get(group_id)
+        if count is None:
+            members = self.registry.sensors_of_group(group_id) or self.registry.sensors_of_asset(group_id)
+            count = self._load_sensors[group_id] = sum(1 for s in members if s.kind in LOAD_KINDS)
+        return count
+
+    # -- per sensor ----------------------------------------------------------------------------
+
+    def new_sensor_state(self, sensor_id: str) -> SensorState:
+        """Fresh, picklable state for one sensor (raises ``KeyError`` for an unknown sensor)."""
+        prof = self.profile(sensor_id)
+        return SensorState(sensor_id, prof.aux_size)
+
+    def process_sensor(
+        self, state: SensorState, ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
+    ) -> SensorResult:
+        """Feed one sensor's readings (``ts_ms`` strictly increasing, ``values`` finite).
+
+        Returns the windows these readings closed and the findings they raised or ended.
+        """
+        prof = self.profile(state.sensor_id)
+        stats: list[WindowStats] = []
+        findings: list[Finding] = []
+        n = len(ts_ms)
+        if n == 0:
+            return SensorResult(stats, findings)
+        if state.silent:
+            end_silence(prof, state, int(ts_ms[0]), float(values[0]), findings)
+        if n < BULK_MIN or not self._bulk(prof, state, ts_ms, values, stats):
+            step = self._step
+            for t, v in zip(ts_ms.tolist(), values.tolist(), strict=True):
+                step(prof, state, t, v, stats, findings)
+        if stats and prof.kind not in DRIFT_EXEMPT:
+            self._hourly(prof, state, stats, findings)
+        return SensorResult(stats, findings)
+
+    def _step(
+        self, prof: SensorProfile, st: SensorState, t: int, v: float, stats: list[WindowStats], out: list[Finding]
+    ) -> None:
+        add_reading(st, prof.window_ms, t, v, stats)
+        check_reading(prof, st, t, v, out)
+        rule = prof.rule
+        if rule is not None:
+            rule(prof, st, t, v, out)
+        st.push(t, v)
+        lvl = st.lvl
+        st.lvl = v if lvl != lvl else lvl + (v - lvl) * _LVL_ALPHA
+        st.last_ts = t
+        st.last_v = v
+        st.n_seen += 1
+
+    def _bulk(
+        self,
+        prof: SensorProfile,
+        st: SensorState,
+        ts: npt.NDArray[np.int64],
+        values: npt.NDArray[np.float64],
+        stats: list[WindowStats],
+    ) -> bool:
+        """Vectorised path for a quiet array; ``False`` (nothing changed) when the scalar path is needed."""
+        return False
+
+    def _hourly(self, prof: SensorProfile, st: SensorState, stats: list[WindowStats], out: list[Finding]) -> None:
+        """Fold closed windows into hourly means (aux slots) and run the drift check on each new hour."""
+        aux = st.aux
+        if aux is None:
+            return
+        for w in stats:
+            hour = w.window_start - w.window_start % _MS_PER_H
+            if aux[0] != aux[0]:
+                aux[0], aux[1], aux[2], aux[3] = hour, 0.0, 0.0, 0.0
+            if hour != aux[0]:
+                if aux[2] > 0:
+                    pos = int(aux[3])
+                    aux[4 + pos] = aux[1] / aux[2]
+                    aux[3] = (pos + 1) % AUX_DRIFT_HOURS
+                    ring = np.roll(aux[4 : 4 + AUX_DRIFT_HOURS], -int(aux[3]))
+                    check_drift(prof, st, ring, w.window_start, w.mean, out)
+                aux[0], aux[1], aux[2] = hour, 0.0, 0.0
+            aux[1] += w.mean * w.count
+            aux[2] += w.count
+
+    def advance_sensor(self, state: SensorState, watermark_ms: int) -> SensorResult:
+        """The event-time watermark moved: close a window it passed, report silence (dropout)."""
+        prof = self.profile(state.sensor_id)
+        stats: list[WindowStats] = []
+        findings: list[Finding] = []
+        closed = close_at_watermark(state, prof.window_ms, watermark_ms)
+        if closed is not None:
+            stats.append(closed)
+            if prof.kind not in DRIFT_EXEMPT:
+                self._hourly(prof, state, stats, findings)
+        check_silence(prof, state, watermark_ms, findings)
+        return SensorResult(stats, findings)
+
+    # -- per group -----------------------------------------------------------------------------
+
+    def group_of(self, sensor_id: str) -> str:
+        """The group a sensor's findings are correlated in: its ``group_id``, else its ``asset_id``."""
+        spec = self.registry[sensor_id]
+        return spec.group_id or spec.asset_id
+
+    def new_group_state(self, group_id: str) -> GroupState:
+        """Fresh, picklable correlation and alarm state for one group."""
+        return GroupState(group_id)
+
+    def process_group(self, state: GroupState, findings: Sequence[Finding], watermark_ms: int) -> list[AlertEvent]:
+        """Buffer findings (any arrival order) and run correlation + the alarm state machine in event
+        time up to ``watermark_ms - settle_delay_ms``; return the alert events that happened."""
+        return evaluate_group(self._context, state, findings, watermark_ms)
+
+    def acknowledge(self, state: GroupState, alert_id: str, actor: str, ts_ms: int, comment: str = "") -> AlertEvent:
+        """A person acknowledged an alert (same as :meth:`GroupState.acknowledge`)."""
+        return state.acknowledge(alert_id, actor, ts_ms, comment)
+
+    def resolve(self, state: GroupState, alert_id: str, actor: str, ts_ms: int, comment: str = "") -> AlertEvent:
+        """A person resolved an alert (same as :meth:`GroupState.resolve`)."""
+        return state.resolve(alert_id, actor, ts_ms, comment)

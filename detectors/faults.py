@@ -1,0 +1,195 @@
+"""Sensor-fault discrimination (DOMAIN.md §5): stuck, spike, saturation, silence, drift, offset step.
+
+A fault is a data-quality finding of kind :attr:`AlertKind.SENSOR_FAULT`, always tier 3, routed to the
+device maintainer. While a *blocking* fault (stuck, saturated, drifting, offset) is active the sensor's
+readings do not escalate incidents (see :data:`BLOCKING`).
+
+Noise scale: an exponentially weighted mean of ``|Δvalue|`` between consecutive samples, each
+update clipped to 4× the current estimate (so a spike does not inflate it), floored at a small
+fraction of the physical range. For white noise of std σ, ``E|Δ| ≈ 1.13 σ``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lifeline.models import AlertKind, Tier
+
+from .api import Finding
+from .rulebase import SensorProfile, report
+from .state import RING, SensorState
+
+__all__ = [
+    "BLOCKING",
+    "DRIFT",
+    "OFFSET",
+    "SATURATED",
+    "SILENCE",
+    "STUCK",
+    "check_drift",
+    "check_reading",
+    "check_silence",
+    "end_silence",
+]
+
+STUCK = 1
+SATURATED = 2
+SILENCE = 8
+DRIFT = 16
+OFFSET = 32
+#: faults during which the sensor's readings must not escalate incidents
+BLOCKING = STUCK | SATURATED | DRIFT | OFFSET
+
+_FAULT = AlertKind.SENSOR_FAULT
+_T3 = int(Tier.T3)
+
+
+def _set(
+    prof: SensorProfile, st: SensorState, bit: int, on: bool, rule: str, ts: int, value: float,
+    evidence: str, out: list[Finding],
+) -> None:  # fmt: skip
+    family = rule.partition(":")[0]
+    if on:
+        st.faults |= bit
+        report(prof, st, family, _T3, _FAULT, rule, ts, value, 0.5, lambda: evidence, out)
+    elif st.faults & bit:
+        st.faults &= ~bit
+        report(prof, st, family, 0, _FAULT, rule, ts, value, 0.0, lambda: evidence, out)
+
+
+def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
+    """Per-reading fault checks; call before the kind's rule and before the sample is pushed."""
+    cfg = prof.config.faults
+    if st.n_seen:
+        last = st.last_v
+        delta = value - last
+        ad = abs(delta)
+        noise = st.noise
+        scale = noise if noise > prof.noise_floor else prof.noise_floor
+        # spike: the PREVIOUS sample jumped away and this one came back (judged one sample late)
+        if st.n_seen >= 3 and noise == noise:
+            prev = float(st.ring[1, (st.ring_i - 2) % RING])
+            limit = cfg.spike_sigma * scale
+            if abs(last - prev) > limit and ad > limit and abs(value - prev) < 0.5 * limit:
+                sigmas = abs(last - prev) / scale
+                st.spike_ts = st.last_ts
+                report(
+                    prof, st, "fault.spike", _T3, _FAULT, "fault.spike:single_sample", st.last_ts, last, 0.5,
+                    lambda: (
+                        f"spike: one sample {last:.6g} {prof.spec.unit} is {sigmas:.0f}× the noise scale "
+                        f"{scale:.3g} away from its neighbours {prev:.6g} and {value:.6g}; no persistence"
+                    ),
+                    out,
+                )  # fmt: skip
+        if ad > 0.0:
+            if noise != noise:
+                st.noise = ad
+            else:
+                st.noise = noise + (min(ad, 4.0 * scale) - noise) / cfg.noise_tau_samples
+            if st.equal_run:
+                st.equal_run = 0
+                if st.faults & STUCK:
+                    _set(prof, st, STUCK, False, "fault.stuck:zero_variance", ts, value, "value changes again", out)
+        else:
+            if st.equal_run == 0:
+                st.equal_since = st.last_ts
+            st.equal_run += 1
+            if (
+                not st.faults & STUCK
+                and st.equal_run + 1 >= cfg.stuck_samples
+                and ts - st.equal_since >= cfg.stuck_min_s * 1000.0
+                and st.noise > prof.noise_floor
+                and not (prof.rests_at_floor and value <= prof.vmin + prof.sat_eps)
+            ):
+                run, since, scale_now = st.equal_run + 1, st.equal_since, st.noise
+                _set(
+                    prof, st, STUCK, True, "fault.stuck:zero_variance", ts, value,
+                    f"stuck: {run} identical readings {value:.6g} {prof.spec.unit} since ts {since} "
+                    f"while this sensor normally varies (noise scale {scale_now:.3g})",
+                    out,
+                )  # fmt: skip
+    high = value >= prof.vmax - prof.sat_eps
+    low = not prof.rests_at_floor and value <= prof.vmin + prof.sat_eps
+    if high or low:
+        st.sat_run += 1
+        if st.sat_run >= cfg.saturation_samples and not st.faults & SATURATED:
+            bound = prof.vmax if high else prof.vmin
+            _set(
+                prof, st, SATURATED, True, "fault.saturation:range_limit", ts, value,
+                f"saturation: {st.sat_run} readings at the range {'maximum' if high else 'minimum'} "
+                f"{bound:.6g} {prof.spec.unit}",
+                out,
+            )  # fmt: skip
+    elif st.sat_run:
+        st.sat_run = 0
+        if st.faults & SATURATED:
+            _set(prof, st, SATURATED, False, "fault.saturation:range_limit", ts, value, "back inside range", out)
+
+
+def check_silence(prof: SensorProfile, st: SensorState, watermark_ms: int, out: list[Finding]) -> None:
+    """Dropout: no reading for ``silence_intervals × interval_s`` of event time behind the watermark."""
+    if st.last_ts < 0:
+        return
+    overdue = watermark_ms - st.last_ts
+    if overdue <= prof.silence_ms:
+        return
+    first = not st.silent
+    st.silent = 1
+    st.faults |= SILENCE
+    ts = st.last_ts + prof.silence_ms if first else watermark_ms
+    report(
+        prof, st, "fault.silence", _T3, _FAULT, "fault.silence:no_data", ts, st.last_v, 0.5,
+        lambda: (
+            f"silence: no reading for {overdue / 1000:.0f} s of event time "
+            f"(> {prof.silence_ms / 1000:.0f} s = {prof.config.faults.silence_intervals:g} reporting intervals); "
+            f"last reading at ts {st.last_ts}"
+        ),
+        out,
+    )  # fmt: skip
+
+
+def end_silence(prof: SensorProfile, st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
+    """A reading arrived after a reported silence: end the dropout fault."""
+    st.silent = 0
+    st.faults &= ~SILENCE
+    report(prof, st, "fault.silence", 0, _FAULT, "fault.silence:no_data", ts, value, 0.0, lambda: "data resumed", out)
+
+
+def check_drift(
+    prof: SensorProfile, st: SensorState, hourly: np.ndarray, ts: int, value: float, out: list[Finding]
+) -> None:
+    """Drift: a near-perfectly linear trend over ``drift_hours`` hourly means (R² ≥ drift_min_r2)
+    whose total change exceeds ``drift_min_fraction_of_range`` of the physical range.
+
+    Physical signals of the lifelines have a daily cycle, so a full day of hourly means is far from a
+    straight line; a slow sensor drift (DOMAIN.md: 0.5–3 % of range per week) is one.
+    """
+    cfg = prof.config.faults
+    y = hourly[np.isfinite(hourly)]
+    if y.shape[0] < cfg.drift_hours:
+        return
+    x = np.arange(y.shape[0], dtype=np.float64)
+    xm, ym = x.mean(), y.mean()
+    sxx = float(((x - xm) ** 2).sum())
+    syy = float(((y - ym) ** 2).sum())
+    if syy <= 0.0:
+        return
+    slope = float(((x - xm) * (y - ym)).sum()) / sxx
+    r2 = slope * slope * sxx / syy
+    change = abs(slope) * (y.shape[0] - 1)
+    drifting = r2 >= cfg.drift_min_r2 and change >= cfg.drift_min_fraction_of_range * (prof.vmax - prof.vmin)
+    if drifting and not st.faults & DRIFT:
+        _set(
+            prof, st, DRIFT, True, "fault.drift:linear_trend", ts, value,
+            f"drift: hourly means change {slope:+.4g} {prof.spec.unit}/h linearly (R²={r2:.2f}) over "
+            f"{y.shape[0]} h, {change:.3g} {prof.spec.unit} in total, with no daily cycle",
+            out,
+        )  # fmt: skip
+    elif not drifting and st.faults & DRIFT and r2 < 0.5 * cfg.drift_min_r2:
+        _set(prof, st, DRIFT, False, "fault.drift:linear_trend", ts, value, "trend gone", out)
+
+
+def noise_scale(prof: SensorProfile, st: SensorState) -> float:
+    """The sensor's current noise scale (EW of |Δ|, floored)."""
+    noise = st.noise
+    return noise if noise == noise and noise > prof.noise_floor else prof.noise_floor

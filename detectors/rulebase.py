@@ -1,0 +1,172 @@
+"""Shared pieces of the sensor-level rules: the compiled per-sensor profile, persistence counters and
+the finding emitter (report a condition when it starts, changes or ends, and refresh it while on).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lifeline.models import AlertKind, SensorKind, SensorSpec, Tier
+
+from .api import Finding
+from .config import RulesConfig
+from .state import SensorState
+
+__all__ = ["AUX_KIND", "KindRule", "RuleFn", "SensorProfile", "persist", "report", "tier_score"]
+
+#: a kind's rule, called once per reading after the generic fault checks
+RuleFn = Callable[["SensorProfile", SensorState, int, float, list[Finding]], None]
+
+#: auxiliary array layout: [0, AUX_KIND) hourly means for the drift check, then the kind's own slots
+AUX_DRIFT_HOURS = 24
+AUX_KIND = 4 + AUX_DRIFT_HOURS
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule:
+    """A sensor kind's rule: the per-reading function, its parameter resolver and aux slots."""
+
+    fn: RuleFn
+    params: Callable[[SensorSpec, RulesConfig], dict[str, float]]
+    aux_size: int = 0
+
+
+_TIERS = (None, Tier.T1, Tier.T2, Tier.T3)
+_TIER_BASE_SCORE = (0.0, 0.9, 0.7, 0.4)
+
+
+@dataclass(slots=True)
+class SensorProfile:
+    """One sensor's registry entry compiled with the rules configuration (built once, cached)."""
+
+    spec: SensorSpec
+    config: RulesConfig
+    kind: SensorKind
+    group_key: str
+    window_ms: int
+    interval_ms: int
+    silence_ms: int
+    refresh_ms: int
+    vmin: float
+    vmax: float
+    sat_eps: float
+    noise_floor: float
+    rests_at_floor: bool
+    step_physical: bool
+    persistence: int
+    #: resolved numeric parameters of this sensor's rule (registry thresholds over defaults)
+    p: dict[str, float] = field(default_factory=dict)
+    #: word flags from the asset kind (sewer well, valve well, ...)
+    flags: frozenset[str] = frozenset()
+    rule: RuleFn | None = None
+    aux_size: int = 0
+    #: no supporting finding for this long → the alert clears
+    quiet_ms: int = 1_800_000
+
+    @property
+    def sensor_id(self) -> str:
+        """The sensor id."""
+        return self.spec.sensor_id
+
+
+def persist(st: SensorState, level: int, ts: int) -> None:
+    """Update the consecutive-sample counters for a raw condition level (0 none, 3/2/1 = T3/T2/T1).
+
+    >>> st = SensorState("s")
+    >>> persist(st, 2, 1000); persist(st, 3, 2000)
+    >>> (st.c3, st.c2, st.c1, st.s3)
+    (2, 0, 0, 1000)
+    """
+    if level and level <= 3:
+        if st.c3 == 0:
+            st.s3 = ts
+        st.c3 += 1
+    else:
+        st.c3 = 0
+        st.s3 = -1
+    if level and level <= 2:
+        if st.c2 == 0:
+            st.s2 = ts
+        st.c2 += 1
+    else:
+        st.c2 = 0
+        st.s2 = -1
+    if level == 1:
+        if st.c1 == 0:
+            st.s1 = ts
+        st.c1 += 1
+    else:
+        st.c1 = 0
+        st.s1 = -1
+
+
+def tier_score(tier: int, ratio: float = math.nan) -> float:
+    """A score in [0, 1]: a base per tier raised by how far past the T1 bound the value is.
+
+    >>> tier_score(3), tier_score(1, 1.2)
+    (0.4, 1.0)
+    """
+    base = _TIER_BASE_SCORE[tier] if 0 < tier <= 3 else 0.0
+    if ratio == ratio:  # not NaN
+        base = max(base, min(1.0, ratio))
+    return min(1.0, max(0.0, base))
+
+
+def report(
+    prof: SensorProfile,
+    st: SensorState,
+    family: str,
+    tier: int,
+    kind: AlertKind,
+    rule: str,
+    ts: int,
+    value: float,
+    score: float,
+    evidence: Callable[[], str],
+    out: list[Finding],
+) -> None:
+    """Emit a finding for a condition ``family`` when it starts, changes tier or rule, ends
+    (``tier`` 0 → a finding with ``tier=None``), or has not been reported for ``refresh_ms``.
+
+    ``evidence`` is only called when a finding is emitted (no string work on the quiet path).
+    """
+    previous = st.emitted.get(family)
+    spec = prof.spec
+    if tier == 0:
+        if previous is None:
+            return
+        del st.emitted[family]
+        out.append(
+            Finding(
+                spec.sensor_id,
+                spec.asset_id,
+                prof.group_key,
+                kind,
+                None,
+                ts,
+                value,
+                0.0,
+                f"condition ended: {evidence()}",
+                previous[2],
+            )
+        )
+        return
+    if previous is not None and previous[0] == tier and previous[2] == rule and ts - previous[1] < prof.refresh_ms:
+        return
+    st.emitted[family] = (tier, ts, rule)
+    out.append(
+        Finding(
+            spec.sensor_id,
+            spec.asset_id,
+            prof.group_key,
+            kind,
+            _TIERS[tier],
+            ts,
+            value,
+            min(1.0, max(0.0, score)),
+            evidence(),
+            rule,
+        )
+    )

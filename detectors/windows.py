@@ -1,0 +1,173 @@
+"""Tumbling event-time windows per sensor: count, mean, min, max, std, slope per hour, last.
+
+A window ``[start, start + length)`` is aligned to multiples of its length in epoch milliseconds.
+It closes when a reading at or beyond its end arrives, or when the watermark reaches its end.
+Sums are kept relative to the window's first value (numerically stable for large offsets such as
+strain in µε or pressure in kPa). ``std`` is the population standard deviation (ddof = 0) and
+``slope_per_h`` the least-squares slope of value against time in hours (0 for fewer than 2 samples).
+
+Arrays are handled with ``np.add.reduceat`` / ``np.minimum.reduceat`` (no Python work per reading);
+a single reading takes a scalar path because numpy's per-call cost exceeds the arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from .api import WindowStats
+from .state import SensorState
+
+__all__ = ["add_array", "add_reading", "close_at_watermark", "close_open_window"]
+
+_MS_PER_H = 3_600_000.0
+
+
+def _reset(st: SensorState) -> None:
+    st.w_start = -1
+    st.w_n = 0
+    st.w_s1 = st.w_s2 = st.w_st = st.w_stt = st.w_stv = 0.0
+    st.w_min = math.inf
+    st.w_max = -math.inf
+
+
+def _stats(
+    sensor_id: str, start: int, window_s: int, n: int, ref: float,
+    s1: float, s2: float, lo: float, hi: float, sx: float, sxx: float, sxv: float, last: float,
+) -> WindowStats:  # fmt: skip
+    mean_d = s1 / n
+    var = s2 / n - mean_d * mean_d
+    std = math.sqrt(var) if var > 0.0 else 0.0
+    denom = n * sxx - sx * sx
+    slope = (n * sxv - sx * s1) / denom if n > 1 and denom > 1e-18 else 0.0
+    mean = ref + mean_d
+    # rounding can push the mean a hair outside [min, max] for constant windows
+    mean = min(max(mean, lo), hi)
+    return WindowStats(sensor_id, start, window_s, n, mean, lo, hi, std, slope, last)
+
+
+def close_open_window(st: SensorState, window_ms: int) -> WindowStats | None:
+    """Close the sensor's open window (if it holds samples) and return its statistics."""
+    if st.w_start < 0 or st.w_n == 0:
+        _reset(st)
+        return None
+    out = _stats(
+        st.sensor_id, st.w_start, window_ms // 1000, st.w_n, st.w_ref,
+        st.w_s1, st.w_s2, st.w_min, st.w_max, st.w_st, st.w_stt, st.w_stv, st.w_last,
+    )  # fmt: skip
+    _reset(st)
+    return out
+
+
+def close_at_watermark(st: SensorState, window_ms: int, watermark_ms: int) -> WindowStats | None:
+    """Close the open window when the watermark has reached its end."""
+    if st.w_start >= 0 and watermark_ms >= st.w_start + window_ms:
+        return close_open_window(st, window_ms)
+    return None
+
+
+def add_reading(st: SensorState, window_ms: int, ts: int, value: float, out: list[WindowStats]) -> None:
+    """Add one reading; a window it leaves behind is appended to ``out``."""
+    start = st.w_start
+    if start < 0 or ts >= start + window_ms:
+        if start >= 0:
+            closed = close_open_window(st, window_ms)
+            if closed is not None:
+                out.append(closed)
+        st.w_start = start = ts - ts % window_ms
+        st.w_ref = value
+        st.w_min = st.w_max = value
+    d = value - st.w_ref
+    x = (ts - start) / _MS_PER_H
+    st.w_n += 1
+    st.w_s1 += d
+    st.w_s2 += d * d
+    st.w_st += x
+    st.w_stt += x * x
+    st.w_stv += x * d
+    if value < st.w_min:
+        st.w_min = value
+    if value > st.w_max:
+        st.w_max = value
+    st.w_last = value
+
+
+def add_array(
+    st: SensorState,
+    window_ms: int,
+    ts: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    out: list[WindowStats],
+) -> None:
+    """Add many readings (strictly increasing ``ts``) at once with numpy segment reductions."""
+    n = ts.shape[0]
+    if n == 0:
+        return
+    starts_ms = ts - ts % window_ms
+    first_start = int(starts_ms[0])
+    if st.w_start >= 0 and st.w_start != first_start:
+        closed = close_open_window(st, window_ms)
+        if closed is not None:
+            out.append(closed)
+    merge = st.w_start == first_start and st.w_n > 0
+    if n == 1 or first_start == int(starts_ms[-1]):
+        seg = np.zeros(1, dtype=np.intp)
+    else:
+        seg = np.flatnonzero(np.concatenate(([True], starts_ms[1:] != starts_ms[:-1])))
+    counts = np.diff(np.append(seg, n))
+    refs = values[seg].copy()
+    if merge:
+        refs[0] = st.w_ref
+    d = values - np.repeat(refs, counts)
+    x = (ts - np.repeat(starts_ms[seg], counts)).astype(np.float64) / _MS_PER_H
+    s1 = np.add.reduceat(d, seg)
+    s2 = np.add.reduceat(d * d, seg)
+    sx = np.add.reduceat(x, seg)
+    sxx = np.add.reduceat(x * x, seg)
+    sxv = np.add.reduceat(x * d, seg)
+    lo = np.minimum.reduceat(values, seg)
+    hi = np.maximum.reduceat(values, seg)
+    last = values[np.append(seg[1:], n) - 1]
+    if merge:
+        counts[0] += st.w_n
+        s1[0] += st.w_s1
+        s2[0] += st.w_s2
+        sx[0] += st.w_st
+        sxx[0] += st.w_stt
+        sxv[0] += st.w_stv
+        lo[0] = min(lo[0], st.w_min)
+        hi[0] = max(hi[0], st.w_max)
+    window_s = window_ms // 1000
+    k = seg.shape[0]
+    for i in range(k - 1):
+        out.append(
+            _stats(
+                st.sensor_id,
+                int(starts_ms[seg[i]]),
+                window_s,
+                int(counts[i]),
+                float(refs[i]),
+                float(s1[i]),
+                float(s2[i]),
+                float(lo[i]),
+                float(hi[i]),
+                float(sx[i]),
+                float(sxx[i]),
+                float(sxv[i]),
+                float(last[i]),
+            )
+        )
+    j = k - 1
+    st.w_start = int(starts_ms[seg[j]])
+    st.w_n = int(counts[j])
+    st.w_ref = float(refs[j])
+    st.w_s1 = float(s1[j])
+    st.w_s2 = float(s2[j])
+    st.w_st = float(sx[j])
+    st.w_stt = float(sxx[j])
+    st.w_stv = float(sxv[j])
+    st.w_min = float(lo[j])
+    st.w_max = float(hi[j])
+    st.w_last = float(last[j])
