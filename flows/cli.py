@@ -1,12 +1,62 @@
-"""CLI commands of this package (registered on the ``lifeline`` app by :mod:`lifeline.cli`)."""
+"""``lifeline run``: start the dataflow."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 __all__ = ["register"]
 
 
+def run(
+    registry: Annotated[Path | None, typer.Option(help="sensor registry CSV (else LIFELINE_REGISTRY_PATH)")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="worker threads per process")] = 1,
+    processes: Annotated[int, typer.Option("--processes", "-p", min=1, help="processes in the cluster")] = 1,
+    process_id: Annotated[
+        int | None, typer.Option("--process-id", "-i", help="this process's index (multi-host clusters)")
+    ] = None,
+    addresses: Annotated[
+        str | None, typer.Option("--addresses", "-a", help="host:port of every process, comma separated")
+    ] = None,
+    recovery: Annotated[bool, typer.Option(help="snapshot state + offsets to the recovery store")] = True,
+    stop_at_end: Annotated[bool, typer.Option(help="stop at the end of the topic as it was at start")] = False,
+) -> None:
+    """Run the detection dataflow: lifeline.readings → validation → detectors → QuestDB + lifeline.alerts.
+
+    Examples:
+
+      lifeline run --registry city/registry.csv             # one worker, recovery on
+
+      lifeline run -w 2                                      # two worker threads
+
+      lifeline run -p 2                                      # two local processes
+
+      # two hosts: run on each, with its own --process-id
+      lifeline run -a hostA:2101,hostB:2101 -i 0 -w 2
+
+    After a crash, run the same command again: the flow resumes from its last snapshot
+    (LIFELINE_RECOVERY_DIR, default <state dir>/recovery). Metrics: http://127.0.0.1:9108/metrics.
+    """
+    import logging
+
+    from lifeline.flows.runner import run_flow
+    from lifeline.settings import get_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run_flow(
+        get_settings(),
+        registry_path=registry,
+        workers=workers,
+        processes=processes,
+        process_id=process_id,
+        addresses=addresses.split(",") if addresses else None,
+        recovery=recovery,
+        stop_at_end=stop_at_end,
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to ``app``. Heavy imports belong inside the command bodies."""
-    del app  # no commands yet
+    """Add ``run`` to the ``lifeline`` app."""
+    app.command("run")(run)

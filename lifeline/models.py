@@ -30,6 +30,8 @@ __all__ = [
     "Lifeline",
     "Reading",
     "ReadingBatch",
+    "Reject",
+    "RejectReason",
     "SensorKind",
     "SensorSpec",
     "Tier",
@@ -285,6 +287,38 @@ class AlertEvent(msgspec.Struct, frozen=True, kw_only=True):
     def dedup_key(self) -> tuple[str, str, int]:
         """The key by which at-least-once deliveries are de-duplicated."""
         return (self.alert_id, self.event.value, self.ts)
+
+
+class RejectReason(enum.StrEnum):
+    """Why an input was refused. Every refused input reaches the DLQ with one of these codes."""
+
+    MALFORMED = "malformed"  # not JSON, wrong types, missing fields
+    OVERSIZE = "oversize"  # message or batch larger than the configured limit
+    UNKNOWN_SENSOR = "unknown_sensor"  # sensor id not in the registry
+    NON_FINITE = "non_finite"  # NaN or infinity
+    OUT_OF_RANGE = "out_of_range"  # outside the sensor's physically possible range
+    BAD_TIMESTAMP = "bad_timestamp"  # event time before 2000-01-01 or not plausible
+    FUTURE = "future"  # event time later than the Kafka timestamp plus the tolerance
+    LATE = "late"  # event time at or behind the sensor's watermark
+    DUPLICATE = "duplicate"  # same sensor and event time as a reading already accepted
+
+
+class Reject(msgspec.Struct, frozen=True, kw_only=True):
+    """A refused input as published on ``lifeline.dlq`` and stored in the ``rejects`` table.
+
+    ``item`` is the position inside a batch message (0 for a single reading); ``payload`` is the
+    original message text (decoded as UTF-8 with replacement), so nothing is lost.
+    """
+
+    reason: RejectReason
+    detail: str
+    sensor_id: str
+    topic: str
+    partition: int
+    offset: int
+    item: int
+    kafka_ts: int
+    payload: str
 
 
 def ms_to_datetime(ms: int) -> datetime:

@@ -106,12 +106,13 @@ REJECTS = Table(
         ("topic", "SYMBOL CAPACITY 16 CACHE"),
         ("kafka_partition", "INT"),
         ("kafka_offset", "LONG"),
+        ("item", "INT"),
         ("detail", "VARCHAR"),
         ("payload", "VARCHAR"),
         ("ts", "TIMESTAMP"),
     ),
     timestamp="ts",
-    dedup_keys=("ts", "topic", "kafka_partition", "kafka_offset"),
+    dedup_keys=("ts", "topic", "kafka_partition", "kafka_offset", "item"),
     description="every rejected input with its reason code and original payload (mirror of the DLQ)",
 )
 

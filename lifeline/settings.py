@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -83,6 +83,23 @@ class Settings(BaseSettings):
     # launcher
     startup_timeout_s: float = Field(default=90.0, gt=0)
 
+    # dataflow (`lifeline run`)
+    batch_size: int = Field(default=1000, ge=1, le=100_000, description="Kafka messages per Bytewax item")
+    epoch_interval_s: float = Field(default=5.0, gt=0, description="Bytewax snapshot interval")
+    recovery_dir: Path | None = Field(default=None, description="Bytewax recovery store (default: state_dir/recovery)")
+    recovery_partitions: int = Field(default=1, ge=1, le=64)
+    store_readings: Literal["all", "downsampled", "none"] = "downsampled"
+    downsample_ms: int = Field(
+        default=1000, ge=1, description="with store_readings=downsampled: one row per sensor per"
+    )
+    future_tolerance_s: float = Field(default=300.0, ge=0)
+    max_message_bytes: int = Field(default=262_144, ge=64)
+    sweep_interval_s: float = Field(default=300.0, gt=0, description="event time between silence sweeps")
+    group_max_skew_s: float = Field(default=300.0, gt=0, description="how far a stalled partition may hold alerts back")
+    metrics_port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics port; 0 disables")
+    questdb_flush_rows: int = Field(default=200_000, ge=1)
+    questdb_flush_interval_s: float = Field(default=0.5, gt=0)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -112,6 +129,11 @@ class Settings(BaseSettings):
     def questdb_ilp_conf(self) -> str:
         """Configuration string for the ``questdb`` client's ``Sender.from_conf``."""
         return f"http::addr={self.questdb_host}:{self.questdb_http_port};"
+
+    @property
+    def recovery_path(self) -> Path:
+        """Where the Bytewax recovery store lives."""
+        return self.recovery_dir or self.state_dir / "recovery"
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated)."""

@@ -1,0 +1,158 @@
+"""The Bytewax dataflow: Kafka → validation → detectors → QuestDB + alerts, with recovery.
+
+::
+
+    readings (KafkaBatchSource, one item per consume batch)
+      └─ key by Kafka partition
+         └─ detect_sensors (stateful, PartitionStage) ─┬─ rows ──────────► QuestDB
+                                                       ├─ rejects ───────► DLQ + QuestDB
+                                                       └─ findings
+                                                          └─ correlate (stateful, GroupStage)
+                                                             └─ alert events ─► Kafka + QuestDB
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import bytewax.operators as op
+import numpy as np
+from bytewax.dataflow import Dataflow
+
+from lifeline.connectors.kafka import consumer_config, producer_config
+from lifeline.flows import metrics
+from lifeline.flows.sinks import KafkaOut, KafkaSink, QuestDBBatch, QuestDBSink
+from lifeline.flows.source import KafkaBatchSource, RawBatch
+from lifeline.flows.stages import GroupStage, GroupStageState, PartitionOutput, PartitionStage, PartitionState
+from lifeline.flows.validate import SensorIndex, ValidationLimits
+from lifeline.models import AlertEvent
+from lifeline.registry import Registry
+from lifeline.settings import Settings
+
+__all__ = ["build_flow"]
+
+
+def _storage_mask(state: PartitionState, out: PartitionOutput, mode: str, bucket_ms: int) -> np.ndarray | None:
+    """Which accepted readings to store: all, none, or the first per sensor and time bucket.
+
+    The down-sampling remembers the last stored bucket per sensor in the partition state, so the
+    rows written do not depend on where batch boundaries fall (a replay stores the same rows).
+    """
+    accepted = out.accepted
+    if mode == "none" or len(accepted) == 0:
+        return None
+    if mode == "all":
+        return np.ones(len(accepted), dtype=bool)
+    bucket = accepted.ts // bucket_ms
+    if state.stored_bucket is None:
+        state.stored_bucket = np.full(len(state.last_ts), -1, dtype=np.int64)
+    last_bucket = state.stored_bucket
+    previous = np.empty_like(bucket)
+    previous[0] = last_bucket[accepted.sensor[0]]
+    previous[1:] = bucket[:-1]
+    new_sensor = np.ones(len(bucket), dtype=bool)
+    new_sensor[1:] = accepted.sensor[1:] != accepted.sensor[:-1]
+    previous[new_sensor] = last_bucket[accepted.sensor[new_sensor]]
+    keep: np.ndarray = bucket != previous
+    last = np.flatnonzero(np.diff(accepted.sensor, append=-1))
+    last_bucket[accepted.sensor[last]] = bucket[last]
+    return keep
+
+
+def _group_input(out: PartitionOutput) -> tuple[int, int, list[Any]]:
+    return (out.partition, out.watermark, out.findings)
+
+
+def build_flow(
+    settings: Settings,
+    registry: Registry,
+    *,
+    detectors: Any = None,
+    stop_at_end: bool = False,
+    flow_id: str = "lifeline",
+) -> Dataflow:
+    """Build the dataflow. ``stop_at_end`` makes it finite (replays, tests, benchmarks)."""
+    if detectors is None:
+        from lifeline.detectors.engine import Detectors
+
+        detectors = Detectors(registry)
+    index = SensorIndex(registry)
+    limits = ValidationLimits(
+        max_message_bytes=settings.max_message_bytes, future_tolerance_ms=round(settings.future_tolerance_s * 1000)
+    )
+    partition_stage = PartitionStage(
+        detectors,
+        index,
+        settings.readings_topic,
+        limits=limits,
+        sweep_interval_ms=round(settings.sweep_interval_s * 1000),
+    )
+    group_stage = GroupStage(detectors, max_skew_ms=round(settings.group_max_skew_s * 1000))
+    store_mode, bucket_ms = settings.store_readings, settings.downsample_ms
+    alerts_topic, dlq_topic = settings.alerts_topic, settings.dlq_topic
+
+    def detect_sensors(
+        state: PartitionState | None, batch: RawBatch
+    ) -> tuple[PartitionState, tuple[PartitionOutput, QuestDBBatch]]:
+        if state is None:
+            state = partition_stage.new_state()
+        out = partition_stage.process(state, batch.partition, batch.payloads, batch.offsets, batch.kafka_ts)
+        keep = _storage_mask(state, out, store_mode, bucket_ms)
+        rows = QuestDBBatch(stats=out.stats, rejects=out.rejects)
+        if keep is not None:
+            a = out.accepted
+            rows.reading_sensor, rows.reading_ts = a.sensor[keep], a.ts[keep]
+            rows.reading_value, rows.reading_quality = a.value[keep], a.quality[keep]
+        metrics.READINGS.inc(len(out.accepted))
+        for reject in out.rejects:
+            metrics.REJECTS.labels(reject.reason.value).inc()
+        if out.findings:
+            metrics.FINDINGS.inc(len(out.findings))
+        if out.kafka_ts_min:
+            delay = time.time() - out.kafka_ts_min / 1000
+            metrics.PROCESSING.observe(max(delay, 0.0))
+            metrics.CONSUMER_LAG.labels(str(batch.partition)).set(max(delay, 0.0) * 1000)
+        return state, (out, rows)
+
+    def correlate(
+        state: GroupStageState | None, item: tuple[int, int, list[Any]]
+    ) -> tuple[GroupStageState, list[AlertEvent]]:
+        if state is None:
+            state = group_stage.new_state()
+        partition, watermark, findings = item
+        events = group_stage.process(state, partition, watermark, findings)
+        for e in events:
+            metrics.ALERT_EVENTS.labels(str(int(e.tier)), e.kind.value, e.event.value).inc()
+        return state, events
+
+    flow = Dataflow(flow_id)
+    source = KafkaBatchSource(
+        consumer_config(settings, group_id=f"{flow_id}-flow"), settings.readings_topic,
+        batch_size=settings.batch_size, stop_at_end=stop_at_end,
+    )  # fmt: skip
+    raw = op.input("readings", flow, source)
+    by_partition = op.key_on("key_by_partition", raw, lambda b: str(b.partition))
+    detected = op.key_rm("unkey_partition", op.stateful_map("detect_sensors", by_partition, detect_sensors))
+    partition_rows = op.map("partition_rows", detected, lambda pair: pair[1])
+    dlq = op.flat_map("dlq", detected, lambda pair: [KafkaOut.reject(dlq_topic, r) for r in pair[0].rejects])
+    to_groups = op.map(
+        "to_groups", detected, lambda pair: ("all", (pair[0].partition, pair[0].watermark, pair[0].findings))
+    )
+    alerts = op.key_rm("unkey_groups", op.stateful_map("correlate", to_groups, correlate))
+    alert_messages = op.flat_map(
+        "alert_messages", alerts, lambda events: [KafkaOut.alert(alerts_topic, e) for e in events]
+    )
+    alert_rows = op.map("alert_rows", alerts, lambda events: QuestDBBatch(alerts=events))
+    to_kafka = op.key_on("key_kafka", op.merge("kafka_out", dlq, alert_messages), lambda _m: "kafka")
+    to_questdb = op.key_on("key_questdb", op.merge("questdb_out", partition_rows, alert_rows), lambda _r: "questdb")
+    op.output("kafka", to_kafka, KafkaSink(producer_config(settings)))
+    op.output(
+        "questdb",
+        to_questdb,
+        QuestDBSink(
+            settings.questdb_ilp_conf, index,
+            flush_rows=settings.questdb_flush_rows, flush_interval_s=settings.questdb_flush_interval_s,
+        ),
+    )  # fmt: skip
+    return flow

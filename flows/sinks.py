@@ -1,0 +1,248 @@
+"""Sinks: QuestDB over ILP/HTTP and Kafka (alerts, DLQ). Both flush when Bytewax snapshots.
+
+Both are :class:`~bytewax.outputs.FixedPartitionedSink` with one partition, because their
+``snapshot`` hook runs at the end of every epoch, *before* Bytewax commits that epoch's input
+offsets: flushing there makes the output at-least-once across crashes, and the sinks are
+idempotent (QuestDB ``DEDUP UPSERT KEYS``; deterministic alert ids) so a replay leaves one copy.
+
+QuestDB unavailable → the sink retries with exponential back-off and keeps every pending row;
+the flow stalls (backpressure) instead of dropping, and the lag shows in the metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from confluent_kafka import KafkaException, Producer
+from questdb import Sender, TimestampNanos
+
+from lifeline.codec import encode
+from lifeline.detectors.api import WindowStats
+from lifeline.flows import metrics
+from lifeline.flows.validate import SensorIndex
+from lifeline.models import AlertEvent, Reject
+
+__all__ = ["KafkaOut", "KafkaSink", "QuestDBBatch", "QuestDBSink"]
+
+log = logging.getLogger("lifeline.flow.sink")
+
+
+@dataclass
+class QuestDBBatch:
+    """Rows for QuestDB produced by one step of the flow."""
+
+    reading_sensor: npt.NDArray[np.int32] | None = None
+    reading_ts: npt.NDArray[np.int64] | None = None
+    reading_value: npt.NDArray[np.float64] | None = None
+    reading_quality: npt.NDArray[np.int32] | None = None
+    stats: list[WindowStats] = field(default_factory=list)
+    alerts: list[AlertEvent] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+    def row_count(self) -> int:
+        """Rows in this batch, all tables together."""
+        readings = 0 if self.reading_ts is None else len(self.reading_ts)
+        return readings + len(self.stats) + len(self.alerts) + len(self.rejects)
+
+
+class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
+    def __init__(self, conf: str, index: SensorIndex, *, flush_rows: int, flush_interval_s: float) -> None:
+        self._conf = conf + "auto_flush=off;"
+        self._index = index
+        self._flush_rows = flush_rows
+        self._flush_interval_s = flush_interval_s
+        self._pending: list[QuestDBBatch] = []
+        self._pending_rows = 0
+        self._last_flush = time.monotonic()
+        registry = index.registry
+        self._sensor_cat = pd.CategoricalDtype(index.sensor_ids)
+        assets = [registry[s].asset_id for s in index.sensor_ids]
+        asset_names = sorted(set(assets))
+        self._asset_cat = pd.CategoricalDtype(asset_names)
+        asset_pos = {a: i for i, a in enumerate(asset_names)}
+        self._asset_code = np.array([asset_pos[a] for a in assets], dtype=np.int32)
+        lifelines = [registry[s].lifeline.value for s in index.sensor_ids]
+        life_names = sorted(set(lifelines)) or ["gas"]
+        life_pos = {name: i for i, name in enumerate(life_names)}
+        self._life_cat = pd.CategoricalDtype(life_names)
+        self._life_code = np.array([life_pos[x] for x in lifelines], dtype=np.int32)
+
+    def write_batch(self, values: list[QuestDBBatch]) -> None:
+        for batch in values:
+            rows = batch.row_count()
+            if rows:
+                self._pending.append(batch)
+                self._pending_rows += rows
+        metrics.QUESTDB_PENDING_ROWS.set(self._pending_rows)
+        if self._pending_rows >= self._flush_rows or time.monotonic() - self._last_flush >= self._flush_interval_s:
+            self.flush()
+
+    def snapshot(self) -> None:
+        self.flush()
+
+    def close(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Write every pending row; retry with back-off until QuestDB takes them."""
+        self._last_flush = time.monotonic()
+        if not self._pending:
+            return
+        delay = 0.2
+        while True:
+            try:
+                with Sender.from_conf(self._conf) as sender:
+                    self._fill(sender)
+                    sender.flush()
+                break
+            except Exception as exc:  # the client raises its own error types; any failure means retry
+                metrics.QUESTDB_FLUSH_FAILURES.inc()
+                log.warning("questdb flush failed (%d rows pending), retrying in %.1f s: %s",
+                            self._pending_rows, delay, exc)  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        metrics.QUESTDB_ROWS.inc(self._pending_rows)
+        self._pending.clear()
+        self._pending_rows = 0
+        metrics.QUESTDB_PENDING_ROWS.set(0)
+
+    def _fill(self, sender: Sender) -> None:
+        parts = [b for b in self._pending if b.reading_ts is not None and len(b.reading_ts)]
+        if parts:
+            sensor = np.concatenate([b.reading_sensor for b in parts if b.reading_sensor is not None])
+            frame = pd.DataFrame({
+                "sensor_id": pd.Categorical.from_codes(sensor, dtype=self._sensor_cat),
+                "asset_id": pd.Categorical.from_codes(self._asset_code[sensor], dtype=self._asset_cat),
+                "lifeline": pd.Categorical.from_codes(self._life_code[sensor], dtype=self._life_cat),
+                "value": np.concatenate([b.reading_value for b in parts if b.reading_value is not None]),
+                "quality": np.concatenate([b.reading_quality for b in parts if b.reading_quality is not None]),
+                "ts": pd.to_datetime(np.concatenate([b.reading_ts for b in parts if b.reading_ts is not None]),
+                                     unit="ms", utc=True),
+            })  # fmt: skip
+            sender.dataframe(frame, table_name="readings", symbols=["sensor_id", "asset_id", "lifeline"], at="ts")
+        registry = self._index.registry
+        for batch in self._pending:
+            for s in batch.stats:
+                spec = registry[s.sensor_id]
+                sender.row(
+                    "sensor_stats",
+                    symbols={"sensor_id": s.sensor_id, "asset_id": spec.asset_id, "lifeline": spec.lifeline.value},
+                    columns={"window_s": s.window_s, "count": s.count, "mean": s.mean, "min": s.min, "max": s.max,
+                             "std": s.std, "slope_per_h": s.slope_per_h, "last": s.last},
+                    at=TimestampNanos(s.window_start * 1_000_000),
+                )  # fmt: skip
+            for a in batch.alerts:
+                sender.row(
+                    "alert_events",
+                    symbols={"alert_id": a.alert_id, "event": a.event.value, "lifeline": a.lifeline.value,
+                             "kind": a.kind.value, "asset_id": a.asset_id, "owner": a.owner, "district": a.district},
+                    columns={"tier": int(a.tier), "sensor_ids": ",".join(a.sensor_ids),
+                             "started_at": TimestampNanos(a.started_at * 1_000_000), "value": a.value,
+                             "score": a.score, "evidence": a.evidence, "actor": a.actor, "comment": a.comment},
+                    at=TimestampNanos(a.ts * 1_000_000),
+                )  # fmt: skip
+            for r in batch.rejects:
+                sender.row(
+                    "rejects",
+                    symbols={"reason": r.reason.value, "sensor_id": r.sensor_id or "-", "topic": r.topic},
+                    columns={"kafka_partition": r.partition, "kafka_offset": r.offset, "item": r.item,
+                             "detail": r.detail, "payload": r.payload},
+                    at=TimestampNanos(max(r.kafka_ts, 0) * 1_000_000),
+                )  # fmt: skip
+
+
+class QuestDBSink(FixedPartitionedSink[QuestDBBatch, None]):
+    """All QuestDB tables through one ILP/HTTP connection, flushed by size, time and every snapshot."""
+
+    def __init__(self, conf: str, index: SensorIndex, *, flush_rows: int = 200_000, flush_interval_s: float = 0.5):
+        self._conf = conf
+        self._index = index
+        self._flush_rows = flush_rows
+        self._flush_interval_s = flush_interval_s
+
+    def list_parts(self) -> list[str]:
+        return ["questdb"]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _QuestDBPartition:
+        return _QuestDBPartition(
+            self._conf, self._index, flush_rows=self._flush_rows, flush_interval_s=self._flush_interval_s
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaOut:
+    """One message for Kafka: topic, key and value bytes."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+    @staticmethod
+    def alert(topic: str, event: AlertEvent) -> KafkaOut:
+        """An alert lifecycle event keyed by alert id."""
+        return KafkaOut(topic, event.alert_id.encode(), encode(event))
+
+    @staticmethod
+    def reject(topic: str, reject: Reject) -> KafkaOut:
+        """A DLQ message keyed by sensor id (empty when unknown)."""
+        return KafkaOut(topic, reject.sensor_id.encode(), encode(reject))
+
+
+class _KafkaPartition(StatefulSinkPartition[KafkaOut, None]):
+    def __init__(self, config: dict[str, Any], on_delivered: Callable[[str], None] | None) -> None:
+        self._producer = Producer(config)
+        self._failures: list[str] = []
+        self._on_delivered = on_delivered
+
+    def _report(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self._failures.append(f"{msg.topic()}: {err}")
+        elif self._on_delivered is not None:
+            self._on_delivered(msg.topic())
+
+    def write_batch(self, values: list[KafkaOut]) -> None:
+        for out in values:
+            while True:
+                try:
+                    self._producer.produce(out.topic, key=out.key, value=out.value, on_delivery=self._report)
+                    break
+                except BufferError:  # local queue full: wait for deliveries (backpressure)
+                    self._producer.poll(0.1)
+        self._producer.poll(0)
+        self._raise_failures()
+
+    def snapshot(self) -> None:
+        self._flush()
+
+    def close(self) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._producer.flush(10) > 0:
+            log.warning("kafka sink: messages still undelivered after 10 s; waiting")
+        self._raise_failures()
+
+    def _raise_failures(self) -> None:
+        if self._failures:
+            raise KafkaException(f"delivery failed for {len(self._failures)} message(s): {self._failures[:3]}")
+
+
+class KafkaSink(FixedPartitionedSink[KafkaOut, None]):
+    """Alert events and DLQ messages to Kafka with an idempotent producer, flushed at every snapshot."""
+
+    def __init__(self, producer_config: dict[str, Any]) -> None:
+        self._config = {**producer_config, "linger.ms": 2}
+
+    def list_parts(self) -> list[str]:
+        return ["kafka"]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _KafkaPartition:
+        return _KafkaPartition(self._config, metrics.on_kafka_delivered)

@@ -1,0 +1,121 @@
+"""A Bytewax source that reads ``lifeline.readings`` one *consume batch* per item.
+
+One Bytewax item per Kafka message caps a flow near 140k items/s; one item per ``consume(n)``
+batch removes that overhead (DESIGN.md, "Performance shape"). Each Kafka partition is one Bytewax
+source partition, so Bytewax assigns partitions to workers itself and snapshots the next offset to
+read together with operator state: after a crash the flow resumes exactly where its snapshot was.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+__all__ = ["KafkaBatchSource", "RawBatch"]
+
+
+class RawBatch(msgspec.Struct, frozen=True, gc=False):
+    """Messages from one consume call on one partition: payloads with their offsets and Kafka times."""
+
+    partition: int
+    payloads: list[bytes]
+    offsets: list[int]
+    kafka_ts: list[int]
+
+
+class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
+    def __init__(self, config: dict[str, Any], topic: str, partition: int, start: int, *,
+                 batch_size: int, poll_timeout_s: float, stop_offset: int | None) -> None:  # fmt: skip
+        self._consumer = Consumer(config)
+        self._consumer.assign([TopicPartition(topic, partition, start)])
+        self._partition = partition
+        self._next_offset = start
+        self._batch_size = batch_size
+        self._poll_timeout_s = poll_timeout_s
+        self._stop_offset = stop_offset
+        self._idle = False
+
+    def next_batch(self) -> list[RawBatch]:
+        if self._stop_offset is not None and self._next_offset >= self._stop_offset:
+            raise StopIteration
+        messages = self._consumer.consume(self._batch_size, timeout=self._poll_timeout_s)
+        payloads: list[bytes] = []
+        offsets: list[int] = []
+        stamps: list[int] = []
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise RuntimeError(f"Kafka error on partition {self._partition}: {error}")
+            offset = message.offset() or 0
+            if self._stop_offset is not None and offset >= self._stop_offset:
+                break
+            payloads.append(message.value() or b"")
+            offsets.append(offset)
+            stamps.append(message.timestamp()[1])
+        self._idle = not payloads
+        if not payloads:
+            return []
+        self._next_offset = offsets[-1] + 1
+        return [RawBatch(self._partition, payloads, offsets, stamps)]
+
+    def next_awake(self) -> datetime | None:
+        # Back off a little when the partition had nothing, instead of spinning a core.
+        return datetime.now(UTC) + timedelta(milliseconds=20) if self._idle else None
+
+    def snapshot(self) -> int:
+        return self._next_offset
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
+    """Read every partition of ``topic``; each item is a :class:`RawBatch`.
+
+    ``stop_at_end=True`` makes the source finite: each partition stops at the end offset it had
+    when the flow started (used by replays, tests and benchmarks).
+    """
+
+    def __init__(self, consumer_config: dict[str, Any], topic: str, *, batch_size: int = 1000,
+                 poll_timeout_s: float = 0.05, stop_at_end: bool = False) -> None:  # fmt: skip
+        self._config = {**consumer_config, "enable.auto.commit": False, "enable.partition.eof": False}
+        self._topic = topic
+        self._batch_size = batch_size
+        self._poll_timeout_s = poll_timeout_s
+        self._stop_at_end = stop_at_end
+
+    def list_parts(self) -> list[str]:
+        consumer = Consumer(self._config)
+        try:
+            metadata = consumer.list_topics(self._topic, timeout=10)
+            topic = metadata.topics.get(self._topic)
+            if topic is None or topic.error is not None or not topic.partitions:
+                raise RuntimeError(f"topic {self._topic!r} does not exist; run `lifeline schema apply`")
+            return [str(p) for p in sorted(topic.partitions)]
+        finally:
+            consumer.close()
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _PartitionReader:
+        partition = int(for_part)
+        start = OFFSET_BEGINNING if resume_state is None else resume_state
+        stop: int | None = None
+        if self._stop_at_end:
+            probe = Consumer(self._config)
+            try:
+                low, high = probe.get_watermark_offsets(TopicPartition(self._topic, partition), timeout=10)
+            finally:
+                probe.close()
+            stop = high
+            if resume_state is None:
+                start = low
+        reader = _PartitionReader(
+            self._config, self._topic, partition, start,
+            batch_size=self._batch_size, poll_timeout_s=self._poll_timeout_s, stop_offset=stop,
+        )  # fmt: skip
+        return reader

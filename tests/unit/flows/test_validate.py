@@ -1,0 +1,102 @@
+"""Validation: every bad message becomes a reject with the right reason; good ones come out sorted."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lifeline.models import RejectReason, SensorKind, SensorSpec
+from lifeline.registry import Registry
+from tests.unit.flows.flows_validate_helpers import KAFKA_TS, call
+
+T = 1_720_000_000_000  # event times below are offsets from this moment
+
+
+def test_good_readings_are_accepted_sorted_per_sensor() -> None:
+    accepted, rejects, _ = call(
+        [
+            b'{"sensor_id":"P","ts":1720000003000,"value":0.31}',
+            b'{"sensor_id":"G","ts":1720000002000,"value":4.0}',
+            b'{"sensor_id":"P","ts":1720000001000,"value":0.30}',
+            b'{"sensor_id":"A","t0":1720000001000,"dt_ms":20,"values":[0.1,0.2,0.3]}',
+        ]
+    )
+    assert rejects == []
+    assert (accepted.ts - T).tolist() == [2000, 1000, 3000, 1000, 1020, 1040]  # G, then P in time order, then A
+    assert [seg[2] - seg[1] for seg in accepted.segments()] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"{not json", RejectReason.MALFORMED),
+        (b'{"sensor_id":"G","ts":1720000001000}', RejectReason.MALFORMED),
+        (b'{"sensor_id":"G","ts":1720000001000,"value":"high"}', RejectReason.MALFORMED),
+        (b'{"sensor_id":"G","t0":1720000001000,"dt_ms":0,"values":[1]}', RejectReason.MALFORMED),
+        (b'{"sensor_id":"NOPE","ts":1720000001000,"value":1}', RejectReason.UNKNOWN_SENSOR),
+        (b'{"sensor_id":"G","ts":1720000001000,"value":1e999}', RejectReason.NON_FINITE),
+        (b'{"sensor_id":"G","ts":1720000001000,"value":150.0}', RejectReason.OUT_OF_RANGE),
+        (b'{"sensor_id":"G","ts":1720000001000,"value":-0.5}', RejectReason.OUT_OF_RANGE),
+        (b'{"sensor_id":"P","ts":1720000001000,"value":0.9}', RejectReason.OUT_OF_RANGE),  # registry max 0.8
+        (b'{"sensor_id":"G","ts":5,"value":1}', RejectReason.BAD_TIMESTAMP),
+        (b'{"sensor_id":"G","ts":%d,"value":1}' % (KAFKA_TS + 3_600_000), RejectReason.FUTURE),
+        (b'{"sensor_id":"G","ts":1720000001000,"value":1,"pad":"' + b"x" * 300_000 + b'"}', RejectReason.OVERSIZE),
+    ],
+)
+def test_each_bad_message_is_rejected_with_its_reason_and_payload(payload: bytes, reason: RejectReason) -> None:
+    accepted, rejects, _ = call([payload, b'{"sensor_id":"G","ts":1720000001000,"value":2.0}'])
+    assert len(accepted) == 1
+    assert [r.reason for r in rejects] == [reason]
+    assert rejects[0].offset == 100  # the first message's offset
+    assert rejects[0].detail
+    assert rejects[0].payload == payload[:4096].decode("utf-8", "replace")
+
+
+def test_late_and_duplicate_readings_across_batches() -> None:
+    accepted, rejects, last_ts = call([b'{"sensor_id":"G","ts":1720000005000,"value":1}'])
+    assert len(accepted) == 1 and not rejects
+    accepted, rejects, _ = call(
+        [
+            b'{"sensor_id":"G","ts":1720000005000,"value":1}',  # same event time again
+            b'{"sensor_id":"G","ts":1720000004000,"value":1}',  # behind the watermark
+            b'{"sensor_id":"G","ts":1720000006000,"value":1}',
+            b'{"sensor_id":"G","ts":1720000006000,"value":1}',  # duplicate inside the batch
+        ],
+        last_ts=last_ts,
+    )
+    assert (accepted.ts - T).tolist() == [6000]
+    assert sorted(r.reason.value for r in rejects) == ["duplicate", "duplicate", "late"]
+    assert last_ts[0] == T + 6000
+
+
+def test_bad_values_inside_a_batch_message_are_rejected_one_by_one() -> None:
+    accepted, rejects, _ = call([b'{"sensor_id":"G","t0":1720000001000,"dt_ms":1000,"values":[1.0, 200.0, 3.0]}'])
+    assert accepted.value.tolist() == [1.0, 3.0]
+    assert [(r.reason, r.item) for r in rejects] == [(RejectReason.OUT_OF_RANGE, 1)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.binary(max_size=64)
+        | st.builds(
+            lambda sid, ts, v: b'{"sensor_id":"%s","ts":%d,"value":%r}' % (sid.encode(), ts, v),
+            st.sampled_from(["G", "P", "A", "X"]),
+            st.integers(min_value=-(2**62), max_value=2**62),
+            st.floats(allow_nan=False),
+        ),
+        max_size=30,
+    )
+)
+def test_no_input_crashes_and_nothing_is_lost(payloads: list[bytes]) -> None:
+    accepted, rejects, _ = call(payloads)
+    assert len(accepted) + len(rejects) >= len(payloads)  # every message is accounted for
+    assert {r.offset for r in rejects} | {100 + i for i in range(len(payloads))} == {
+        100 + i for i in range(len(payloads))
+    }
+    assert np.all(np.isfinite(accepted.value))
+
+
+def test_registry_fixture_is_what_the_helpers_use() -> None:
+    registry = Registry([SensorSpec("G", SensorKind.CH4_LEL, "W", "o", "d", 0.0, 0.0)])
+    assert registry["G"].valid_max == 100.0
