@@ -81,21 +81,24 @@ class QuestDB:
         except psycopg.Error as exc:
             raise QuestDBError(f"QuestDB query failed: {exc}") from exc
 
+    def table(self, name: str) -> str:
+        """The real name of project table ``name`` (with the configured prefix); refuses other names."""
+        if name not in {t.name for t in TABLES}:
+            raise QuestDBError(f"unknown table {name!r}; known: {', '.join(t.name for t in TABLES)}")
+        return self.settings.questdb_table_prefix + name
+
     def create_tables(self, tables: Sequence[Table] = TABLES) -> None:
         """Create every project table if missing (idempotent)."""
         for table in tables:
-            self.exec(table.create_sql())
+            self.exec(table.create_sql(self.settings.questdb_table_prefix))
 
     def count(self, table: str) -> int:
         """Row count of a project table (name must be one of :data:`lifeline.schema.TABLES`)."""
-        if table not in {t.name for t in TABLES}:
-            raise QuestDBError(f"unknown table {table!r}")
-        return int(self.exec(f"SELECT count() FROM {table}").rows[0][0])  # noqa: S608 (validated name)
+        return int(self.exec(f"SELECT count() FROM {self.table(table)}").rows[0][0])  # noqa: S608 (validated name)
 
     def wait_for_wal(self, table: str, timeout_s: float = 30.0) -> None:
         """Wait until every committed WAL transaction of ``table`` is applied (rows visible to SQL)."""
-        if table not in {t.name for t in TABLES}:
-            raise QuestDBError(f"unknown table {table!r}")
+        table = self.table(table)
         deadline = time.monotonic() + timeout_s
         sql = f"SELECT writerTxn, sequencerTxn, suspended FROM wal_tables() WHERE name = '{table}'"  # noqa: S608
         while True:

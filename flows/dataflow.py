@@ -153,6 +153,7 @@ def build_flow(
         QuestDBSink(
             settings.questdb_ilp_conf, index,
             flush_rows=settings.questdb_flush_rows, flush_interval_s=settings.questdb_flush_interval_s,
+            table_prefix=settings.questdb_table_prefix,
         ),
     )  # fmt: skip
     return flow

@@ -54,8 +54,12 @@ class QuestDBBatch:
 
 
 class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
-    def __init__(self, conf: str, index: SensorIndex, *, flush_rows: int, flush_interval_s: float) -> None:
+    def __init__(
+        self, conf: str, index: SensorIndex, *, flush_rows: int, flush_interval_s: float, table_prefix: str
+    ) -> None:
         self._conf = conf + "auto_flush=off;"
+        self._readings, self._stats = table_prefix + "readings", table_prefix + "sensor_stats"
+        self._alerts, self._rejects = table_prefix + "alert_events", table_prefix + "rejects"
         self._index = index
         self._flush_rows = flush_rows
         self._flush_interval_s = flush_interval_s
@@ -127,13 +131,13 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
                 "ts": pd.to_datetime(np.concatenate([b.reading_ts for b in parts if b.reading_ts is not None]),
                                      unit="ms", utc=True),
             })  # fmt: skip
-            sender.dataframe(frame, table_name="readings", symbols=["sensor_id", "asset_id", "lifeline"], at="ts")
+            sender.dataframe(frame, table_name=self._readings, symbols=["sensor_id", "asset_id", "lifeline"], at="ts")
         registry = self._index.registry
         for batch in self._pending:
             for s in batch.stats:
                 spec = registry[s.sensor_id]
                 sender.row(
-                    "sensor_stats",
+                    self._stats,
                     symbols={"sensor_id": s.sensor_id, "asset_id": spec.asset_id, "lifeline": spec.lifeline.value},
                     columns={"window_s": s.window_s, "count": s.count, "mean": s.mean, "min": s.min, "max": s.max,
                              "std": s.std, "slope_per_h": s.slope_per_h, "last": s.last},
@@ -141,7 +145,7 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
                 )  # fmt: skip
             for a in batch.alerts:
                 sender.row(
-                    "alert_events",
+                    self._alerts,
                     symbols={"alert_id": a.alert_id, "event": a.event.value, "lifeline": a.lifeline.value,
                              "kind": a.kind.value, "asset_id": a.asset_id, "owner": a.owner, "district": a.district},
                     columns={"tier": int(a.tier), "sensor_ids": ",".join(a.sensor_ids),
@@ -151,7 +155,7 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
                 )  # fmt: skip
             for r in batch.rejects:
                 sender.row(
-                    "rejects",
+                    self._rejects,
                     symbols={"reason": r.reason.value, "sensor_id": r.sensor_id or "-", "topic": r.topic},
                     columns={"kafka_partition": r.partition, "kafka_offset": r.offset, "item": r.item,
                              "detail": r.detail, "payload": r.payload},
@@ -162,9 +166,13 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
 class QuestDBSink(FixedPartitionedSink[QuestDBBatch, None]):
     """All QuestDB tables through one ILP/HTTP connection, flushed by size, time and every snapshot."""
 
-    def __init__(self, conf: str, index: SensorIndex, *, flush_rows: int = 200_000, flush_interval_s: float = 0.5):
+    def __init__(
+        self, conf: str, index: SensorIndex, *, flush_rows: int = 200_000, flush_interval_s: float = 0.5,
+        table_prefix: str = "",
+    ) -> None:  # fmt: skip
         self._conf = conf
         self._index = index
+        self._table_prefix = table_prefix
         self._flush_rows = flush_rows
         self._flush_interval_s = flush_interval_s
 
@@ -173,8 +181,9 @@ class QuestDBSink(FixedPartitionedSink[QuestDBBatch, None]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: None) -> _QuestDBPartition:
         return _QuestDBPartition(
-            self._conf, self._index, flush_rows=self._flush_rows, flush_interval_s=self._flush_interval_s
-        )
+            self._conf, self._index, flush_rows=self._flush_rows, flush_interval_s=self._flush_interval_s,
+            table_prefix=self._table_prefix,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

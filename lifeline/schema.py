@@ -22,12 +22,12 @@ class Table:
     description: str
     partition_by: str = "DAY"
 
-    def create_sql(self) -> str:
-        """``CREATE TABLE IF NOT EXISTS`` statement for this table."""
+    def create_sql(self, prefix: str = "") -> str:
+        """``CREATE TABLE IF NOT EXISTS`` statement for this table (``prefix`` isolates test runs)."""
         cols = ", ".join(f"{name} {sql_type}" for name, sql_type in self.columns)
         keys = ", ".join(self.dedup_keys)
         return (
-            f"CREATE TABLE IF NOT EXISTS {self.name} ({cols}) TIMESTAMP({self.timestamp}) "
+            f"CREATE TABLE IF NOT EXISTS {prefix}{self.name} ({cols}) TIMESTAMP({self.timestamp}) "
             f"PARTITION BY {self.partition_by} WAL DEDUP UPSERT KEYS({keys})"
         )
 

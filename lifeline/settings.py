@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     questdb_min_http_port: int = Field(default=9003, ge=1, le=65535)
     questdb_version: str = "9.2.2"
     questdb_heap: str = "1g"
+    questdb_table_prefix: str = Field(
+        default="", pattern=r"^[a-z0-9_]*$", description="prefix of every table name (isolates runs)"
+    )
     questdb_user: str = "admin"
     questdb_password: str = "quest"
 
