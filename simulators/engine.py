@@ -1,0 +1,262 @@
+"""The generation engine: sensor blocks evaluated window by window, effects applied, chunks in time order.
+
+A :class:`Block` is a set of sensors that share a sampling interval and a vectorised value function
+``values(rows, ts_ms, rng) -> values`` over a 2-D array of sample times (rows × samples). The engine
+cuts the scenario into windows of event time, evaluates every block for a window (whole arrays, no
+per-reading Python), applies the injected :class:`Effect` objects (incidents, look-alikes, faults) to
+the rows they touch, drops dropped-out samples (NaN) and returns one :class:`ReadingChunk` per window
+sorted by event time. Noise comes from a generator seeded by ``(seed, block, window)``, so the same seed
+gives the same numbers whatever the consumer does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "BatchBlock",
+    "Block",
+    "Effect",
+    "Engine",
+    "Floats",
+    "Ints",
+    "ReadingChunk",
+    "Rows",
+    "ValuesFn",
+]
+
+Floats = NDArray[np.float64]
+Ints = NDArray[np.int64]
+Rows = NDArray[np.intp]
+
+
+class ValuesFn(Protocol):
+    """Normal behaviour of a block: values for ``rows`` at sample times ``ts_ms`` (rows × samples).
+
+    ``rng`` is ``None`` for a noise-free evaluation (used to compute ground truth).
+    """
+
+    def __call__(self, rows: Rows, ts_ms: Ints, rng: np.random.Generator | None) -> Floats: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Block:
+    """Sensors sampled on a common interval; sample ``k`` of row ``i`` is at ``start + offset_i + k·interval``.
+
+    ``high_rate`` blocks have one common phase and are emitted as batch messages of ``batch_ms``.
+    """
+
+    name: str
+    sensors: Ints
+    interval_ms: int
+    offsets_ms: Ints
+    values: ValuesFn
+    decimals: int = 3
+    high_rate: bool = False
+    batch_ms: int = 10_000
+
+
+class Effect:
+    """Something injected into one sensor's signal between ``start_ms`` and ``end_ms``.
+
+    Subclasses change ``values`` in place where ``ts`` falls in their span. ``rng`` is ``None`` in a
+    noise-free evaluation; effects with random fluctuation must then apply their deterministic part.
+    """
+
+    sensor: int
+    start_ms: int
+    end_ms: int
+    #: True for sensor faults: noise-free evaluations for ground truth leave them out.
+    is_fault: bool = False
+
+    def __init__(self, sensor: int, start_ms: int, end_ms: int) -> None:
+        self.sensor = sensor
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+
+    def apply(self, ts_ms: Ints, values: Floats, rng: np.random.Generator | None) -> None:
+        """Change ``values`` (one sensor's samples at times ``ts_ms``) in place."""
+        raise NotImplementedError
+
+    def prepare(self, engine: Engine) -> None:
+        """Resolve values that depend on the normal signal (called once the engine exists)."""
+
+    def span(self, ts_ms: Ints) -> NDArray[np.bool_]:
+        """Mask of the samples inside ``[start_ms, end_ms)``."""
+        mask: NDArray[np.bool_] = (ts_ms >= self.start_ms) & (ts_ms < self.end_ms)
+        return mask
+
+
+@dataclass(frozen=True, eq=False)
+class BatchBlock:
+    """Evenly spaced high-rate samples of one sensor: sample ``i`` at ``t0_ms + i·dt_ms``."""
+
+    sensor: int
+    t0_ms: int
+    dt_ms: int
+    values: Floats
+
+
+@dataclass(frozen=True, eq=False)
+class ReadingChunk:
+    """The readings of one window of event time, sorted by ``ts_ms`` (ties in registry order).
+
+    ``sensor_index`` indexes the scenario's sensor list; ``batches`` hold high-rate channels.
+    """
+
+    window_start_ms: int
+    window_end_ms: int
+    sensor_index: NDArray[np.int32]
+    ts_ms: Ints
+    value: Floats
+    batches: list[BatchBlock] = field(default_factory=list)
+
+    @property
+    def reading_count(self) -> int:
+        """Single readings plus samples inside batches."""
+        return int(self.ts_ms.size) + sum(int(b.values.size) for b in self.batches)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    block: int
+    row: int
+
+
+class Engine:
+    """Evaluates blocks window by window and applies effects; see the module docstring."""
+
+    def __init__(
+        self, blocks: Sequence[Block], effects: Sequence[Effect], start_ms: int, end_ms: int, seed: int
+    ) -> None:
+        self.blocks = list(blocks)
+        self.effects = list(effects)
+        self.start_ms = start_ms
+        self.end_ms = end_ms
+        self.seed = seed
+        self.window_ms = self._window_length()
+        self._slots: dict[int, _Slot] = {}
+        for b, block in enumerate(self.blocks):
+            for row, sensor in enumerate(block.sensors.tolist()):
+                self._slots[sensor] = _Slot(b, row)
+        self._by_block: dict[int, list[tuple[int, int, Effect]]] = {}
+        for number, effect in enumerate(self.effects):
+            slot = self._slots[effect.sensor]
+            self._by_block.setdefault(slot.block, []).append((number, slot.row, effect))
+        for effect in self.effects:
+            effect.prepare(self)
+
+    def _window_length(self) -> int:
+        window = 3_600_000
+        for block in self.blocks:
+            step = block.batch_ms if block.high_rate else block.interval_ms
+            window = int(np.lcm(window, step))
+        if window > 86_400_000:
+            raise ValueError("sampling intervals must divide one day; use intervals like 60, 300, 600, 900 s")
+        return window
+
+    @property
+    def window_count(self) -> int:
+        """Number of windows covering the scenario."""
+        return -(-(self.end_ms - self.start_ms) // self.window_ms)
+
+    def sample_times(self, sensor: int) -> Ints:
+        """Every sample time of one sensor inside the scenario."""
+        slot = self._slots[sensor]
+        block = self.blocks[slot.block]
+        first = self.start_ms + int(block.offsets_ms[slot.row])
+        return np.arange(first, self.end_ms, block.interval_ms, dtype=np.int64)
+
+    def interval_ms(self, sensor: int) -> int:
+        """Sampling interval of one sensor."""
+        return self.blocks[self._slots[sensor].block].interval_ms
+
+    def evaluate(
+        self, sensor: int, ts_ms: Ints, effects_before: Effect | None = None, include_faults: bool = False
+    ) -> Floats:
+        """Noise-free values of one sensor at ``ts_ms`` with its effects (faults only if ``include_faults``).
+
+        With ``effects_before`` set, only the effects registered before that one are applied.
+        """
+        slot = self._slots[sensor]
+        block = self.blocks[slot.block]
+        values: Floats = block.values(np.array([slot.row], dtype=np.intp), ts_ms[None, :], None)[0].copy()
+        for _number, _row, effect in self._by_block.get(slot.block, []):
+            if effect is effects_before:
+                break
+            if effect.sensor == sensor and (include_faults or not effect.is_fault):
+                effect.apply(ts_ms, values, None)
+        return values
+
+    def estimated_readings(self) -> int:
+        """How many readings the scenario will produce before dropouts."""
+        total = 0
+        span = self.end_ms - self.start_ms
+        for block in self.blocks:
+            per_sensor = np.ceil((span - block.offsets_ms) / block.interval_ms).clip(min=0)
+            total += int(per_sensor.sum())
+        return total
+
+    def chunks(self) -> Iterator[ReadingChunk]:
+        """Every window's readings, in event-time order."""
+        for window in range(self.window_count):
+            yield self.chunk(window)
+
+    def chunk(self, window: int) -> ReadingChunk:
+        """The readings of window number ``window``."""
+        t0 = self.start_ms + window * self.window_ms
+        t1 = min(t0 + self.window_ms, self.end_ms)
+        indices: list[NDArray[np.int32]] = []
+        times: list[Ints] = []
+        values: list[Floats] = []
+        batches: list[BatchBlock] = []
+        for b, block in enumerate(self.blocks):
+            samples = self.window_ms // block.interval_ms
+            ts = t0 + block.offsets_ms[:, None] + np.arange(samples, dtype=np.int64)[None, :] * block.interval_ms
+            rng = np.random.default_rng((self.seed, 7919, b, window))
+            vals = block.values(np.arange(block.sensors.size, dtype=np.intp), ts, rng)
+            self._apply_effects(b, window, t0, ts, vals)
+            if block.decimals >= 0:
+                vals = np.round(vals, block.decimals)
+            if block.high_rate:
+                batches.extend(self._batches(block, ts, vals, t1))
+                continue
+            keep = (ts < t1) & ~np.isnan(vals)
+            indices.append(np.broadcast_to(block.sensors.astype(np.int32)[:, None], ts.shape)[keep])
+            times.append(ts[keep])
+            values.append(vals[keep])
+        if times:
+            ts_all = np.concatenate(times)
+            order = np.argsort(ts_all, kind="stable")
+            sensor_index = np.concatenate(indices)[order]
+            ts_sorted = ts_all[order]
+            value = np.concatenate(values)[order]
+        else:
+            sensor_index, ts_sorted, value = np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0)
+        batches.sort(key=lambda batch: batch.t0_ms)
+        return ReadingChunk(t0, t1, sensor_index, ts_sorted, value, batches)
+
+    def _apply_effects(self, block: int, window: int, t0: int, ts: Ints, vals: Floats) -> None:
+        t1 = t0 + self.window_ms
+        for number, row, effect in self._by_block.get(block, []):
+            if effect.start_ms >= t1 or effect.end_ms <= t0:
+                continue
+            rng = np.random.default_rng((self.seed, 104729, number, window))
+            effect.apply(ts[row], vals[row], rng)
+
+    @staticmethod
+    def _batches(block: Block, ts: Ints, vals: Floats, t1: int) -> Iterator[BatchBlock]:
+        per_batch = block.batch_ms // block.interval_ms
+        for row, sensor in enumerate(block.sensors.tolist()):
+            for start in range(0, ts.shape[1], per_batch):
+                t0 = int(ts[row, start])
+                if t0 >= t1:
+                    break
+                piece = vals[row, start : start + per_batch]
+                if piece.size and not np.isnan(piece).any():  # a dropout loses the whole edge batch
+                    yield BatchBlock(sensor, t0, block.interval_ms, piece)

@@ -1,0 +1,108 @@
+"""Sensor faults (DOMAIN.md §5): stuck, drift, spike, dropout, saturation, offset after maintenance.
+
+Faults are injected on sensors that no incident touches, after every incident, so a fault sits on
+top of the normal signal. Each fault is one ground-truth row with ``label="fault"``,
+``kind="sensor_fault"``, ``expected_tier="fault"`` and the fault type first in ``detail``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lifeline.models import AlertKind, SensorKind
+from lifeline.simulators.city import Builder
+from lifeline.simulators.effects import Dropout, Freeze, LinearRamp, Replace, Spike, Step
+from lifeline.simulators.engine import Effect
+from lifeline.simulators.groundtruth import GroundTruthRow
+from lifeline.simulators.timebase import HOUR_MS
+
+__all__ = ["FAULT_TYPES", "KIND_SCALE", "inject_faults"]
+
+FAULT_TYPES = ("stuck", "drift", "spike", "dropout", "saturation", "offset")
+
+#: Per kind: (noise standard deviation, typical normal span) in the kind's unit, for fault magnitudes.
+KIND_SCALE: dict[SensorKind, tuple[float, float]] = {
+    SensorKind.CH4_LEL: (0.2, 5.0), SensorKind.WELL_TEMPERATURE: (0.1, 5.0), SensorKind.COVER_TILT: (0.05, 3.0),
+    SensorKind.GAS_PRESSURE: (0.001, 0.05), SensorKind.GAS_FLOW: (30.0, 2000.0),
+    SensorKind.WATER_PRESSURE: (0.003, 0.15), SensorKind.WATER_FLOW: (5.0, 300.0), SensorKind.NOISE_LEVEL: (0.8, 15.0),
+    SensorKind.RAIN: (0.5, 20.0), SensorKind.MANHOLE_LEVEL: (0.005, 0.5), SensorKind.PONDING_DEPTH: (0.3, 10.0),
+    SensorKind.STRAIN: (2.0, 80.0), SensorKind.DEFLECTION: (0.1, 5.0), SensorKind.ACCELERATION: (0.01, 0.1),
+    SensorKind.CRACK_WIDTH: (0.002, 0.05), SensorKind.BEARING_DISPLACEMENT: (0.15, 15.0),
+    SensorKind.STRUCTURE_TEMPERATURE: (0.1, 10.0),
+}  # fmt: skip
+_NEVER_STUCK_HIGH = {SensorKind.RAIN, SensorKind.PONDING_DEPTH}  # zero most of the time: faults would be invisible
+
+
+def inject_faults(b: Builder, counts: dict[str, int]) -> None:
+    """Inject ``counts[type]`` faults of each type on distinct, otherwise untouched sensors."""
+    touched = {effect.sensor for effect in b.effects}
+    high_rate = {int(s) for block in b.blocks if block.high_rate for s in block.sensors}
+    pool = np.array(
+        [i for i, spec in enumerate(b.sensors)
+         if i not in touched and i not in high_rate and spec.kind in KIND_SCALE and spec.kind not in _NEVER_STUCK_HIGH],
+        dtype=np.int64,
+    )  # fmt: skip
+    wanted = sum(counts.get(t, 0) for t in FAULT_TYPES)
+    if wanted == 0 or pool.size == 0:
+        return
+    chosen = b.rng.choice(pool, size=min(wanted, pool.size), replace=False).tolist()
+    position = 0
+    for fault in FAULT_TYPES:
+        for _ in range(counts.get(fault, 0)):
+            if position >= len(chosen):
+                return
+            _inject(b, fault, int(chosen[position]))
+            position += 1
+
+
+def _inject(b: Builder, fault: str, sensor: int) -> None:
+    spec, rng = b.sensor(sensor), b.rng
+    sd, span = KIND_SCALE[spec.kind]
+    interval = round(spec.interval_s * 1000)
+    start = b.start_ms + int(rng.uniform(0.1, 0.6) * b.duration_ms) // interval * interval
+    hours = float(rng.uniform(2.0, 8.0))
+    end = min(start + int(hours * HOUR_MS), b.end_ms)
+    effect: Effect
+    if fault == "stuck":
+        effect, detail = Freeze(sensor, start, end), f"stuck: constant for {(end - start) / HOUR_MS:.1f} h"
+    elif fault == "drift":
+        total = float(rng.uniform(0.15, 0.3) * span * rng.choice([-1.0, 1.0]))
+        end = b.end_ms
+        effect = LinearRamp(sensor, start, end, total / max((end - start) / HOUR_MS, 0.1))
+        detail = f"drift: {total:+.3g} {spec.unit} by the end, no physical covariate"
+    elif fault == "spike":
+        phase = _phase_of(b, sensor)
+        at = start + phase
+        delta = float(rng.uniform(8.0, 50.0) * sd * rng.choice([-1.0, 1.0]))
+        effect, end = Spike(sensor, at, delta), at + 1
+        start, detail = at, f"spike: one sample {delta:+.3g} {spec.unit} ({abs(delta) / sd:.0f} sigma)"
+    elif fault == "dropout":
+        end = min(start + int(rng.uniform(0.5, 4.0) * HOUR_MS), b.end_ms)
+        effect, detail = Dropout(sensor, start, end), f"dropout: no readings for {(end - start) / 60_000:.0f} min"
+    elif fault == "saturation":
+        effect, detail = (
+            Replace(sensor, start, end, spec.valid_max),
+            f"saturation: flat at full scale {spec.valid_max:g}",
+        )
+    else:
+        delta = float(rng.uniform(0.1, 0.3) * span * rng.choice([-1.0, 1.0]))
+        end = b.end_ms
+        effect = Step(sensor, start, end, delta)
+        detail = f"offset: {delta:+.3g} {spec.unit} step after a maintenance visit (work order at start)"
+    effect.is_fault = True
+    b.add_effect(effect)
+    row = GroundTruthRow(
+        id="", label="fault", kind=AlertKind.SENSOR_FAULT.value, expected_tier="fault", lifeline=spec.lifeline.value,
+        asset_id=spec.asset_id, group_id=spec.group_id, sensor_ids=(spec.sensor_id,), start_ms=start, end_ms=end,
+        detail=detail,
+    )  # fmt: skip
+    b.add_truth(lambda _engine: row)
+
+
+def _phase_of(b: Builder, sensor: int) -> int:
+    """The sensor's sampling phase, so a spike lands exactly on one of its samples."""
+    for block in b.blocks:
+        hits = np.flatnonzero(block.sensors == sensor)
+        if hits.size:
+            return int(block.offsets_ms[int(hits[0])])
+    return 0
