@@ -1,12 +1,153 @@
-"""CLI commands of this package (registered on the ``lifeline`` app by :mod:`lifeline.cli`)."""
+"""CLI commands of this package (registered on the ``lifeline`` app by :mod:`lifeline.cli`).
+
+* ``lifeline api [--host H] [--port P]`` — serve the REST API and the ``/ws/alerts`` websocket.
+* ``lifeline api token --role ROLE [--owner OWNER] [--kind jwt|key]`` — issue a bearer token.
+* ``lifeline notify --rules FILE`` — the tiered notifier with escalation.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 __all__ = ["register"]
 
+_ROLES = "operator (all alerts, acknowledge/resolve), owner (its own assets only), analyst (read-only), admin"
+
+api_app = typer.Typer(
+    help=(
+        "Serve the Lifeline API: REST over QuestDB, live alerts on websocket /ws/alerts, acknowledge/resolve.\n\n"
+        "Run without a subcommand to serve (docs at http://HOST:PORT/docs). Every request needs a bearer token: "
+        "set LIFELINE_API_TOKENS_PATH (API keys) and/or LIFELINE_API_JWT_SECRET (JWTs), then issue tokens with "
+        "`lifeline api token`. Kafka, QuestDB and LIFELINE_REGISTRY_PATH come from the usual LIFELINE_* settings.\n\n"
+        "Example: LIFELINE_API_JWT_SECRET=$(openssl rand -hex 32) lifeline api --port 8080"
+    ),
+    invoke_without_command=True,
+)
+
+
+@api_app.callback()
+def api_serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1, LIFELINE_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default 8080, LIFELINE_API_PORT)")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the API with uvicorn (when no subcommand is given)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    from lifeline.api.app import create_app
+    from lifeline.api.settings import ApiSettings
+
+    api = ApiSettings()
+    if host is not None or port is not None:
+        api = api.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    if api.tokens_path is None and not api.jwt_secret:
+        typer.echo("warning: no LIFELINE_API_TOKENS_PATH and no LIFELINE_API_JWT_SECRET: every request will get 401",
+                   err=True)  # fmt: skip
+    uvicorn.run(create_app(api_settings=api), host=api.host, port=api.port, log_level=log_level,
+                ws="websockets-sansio")  # fmt: skip
+
+
+@api_app.command("token")
+def api_token(
+    role: Annotated[str, typer.Option(help=_ROLES)],
+    owner: Annotated[
+        str | None, typer.Option(help="registry owner (required for --role owner), e.g. hefei-gas")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="who holds the token (JWT sub / key name)")] = None,
+    kind: Annotated[str, typer.Option(help="jwt (signed with LIFELINE_API_JWT_SECRET) or key (tokens file)")] = "jwt",
+    ttl_hours: Annotated[float, typer.Option(help="JWT lifetime in hours")] = 8.0,
+) -> None:
+    """Issue a bearer token.
+
+    \b
+    JWT (needs LIFELINE_API_JWT_SECRET, the same the server uses):
+      lifeline api token --role owner --owner hefei-gas --ttl-hours 8
+    API key (prints the key once and the [[token]] entry to append to LIFELINE_API_TOKENS_PATH):
+      lifeline api token --kind key --role operator --name duty-desk-1
+    Use it as: curl -H "Authorization: Bearer <token>" http://127.0.0.1:8080/alerts/active
+    """
+    from lifeline.api.auth import Role, issue_jwt, new_api_key
+    from lifeline.api.settings import ApiSettings
+    from lifeline.exceptions import SettingsError
+
+    try:
+        parsed = Role(role)
+    except ValueError:
+        raise typer.BadParameter(f"unknown role {role!r}; use one of: {_ROLES}", param_hint="--role") from None
+    if parsed is Role.OWNER and not owner:
+        raise typer.BadParameter("an owner token needs --owner (the registry's owner column)", param_hint="--owner")
+    if parsed is not Role.OWNER and owner:
+        raise typer.BadParameter("--owner only applies to --role owner", param_hint="--owner")
+    holder = name or (f"{owner}-owner" if owner else parsed.value)
+    if kind == "key":
+        key, digest = new_api_key()
+        typer.echo(f"API key (shown once; keep it secret):\n  {key}\n\nAppend to the tokens file:\n")
+        typer.echo(f'[[token]]\nname = "{holder}"\nrole = "{parsed.value}"')
+        if owner:
+            typer.echo(f'owner = "{owner}"')
+        typer.echo(f'sha256 = "{digest}"')
+        return
+    if kind != "jwt":
+        raise typer.BadParameter("use jwt or key", param_hint="--kind")
+    api = ApiSettings()
+    if not api.jwt_secret:
+        raise SettingsError("set LIFELINE_API_JWT_SECRET (the server's secret) to sign a JWT, or use --kind key")
+    typer.echo(issue_jwt(api.jwt_secret, role=parsed, subject=holder, owner=owner, ttl_s=round(ttl_hours * 3600),
+                         issuer=api.jwt_issuer))  # fmt: skip
+
+
+def notify(
+    rules: Annotated[Path, typer.Option(help="routing rules TOML (contacts, routes, levels, smtp)")],
+    check: Annotated[bool, typer.Option(help="only validate the rules file and print the routes")] = False,
+) -> None:
+    """Send tiered notifications for alerts on the alerts topic, escalating unacknowledged tier-1 alerts.
+
+    \b
+    Tier 1: at once to the route's first level (e.g. the owner's duty officer and the regulator);
+            not acknowledged within escalate_after_s (default 300) -> next level, and so on.
+    Tier 2: at once to the route's first level (the owner's duty desk).
+    Tier 3: collected into a digest sent every digest_interval_s.
+    Channels: signed webhooks (X-Lifeline-Signature: HMAC-SHA256) and e-mail (SMTP).
+    Every delivery is logged in the QuestDB notifications table; a notice is sent once per
+    (alert, event, contact), also when alerts are replayed. See api/notify_rules.example.toml.
+    """
+    import logging
+    import signal
+    import threading
+
+    from lifeline.api.clock import SystemClock
+    from lifeline.api.notifier import build_notifier, run_notifier
+    from lifeline.api.routing import load_rules
+    from lifeline.api.settings import NotifySettings
+    from lifeline.settings import get_settings
+
+    parsed = load_rules(rules)
+    if check:
+        typer.echo(f"ok: {len(parsed.contacts)} contacts, {len(parsed.routes)} routes")
+        for r in parsed.routes:
+            tiers = ",".join(str(int(t)) for t in sorted(r.tiers))
+            typer.echo(f"  owner={r.owner} tiers={tiers} levels={[list(lv) for lv in r.levels]}")
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings, notify_settings = get_settings(), NotifySettings()
+    notifier = build_notifier(settings, notify_settings, parsed, SystemClock())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_notifier(settings, notify_settings, notifier, stop)
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        notifier.close()
+
 
 def register(app: typer.Typer) -> None:
-    """Add this package's commands to ``app``. Heavy imports belong inside the command bodies."""
-    del app  # no commands yet
+    """Add ``api`` (with ``api token``) and ``notify`` to ``app``. Heavy imports stay in command bodies."""
+    app.add_typer(api_app, name="api")
+    app.command("notify")(notify)

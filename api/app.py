@@ -1,0 +1,151 @@
+"""The FastAPI application: REST, the websocket hub, health and metrics.
+
+``create_app()`` builds everything from settings; ``lifeline api`` serves it with uvicorn. The
+OpenAPI document is at ``/openapi.json`` and the interactive docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from lifeline.api import routes_alerts, routes_sensors, routes_ws
+from lifeline.api.alerts_store import AlertStore
+from lifeline.api.auth import Authenticator, Permission
+from lifeline.api.context import ApiContext, Ctx
+from lifeline.api.exceptions import ApiError
+from lifeline.api.hub import AlertHub, KafkaFeed
+from lifeline.api.metrics import ApiMetrics
+from lifeline.api.readings_store import ReadingStore
+from lifeline.api.settings import ApiSettings
+from lifeline.api.views import ErrorOut, Health
+from lifeline.connectors.kafka import ensure_topics, make_producer
+from lifeline.connectors.questdb import QuestDB, QuestDBError
+from lifeline.registry import Registry, load_registry
+from lifeline.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+_DESCRIPTION = """
+Live alerts, alert history, sensors and series of the Lifeline stream processor (城市生命线).
+
+**Authentication**: `Authorization: Bearer <token>` with an API key (`llk_...`, from the tokens file) or an
+HS256 JWT; issue either with `lifeline api token`. Roles: `operator` (all alerts, acknowledge/resolve),
+`owner` (only its own assets), `analyst` (read-only queries), `admin`.
+
+**Live feed**: websocket `/ws/alerts?token=...&max_tier=2&lifeline=gas` — a snapshot of active alerts,
+then every lifecycle event; reconnect with `last_event_id` to receive what was missed.
+
+Errors are `{"error": code, "message": text}` with status 400, 401, 403, 404, 409, 422 or 503.
+"""
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(ErrorOut(error=code, message=message).model_dump(), status_code=status, headers=headers)
+
+
+def create_app(
+    settings: Settings | None = None,
+    api_settings: ApiSettings | None = None,
+    *,
+    registry: Registry | None = None,
+    authenticator: Authenticator | None = None,
+) -> FastAPI:
+    """Build the app. Kafka and QuestDB are contacted when it starts (lifespan), not here."""
+    settings = settings or get_settings()
+    api = api_settings or ApiSettings()
+    if registry is None:
+        registry = load_registry(settings.registry_path) if settings.registry_path else Registry([])
+    auth = authenticator or Authenticator.from_files(api.tokens_path, api.jwt_secret, api.jwt_issuer)
+    topic = api.alerts_topic or settings.alerts_topic
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics = ApiMetrics()
+        db = QuestDB(settings)
+        await asyncio.to_thread(ensure_topics, settings, [NewTopic(topic, num_partitions=1, replication_factor=1)])
+        hub = AlertHub(api.replay_size, metrics)
+        ctx = ApiContext(settings=settings, api=api, topic=topic, auth=auth, registry=registry, metrics=metrics,
+                         hub=hub, db=db, alerts=AlertStore(db), readings=ReadingStore(db),
+                         producer=make_producer(settings, **{"linger.ms": 0}))  # fmt: skip
+        ctx.feed = KafkaFeed(settings, topic, hub, asyncio.get_running_loop())
+        ctx.feed.start()
+        app.state.ctx = ctx
+        try:
+            yield
+        finally:
+            ctx.feed.stop()
+            ctx.producer.flush(5)
+            db.close()
+
+    app = FastAPI(title="Lifeline API", version="0.1.0", description=_DESCRIPTION, lifespan=lifespan)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(QuestDBError)
+    async def storage_error(_request: Request, exc: QuestDBError) -> JSONResponse:
+        return _error(503, "storage_unavailable", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return _error(422, "invalid_request", problems)
+
+    @app.middleware("http")
+    async def timing(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        ctx: ApiContext | None = getattr(request.app.state, "ctx", None)
+        if ctx is not None:
+            ctx.metrics.http_latency.labels(path, request.method, str(response.status_code)).observe(
+                time.perf_counter() - start
+            )
+        return response
+
+    @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness and readiness")
+    def healthz(ctx: Ctx, response: Response) -> Health:
+        """``ok`` once the hub has rebuilt its state from Kafka; 503 while starting or if the feed died."""
+        feed_error = None if ctx.feed is None or ctx.feed.error is None else repr(ctx.feed.error)
+        ready = ctx.hub.ready.is_set()
+        status = "degraded" if feed_error else ("ok" if ready else "starting")
+        if status != "ok":
+            response.status_code = 503
+        return Health(status=status, hub_ready=ready, feed_error=feed_error, active_alerts=len(ctx.hub.active()),
+                      ws_clients=ctx.hub.client_count, last_event_id=ctx.hub.last_id)  # fmt: skip
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    def metrics(ctx: Ctx, request: Request) -> Response:
+        """Prometheus text format. Needs an admin token unless ``LIFELINE_API_PUBLIC_METRICS`` is true."""
+        if not ctx.api.public_metrics:
+            header = request.headers.get("authorization", "")
+            token = header[7:] if header.lower().startswith("bearer ") else None
+            ctx.auth.authenticate(token).require(Permission.ADMIN)
+        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/whoami", tags=["ops"], summary="The principal behind a token")
+    def whoami(ctx: Ctx, request: Request) -> dict[str, str | None]:
+        """Who the bearer token says you are: name, role, owner scope."""
+        header = request.headers.get("authorization", "")
+        principal = ctx.auth.authenticate(header[7:] if header.lower().startswith("bearer ") else None)
+        return {"name": principal.name, "role": principal.role.value, "owner": principal.owner}
+
+    app.include_router(routes_alerts.router)
+    app.include_router(routes_sensors.router)
+    app.include_router(routes_ws.router)
+    return app

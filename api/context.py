@@ -1,0 +1,63 @@
+"""Everything a request handler needs, built once per app and kept on ``app.state.ctx``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from confluent_kafka import Producer
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from lifeline.api.alerts_store import AlertStore
+from lifeline.api.auth import Authenticator, Permission, Principal
+from lifeline.api.hub import AlertHub, KafkaFeed
+from lifeline.api.metrics import ApiMetrics
+from lifeline.api.readings_store import ReadingStore
+from lifeline.api.settings import ApiSettings
+from lifeline.connectors.questdb import QuestDB
+from lifeline.registry import Registry
+from lifeline.settings import Settings
+
+__all__ = ["ApiContext", "Ctx", "get_ctx", "need"]
+
+
+@dataclass
+class ApiContext:
+    """Shared services of one API process."""
+
+    settings: Settings
+    api: ApiSettings
+    topic: str
+    auth: Authenticator
+    registry: Registry
+    metrics: ApiMetrics
+    hub: AlertHub
+    db: QuestDB
+    alerts: AlertStore
+    readings: ReadingStore
+    producer: Producer
+    feed: KafkaFeed | None = field(default=None)
+
+
+def get_ctx(request: Request) -> ApiContext:
+    """The app's context (FastAPI dependency)."""
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ApiContext, Depends(get_ctx)]
+_bearer = HTTPBearer(auto_error=False, description="API key (llk_...) or HS256 JWT; see `lifeline api token`")
+
+
+def need(permission: Permission) -> Any:
+    """A dependency that authenticates the bearer token and checks ``permission``; yields the principal."""
+
+    def dependency(
+        ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> Principal:
+        principal = ctx.auth.authenticate(None if credentials is None else credentials.credentials)
+        principal.require(permission)
+        return principal
+
+    return Depends(dependency)

@@ -1,0 +1,323 @@
+"""The websocket hub: active-alert state, a bounded replay log, and fan-out to subscribers.
+
+Data path: a Kafka consumer thread (:class:`KafkaFeed`) reads ``lifeline.alerts`` from the
+beginning, decodes each message and hands batches to the event loop, where :meth:`AlertHub.ingest`
+updates the alert's state, appends an *envelope* to the replay log and pushes it to every matching
+subscriber. The envelope is serialised once per event and shared by all clients::
+
+    {"id": 42, "kafka_ts": 1700000000123, "status": "open", "event": {<AlertEvent>}}
+
+``id`` is the hub's sequence number; the hub rebuilds state from the start of the topic, so ids are
+the same after a restart (and on every replica) for as long as the topic keeps its history.
+``kafka_ts`` is the Kafka message timestamp (the producer's time): use it for ``since``.
+
+Slow clients (backpressure policy):
+
+* **drop oldest** — each client has a bounded queue (``LIFELINE_API_WS_QUEUE_SIZE`` events). When it is
+  full the oldest queued event is dropped, the client's next frame says how many were dropped
+  (``"dropped": n``), and the client can fetch them by reconnecting with ``last_event_id``.
+* **disconnect** — a client that has dropped more than ``LIFELINE_API_WS_MAX_DROPPED`` events in total,
+  or whose single send takes longer than ``LIFELINE_API_WS_SEND_TIMEOUT_S``, is closed with code 4008
+  (``slow consumer``).
+
+Neither touches the Kafka consumer or other clients: ingest never awaits a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+
+from lifeline.api.auth import Principal
+from lifeline.api.filters import AlertFilter
+from lifeline.api.metrics import ApiMetrics
+from lifeline.api.state import AlertState
+from lifeline.codec import MessageError, decode_alert_event, encode
+from lifeline.connectors.kafka import make_consumer
+from lifeline.models import AlertEvent
+from lifeline.settings import Settings
+
+__all__ = ["AlertHub", "KafkaFeed", "LogEntry", "Subscriber"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One event in the replay log, with the alert state before and after it (for filtering)."""
+
+    id: int
+    kafka_ts: int
+    envelope: bytes
+    before: AlertState | None
+    after: AlertState
+
+
+class Subscriber:
+    """One websocket client: its filter and a bounded drop-oldest queue of envelopes."""
+
+    def __init__(self, principal: Principal, filt: AlertFilter, max_queue: int) -> None:
+        self.principal = principal
+        self.filter = filt
+        self.max_queue = max_queue
+        self.queue: deque[bytes] = deque()
+        self.control: deque[str] = deque()
+        self.wake = asyncio.Event()
+        self.dropped_total = 0
+        self.dropped_unreported = 0
+
+    def push(self, envelope: bytes) -> bool:
+        """Queue an envelope; drop the oldest if full. Return False when one was dropped."""
+        dropped = False
+        if len(self.queue) >= self.max_queue:
+            self.queue.popleft()
+            self.dropped_total += 1
+            self.dropped_unreported += 1
+            dropped = True
+        self.queue.append(envelope)
+        self.wake.set()
+        return not dropped
+
+    def say(self, frame: str) -> None:
+        """Queue a control frame (pong, snapshot after a filter change); sent before queued events."""
+        self.control.append(frame)
+        self.wake.set()
+
+    def take(self, limit: int) -> tuple[list[bytes], int]:
+        """Up to ``limit`` queued envelopes and the drop count not yet reported to the client."""
+        n = min(limit, len(self.queue))
+        items = [self.queue.popleft() for _ in range(n)]
+        dropped, self.dropped_unreported = self.dropped_unreported, 0
+        return items, dropped
+
+
+def events_frame(items: list[bytes], dropped: int = 0, *, kind: bytes = b"events", last_id: int | None = None) -> str:
+    """A websocket text frame carrying envelopes: ``{"type": "events", "events": [...]}``."""
+    head = b'{"type":"' + kind + b'"'
+    if last_id is not None:
+        head += b',"last_id":%d' % last_id
+    if dropped:
+        head += b',"dropped":%d' % dropped
+    return (head + b',"events":[' + b",".join(items) + b"]}").decode()
+
+
+class AlertHub:
+    """Active alerts, replay log and subscribers. Every method runs on the event loop thread."""
+
+    def __init__(self, replay_size: int = 20_000, metrics: ApiMetrics | None = None) -> None:
+        self.alerts: dict[str, AlertState] = {}
+        self.log: deque[LogEntry] = deque(maxlen=replay_size)
+        self.subscribers: dict[AlertFilter, set[Subscriber]] = {}
+        self.last_id = 0
+        self.truncated = False
+        self.ready = asyncio.Event()
+        self.metrics = metrics or ApiMetrics()
+        self._active = 0
+
+    # ---- ingest -------------------------------------------------------------------------
+    def ingest(self, event: AlertEvent, kafka_ts: int) -> LogEntry:
+        """Apply one event: update state, log it, push its envelope to matching subscribers."""
+        self.last_id += 1
+        before = self.alerts.get(event.alert_id)
+        envelope_status = (before.advance(event, 0, 0, b"") if before else AlertState.first(event, 0, 0, b"")).status
+        envelope = b'{"id":%d,"kafka_ts":%d,"status":"%s","event":%s}' % (
+            self.last_id, kafka_ts, envelope_status.value.encode(), encode(event),
+        )  # fmt: skip
+        if before is None:
+            after = AlertState.first(event, self.last_id, kafka_ts, envelope)
+        else:
+            after = before.advance(event, self.last_id, kafka_ts, envelope)
+        self.alerts[event.alert_id] = after
+        self._active += int(after.active) - int(before.active if before else False)
+        if len(self.log) == self.log.maxlen:
+            self.truncated = True
+        entry = LogEntry(self.last_id, kafka_ts, envelope, before, after)
+        self.log.append(entry)
+        for filt, subs in self.subscribers.items():
+            if subs and filt.wants(before, after):
+                for sub in subs:
+                    if not sub.push(envelope):
+                        self.metrics.ws_dropped.inc()
+        self.metrics.events_ingested.inc()
+        self.metrics.active_alerts.set(self._active)
+        return entry
+
+    def ingest_batch(self, batch: Iterable[tuple[AlertEvent, int]]) -> None:
+        """Apply a batch of ``(event, kafka_ts)`` in order."""
+        for event, kafka_ts in batch:
+            self.ingest(event, kafka_ts)
+
+    def mark_ready(self) -> None:
+        """Called once the feed has caught up with the topic's end as it was at start."""
+        self.ready.set()
+
+    # ---- queries ------------------------------------------------------------------------
+    def active(self, filt: AlertFilter | None = None) -> list[AlertState]:
+        """Active alerts matching ``filt``, most severe first, then newest first."""
+        states = [s for s in self.alerts.values() if s.active and (filt is None or filt.matches(s))]
+        states.sort(key=lambda s: (s.event.tier, -s.event.ts))
+        return states
+
+    def events_of(self, alert_id: str) -> list[LogEntry]:
+        """Log entries of one alert still in the replay log, oldest first."""
+        return [e for e in self.log if e.after.event.alert_id == alert_id]
+
+    # ---- subscribers --------------------------------------------------------------------
+    def subscribe(
+        self, principal: Principal, filt: AlertFilter, max_queue: int, *, since_id: int | None = None,
+        since_ms: int | None = None,
+    ) -> tuple[Subscriber, str]:  # fmt: skip
+        """Register a subscriber; return it with its first frame (snapshot, or replay of missed events).
+
+        Registration and the first frame happen in one step on the loop, so no event falls between them.
+        """
+        sub = Subscriber(principal, filt, max_queue)
+        self.subscribers.setdefault(filt, set()).add(sub)
+        self.metrics.ws_clients.inc()
+        return sub, self.first_frame(filt, since_id=since_id, since_ms=since_ms)
+
+    def first_frame(self, filt: AlertFilter, *, since_id: int | None = None, since_ms: int | None = None) -> str:
+        """A ``replay`` frame when the log covers ``since``, else a ``snapshot`` of active alerts."""
+        if since_id is not None or since_ms is not None:
+            missed = self._missed(filt, since_id, since_ms)
+            if missed is not None:
+                return events_frame([e.envelope for e in missed], kind=b"replay", last_id=self.last_id)
+        gap = b"true" if since_id is not None or since_ms is not None else b"false"
+        alerts = b",".join(s.envelope for s in self.active(filt))
+        return (b'{"type":"snapshot","last_id":%d,"gap":%s,"alerts":[%s]}' % (self.last_id, gap, alerts)).decode()
+
+    def _missed(self, filt: AlertFilter, since_id: int | None, since_ms: int | None) -> list[LogEntry] | None:
+        """Events after ``since`` matching ``filt``, or None when the log no longer reaches back that far."""
+        first = self.log[0] if self.log else None
+        if since_id is not None:
+            if since_id > self.last_id:
+                return None  # an id from another hub history (e.g. topic recreated)
+            if self.truncated and first is not None and since_id < first.id - 1:
+                return None
+            entries = [e for e in self.log if e.id > since_id]
+        else:
+            assert since_ms is not None
+            if self.truncated and first is not None and first.kafka_ts > since_ms:
+                return None
+            entries = [e for e in self.log if e.kafka_ts > since_ms]
+        return [e for e in entries if filt.wants(e.before, e.after)]
+
+    def resubscribe(self, sub: Subscriber, filt: AlertFilter) -> str:
+        """Change a subscriber's filter; return a fresh snapshot frame for it."""
+        self._remove(sub)
+        sub.filter = filt
+        sub.queue.clear()
+        self.subscribers.setdefault(filt, set()).add(sub)
+        return self.first_frame(filt)
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        """Forget a subscriber (idempotent)."""
+        if self._remove(sub):
+            self.metrics.ws_clients.dec()
+
+    def _remove(self, sub: Subscriber) -> bool:
+        subs = self.subscribers.get(sub.filter)
+        if subs is None or sub not in subs:
+            return False
+        subs.discard(sub)
+        if not subs:
+            del self.subscribers[sub.filter]
+        return True
+
+    @property
+    def client_count(self) -> int:
+        """Connected subscribers."""
+        return sum(len(s) for s in self.subscribers.values())
+
+
+def state_json(state: AlertState) -> dict[str, object]:
+    """An alert state as a plain JSON-able dict (for logs and tools)."""
+    return {"status": state.status.value, "last_id": state.last_id, "event": orjson.loads(encode(state.event))}
+
+
+class KafkaFeed:
+    """Reads the alerts topic from the beginning in a thread and feeds the hub on its event loop."""
+
+    def __init__(self, settings: Settings, topic: str, hub: AlertHub, loop: asyncio.AbstractEventLoop) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.hub = hub
+        self.loop = loop
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lifeline-api-kafka-feed", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start the consumer thread."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the consumer thread and close the consumer."""
+        self._stop.set()
+        self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        try:
+            self._consume()
+        except BaseException as exc:  # reported on /healthz
+            self.error = exc
+            log.exception("alert feed stopped")
+
+    def _consume(self) -> None:
+        consumer = make_consumer(self.settings, f"lifeline-api-{uuid.uuid4().hex[:8]}", **{"fetch.wait.max.ms": 10})
+        try:
+            meta = consumer.list_topics(self.topic, timeout=10).topics[self.topic]
+            if meta.error is not None:
+                raise RuntimeError(f"alerts topic {self.topic!r}: {meta.error}")
+            parts = sorted(meta.partitions)
+            pending: dict[int, int] = {}
+            for p in parts:
+                low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=10)
+                if high > low:
+                    pending[p] = high
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in parts])
+            ready_sent = False
+            while not self._stop.is_set():
+                if not pending and not ready_sent:
+                    self.loop.call_soon_threadsafe(self.hub.mark_ready)
+                    ready_sent = True
+                first = consumer.poll(0.2)
+                if first is None:
+                    continue
+                messages = [first, *consumer.consume(999, 0)]
+                batch: list[tuple[AlertEvent, int]] = []
+                malformed = 0
+                for msg in messages:
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() != KafkaError._PARTITION_EOF:
+                            log.warning("alert feed: %s", err)
+                        continue
+                    partition, offset = msg.partition(), msg.offset()
+                    if (
+                        pending
+                        and partition is not None
+                        and offset is not None
+                        and offset + 1 >= pending.get(partition, 0)
+                    ):
+                        pending.pop(partition, None)
+                    try:
+                        event = decode_alert_event(msg.value() or b"")
+                    except MessageError:
+                        malformed += 1
+                        continue
+                    batch.append((event, msg.timestamp()[1]))
+                if malformed:
+                    self.loop.call_soon_threadsafe(self.hub.metrics.events_malformed.inc, malformed)
+                if batch:
+                    self.loop.call_soon_threadsafe(self.hub.ingest_batch, batch)
+        finally:
+            consumer.close()

@@ -1,0 +1,229 @@
+"""``lifeline notify``: consume ``lifeline.alerts``, route by owner and tier, deliver, escalate, log.
+
+Exactly-once per ``(alert, event, contact)``: before sending, a notice's key is checked against the
+*sent-set*, loaded at start from the QuestDB ``notifications`` table (rows with status ``sent``) and
+kept up to date in memory. Log rows carry the alert event's time as their timestamp, so the table's
+``DEDUP UPSERT KEYS(ts, alert_id, event, contact)`` keeps one row per notice (a later success
+replaces an earlier failure). The notifier reads the alerts topic from the beginning on every start,
+so its escalation state (who acknowledged what) is rebuilt, and the sent-set stops repeats.
+
+Weak spot, by design: a crash after a delivery but before its log row is written can repeat that one
+delivery on restart (at-least-once); receivers can de-duplicate by ``X-Lifeline-Delivery``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+from questdb import TimestampNanos
+
+from lifeline.api.channels import Channel, DeliveryError, EmailChannel, WebhookChannel
+from lifeline.api.clock import Clock
+from lifeline.api.notify_core import Message, Notice, NoticeKey, NotifierCore
+from lifeline.api.routing import ChannelKind, Rules
+from lifeline.api.settings import NotifySettings
+from lifeline.codec import MessageError, decode_alert_event
+from lifeline.connectors.kafka import make_consumer
+from lifeline.connectors.questdb import QuestDB
+from lifeline.models import AlertEvent
+from lifeline.schema import NOTIFICATIONS
+from lifeline.settings import Settings
+
+__all__ = ["DeliveryLog", "DeliveryRecord", "Notifier", "QuestDBDeliveryLog", "run_notifier"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """The outcome of one notice: ``sent`` or ``failed``, after ``attempts`` tries."""
+
+    notice: Notice
+    channel: ChannelKind
+    status: str
+    attempts: int
+    detail: str
+    digest: bool = False
+
+
+class DeliveryLog(Protocol):
+    """Where delivery outcomes are kept and the sent-set comes from."""
+
+    def load_sent(self) -> set[NoticeKey]:
+        """Keys of every notice already delivered."""
+        ...
+
+    def record(self, records: list[DeliveryRecord]) -> None:
+        """Store outcomes."""
+        ...
+
+
+class QuestDBDeliveryLog:
+    """The ``notifications`` table as delivery log."""
+
+    def __init__(self, db: QuestDB) -> None:
+        self.db = db
+
+    def load_sent(self) -> set[NoticeKey]:
+        """Keys of rows with status ``sent`` (waits until every committed row is visible)."""
+        self.db.wait_for_wal(NOTIFICATIONS.name)
+        rows = self.db.query("SELECT alert_id, event, ts, contact FROM notifications WHERE status = %s", ["sent"]).rows
+        return {(str(a), str(e), _ms(ts), str(c)) for a, e, ts, c in rows}
+
+    def record(self, records: list[DeliveryRecord]) -> None:
+        """Write one row per record (idempotent by the table's dedup keys)."""
+        if not records:
+            return
+        with self.db.sender() as sender:
+            for r in records:
+                n = r.notice
+                sender.row(
+                    NOTIFICATIONS.name,
+                    symbols={"alert_id": n.event.alert_id, "event": n.label, "contact": n.contact,
+                             "channel": r.channel.value, "status": r.status},
+                    columns={"tier": int(n.event.tier), "level": n.level, "attempts": r.attempts,
+                             "detail": r.detail[:1000]},
+                    at=TimestampNanos(n.event.ts * 1_000_000),
+                )  # fmt: skip
+            sender.flush()
+
+
+def _ms(ts: object) -> int:
+    from datetime import UTC, datetime
+
+    from lifeline.models import datetime_to_ms
+
+    assert isinstance(ts, datetime)
+    return datetime_to_ms(ts if ts.tzinfo else ts.replace(tzinfo=UTC))
+
+
+class Notifier:
+    """Turns events into deliveries: core decisions, sent-set filter, retries with back-off, log."""
+
+    def __init__(
+        self, core: NotifierCore, *, channels: dict[ChannelKind, Channel], delivery_log: DeliveryLog,
+        max_attempts: int = 4, backoff_s: float = 1.0, sleep: Callable[[float], None] = time.sleep, workers: int = 4,
+    ) -> None:  # fmt: skip
+        self.core = core
+        self.rules: Rules = core.rules
+        self.channels = channels
+        self.delivery_log = delivery_log
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+        self.sent: set[NoticeKey] = set()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lifeline-notify")
+        self.records: list[DeliveryRecord] = []
+
+    def load(self) -> None:
+        """Load the sent-set from the delivery log."""
+        self.sent = self.delivery_log.load_sent()
+
+    def close(self) -> None:
+        """Stop the delivery workers."""
+        self._pool.shutdown(wait=True)
+
+    def process(self, events: Iterable[AlertEvent]) -> list[DeliveryRecord]:
+        """Handle events, then check deadlines and digests; deliver what is due."""
+        messages: list[Message] = []
+        for event in events:
+            messages.extend(self.core.handle(event))
+        messages.extend(self.core.tick())
+        return self.deliver(messages)
+
+    def deliver(self, messages: list[Message]) -> list[DeliveryRecord]:
+        """Send each not-yet-sent notice once (in parallel), log the outcomes, update the sent-set."""
+        pending: set[NoticeKey] = set()
+        work: list[Message] = []
+        for message in messages:
+            fresh = tuple(n for n in message.notices if n.key not in self.sent and n.key not in pending)
+            if not fresh:
+                continue
+            pending.update(n.key for n in fresh)
+            work.append(Message(message.contact, fresh, message.digest))
+        if not work:
+            return []
+        results = list(self._pool.map(self._send, work))
+        records = [r for batch in results for r in batch]
+        self.delivery_log.record(records)
+        self.sent.update(r.notice.key for r in records if r.status == "sent")
+        self.records.extend(records)
+        return records
+
+    def _send(self, message: Message) -> list[DeliveryRecord]:
+        contact = self.rules.contacts[message.contact]
+        channel = self.channels[contact.channel]
+        attempts, status, detail = 0, "failed", ""
+        while attempts < self.max_attempts:
+            attempts += 1
+            try:
+                detail = channel.send(contact, message)
+                status = "sent"
+                break
+            except DeliveryError as exc:
+                detail = str(exc)
+                log.warning("delivery to %s failed (attempt %d): %s", contact.name, attempts, exc)
+                if not exc.retry:
+                    break
+                if attempts < self.max_attempts:
+                    self.sleep(self.backoff_s * 2 ** (attempts - 1))
+        return [DeliveryRecord(n, contact.channel, status, attempts, detail, message.digest) for n in message.notices]
+
+
+def build_notifier(
+    settings: Settings, notify: NotifySettings, rules: Rules, clock: Clock, *,
+    channels: dict[ChannelKind, Channel] | None = None, delivery_log: DeliveryLog | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Notifier:  # fmt: skip
+    """A notifier with real channels and the QuestDB delivery log unless others are given."""
+    core = NotifierCore(rules, clock, max_age_ms=round(notify.max_event_age_s * 1000))
+    if channels is None:
+        channels = {
+            ChannelKind.WEBHOOK: WebhookChannel(notify.http_timeout_s),
+            ChannelKind.EMAIL: EmailChannel(rules.smtp),
+        }
+    return Notifier(
+        core, channels=channels, delivery_log=delivery_log or QuestDBDeliveryLog(QuestDB(settings)),
+        max_attempts=notify.max_attempts, backoff_s=notify.backoff_s, sleep=sleep, workers=notify.workers,
+    )  # fmt: skip
+
+
+def run_notifier(
+    settings: Settings, notify: NotifySettings, notifier: Notifier, stop: threading.Event, *,
+    topic: str | None = None, idle: Callable[[], None] | None = None,
+) -> None:  # fmt: skip
+    """Consume the alerts topic from the beginning until ``stop`` is set, delivering as events arrive.
+
+    ``idle`` (tests) is called after each loop pass.
+    """
+    topic = topic or notify.alerts_topic or settings.alerts_topic
+    notifier.load()
+    consumer = make_consumer(settings, f"lifeline-notify-{time.time_ns()}", **{"fetch.wait.max.ms": 50})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        if meta.error is not None:
+            raise MessageError("unknown_topic", f"alerts topic {topic!r}: {meta.error}")
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)])
+        while not stop.is_set():
+            first = consumer.poll(notify.tick_s)
+            events: list[AlertEvent] = []
+            if first is not None:
+                for msg in [first, *consumer.consume(999, 0)]:
+                    if msg.error() is not None:
+                        continue
+                    try:
+                        events.append(decode_alert_event(msg.value() or b""))
+                    except MessageError as exc:
+                        log.warning("skipping malformed alert message: %s", exc)
+            notifier.process(events)
+            if idle is not None:
+                idle()
+    finally:
+        consumer.close()

@@ -1,0 +1,161 @@
+"""The notifier's decisions, free of I/O: who is told what and when, given events and a clock.
+
+* ``opened`` / ``escalated``: the route's level-0 contacts, at once (tier 1 and 2) or in the next digest
+  (tier 3). If the route escalates (tier 1 by default, after 5 min), a deadline is set from the event time.
+* No ``acknowledged`` (nor ``resolved`` / ``cleared`` / a de-escalation out of the route) before the
+  deadline: the next level is told (label ``escalation-<level>``), and the deadline moves on; and so on
+  until the last level.
+* ``cleared``, ``resolved``, ``de-escalated``: a closing notice to every contact already told.
+* ``acknowledged``: stops escalation; nobody is notified.
+
+Every notice has a key ``(alert_id, label, event_ts, contact)``; the engine sends a key at most once.
+Events older than ``max_age_ms`` when first seen (a catch-up after downtime) update state but are not
+notified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lifeline.api.clock import Clock
+from lifeline.api.routing import Route, Rules
+from lifeline.models import AlertEvent, AlertEventType
+
+__all__ = ["Message", "Notice", "NotifierCore"]
+
+NoticeKey = tuple[str, str, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One thing to tell one contact about one alert event."""
+
+    event: AlertEvent
+    label: str
+    contact: str
+    level: int
+
+    @property
+    def key(self) -> NoticeKey:
+        """``(alert_id, label, event ts ms, contact)``: sent at most once."""
+        return (self.event.alert_id, self.label, self.event.ts, self.contact)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """What one delivery carries to one contact: one notice, or a digest of several."""
+
+    contact: str
+    notices: tuple[Notice, ...]
+    digest: bool = False
+
+
+@dataclass
+class _Escalation:
+    route: Route
+    trigger: AlertEvent
+    level: int
+    deadline_ms: int
+    wait_ms: int
+
+
+@dataclass
+class _Alert:
+    latest: AlertEvent
+    told: set[str] = field(default_factory=set)
+
+
+class NotifierCore:
+    """Routing, escalation and digest decisions. Feed events with :meth:`handle`, time with :meth:`tick`."""
+
+    def __init__(self, rules: Rules, clock: Clock, *, max_age_ms: int = 3_600_000) -> None:
+        self.rules = rules
+        self.clock = clock
+        self.max_age_ms = max_age_ms
+        self.alerts: dict[str, _Alert] = {}
+        self.escalations: dict[str, _Escalation] = {}
+        self.digest_queue: dict[str, list[Notice]] = {}
+        self.seen: set[tuple[str, str, int]] = set()
+        self.next_digest_ms = clock.now_ms() + round(rules.digest_interval_s * 1000)
+
+    def _fresh(self, event: AlertEvent) -> bool:
+        return self.clock.now_ms() - event.ts <= self.max_age_ms
+
+    def _tell(
+        self, route: Route, event: AlertEvent, label: str, level: int, contacts: tuple[str, ...]
+    ) -> list[Message]:
+        alert = self.alerts[event.alert_id]
+        alert.told.update(contacts)
+        notices = [Notice(event, label, c, level) for c in contacts]
+        if route.digests(event.tier):
+            for n in notices:
+                self.digest_queue.setdefault(n.contact, []).append(n)
+            return []
+        return [Message(n.contact, (n,)) for n in notices]
+
+    def handle(self, event: AlertEvent) -> list[Message]:
+        """Apply one lifecycle event; return the messages to send now. A repeated event changes nothing."""
+        if event.dedup_key in self.seen:
+            return []
+        self.seen.add(event.dedup_key)
+        alert = self.alerts.get(event.alert_id)
+        if alert is None:
+            alert = self.alerts[event.alert_id] = _Alert(event)
+        else:
+            alert.latest = event
+        kind = event.event
+        route = self.rules.route_for(event)
+        if kind in (AlertEventType.OPENED, AlertEventType.ESCALATED):
+            self.escalations.pop(event.alert_id, None)
+            if route is None:
+                return []
+            wait = self.rules.escalation_wait_s(route, event.tier)
+            if wait is not None and len(route.levels) > 1:
+                wait_ms = round(wait * 1000)
+                self.escalations[event.alert_id] = _Escalation(route, event, 0, event.ts + wait_ms, wait_ms)
+            if not self._fresh(event):
+                return []
+            return self._tell(route, event, kind.value, 0, route.levels[0])
+        if kind is AlertEventType.ACKNOWLEDGED:
+            self.escalations.pop(event.alert_id, None)
+            return []
+        # cleared, resolved, de-escalated: stop escalating unless still covered; tell who was told
+        pending = self.escalations.get(event.alert_id)
+        if pending is not None and (kind is not AlertEventType.DE_ESCALATED or not pending.route.matches(event)):
+            del self.escalations[event.alert_id]
+        if not alert.told or not self._fresh(event):
+            return []
+        closing = (route or pending.route) if pending is not None else route
+        contacts = tuple(sorted(alert.told))
+        if closing is None:
+            return [Message(c, (Notice(event, kind.value, c, 0),)) for c in contacts]
+        return self._tell(closing, event, kind.value, 0, contacts)
+
+    def tick(self) -> list[Message]:
+        """Escalations whose deadline passed, and the digest when its time has come."""
+        now = self.clock.now_ms()
+        out: list[Message] = []
+        for alert_id in list(self.escalations):
+            esc = self.escalations[alert_id]
+            while esc.deadline_ms <= now and esc.level + 1 < len(esc.route.levels):
+                esc.level += 1
+                level_contacts = esc.route.levels[esc.level]
+                label = f"escalation-{esc.level}"
+                if now - esc.deadline_ms <= self.max_age_ms:
+                    self.alerts[alert_id].told.update(level_contacts)
+                    out.extend(Message(c, (Notice(esc.trigger, label, c, esc.level),)) for c in level_contacts)
+                esc.deadline_ms += esc.wait_ms
+            if esc.level + 1 >= len(esc.route.levels):
+                del self.escalations[alert_id]
+        if now >= self.next_digest_ms:
+            out.extend(self.flush_digests())
+            interval = round(self.rules.digest_interval_s * 1000)
+            while self.next_digest_ms <= now:
+                self.next_digest_ms += interval
+        return out
+
+    def flush_digests(self) -> list[Message]:
+        """Every queued digest, one message per contact, emptied."""
+        out = [Message(c, tuple(ns), digest=True) for c, ns in sorted(self.digest_queue.items()) if ns]
+        self.digest_queue.clear()
+        return out

@@ -1,0 +1,227 @@
+"""Notifier routing rules: which contacts hear about which alerts, when, and how escalation proceeds.
+
+The rules are a TOML file (``lifeline notify --rules FILE``); see ``notify_rules.example.toml``::
+
+    digest_interval_s = 3600   # tier-3 digest period
+    escalate_after_s = 300     # default acknowledge wait for tier 1 before the next level is told
+
+    [smtp]
+    host = "127.0.0.1"
+    port = 25
+    sender = "lifeline@example.org"
+    starttls = false
+    username = ""              # optional; password from password_env
+    password_env = ""
+
+    [contacts.hefei-gas-duty]  # one of webhook = URL or email = address per contact
+    webhook = "https://ops.hefei-gas.example/hooks/lifeline"
+    secret_env = "HEFEI_GAS_HOOK_SECRET"   # HMAC-SHA256 key (or secret = "...")
+
+    [contacts.regulator]
+    email = "duty@zjj.hefei.example"
+
+    [[route]]
+    owner = "hefei-gas"        # registry owner, or "*" for any
+    tiers = [1]                # or tier = 1
+    kinds = []                 # optional: only these alert kinds
+    levels = [["hefei-gas-duty", "regulator"], ["hefei-gas-manager"], ["city-duty-office"]]
+    escalate_after_s = 300     # optional; default: the top-level value for tier 1, none otherwise
+    digest = false             # optional; default: true for tier 3 only
+
+The first route that matches an event's owner, tier and kind wins; put specific routes before ``*``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lifeline.api.exceptions import RulesError
+from lifeline.models import AlertEvent, AlertKind, Tier
+
+__all__ = ["ChannelKind", "Contact", "Route", "Rules", "SmtpConfig", "load_rules", "parse_rules"]
+
+
+class ChannelKind(enum.StrEnum):
+    """How a contact is reached."""
+
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A named destination: a webhook URL (with HMAC secret) or an e-mail address."""
+
+    name: str
+    channel: ChannelKind
+    target: str
+    secret: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """The SMTP relay used by e-mail contacts."""
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    sender: str = "lifeline@localhost"
+    starttls: bool = False
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Who is told about alerts of ``owner`` (or ``*``) at the given tiers, level by level."""
+
+    owner: str
+    tiers: frozenset[Tier]
+    levels: tuple[tuple[str, ...], ...]
+    kinds: frozenset[AlertKind] | None = None
+    escalate_after_s: float | None = None
+    digest: bool | None = None
+
+    def matches(self, event: AlertEvent) -> bool:
+        """True when this route covers the event's owner, tier and kind."""
+        return (
+            (self.owner == "*" or self.owner == event.owner)
+            and event.tier in self.tiers
+            and (self.kinds is None or event.kind in self.kinds)
+        )
+
+    def digests(self, tier: Tier) -> bool:
+        """True when notices at ``tier`` wait for the digest instead of going out at once."""
+        return tier is Tier.T3 if self.digest is None else self.digest
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The whole rules file."""
+
+    contacts: dict[str, Contact]
+    routes: tuple[Route, ...]
+    smtp: SmtpConfig = SmtpConfig()
+    digest_interval_s: float = 3600.0
+    escalate_after_s: float = 300.0
+
+    def route_for(self, event: AlertEvent) -> Route | None:
+        """The first route matching ``event``, or None (then nobody is notified)."""
+        for route in self.routes:
+            if route.matches(event):
+                return route
+        return None
+
+    def escalation_wait_s(self, route: Route, tier: Tier) -> float | None:
+        """Seconds to wait for an acknowledge before telling the next level; None = no escalation."""
+        if route.escalate_after_s is not None:
+            return route.escalate_after_s if route.escalate_after_s > 0 else None
+        return self.escalate_after_s if tier is Tier.T1 else None
+
+
+def _secret(entry: dict[str, Any], where: str) -> str:
+    if "secret_env" in entry:
+        value = os.environ.get(str(entry["secret_env"]), "")
+        if not value:
+            raise RulesError(f"{where}: environment variable {entry['secret_env']} (secret_env) is not set")
+        return value
+    return str(entry.get("secret", ""))
+
+
+def _contact(name: str, entry: Any, where: str) -> Contact:
+    if not isinstance(entry, dict):
+        raise RulesError(f"{where}: [contacts.{name}] must be a table")
+    if ("webhook" in entry) == ("email" in entry):
+        raise RulesError(f"{where}: contact {name!r} needs exactly one of webhook = URL or email = address")
+    if "webhook" in entry:
+        url = str(entry["webhook"])
+        if not url.startswith(("http://", "https://")):
+            raise RulesError(f"{where}: contact {name!r}: webhook must be an http(s) URL, got {url!r}")
+        secret = _secret(entry, f"{where}: contact {name!r}")
+        if not secret:
+            raise RulesError(f"{where}: contact {name!r}: a webhook needs secret or secret_env (HMAC key)")
+        return Contact(name, ChannelKind.WEBHOOK, url, secret)
+    address = str(entry["email"])
+    if "@" not in address:
+        raise RulesError(f"{where}: contact {name!r}: {address!r} is not an e-mail address")
+    return Contact(name, ChannelKind.EMAIL, address)
+
+
+def _tiers(entry: dict[str, Any], where: str) -> frozenset[Tier]:
+    raw = entry.get("tiers", [entry["tier"]] if "tier" in entry else None)
+    if not raw:
+        raise RulesError(f"{where}: a route needs tier = N or tiers = [..] (1 = most severe)")
+    try:
+        return frozenset(Tier(int(t)) for t in raw)
+    except (ValueError, TypeError):
+        raise RulesError(f"{where}: tiers must be 1, 2 or 3, got {raw!r}") from None
+
+
+def _route(entry: Any, contacts: dict[str, Contact], where: str) -> Route:
+    if not isinstance(entry, dict):
+        raise RulesError(f"{where}: [[route]] must be a table")
+    owner = entry.get("owner")
+    if not isinstance(owner, str) or not owner:
+        raise RulesError(f'{where}: a route needs owner = "<registry owner>" or "*"')
+    levels_raw = entry.get("levels")
+    if not isinstance(levels_raw, list) or not levels_raw or not all(isinstance(lv, list) and lv for lv in levels_raw):
+        raise RulesError(f"{where}: levels must be a non-empty list of non-empty contact lists")
+    for level in levels_raw:
+        for name in level:
+            if name not in contacts:
+                raise RulesError(f"{where}: unknown contact {name!r}; define it under [contacts.{name}]")
+    kinds: frozenset[AlertKind] | None = None
+    if entry.get("kinds"):
+        try:
+            kinds = frozenset(AlertKind(k) for k in entry["kinds"])
+        except ValueError:
+            known = ", ".join(k.value for k in AlertKind)
+            raise RulesError(f"{where}: unknown kind in {entry['kinds']!r}; known: {known}") from None
+    after = entry.get("escalate_after_s")
+    digest = entry.get("digest")
+    return Route(
+        owner=owner, tiers=_tiers(entry, where), levels=tuple(tuple(str(n) for n in lv) for lv in levels_raw),
+        kinds=kinds, escalate_after_s=None if after is None else float(after),
+        digest=None if digest is None else bool(digest),
+    )  # fmt: skip
+
+
+def parse_rules(text: str, source: str = "<rules>") -> Rules:
+    """Parse and validate a rules TOML text; :class:`RulesError` says file, entry and problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{source}: not valid TOML: {exc}") from None
+    contacts = {name: _contact(name, entry, source) for name, entry in data.get("contacts", {}).items()}
+    routes = tuple(
+        _route(entry, contacts, f"{source}: [[route]] #{i}") for i, entry in enumerate(data.get("route", []), 1)
+    )
+    if not routes:
+        raise RulesError(f"{source}: no [[route]] entries; nobody would ever be notified")
+    smtp_raw = data.get("smtp", {})
+    password = os.environ.get(str(smtp_raw["password_env"]), "") if smtp_raw.get("password_env") else ""
+    smtp = SmtpConfig(
+        host=str(smtp_raw.get("host", "127.0.0.1")), port=int(smtp_raw.get("port", 25)),
+        sender=str(smtp_raw.get("sender", "lifeline@localhost")), starttls=bool(smtp_raw.get("starttls", False)),
+        username=str(smtp_raw.get("username", "")), password=password,
+        timeout_s=float(smtp_raw.get("timeout_s", 10.0)),
+    )  # fmt: skip
+    digest = float(data.get("digest_interval_s", 3600.0))
+    escalate = float(data.get("escalate_after_s", 300.0))
+    if digest <= 0 or escalate <= 0:
+        raise RulesError(f"{source}: digest_interval_s and escalate_after_s must be positive")
+    return Rules(contacts, routes, smtp, digest, escalate)
+
+
+def load_rules(path: Path) -> Rules:
+    """Read a rules file; :class:`RulesError` if missing or invalid."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RulesError(f"rules file {path} does not exist") from None
+    return parse_rules(text, str(path))

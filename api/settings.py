@@ -1,0 +1,59 @@
+"""Settings of the API server (``LIFELINE_API_*``) and the notifier (``LIFELINE_NOTIFY_*``).
+
+They live here, not in :mod:`lifeline.settings`, so the core settings stay small; connection
+settings (Kafka, QuestDB, registry path) still come from the core :class:`~lifeline.settings.Settings`.
+
+Example::
+
+    export LIFELINE_API_TOKENS_PATH=/etc/lifeline/tokens.toml
+    export LIFELINE_API_JWT_SECRET=$(openssl rand -hex 32)
+    lifeline api --port 8080
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ApiSettings", "NotifySettings"]
+
+
+class ApiSettings(BaseSettings):
+    """Tunables of ``lifeline api``. Each field is also ``LIFELINE_API_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFELINE_API_", extra="forbid", frozen=True)
+
+    host: str = Field(default="127.0.0.1", description="address uvicorn binds to")
+    port: int = Field(default=8080, ge=0, le=65535)
+    tokens_path: Path | None = Field(default=None, description="TOML file of API keys (see `lifeline api token`)")
+    jwt_secret: str | None = Field(default=None, description="HS256 secret for bearer JWTs; unset = JWTs refused")
+    jwt_issuer: str = "lifeline"
+    alerts_topic: str | None = Field(default=None, description="overrides the core alerts_topic")
+    replay_size: int = Field(default=20_000, ge=10, description="events kept in memory for reconnecting clients")
+    ws_queue_size: int = Field(default=2_000, ge=1, description="live events buffered per websocket client")
+    ws_max_dropped: int = Field(default=10_000, ge=1, description="drops after which a slow client is disconnected")
+    ws_send_timeout_s: float = Field(default=10.0, gt=0, description="a send slower than this disconnects")
+    ws_heartbeat_s: float = Field(default=15.0, gt=0)
+    ws_auth_timeout_s: float = Field(default=5.0, gt=0, description="wait for an auth message when no token given")
+    ws_batch_max: int = Field(default=500, ge=1, description="most events packed into one websocket frame")
+    ready_timeout_s: float = Field(default=60.0, gt=0, description="wait for the hub to rebuild state from Kafka")
+    public_metrics: bool = Field(default=True, description="serve /metrics without a token")
+
+
+class NotifySettings(BaseSettings):
+    """Tunables of ``lifeline notify``. Each field is also ``LIFELINE_NOTIFY_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LIFELINE_NOTIFY_", extra="forbid", frozen=True)
+
+    rules_path: Path | None = Field(default=None, description="routing rules TOML file")
+    alerts_topic: str | None = Field(default=None, description="overrides the core alerts_topic")
+    max_attempts: int = Field(default=4, ge=1, description="delivery attempts per notification")
+    backoff_s: float = Field(default=1.0, ge=0, description="first retry delay; doubles each attempt")
+    max_event_age_s: float = Field(
+        default=3600.0, gt=0, description="events older than this are not notified when first seen (catch-up)"
+    )
+    tick_s: float = Field(default=1.0, gt=0, description="how often escalation deadlines and digests are checked")
+    http_timeout_s: float = Field(default=10.0, gt=0)
+    workers: int = Field(default=4, ge=1, description="parallel deliveries")
