@@ -32,7 +32,7 @@ def test_snapshot_then_live_with_filters(event_factory):
 def test_owner_a_never_sees_owner_b(event_factory):
     hub = AlertHub()
     owner = Principal("gas", Role.OWNER, "hefei-gas")
-    sub, first = hub.subscribe(owner, AlertFilter.parse(owner="hefei-gas"), 10)
+    sub, _ = hub.subscribe(owner, AlertFilter.parse(owner="hefei-gas"), 10)
     hub.ingest(event_factory("b1", owner="hefei-water"), 1)
     hub.ingest(event_factory("a1", owner="hefei-gas"), 2)
     got, _ = frames(sub)
