@@ -1,9 +1,9 @@
 """Deliberately bad messages, each with the dead-letter reason the pipeline should give.
 
 ``malformed`` (broken JSON), ``unknown_sensor`` (not in the registry), ``out_of_range`` (outside the
-kind's physical range), ``non_finite`` (a NaN value; JSON has no NaN literal, so a strict JSON decoder
-also rejects it), ``future`` (timestamp in the year 2100) and ``late`` (event time far behind the
-sensor's own later readings).
+kind's physical range), ``non_finite`` (``1e999``, which overflows to infinity: JSON has no NaN or
+infinity literal), ``future`` (timestamp in the year 2100, later than any Kafka timestamp) and ``late``
+(event time far behind the sensor's own later readings, on no sample instant so it is not a duplicate).
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ def make_bad_messages(
     span = end_ms - start_ms
     at = [start_ms + span * k // 8 + 1234 for k in range(1, 7)]
     over = ch4.valid_max * 2.5 + 1.0
-    late_ts = start_ms + 120_000
+    late_ts = start_ms + 120_007
     messages = [
         BadMessage(at[0], ch4.sensor_id.encode(), _reading(ch4.sensor_id, at[0], "3.2")[:-9], "malformed"),
         BadMessage(at[1], b"ZZ-UNKNOWN-0001", _reading("ZZ-UNKNOWN-0001", at[1], "1.0"), "unknown_sensor"),
         BadMessage(at[2], ch4.sensor_id.encode(), _reading(ch4.sensor_id, at[2], repr(over)), "out_of_range"),
-        BadMessage(at[3], other.sensor_id.encode(), _reading(other.sensor_id, at[3], "NaN"), "non_finite"),
+        BadMessage(at[3], other.sensor_id.encode(), _reading(other.sensor_id, at[3], "1e999"), "non_finite"),
         BadMessage(at[4], other.sensor_id.encode(), _reading(other.sensor_id, FAR_FUTURE_MS, "1.0"), "future"),
         BadMessage(
             max(at[5], end_ms - 60_000), ch4.sensor_id.encode(), _reading(ch4.sensor_id, late_ts, "0.8"), "late"
@@ -57,7 +57,7 @@ def make_bad_messages(
         "malformed": "truncated JSON",
         "unknown_sensor": "sensor id not in the registry",
         "out_of_range": f"{over:g} {ch4.unit} is outside {ch4.valid_min:g}..{ch4.valid_max:g}",
-        "non_finite": "value NaN",
+        "non_finite": "value 1e999 overflows to infinity",
         "future": "timestamp 2100-01-01T00:00:00Z",
         "late": f"event time {(max(at[5], end_ms - 60_000) - late_ts) // 60_000} min behind the stream",
     }
