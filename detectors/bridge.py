@@ -1,11 +1,337 @@
-"""Graded rules for the bridge lifeline (DOMAIN.md)."""
+"""Graded rules for bridges (DOMAIN.md, Table B).
+
+* Strain / deflection: the thermal part is removed with a time-varying mean (EW, ``thermal_tau_s``;
+  during a load event it follows only at ``frozen_tau_s``). The remainder is compared with the design
+  live-load effect (strain: ``design_value`` µε; deflection: ``design_value`` mm = L/600, or
+  ``span_m`` × 1000 / 600): ≥70 / 85 / 100 % → T3 / T2 / T1 (``t3``/``t2``/``t1`` override the ratios),
+  held for ``persistence`` reports and ``load_min_duration_s`` (a truck passes in seconds).
+  Kind ``bridge_overload``. The remainder also holds the day's usual traffic, so the ratio is the load
+  *beyond* normal traffic (slightly conservative).
+* Acceleration (10-min RMS): ≥ ``t2`` (0.5 m/s²) held → T2 structural anomaly.
+* Crack width: ≥0.8 / 1.0 / 1.5 × the limit (``design_value``, default 0.2 mm; or absolute
+  ``t3``/``t2``/``t1`` in mm).
+* Bearing displacement: residual from the bearing's own daily thermal cycle (hourly profile of the
+  previous days, interpolated; a stand-in for the temperature regression, since the temperature is
+  another sensor's stream): absolute ``residual_t3_mm``… thresholds if set, else 2σ / 3σ / 5σ of the
+  residual. Needs one day of history.
+* Modal frequency: drop from the baseline (``design_value`` Hz, else learned) ≥5 / 10 / 15 %.
+* Pier tilt: change from the baseline (``design_value``, else learned) >0.05° / 0.1° / 0.2°.
+"""
 
 from __future__ import annotations
 
-from lifeline.models import SensorKind
+import math
+from collections.abc import Callable
 
-from .rulebase import KindRule
+import numpy as np
+import numpy.typing as npt
+
+from lifeline.models import AlertKind, SensorKind, SensorSpec
+
+from .api import Finding
+from .config import RulesConfig, threshold
+from .faults import BLOCKING
+from .rulebase import AUX_KIND, KindRule, RuleFn, SensorProfile, persist, report, tier_score
+from .state import SensorState
 
 __all__ = ["RULES"]
 
-RULES: dict[SensorKind, KindRule] = {}
+_H_MS = 3_600_000
+
+
+def _tier_from_levels(prof: SensorProfile, st: SensorState, ts: int, min_duration_ms: float = 0.0) -> int:
+    need = prof.persistence
+    if st.c1 >= need and ts - st.s1 >= min_duration_ms:
+        return 1
+    if st.c2 >= need and ts - st.s2 >= min_duration_ms:
+        return 2
+    if st.c3 >= need and ts - st.s3 >= min_duration_ms:
+        return 3
+    return 0
+
+
+def _level(x: float, t3: float, t2: float, t1: float) -> int:
+    return 1 if x >= t1 else 2 if x >= t2 else 3 if x >= t3 else 0
+
+
+# -- live load: strain and deflection ------------------------------------------------------------------
+
+
+def _load_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    b = cfg.bridge
+    if spec.kind is SensorKind.DEFLECTION and not spec.design_value and "span_m" in spec.thresholds:
+        design = spec.thresholds["span_m"] * 1000.0 / b.deflection_span_divisor
+    else:
+        design = spec.design_value or threshold(spec, "design_live", math.nan)
+    return {
+        "design": design,
+        "t3": threshold(spec, "t3", b.live_ratio_t3),
+        "t2": threshold(spec, "t2", b.live_ratio_t2),
+        "t1": threshold(spec, "t1", b.live_ratio_t1),
+        "tau_ms": b.thermal_tau_s * 1000.0,
+        "frozen_tau_ms": b.frozen_tau_s * 1000.0,
+        "min_ms": b.load_min_duration_s * 1000.0,
+    }
+
+
+def _live_load(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    p = prof.p
+    design = p["design"]
+    base = st.base
+    if base != base or design != design or design <= 0:
+        st.base, st.base_t = v, ts
+        return
+    ratio = (v - base) / design
+    loaded = ratio >= 0.25 * p["t3"] / 0.7
+    tau = p["frozen_tau_ms"] if loaded else p["tau_ms"]
+    st.base = base + (v - base) * (1.0 - math.exp(-(ts - st.base_t) / tau))
+    st.base_t = ts
+    if ratio < p["t3"] and st.c3 == 0:
+        if "bridge.load" in st.emitted:
+            report(prof, st, "bridge.load", 0, AlertKind.BRIDGE_OVERLOAD, "", ts, v, 0.0, lambda: "load gone", out)
+        return
+    persist(st, _level(ratio, p["t3"], p["t2"], p["t1"]), ts)
+    tier = _tier_from_levels(prof, st, ts, p["min_ms"])
+    if st.faults & BLOCKING or (tier and tier < 3 and st.equal_run > 0):
+        tier = 0
+    what = "strain" if prof.kind is SensorKind.STRAIN else "deflection"
+    unit = prof.spec.unit
+    report(
+        prof,
+        st,
+        "bridge.load",
+        tier,
+        AlertKind.BRIDGE_OVERLOAD,
+        f"bridge.{what}.live_ratio:t{tier}",
+        ts,
+        v,
+        tier_score(tier, ratio),
+        lambda: (
+            f"temperature-compensated live {what} {v - base:.1f} {unit} = {ratio:.0%} of the design live-load "
+            f"effect {design:g} {unit} (T3 ≥{p['t3']:.0%}, T2 ≥{p['t2']:.0%}, T1 ≥{p['t1']:.0%})"
+        ),
+        out,
+    )
+
+
+# -- acceleration, crack, frequency, tilt: level against a bound ----------------------------------------
+
+
+def _acc_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    return {"t2": threshold(spec, "t2", 0.5)}
+
+
+def _acceleration_quiet(prof: SensorProfile, st: SensorState, values: npt.NDArray[np.float64]) -> bool:
+    return st.c2 == 0 and "bridge.acc" not in st.emitted and float(np.abs(values).max()) < prof.p["t2"]
+
+
+def _acceleration(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    t2 = prof.p["t2"]
+    if abs(v) < t2 and st.c2 == 0:
+        if "bridge.acc" in st.emitted:
+            report(prof, st, "bridge.acc", 0, AlertKind.STRUCTURAL_ANOMALY, "", ts, v, 0.0, lambda: "calm", out)
+        return
+    persist(st, 2 if abs(v) >= t2 else 0, ts)
+    tier = _tier_from_levels(prof, st, ts)
+    if st.faults & BLOCKING:
+        tier = 0
+    report(
+        prof,
+        st,
+        "bridge.acc",
+        tier,
+        AlertKind.STRUCTURAL_ANOMALY,
+        "bridge.acceleration:comfort_t2",
+        ts,
+        v,
+        tier_score(tier),
+        lambda: f"deck acceleration RMS {v:.3f} m/s² ≥ {t2:g} m/s² sustained",
+        out,
+    )
+
+
+def _crack_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    b = cfg.bridge
+    limit = spec.design_value or b.crack_limit_mm
+    return {
+        "t3": threshold(spec, "t3", b.crack_ratio_t3 * limit),
+        "t2": threshold(spec, "t2", b.crack_ratio_t2 * limit),
+        "t1": threshold(spec, "t1", b.crack_ratio_t1 * limit),
+        "limit": limit,
+    }
+
+
+Measure = Callable[[SensorProfile, SensorState, int, float], float]
+
+
+def _bounded(
+    family: str, rule: str, what: str, kind: AlertKind = AlertKind.STRUCTURAL_ANOMALY
+) -> Callable[[Measure], RuleFn]:
+    """A rule 'measure ≥ t3/t2/t1' where the measure is computed by ``measure(prof, st, ts, v)``."""
+
+    def make(measure: Measure) -> RuleFn:
+        def fn(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+            p = prof.p
+            x = measure(prof, st, ts, v)
+            if x != x:
+                return
+            if x < p["t3"] and st.c3 == 0:
+                if family in st.emitted:
+                    report(prof, st, family, 0, kind, "", ts, v, 0.0, lambda: "back to normal", out)
+                return
+            persist(st, _level(x, p["t3"], p["t2"], p["t1"]), ts)
+            tier = _tier_from_levels(prof, st, ts)
+            if st.faults & BLOCKING:
+                tier = 0
+            report(
+                prof,
+                st,
+                family,
+                tier,
+                kind,
+                f"{rule}:t{tier}",
+                ts,
+                v,
+                tier_score(tier, x / p["t1"]),
+                lambda: (
+                    f"{what} {x:.4g} (T3 ≥{p['t3']:.4g}, T2 ≥{p['t2']:.4g}, T1 ≥{p['t1']:.4g}); "
+                    f"reading {v:.4g} {prof.spec.unit}"
+                ),
+                out,
+            )
+
+        return fn
+
+    return make
+
+
+def _learned_baseline(st: SensorState, v: float, design: float | None, learn: int) -> float:
+    if design:
+        return design
+    if st.base_n < learn:
+        st.base = v if st.base_n == 0 else st.base + (v - st.base) / (st.base_n + 1)
+        st.base_n += 1
+        return math.nan
+    return st.base
+
+
+@_bounded("bridge.crack", "bridge.crack_width", "crack width mm")
+def _crack(prof: SensorProfile, st: SensorState, ts: int, v: float) -> float:
+    return v
+
+
+def _freq_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    b = cfg.bridge
+    return {
+        "t3": threshold(spec, "t3", b.freq_drop_t3),
+        "t2": threshold(spec, "t2", b.freq_drop_t2),
+        "t1": threshold(spec, "t1", b.freq_drop_t1),
+        "learn": float(b.freq_learn_samples),
+    }
+
+
+@_bounded("bridge.frequency", "bridge.modal_frequency.drop", "modal frequency drop from baseline (fraction)")
+def _frequency(prof: SensorProfile, st: SensorState, ts: int, v: float) -> float:
+    base = _learned_baseline(st, v, prof.spec.design_value, int(prof.p["learn"]))
+    return (base - v) / base if base == base and base > 0 else math.nan
+
+
+def _tilt_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    b = cfg.bridge
+    return {
+        "t3": threshold(spec, "t3", b.tilt_t3_deg),
+        "t2": threshold(spec, "t2", b.tilt_t2_deg),
+        "t1": threshold(spec, "t1", b.tilt_t1_deg),
+        "learn": float(b.tilt_learn_samples),
+    }
+
+
+@_bounded("bridge.tilt", "bridge.pier_tilt.change", "pier tilt change from baseline (deg)")
+def _pier_tilt(prof: SensorProfile, st: SensorState, ts: int, v: float) -> float:
+    base = _learned_baseline(st, v, prof.spec.design_value, int(prof.p["learn"]))
+    return abs(v - base) if base == base else math.nan
+
+
+# -- bearing: residual from the daily thermal cycle ------------------------------------------------------
+
+# aux after AUX_KIND: hour number, hour sum, hour count, residual scale (EW |r|), 24 hour-of-day means
+_B_HOUR, _B_SUM, _B_N, _B_SCALE, _B_PROFILE = range(AUX_KIND, AUX_KIND + 5)
+
+
+def _bearing_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    b = cfg.bridge
+    absolute = all(f"residual_t{k}_mm" in spec.thresholds for k in (1, 2, 3))
+    return {
+        "absolute": 1.0 if absolute else 0.0,
+        "t3": spec.thresholds.get("residual_t3_mm", b.bearing_sigma_t3),
+        "t2": spec.thresholds.get("residual_t2_mm", b.bearing_sigma_t2),
+        "t1": spec.thresholds.get("residual_t1_mm", b.bearing_sigma_t1),
+    }
+
+
+def _predict(aux: npt.NDArray[np.float64], ts: int) -> float:
+    position = (ts % 86_400_000) / _H_MS - 0.5
+    lo = math.floor(position)
+    frac = position - lo
+    a = aux[_B_PROFILE + lo % 24]
+    b = aux[_B_PROFILE + (lo + 1) % 24]
+    return float(a + (b - a) * frac)
+
+
+def _bearing(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    aux = st.aux
+    assert aux is not None
+    p = prof.p
+    hour = ts // _H_MS
+    if aux[_B_HOUR] != hour:
+        if aux[_B_HOUR] == aux[_B_HOUR] and aux[_B_N] > 0 and st.c3 == 0:
+            slot = _B_PROFILE + int(aux[_B_HOUR]) % 24
+            mean = aux[_B_SUM] / aux[_B_N]
+            aux[slot] = mean if aux[slot] != aux[slot] else 0.5 * (aux[slot] + mean)
+        aux[_B_HOUR], aux[_B_SUM], aux[_B_N] = hour, 0.0, 0.0
+    aux[_B_SUM] += v
+    aux[_B_N] += 1
+    predicted = _predict(aux, ts)
+    if predicted != predicted:
+        return
+    residual = v - predicted
+    scale = aux[_B_SCALE]
+    relative = abs(residual) / (1.25 * scale) if scale == scale and scale > 0 else 0.0
+    x = abs(residual) if p["absolute"] else relative
+    if x < p["t3"] and st.c3 == 0:
+        aux[_B_SCALE] = abs(residual) if scale != scale else scale + (abs(residual) - scale) / 48.0
+        if "bridge.bearing" in st.emitted:
+            report(prof, st, "bridge.bearing", 0, AlertKind.STRUCTURAL_ANOMALY, "", ts, v, 0.0, lambda: "follows", out)
+        return
+    persist(st, _level(x, p["t3"], p["t2"], p["t1"]), ts)
+    tier = _tier_from_levels(prof, st, ts)
+    if st.faults & BLOCKING:
+        tier = 0
+    unit = "mm" if p["absolute"] else "σ"
+    report(
+        prof,
+        st,
+        "bridge.bearing",
+        tier,
+        AlertKind.STRUCTURAL_ANOMALY,
+        f"bridge.bearing.residual:t{tier}",
+        ts,
+        v,
+        tier_score(tier, x / p["t1"]),
+        lambda: (
+            f"bearing displacement {v:.2f} mm vs {predicted:.2f} mm expected from its daily thermal cycle: "
+            f"residual {residual:+.2f} mm = {x:.2f} {unit} (T3 ≥{p['t3']:g}, T2 ≥{p['t2']:g}, T1 ≥{p['t1']:g} {unit})"
+        ),
+        out,
+    )
+
+
+RULES: dict[SensorKind, KindRule] = {
+    SensorKind.STRAIN: KindRule(_live_load, _load_params),
+    SensorKind.DEFLECTION: KindRule(_live_load, _load_params),
+    SensorKind.ACCELERATION: KindRule(_acceleration, _acc_params, quiet=_acceleration_quiet),
+    SensorKind.CRACK_WIDTH: KindRule(_crack, _crack_params),
+    SensorKind.MODAL_FREQUENCY: KindRule(_frequency, _freq_params),
+    SensorKind.PIER_TILT: KindRule(_pier_tilt, _tilt_params),
+    SensorKind.BEARING_DISPLACEMENT: KindRule(_bearing, _bearing_params, aux_size=4 + 24),
+}

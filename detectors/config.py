@@ -93,7 +93,7 @@ class GasRules:
     linked_wells_t2: int = 2
     spread_wells_t1: int = 3
     #: biogas look-alike: in a sewer/storm well and steady (EW |Δ| / level below this) → capped at T3
-    biogas_max_relative_change: float = 0.08
+    biogas_max_relative_change: float = 0.15
     sewer_asset_words: tuple[str, ...] = ("sewer", "storm", "drain", "污水", "雨水")
     sensitive_asset_words: tuple[str, ...] = ("valve", "building", "crowd", "阀门")
     pressure_dev_t3: float = 0.10
@@ -190,7 +190,7 @@ class FaultRules:
 
     stuck_samples: int = 12
     stuck_min_s: float = 3600.0
-    spike_sigma: float = 8.0
+    spike_sigma: float = 6.0
     #: absolute floor of the noise scale as a fraction of the physical range (avoids σ = 0)
     noise_floor_fraction: float = 1e-4
     noise_tau_samples: float = 48.0

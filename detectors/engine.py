@@ -35,8 +35,8 @@ from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .faults import check_drift, check_reading, check_silence, end_silence
 from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, SensorProfile
-from .state import GroupState, SensorState
-from .windows import add_reading, close_at_watermark
+from .state import RING, GroupState, SensorState
+from .windows import add_array, add_reading, close_at_watermark
 
 __all__ = ["Detectors"]
 
@@ -51,6 +51,20 @@ DRIFT_EXEMPT = frozenset({
     SensorKind.MODAL_FREQUENCY,
 })  # fmt: skip
 _LVL_ALPHA = 0.125
+
+
+def _always_quiet(prof: SensorProfile, st: SensorState, values: npt.NDArray[np.float64]) -> bool:
+    return True
+
+
+def _ew(start: float, xs: npt.NDArray[np.float64], alpha: float) -> float:
+    """Exponentially weighted mean after feeding ``xs`` (closed form, no Python loop)."""
+    n = xs.shape[0]
+    decay = 1.0 - alpha
+    weights = alpha * decay ** np.arange(n - 1, -1, -1, dtype=np.float64)
+    return float(start * decay**n + weights @ xs)
+
+
 _MS_PER_H = 3_600_000
 
 
@@ -105,6 +119,7 @@ class Detectors:
             p=kind_rule.params(spec, cfg) if kind_rule else {},
             flags=frozenset(flags),
             rule=kind_rule.fn if kind_rule else None,
+            quiet=kind_rule.quiet if kind_rule else _always_quiet,
             aux_size=AUX_KIND + (kind_rule.aux_size if kind_rule else 0),
             quiet_ms=round(quiet_s * 1000),
         )
@@ -177,8 +192,44 @@ class Detectors:
         values: npt.NDArray[np.float64],
         stats: list[WindowStats],
     ) -> bool:
-        """Vectorised path for a quiet array; ``False`` (nothing changed) when the scalar path is needed."""
-        return False
+        """Vectorised path for a quiet array; ``False`` (nothing changed) when the scalar path is needed.
+
+        Quiet means: past warm-up, no open condition or fault, the kind's screen finds nothing, no jump
+        larger than the spike limit, no repeated value, nothing at the range limits.
+        """
+        if prof.quiet is None or st.n_seen < 16 or st.emitted or st.faults or st.equal_run or st.sat_run:
+            return False
+        if not prof.quiet(prof, st, values):
+            return False
+        cfg = prof.config.faults
+        scale = st.noise if st.noise > prof.noise_floor else prof.noise_floor
+        deltas = np.abs(np.diff(values, prepend=st.last_v))
+        if float(deltas.min()) == 0.0:
+            return False
+        limit = cfg.spike_sigma * scale
+        if float(deltas.max()) > limit:
+            # a spike = a jump away and straight back: |x[i]-x[i-1]| and |x[i+1]-x[i]| large, |x[i+1]-x[i-1]| small
+            ext = np.concatenate(([float(st.ring[1, (st.ring_i - 2) % RING]), st.last_v], values))
+            jump_in = np.abs(ext[1:-1] - ext[:-2]) > limit
+            jump_out = np.abs(ext[2:] - ext[1:-1]) > limit
+            back = np.abs(ext[2:] - ext[:-2]) < 0.5 * limit
+            if bool((jump_in & jump_out & back).any()):
+                return False
+        if float(values.max()) >= prof.vmax - prof.sat_eps:
+            return False
+        if not prof.rests_at_floor and float(values.min()) <= prof.vmin + prof.sat_eps:
+            return False
+        add_array(st, prof.window_ms, ts, values, stats)
+        st.noise = _ew(st.noise, np.minimum(deltas, 4.0 * scale), 1.0 / cfg.noise_tau_samples)
+        st.lvl = _ew(st.lvl, values, _LVL_ALPHA)
+        k = min(values.shape[0], RING)
+        for t, v in zip(ts[-k:].tolist(), values[-k:].tolist(), strict=True):
+            st.push(t, v)
+        st.last_ts = int(ts[-1])
+        st.last_v = float(values[-1])
+        st.n_seen += values.shape[0]
+        st.c3 = st.c2 = st.c1 = 0
+        return True
 
     def _hourly(self, prof: SensorProfile, st: SensorState, stats: list[WindowStats], out: list[Finding]) -> None:
         """Fold closed windows into hourly means (aux slots) and run the drift check on each new hour."""

@@ -67,23 +67,39 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
         noise = st.noise
         scale = noise if noise > prof.noise_floor else prof.noise_floor
         # spike: the PREVIOUS sample jumped away and this one came back (judged one sample late)
-        if st.n_seen >= 3 and noise == noise:
+        if st.n_seen >= 8 and noise == noise:
             prev = float(st.ring[1, (st.ring_i - 2) % RING])
             limit = cfg.spike_sigma * scale
+            if abs(last - prev) > limit and ad > limit and abs(value - prev) < 0.5 * limit:
+                # confirm against a robust scale of the recent samples before the candidate
+                _, recent = st.recent()
+                robust = 1.18 * float(np.median(np.abs(np.diff(recent[:-1])))) if recent.size > 4 else 0.0
+                scale = max(scale, robust)
+                limit = cfg.spike_sigma * scale
             if abs(last - prev) > limit and ad > limit and abs(value - prev) < 0.5 * limit:
                 sigmas = abs(last - prev) / scale
                 st.spike_ts = st.last_ts
                 report(
-                    prof, st, "fault.spike", _T3, _FAULT, "fault.spike:single_sample", st.last_ts, last, 0.5,
+                    prof,
+                    st,
+                    "fault.spike",
+                    _T3,
+                    _FAULT,
+                    "fault.spike:single_sample",
+                    st.last_ts,
+                    last,
+                    0.5,
                     lambda: (
                         f"spike: one sample {last:.6g} {prof.spec.unit} is {sigmas:.0f}× the noise scale "
                         f"{scale:.3g} away from its neighbours {prev:.6g} and {value:.6g}; no persistence"
                     ),
                     out,
-                )  # fmt: skip
+                )
         if ad > 0.0:
             if noise != noise:
                 st.noise = ad
+            elif st.n_seen < RING:  # warm-up: plain running mean, no clipping
+                st.noise = noise + (ad - noise) / st.n_seen
             else:
                 st.noise = noise + (min(ad, 4.0 * scale) - noise) / cfg.noise_tau_samples
             if st.equal_run:
@@ -103,11 +119,17 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
             ):
                 run, since, scale_now = st.equal_run + 1, st.equal_since, st.noise
                 _set(
-                    prof, st, STUCK, True, "fault.stuck:zero_variance", ts, value,
+                    prof,
+                    st,
+                    STUCK,
+                    True,
+                    "fault.stuck:zero_variance",
+                    ts,
+                    value,
                     f"stuck: {run} identical readings {value:.6g} {prof.spec.unit} since ts {since} "
                     f"while this sensor normally varies (noise scale {scale_now:.3g})",
                     out,
-                )  # fmt: skip
+                )
     high = value >= prof.vmax - prof.sat_eps
     low = not prof.rests_at_floor and value <= prof.vmin + prof.sat_eps
     if high or low:
@@ -115,11 +137,17 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
         if st.sat_run >= cfg.saturation_samples and not st.faults & SATURATED:
             bound = prof.vmax if high else prof.vmin
             _set(
-                prof, st, SATURATED, True, "fault.saturation:range_limit", ts, value,
+                prof,
+                st,
+                SATURATED,
+                True,
+                "fault.saturation:range_limit",
+                ts,
+                value,
                 f"saturation: {st.sat_run} readings at the range {'maximum' if high else 'minimum'} "
                 f"{bound:.6g} {prof.spec.unit}",
                 out,
-            )  # fmt: skip
+            )
     elif st.sat_run:
         st.sat_run = 0
         if st.faults & SATURATED:
@@ -138,14 +166,22 @@ def check_silence(prof: SensorProfile, st: SensorState, watermark_ms: int, out: 
     st.faults |= SILENCE
     ts = st.last_ts + prof.silence_ms if first else watermark_ms
     report(
-        prof, st, "fault.silence", _T3, _FAULT, "fault.silence:no_data", ts, st.last_v, 0.5,
+        prof,
+        st,
+        "fault.silence",
+        _T3,
+        _FAULT,
+        "fault.silence:no_data",
+        ts,
+        st.last_v,
+        0.5,
         lambda: (
             f"silence: no reading for {overdue / 1000:.0f} s of event time "
             f"(> {prof.silence_ms / 1000:.0f} s = {prof.config.faults.silence_intervals:g} reporting intervals); "
             f"last reading at ts {st.last_ts}"
         ),
         out,
-    )  # fmt: skip
+    )
 
 
 def end_silence(prof: SensorProfile, st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
@@ -180,11 +216,17 @@ def check_drift(
     drifting = r2 >= cfg.drift_min_r2 and change >= cfg.drift_min_fraction_of_range * (prof.vmax - prof.vmin)
     if drifting and not st.faults & DRIFT:
         _set(
-            prof, st, DRIFT, True, "fault.drift:linear_trend", ts, value,
+            prof,
+            st,
+            DRIFT,
+            True,
+            "fault.drift:linear_trend",
+            ts,
+            value,
             f"drift: hourly means change {slope:+.4g} {prof.spec.unit}/h linearly (R²={r2:.2f}) over "
             f"{y.shape[0]} h, {change:.3g} {prof.spec.unit} in total, with no daily cycle",
             out,
-        )  # fmt: skip
+        )
     elif not drifting and st.faults & DRIFT and r2 < 0.5 * cfg.drift_min_r2:
         _set(prof, st, DRIFT, False, "fault.drift:linear_trend", ts, value, "trend gone", out)
 

@@ -1,11 +1,267 @@
-"""Graded rules for the gas lifeline (DOMAIN.md)."""
+"""Graded rules for gas networks and adjacent underground spaces (DOMAIN.md, Table G).
+
+Methane in a well (``ch4_lel``, %LEL), per sensor:
+
+* T3: ≥ ``t3`` (10 %LEL) for ``persistence`` consecutive reports;
+* T2: ≥ ``t2`` (25 %LEL) sustained ≥ 10 min (and for ``persistence`` reports);
+* T1: ≥ ``t1`` (50 %LEL) for ``persistence`` reports, or ≥ ``t2`` and rising in a gas valve well /
+  next to buildings / crowds (asset-kind words ``valve``, ``building``, ``crowd``).
+* Biogas look-alike: in a sewer/storm well, a *steady* level (median |Δ| of the last reports below
+  ``biogas_max_relative_change`` of the level; leaks fluctuate ±20–40 %) is capped at T3
+  (rule ``…:biogas_capped``); in a well with a registered biogas history (threshold
+  ``biogas_history`` = 1) a steady level raises nothing.
+* Linked wells (≥2 → T2) and spread (≥3 → T1) are judged per group in :mod:`.correlation`.
+* Identical consecutive readings never escalate beyond T3 (a stuck sensor is not a leak).
+
+Network pressure (``gas_pressure``, MPa) against the set point (``design_value``): deviation >10 % for
+15 min → T3, >20 % for 15 min → T2, a sudden drop >30 % within 5 min → T1. Station flow
+(``gas_flow``): a step rise ≥20 % over the recent level is reported so the group can raise a pressure
+anomaly by one tier. Cover tilt: >10° → T3, >90° (``t1``/``t2`` threshold) → T2.
+"""
 
 from __future__ import annotations
 
-from lifeline.models import SensorKind
+import numpy as np
 
-from .rulebase import KindRule
+from lifeline.models import AlertKind, SensorKind, SensorSpec
 
-__all__ = ["RULES"]
+from .api import Finding
+from .config import RulesConfig, threshold
+from .faults import BLOCKING
+from .rulebase import KindRule, SensorProfile, persist, report, tier_score
+from .state import RING, SensorState
 
-RULES: dict[SensorKind, KindRule] = {}
+__all__ = ["RULES", "recent_before"]
+
+
+def recent_before(st: SensorState, ts: int, lookback_ms: float) -> np.ndarray:
+    """Values of the ring buffer with event time in ``[ts - lookback_ms, ts)``."""
+    n = st.ring_n
+    times = st.ring[0, :n] if n < RING else st.ring[0]
+    values = st.ring[1, :n] if n < RING else st.ring[1]
+    mask = (times >= ts - lookback_ms) & (times < ts)
+    out: np.ndarray = values[mask]
+    return out
+
+
+def last_values(st: SensorState, k: int) -> np.ndarray:
+    """The last ``k`` values pushed (oldest first)."""
+    k = min(k, st.ring_n)
+    idx = (st.ring_i - k + np.arange(k)) % RING
+    out: np.ndarray = st.ring[1, idx]
+    return out
+
+
+# -- methane ---------------------------------------------------------------------------------------
+
+
+def _ch4_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    g = cfg.gas
+    return {
+        "t3": threshold(spec, "t3", g.lel_t3),
+        "t2": threshold(spec, "t2", g.lel_t2),
+        "t1": threshold(spec, "t1", g.lel_t1),
+        "sustain_ms": g.lel_t2_sustain_s * 1000.0,
+        "biogas_history": threshold(spec, "biogas_history", 0.0),
+        "steady": g.biogas_max_relative_change,
+    }
+
+
+def _ch4(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    p = prof.p
+    t3 = p["t3"]
+    if v < t3 and st.c3 == 0:
+        if "gas.lel" in st.emitted:
+            report(prof, st, "gas.lel", 0, AlertKind.GAS_LEAK, "", ts, v, 0.0, lambda: f"{v:.1f} %LEL < {t3:g}", out)
+        return
+    t2, t1 = p["t2"], p["t1"]
+    level = 1 if v >= t1 else 2 if v >= t2 else 3 if v >= t3 else 0
+    persist(st, level, ts)
+    need = prof.persistence
+    tier, rule = 0, ""
+    if st.c3 >= need:
+        tier, rule = 3, "gas.lel:t3_persistent"
+    if st.c2 >= need and ts - st.s2 >= p["sustain_ms"]:
+        tier, rule = 2, "gas.lel:t2_sustained"
+    recent = last_values(st, 3)
+    if st.c2 >= need and "sensitive" in prof.flags and recent.size and v > float(np.median(recent)):
+        tier, rule = 1, "gas.lel:t1_rising_in_sensitive_well"
+    if st.c1 >= need:
+        tier, rule = 1, "gas.lel:t1_upper_alarm"
+    relative = 1.0
+    if tier and ("sewer" in prof.flags or p["biogas_history"] > 0):
+        window = np.append(last_values(st, 9), v)
+        relative = 0.0  # too little history to see fluctuation: treat as biogas-like until it shows
+        if window.size >= 5:
+            level_now = max(float(np.median(window)), 1.0)
+            relative = float(np.median(np.abs(np.diff(window)))) / level_now
+        if relative < p["steady"]:
+            if p["biogas_history"] > 0:
+                tier, rule = 0, "gas.lel:biogas_history"
+            else:
+                tier, rule = 3, "gas.lel:biogas_capped"
+    if tier and tier < 3 and st.equal_run >= need - 1 and st.equal_run > 0:
+        tier, rule = 3, "gas.lel:identical_readings_capped"
+    if st.faults & BLOCKING:
+        tier = 0
+    count = st.c1 if tier == 1 else st.c2 if tier == 2 else st.c3
+    report(
+        prof,
+        st,
+        "gas.lel",
+        tier,
+        AlertKind.GAS_LEAK,
+        rule,
+        ts,
+        v,
+        tier_score(tier, v / t1),
+        lambda: (
+            f"CH4 {v:.1f} %LEL in {prof.spec.asset_kind or 'well'} {prof.spec.asset_id}, {count} consecutive "
+            f"report(s) at this level (T3 ≥{t3:g}, T2 ≥{t2:g} for ≥{p['sustain_ms'] / 60000:g} min, T1 ≥{t1:g})"
+            + (f"; steady (median |Δ| {relative:.0%} of level): biogas-like" if relative < p["steady"] else "")
+        ),
+        out,
+    )
+
+
+# -- network pressure and flow -----------------------------------------------------------------------
+
+
+def _pressure_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    g = cfg.gas
+    return {
+        "set_point": spec.design_value if spec.design_value else float("nan"),
+        "dev_t3": threshold(spec, "dev_t3", g.pressure_dev_t3),
+        "dev_t2": threshold(spec, "dev_t2", g.pressure_dev_t2),
+        "drop_t1": threshold(spec, "drop_t1", g.pressure_sudden_drop_t1),
+        "sustain_ms": g.pressure_dev_sustain_s * 1000.0,
+        "lookback_ms": max(g.sudden_window_s * 1000.0, 1.5 * spec.interval_s * 1000.0),
+    }
+
+
+def _gas_pressure(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    p = prof.p
+    sp = p["set_point"]
+    if sp != sp:  # no set point: learn a slow baseline
+        st.base = v if st.base != st.base else st.base + (v - st.base) * 0.02
+        sp = st.base
+    if sp <= 0:
+        return
+    dev = (v - sp) / sp
+    if abs(dev) <= p["dev_t3"] and st.step_ref != st.step_ref and st.c3 == 0 and "gas.pressure" not in st.emitted:
+        return
+    if st.step_ref != st.step_ref:
+        before = recent_before(st, ts, p["lookback_ms"])
+        if before.size and v < (1.0 - p["drop_t1"]) * float(before.max()):
+            st.step_ref, st.step_t = float(before.max()), ts
+    elif v >= (1.0 - 0.5 * p["drop_t1"]) * st.step_ref:
+        st.step_ref, st.step_t = float("nan"), -1
+    sudden = st.step_ref == st.step_ref
+    level = 1 if sudden else 2 if abs(dev) > p["dev_t2"] else 3 if abs(dev) > p["dev_t3"] else 0
+    persist(st, level, ts)
+    tier, rule = 0, ""
+    if st.c3 and ts - st.s3 >= p["sustain_ms"]:
+        tier, rule = 3, "gas.pressure:deviation_t3"
+    if st.c2 and ts - st.s2 >= p["sustain_ms"]:
+        tier, rule = 2, "gas.pressure:deviation_t2"
+    if st.c1 >= prof.persistence:
+        tier, rule = 1, "gas.pressure:sudden_drop"
+    if st.faults & BLOCKING:
+        tier = 0
+    ref = st.step_ref
+    report(
+        prof,
+        st,
+        "gas.pressure",
+        tier,
+        AlertKind.GAS_PRESSURE_ANOMALY,
+        rule,
+        ts,
+        v,
+        tier_score(tier, abs(dev) / 0.3),
+        lambda: (
+            f"pressure {v:.4g} MPa, {dev:+.1%} from set point {sp:.4g} MPa"
+            + (f"; sudden drop from {ref:.4g} MPa" if ref == ref else "")
+        ),
+        out,
+    )
+
+
+def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    return {
+        "surge": threshold(spec, "surge", cfg.gas.flow_surge),
+        "lookback_ms": max(cfg.water.step_lookback_s * 1000.0, 1.5 * spec.interval_s * 1000.0),
+        "hold_ms": cfg.water.step_max_hold_s * 1000.0,
+    }
+
+
+def _gas_flow(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    p = prof.p
+    if st.step_ref != st.step_ref:
+        lvl = st.lvl
+        if lvl != lvl or v < (1.0 + 0.8 * p["surge"]) * lvl:
+            if "gas.flow.surge" in st.emitted:
+                report(prof, st, "gas.flow.surge", 0, AlertKind.GAS_PRESSURE_ANOMALY, "", ts, v, 0.0, lambda: "", out)
+            return
+        before = recent_before(st, ts, p["lookback_ms"])
+        if before.size and v >= (1.0 + p["surge"]) * float(before.mean()):
+            st.step_ref, st.step_t = float(before.mean()), ts
+    elif v < (1.0 + 0.5 * p["surge"]) * st.step_ref or ts - st.step_t > p["hold_ms"]:
+        st.step_ref, st.step_t = float("nan"), -1
+    on = st.step_ref == st.step_ref
+    persist(st, 3 if on else 0, ts)
+    tier = 3 if st.c3 >= prof.persistence and not st.faults & BLOCKING else 0
+    ref = st.step_ref
+    report(
+        prof,
+        st,
+        "gas.flow.surge",
+        tier,
+        AlertKind.GAS_PRESSURE_ANOMALY,
+        "gas.flow.surge:step_rise",
+        ts,
+        v,
+        0.4,
+        lambda: f"station flow {v:.4g} Nm3/h, a step rise over {ref:.4g} Nm3/h without a demand explanation",
+        out,
+    )
+
+
+# -- cover tilt --------------------------------------------------------------------------------------
+
+
+def _tilt_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    upper = spec.thresholds.get("t2", spec.thresholds.get("t1", cfg.gas.cover_tilt_t2_deg))
+    return {"t3": threshold(spec, "t3", cfg.gas.cover_tilt_t3_deg), "t2": float(upper)}
+
+
+def _cover_tilt(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    p = prof.p
+    if v <= p["t3"] and st.c3 == 0 and "gas.cover" not in st.emitted:
+        return
+    level = 2 if v > p["t2"] else 3 if v > p["t3"] else 0
+    persist(st, level, ts)
+    tier = 2 if st.c2 >= prof.persistence else 3 if st.c3 >= 1 else 0
+    if st.faults & BLOCKING:
+        tier = 0
+    report(
+        prof,
+        st,
+        "gas.cover",
+        tier,
+        AlertKind.COVER_DISPLACED,
+        f"gas.cover:tilt_t{tier}",
+        ts,
+        v,
+        tier_score(tier),
+        lambda: f"manhole cover tilted {v:.1f}° (T3 >{p['t3']:g}°, T2 >{p['t2']:g}°)",
+        out,
+    )
+
+
+RULES: dict[SensorKind, KindRule] = {
+    SensorKind.CH4_LEL: KindRule(_ch4, _ch4_params),
+    SensorKind.GAS_PRESSURE: KindRule(_gas_pressure, _pressure_params),
+    SensorKind.GAS_FLOW: KindRule(_gas_flow, _flow_params),
+    SensorKind.COVER_TILT: KindRule(_cover_tilt, _tilt_params),
+}

@@ -8,16 +8,22 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from lifeline.models import AlertKind, SensorKind, SensorSpec, Tier
 
 from .api import Finding
 from .config import RulesConfig
 from .state import SensorState
 
-__all__ = ["AUX_KIND", "KindRule", "RuleFn", "SensorProfile", "persist", "report", "tier_score"]
+__all__ = ["AUX_KIND", "KindRule", "QuietFn", "RuleFn", "SensorProfile", "persist", "report", "tier_score"]
 
 #: a kind's rule, called once per reading after the generic fault checks
 RuleFn = Callable[["SensorProfile", SensorState, int, float, list[Finding]], None]
+
+#: a kind's vectorised "nothing to do here" screen over an array of values
+QuietFn = Callable[["SensorProfile", SensorState, npt.NDArray[np.float64]], bool]
 
 #: auxiliary array layout: [0, AUX_KIND) hourly means for the drift check, then the kind's own slots
 AUX_DRIFT_HOURS = 24
@@ -31,6 +37,8 @@ class KindRule:
     fn: RuleFn
     params: Callable[[SensorSpec, RulesConfig], dict[str, float]]
     aux_size: int = 0
+    #: vectorised screen: ``True`` when the rule has nothing to do for these values (bulk path allowed)
+    quiet: QuietFn | None = None
 
 
 _TIERS = (None, Tier.T1, Tier.T2, Tier.T3)
@@ -61,6 +69,7 @@ class SensorProfile:
     #: word flags from the asset kind (sewer well, valve well, ...)
     flags: frozenset[str] = frozenset()
     rule: RuleFn | None = None
+    quiet: QuietFn | None = None
     aux_size: int = 0
     #: no supporting finding for this long → the alert clears
     quiet_ms: int = 1_800_000

@@ -1,11 +1,337 @@
-"""Graded rules for the water lifeline (DOMAIN.md)."""
+"""Graded rules for water supply mains (DOMAIN.md, Table W).
+
+Pressure logger (``water_pressure``, MPa): a *step* against the level of the last minutes
+(``max`` of the readings within ``max(5 min, 1.5 intervals)`` before) is tracked until it recovers:
+
+* ``water.pressure.drop:big``: drop ≥0.1 MPa or ≥30 % for ``persistence`` reports (suggests T1;
+  the group makes it T1 only with a second big drop and an inlet surge);
+* ``water.pressure.drop:sustained``: drop ≥0.05 MPa or ≥15 % held ≥15 min (T2);
+* ``water.pressure.drop:moderate``: the same drop not yet sustained (T3);
+* ``water.pressure.low``: pressure below 0.1 MPa for ``persistence`` reports (loss of supply).
+
+Inlet flow (``water_flow``): a step rise ≥20 % (``:t2``) / ≥50 % (``:t1``) over the mean of the last
+``max(15 min, 1.5 intervals)``, for ``persistence`` reports; and night-minimum flow (02:00–04:00
+local) ≥15 % above the median of the previous nights on 3 consecutive nights → background leak T3.
+
+Noise logger (``noise_level``, dB): the night (02:00–04:00 local) minimum ≥ ``flag_rise_db`` (6 dB)
+above the median of the previous nights flags the night; 1 night → T3, ≥2 consecutive → T2.
+"""
 
 from __future__ import annotations
 
-from lifeline.models import SensorKind
+import math
 
-from .rulebase import KindRule
+import numpy as np
 
-__all__ = ["RULES"]
+from lifeline.models import AlertKind, SensorKind, SensorSpec
 
-RULES: dict[SensorKind, KindRule] = {}
+from .api import Finding
+from .config import RulesConfig, threshold
+from .faults import BLOCKING
+from .gas import recent_before
+from .rulebase import AUX_KIND, KindRule, SensorProfile, persist, report, tier_score
+from .state import SensorState
+
+__all__ = ["RULES", "local_night"]
+
+_DAY_MS = 86_400_000
+_NIGHTS = 7
+
+
+def local_night(ts: int, offset_h: float, start_h: int, end_h: int) -> int:
+    """The local day number if ``ts`` falls in the night analysis window (``start_h``–``end_h``), else -1.
+
+    >>> local_night(1_700_000_000_000 - 8 * 3_600_000 + 3 * 3_600_000 - (1_700_000_000_000 % 86_400_000), 8.0, 2, 4)
+    19675
+    """
+    local = ts + int(offset_h * 3_600_000)
+    hour = (local % _DAY_MS) / 3_600_000
+    return local // _DAY_MS if start_h <= hour < end_h else -1
+
+
+# -- pressure ------------------------------------------------------------------------------------------
+
+
+def _pressure_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    w = cfg.water
+    return {
+        "big": threshold(spec, "drop_t1", w.burst_drop_mpa),
+        "big_frac": w.burst_drop_fraction,
+        "drop": threshold(spec, "drop_t2", w.drop_mpa),
+        "drop_frac": w.drop_fraction,
+        "low": threshold(spec, "low_t1", w.low_pressure_mpa),
+        "sustain_ms": w.drop_sustain_s * 1000.0,
+        "lookback_ms": max(w.drop_window_s * 1000.0, 1.5 * spec.interval_s * 1000.0),
+        "hold_ms": w.step_max_hold_s * 1000.0,
+    }
+
+
+def _water_pressure(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    p = prof.p
+    _low_pressure(prof, st, ts, v, out)
+    if st.step_ref != st.step_ref:
+        lvl = st.lvl
+        if lvl != lvl or lvl - v < 0.5 * min(p["drop"], p["drop_frac"] * lvl):
+            if "water.pressure.drop" in st.emitted:
+                report(
+                    prof, st, "water.pressure.drop", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "recovered", out
+                )
+            st.c3 = st.c2 = st.c1 = 0
+            return
+        before = recent_before(st, ts, p["lookback_ms"])
+        if before.size == 0:
+            return
+        ref = float(before.max())
+        if ref - v >= min(p["drop"], p["drop_frac"] * ref):
+            st.step_ref, st.step_t = ref, ts
+        else:
+            return
+    ref = st.step_ref
+    drop = ref - v
+    if drop < 0.5 * min(p["drop"], p["drop_frac"] * ref) or ts - st.step_t > p["hold_ms"]:
+        st.step_ref, st.step_t = math.nan, -1
+        persist(st, 0, ts)
+        report(prof, st, "water.pressure.drop", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "recovered", out)
+        return
+    big = drop >= min(p["big"], p["big_frac"] * ref)
+    moderate = drop >= min(p["drop"], p["drop_frac"] * ref)
+    persist(st, 1 if big else 3 if moderate else 0, ts)
+    need = prof.persistence
+    tier, rule = 0, ""
+    if st.c3 >= need:
+        tier, rule = 3, "water.pressure.drop:moderate"
+        if ts - st.step_t >= p["sustain_ms"]:
+            tier, rule = 2, "water.pressure.drop:sustained"
+    if st.c1 >= need:
+        tier, rule = 1, "water.pressure.drop:big"
+    if st.faults & BLOCKING or (tier and tier < 3 and st.equal_run > 0):
+        tier = 0
+    since = st.step_t
+    report(
+        prof,
+        st,
+        "water.pressure.drop",
+        tier,
+        AlertKind.PIPE_BURST,
+        rule,
+        ts,
+        v,
+        tier_score(tier, drop / p["big"]),
+        lambda: (
+            f"pressure {v:.3f} MPa, {drop:.3f} MPa ({drop / ref:.0%}) below the level {ref:.3f} MPa before ts {since}, "
+            f"held {(ts - since) / 60000:.0f} min (big ≥{p['big']:g} MPa/{p['big_frac']:.0%}, "
+            f"drop ≥{p['drop']:g} MPa/{p['drop_frac']:.0%}, sustained ≥{p['sustain_ms'] / 60000:g} min)"
+        ),
+        out,
+    )
+
+
+def _low_pressure(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    low = prof.p["low"]
+    emitted = "water.pressure.low" in st.emitted
+    if v >= low and not emitted and st.base_n == 0:
+        return
+    st.base_n = st.base_n + 1 if v < low else 0
+    tier = 1 if st.base_n >= prof.persistence and not st.faults & BLOCKING else 0
+    count = st.base_n
+    report(
+        prof,
+        st,
+        "water.pressure.low",
+        tier,
+        AlertKind.LOW_PRESSURE,
+        "water.pressure.low:below_minimum",
+        ts,
+        v,
+        tier_score(tier),
+        lambda: f"pressure {v:.3f} MPa below {low:g} MPa for {count} report(s): loss of supply",
+        out,
+    )
+
+
+# -- inlet flow ----------------------------------------------------------------------------------------
+
+# aux slots after AUX_KIND: night id, night minimum, consecutive creep nights, ring position, nights seen, ring
+_F_NIGHT, _F_MIN, _F_CREEP, _F_POS, _F_SEEN, _F_RING = range(AUX_KIND, AUX_KIND + 6)
+
+
+def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    w = cfg.water
+    return {
+        "t2": threshold(spec, "surge_t2", w.surge_t2),
+        "t1": threshold(spec, "surge_t1", w.surge_t1),
+        "mnf": threshold(spec, "mnf_t3", w.mnf_creep),
+        "lookback_ms": max(w.step_lookback_s * 1000.0, 1.5 * spec.interval_s * 1000.0),
+        "hold_ms": w.step_max_hold_s * 1000.0,
+    }
+
+
+def _water_flow(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    _night_minimum(prof, st, ts, v, out, "water.flow.mnf", prof.p["mnf"], relative=True)
+    p = prof.p
+    if st.step_ref != st.step_ref:
+        lvl = st.lvl
+        if lvl != lvl or v < (1.0 + 0.8 * p["t2"]) * lvl:
+            if "water.flow.surge" in st.emitted:
+                report(prof, st, "water.flow.surge", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "settled", out)
+            st.c3 = st.c1 = 0
+            return
+        before = recent_before(st, ts, p["lookback_ms"])
+        if before.size == 0 or v < (1.0 + p["t2"]) * float(before.mean()):
+            return
+        st.step_ref, st.step_t = float(before.mean()), ts
+    ref = st.step_ref
+    surge = v / ref - 1.0 if ref > 0 else 0.0
+    if surge < 0.5 * p["t2"] or ts - st.step_t > p["hold_ms"]:
+        st.step_ref, st.step_t = math.nan, -1
+        persist(st, 0, ts)
+        report(prof, st, "water.flow.surge", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "settled", out)
+        return
+    persist(st, 1 if surge >= p["t1"] else 3 if surge >= p["t2"] else 0, ts)
+    need = prof.persistence
+    tier, rule = 0, ""
+    if st.c3 >= need:
+        tier, rule = 3, "water.flow.surge:t2"
+    if st.c1 >= need:
+        tier, rule = 3, "water.flow.surge:t1"
+    if st.faults & BLOCKING:
+        tier = 0
+    report(
+        prof,
+        st,
+        "water.flow.surge",
+        tier,
+        AlertKind.PIPE_BURST,
+        rule,
+        ts,
+        v,
+        tier_score(tier, surge / 2),
+        lambda: (
+            f"inlet flow {v:.1f} m3/h, {surge:+.0%} over the level {ref:.1f} m3/h before the step "
+            f"(T2 ≥{p['t2']:.0%}, T1 ≥{p['t1']:.0%})"
+        ),
+        out,
+    )
+
+
+def _night_minimum(
+    prof: SensorProfile,
+    st: SensorState,
+    ts: int,
+    v: float,
+    out: list[Finding],
+    family: str,
+    rise: float,
+    *,
+    relative: bool,
+) -> None:
+    """Track the minimum of each local night window; judge each night when it ends."""
+    aux = st.aux
+    if aux is None:
+        return
+    cfg = prof.config
+    night = local_night(ts, cfg.local_utc_offset_h, cfg.water.mnf_start_hour, cfg.water.mnf_end_hour)
+    current = aux[_F_NIGHT]
+    if night >= 0:
+        if current != night:
+            if current == current:
+                _judge_night(prof, st, ts, v, out, family, rise, relative=relative)
+            aux[_F_NIGHT], aux[_F_MIN] = night, v
+        elif v < aux[_F_MIN]:
+            aux[_F_MIN] = v
+        return
+    if current == current:
+        _judge_night(prof, st, ts, v, out, family, rise, relative=relative)
+        aux[_F_NIGHT] = math.nan
+    elif family in st.emitted:
+        _report_night(prof, st, ts, v, out, family, relative=relative, baseline=math.nan, night_min=math.nan)
+
+
+def _judge_night(
+    prof: SensorProfile,
+    st: SensorState,
+    ts: int,
+    v: float,
+    out: list[Finding],
+    family: str,
+    rise: float,
+    *,
+    relative: bool,
+) -> None:
+    aux = st.aux
+    assert aux is not None
+    night_min = float(aux[_F_MIN])
+    seen = int(aux[_F_SEEN]) if aux[_F_SEEN] == aux[_F_SEEN] else 0
+    ring = aux[_F_RING : _F_RING + _NIGHTS]
+    previous = ring[np.isfinite(ring)]
+    baseline = float(np.median(previous)) if previous.size else math.nan
+    need = prof.config.water.mnf_baseline_min_nights if relative else 1
+    flagged = False
+    if previous.size >= need:
+        flagged = night_min >= baseline * (1.0 + rise) if relative else night_min >= baseline + rise
+    creep = (int(aux[_F_CREEP]) if aux[_F_CREEP] == aux[_F_CREEP] else 0) + 1 if flagged else 0
+    aux[_F_CREEP] = creep
+    if not flagged:  # flagged nights do not enter the baseline, so a creeping leak cannot hide itself
+        pos = int(aux[_F_POS]) if aux[_F_POS] == aux[_F_POS] else 0
+        ring[pos] = night_min
+        aux[_F_POS] = (pos + 1) % _NIGHTS
+    aux[_F_SEEN] = seen + 1
+    _report_night(prof, st, ts, v, out, family, relative=relative, baseline=baseline, night_min=night_min)
+
+
+def _report_night(
+    prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding], family: str, *,
+    relative: bool, baseline: float, night_min: float,
+) -> None:  # fmt: skip
+    aux = st.aux
+    assert aux is not None
+    creep = int(aux[_F_CREEP]) if aux[_F_CREEP] == aux[_F_CREEP] else 0
+    if relative:
+        tier = 3 if creep >= prof.config.water.mnf_nights else 0
+        rule = "water.flow.mnf:creep"
+    else:
+        tier = 2 if creep >= 2 else 3 if creep >= 1 else 0
+        rule = "water.noise.leak:flag"
+    if st.faults & BLOCKING:
+        tier = 0
+    previous = st.emitted.get(family)
+    # between nights: refresh the standing condition only now and then, so the alert does not go quiet
+    if previous is not None and previous[0] == tier and night_min != night_min and ts - previous[1] < prof.refresh_ms:
+        return
+    unit = prof.spec.unit
+    report(
+        prof,
+        st,
+        family,
+        tier,
+        AlertKind.BACKGROUND_LEAK,
+        rule,
+        ts,
+        v,
+        tier_score(tier),
+        lambda: (
+            f"night minimum {night_min:.2f} {unit} vs baseline {baseline:.2f} {unit} of previous nights; "
+            f"{creep} consecutive flagged night(s)"
+            if night_min == night_min
+            else f"{creep} consecutive flagged night(s) (standing)"
+        ),
+        out,
+    )
+
+
+# -- noise logger --------------------------------------------------------------------------------------
+
+
+def _noise_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+    return {"rise_db": threshold(spec, "flag_rise_db", cfg.water.noise_leak_db)}
+
+
+def _noise(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    _night_minimum(prof, st, ts, v, out, "water.noise.leak", prof.p["rise_db"], relative=False)
+
+
+RULES: dict[SensorKind, KindRule] = {
+    SensorKind.WATER_PRESSURE: KindRule(_water_pressure, _pressure_params),
+    SensorKind.WATER_FLOW: KindRule(_water_flow, _flow_params, aux_size=6 + _NIGHTS),
+    SensorKind.NOISE_LEVEL: KindRule(_noise, _noise_params, aux_size=6 + _NIGHTS),
+}
