@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lifeline.models import SensorKind, SensorSpec
-from lifeline.simulators.engine import Block, Effect, Engine, Ints, ValuesFn
+from lifeline.simulators.engine import Block, Effect, Engine, Floats, Ints, ValuesFn
 from lifeline.simulators.groundtruth import GroundTruthRow
 
 __all__ = ["DEFAULT_INTERVALS_S", "DISTRICTS", "Asset", "Builder", "CityPlan", "PendingTruth", "Place"]
@@ -211,7 +211,12 @@ class Builder:
             return
         interval = self.interval_ms(kind)
         phases = self.rng.integers(0, max(interval // 1000, 1), indices.size).astype(np.int64) * 1000
-        self.blocks.append(Block(name, indices, interval, phases % interval, values, decimals))
+        low, high = self._range(indices)
+        self.blocks.append(Block(name, indices, interval, phases % interval, values, decimals, low=low, high=high))
+
+    def _range(self, indices: Ints) -> tuple[Floats, Floats]:
+        specs = [self.sensors[i] for i in indices.tolist()]
+        return np.array([s.valid_min for s in specs]), np.array([s.valid_max for s in specs])
 
     def add_high_rate_block(self, name: str, sensors: list[int], hz: int, values: ValuesFn, batch_s: int = 10) -> None:
         """Add high-rate channels sent as batch messages of ``batch_s`` seconds."""
@@ -219,6 +224,7 @@ class Builder:
             return
         dt_ms = 1000 // hz
         indices = np.asarray(sensors, dtype=np.int64)
+        low, high = self._range(indices)
         self.blocks.append(
             Block(
                 name,
@@ -229,6 +235,8 @@ class Builder:
                 4,
                 high_rate=True,
                 batch_ms=batch_s * 1000,
+                low=low,
+                high=high,
             )
         )
 

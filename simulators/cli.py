@@ -146,7 +146,9 @@ def scenarios() -> None:
     from lifeline.simulators.scenarios import SCENARIOS
 
     table = Table(title="simulator scenarios")
-    for column in ("scenario", "sensors", "default length", "description", "injected"):
+    for column in ("scenario", "sensors", "length"):
+        table.add_column(column, no_wrap=True)
+    for column in ("description", "injected"):
         table.add_column(column, overflow="fold")
     for definition in SCENARIOS.values():
         table.add_row(

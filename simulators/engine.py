@@ -59,6 +59,9 @@ class Block:
     decimals: int = 3
     high_rate: bool = False
     batch_ms: int = 10_000
+    #: Instrument range per row: values are clipped into it (a device cannot report beyond its range).
+    low: Floats | None = None
+    high: Floats | None = None
 
 
 class Effect:
@@ -221,6 +224,8 @@ class Engine:
             rng = np.random.default_rng((self.seed, 7919, b, window))
             vals = block.values(np.arange(block.sensors.size, dtype=np.intp), ts, rng)
             self._apply_effects(b, window, t0, ts, vals)
+            if block.low is not None and block.high is not None:
+                vals = np.clip(vals, block.low[:, None], block.high[:, None])
             if block.decimals >= 0:
                 vals = np.round(vals, block.decimals)
             if block.high_rate:
