@@ -49,7 +49,7 @@ def alert_id(asset_id: str, kind: AlertKind, started_at: int, length: int = 16) 
     """Deterministic alert id: same asset, kind and start → same id.
 
     >>> alert_id("DMA-01", AlertKind.PIPE_BURST, 1_700_000_000_000)
-    '4b8e0d0c8d0e1bd0'
+    '1fe7e5cab9f1645e'
     """
     text = f"{asset_id}|{kind.value}|{started_at}"
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:length]

@@ -92,7 +92,9 @@ def _live_load(prof: SensorProfile, st: SensorState, ts: int, v: float, out: lis
         return
     persist(st, _level(ratio, p["t3"], p["t2"], p["t1"]), ts)
     tier = _tier_from_levels(prof, st, ts, p["min_ms"])
-    if st.faults & BLOCKING or (tier and tier < 3 and st.equal_run > 0):
+    if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
+        tier = 3
+    if st.faults & BLOCKING:
         tier = 0
     what = "strain" if prof.kind is SensorKind.STRAIN else "deflection"
     unit = prof.spec.unit
@@ -206,7 +208,7 @@ def _bounded(
 
 
 def _learned_baseline(st: SensorState, v: float, design: float | None, learn: int) -> float:
-    if design:
+    if design is not None:
         return design
     if st.base_n < learn:
         st.base = v if st.base_n == 0 else st.base + (v - st.base) / (st.base_n + 1)

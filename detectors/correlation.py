@@ -4,8 +4,9 @@ Rules (DOMAIN.md, tier 1 = most severe):
 
 * gas leak (per gas group): the most severe well; ≥ ``linked_wells_t2`` wells at ≥ T3 → at least T2;
   ≥ ``spread_wells_t1`` wells → T1. Biogas-capped wells never count as linked wells.
-* pipe burst (per DMA): T1 = big drop (≥0.1 MPa or ≥30 %) at ≥2 loggers + any inlet surge, or a drop
-  at ≥2 loggers + a ≥50 % surge; T2 = a drop + a surge, or a sustained drop at ≥2 loggers; else T3.
+* pipe burst (per DMA): T1 = big drop (≥0.1 MPa or ≥30 %) at ≥2 loggers + an inlet surge (≥20 %);
+  T2 = a big drop at one logger, a drop (≥0.05 MPa or ≥15 %) sustained ≥15 min, or a drop + a surge;
+  else T3 (a drop not yet sustained, or a surge alone).
 * low pressure (<0.1 MPa): one logger → T2, two or more loggers → T1 (corroborated loss of supply).
 * background leak: never above T2; night-flow creep together with a noise flag → T2.
 * bridge overload: a single gauge's T1 is capped at T2 when the bridge has another load sensor that
@@ -81,11 +82,9 @@ def desired_tier(
         big = {c.sensor_id for c in contribs if c.rule == "water.pressure.drop:big"}
         sustained = {c.sensor_id for c in contribs if c.rule == "water.pressure.drop:sustained"}
         surges = [c for c in contribs if _family(c.rule) == "water.flow.surge"]
-        big_surge = any(c.rule == "water.flow.surge:t1" for c in surges)
-        need = config.water.burst_min_loggers
-        if surges and (len(big) >= need or (len(drops) >= need and big_surge)):
+        if surges and len(big) >= config.water.burst_min_loggers:
             return _T1
-        if (drops and surges) or len(sustained) >= need:
+        if big or sustained or (drops and surges):
             return _T2
         return _T3
     if kind is AlertKind.LOW_PRESSURE:

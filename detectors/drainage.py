@@ -129,8 +129,10 @@ def _ponding(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[
     persist(st, level, ts)
     need = prof.persistence
     tier = 1 if st.c1 >= need else 2 if st.c2 >= need else 3 if st.c3 >= need else 0
-    if st.faults & BLOCKING or (tier and tier < 3 and st.equal_run > 0):
-        tier = min(3, tier) if tier else 0
+    if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
+        tier = 3
+    if st.faults & BLOCKING:
+        tier = 0
     rule = "drainage.ponding:" + ("t1_rising" if tier == 1 and v < p["t1"] else f"t{tier}")
     report(
         prof,

@@ -161,7 +161,9 @@ class Detectors:
             return SensorResult(stats, findings)
         if state.silent:
             end_silence(prof, state, int(ts_ms[0]), float(values[0]), findings)
-        if n < BULK_MIN or not self._bulk(prof, state, ts_ms, values, stats):
+        if n == 1:
+            self._step(prof, state, int(ts_ms[0]), float(values[0]), stats, findings)
+        elif n < BULK_MIN or not self._bulk(prof, state, ts_ms, values, stats):
             step = self._step
             for t, v in zip(ts_ms.tolist(), values.tolist(), strict=True):
                 step(prof, state, t, v, stats, findings)
@@ -212,7 +214,7 @@ class Detectors:
             ext = np.concatenate(([float(st.ring[1, (st.ring_i - 2) % RING]), st.last_v], values))
             jump_in = np.abs(ext[1:-1] - ext[:-2]) > limit
             jump_out = np.abs(ext[2:] - ext[1:-1]) > limit
-            back = np.abs(ext[2:] - ext[:-2]) < 0.5 * limit
+            back = np.abs(ext[2:] - ext[:-2]) < np.maximum(0.5 * limit, 0.2 * np.abs(ext[1:-1] - ext[:-2]))
             if bool((jump_in & jump_out & back).any()):
                 return False
         if float(values.max()) >= prof.vmax - prof.sat_eps:

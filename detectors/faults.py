@@ -70,13 +70,13 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
         if st.n_seen >= 8 and noise == noise:
             prev = float(st.ring[1, (st.ring_i - 2) % RING])
             limit = cfg.spike_sigma * scale
-            if abs(last - prev) > limit and ad > limit and abs(value - prev) < 0.5 * limit:
+            if abs(last - prev) > limit and ad > limit and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)):
                 # confirm against a robust scale of the recent samples before the candidate
                 _, recent = st.recent()
                 robust = 1.18 * float(np.median(np.abs(np.diff(recent[:-1])))) if recent.size > 4 else 0.0
                 scale = max(scale, robust)
                 limit = cfg.spike_sigma * scale
-            if abs(last - prev) > limit and ad > limit and abs(value - prev) < 0.5 * limit:
+            if abs(last - prev) > limit and ad > limit and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)):
                 sigmas = abs(last - prev) / scale
                 st.spike_ts = st.last_ts
                 report(

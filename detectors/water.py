@@ -104,7 +104,9 @@ def _water_pressure(prof: SensorProfile, st: SensorState, ts: int, v: float, out
             tier, rule = 2, "water.pressure.drop:sustained"
     if st.c1 >= need:
         tier, rule = 1, "water.pressure.drop:big"
-    if st.faults & BLOCKING or (tier and tier < 3 and st.equal_run > 0):
+    if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
+        tier, rule = 3, "water.pressure.drop:identical_readings_capped"
+    if st.faults & BLOCKING:
         tier = 0
     since = st.step_t
     report(

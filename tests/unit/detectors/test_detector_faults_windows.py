@@ -1,0 +1,181 @@
+"""Fault discrimination, window statistics, state size and robustness properties."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lifeline.detectors import Detectors, Finding
+from lifeline.models import AlertKind, SensorKind, SensorSpec, Tier
+from lifeline.registry import Registry
+
+T0 = 1_700_000_000_000
+MIN = 60_000
+
+
+def det_for(kind: SensorKind = SensorKind.WELL_TEMPERATURE, interval_s: float = 300.0, **kw: object) -> Detectors:
+    spec = SensorSpec("S", kind, "A", "owner", "d", 31.8, 117.2, group_id="G", maintainer="devices",
+                      interval_s=interval_s, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return Detectors(Registry([spec]))
+
+
+def run(det: Detectors, values: np.ndarray, step_ms: int, per_call: int = 1) -> list[Finding]:
+    state = det.new_sensor_state("S")
+    ts = T0 + np.arange(values.size, dtype=np.int64) * step_ms
+    out: list[Finding] = []
+    for i in range(0, values.size, per_call):
+        out.extend(det.process_sensor(state, ts[i : i + per_call], values[i : i + per_call]).findings)
+    return out
+
+
+def faults(findings: list[Finding], name: str) -> list[Finding]:
+    return [f for f in findings if f.kind is AlertKind.SENSOR_FAULT and f.rule.startswith(f"fault.{name}")]
+
+
+def noisy(n: int, seed: int = 1, level: float = 20.0, sd: float = 0.1) -> np.ndarray:
+    return level + np.random.default_rng(seed).normal(0.0, sd, n)
+
+
+def test_stuck_sensor_is_a_tier3_fault_after_n_identical_samples_and_an_hour() -> None:
+    values = noisy(60)
+    values[30:] = values[30]  # 30 identical readings at 5 min = 2.5 h
+    found = faults(run(det_for(), values, 5 * MIN), "stuck")
+    assert found and found[0].tier is Tier.T3
+    assert found[0].ts >= T0 + (30 + 11) * 5 * MIN  # 12 samples and ≥ 1 h
+
+
+def test_constant_rain_at_zero_is_not_stuck() -> None:
+    assert faults(run(det_for(SensorKind.RAIN), np.zeros(100), 5 * MIN), "stuck") == []
+
+
+def test_single_spike_is_a_fault_and_raises_no_incident() -> None:
+    det = det_for(SensorKind.CH4_LEL)
+    values = np.abs(noisy(40, level=1.0, sd=0.1))
+    values[25] = 60.0  # one sample far above T1 (50 %LEL), no persistence
+    found = run(det, values, 5 * MIN)
+    assert [f.tier for f in faults(found, "spike")] == [Tier.T3]
+    assert [f for f in found if f.kind is AlertKind.GAS_LEAK and f.tier is not None] == []
+
+
+def test_saturation_at_range_maximum() -> None:
+    values = noisy(30)
+    values[20:] = 80.0  # well temperature physical max 80 °C
+    found = faults(run(det_for(), values, 5 * MIN), "saturation")
+    assert found and found[0].tier is Tier.T3
+
+
+def test_silence_is_judged_on_the_event_time_watermark() -> None:
+    det = det_for(interval_s=300)
+    state = det.new_sensor_state("S")
+    det.process_sensor(state, np.array([T0], dtype=np.int64), np.array([20.0]))
+    assert det.advance_sensor(state, T0 + 15 * MIN).findings == []  # exactly 3 intervals: not yet
+    late = det.advance_sensor(state, T0 + 16 * MIN).findings
+    assert [(f.rule, f.tier, f.ts) for f in late] == [("fault.silence:no_data", Tier.T3, T0 + 15 * MIN)]
+    back = det.process_sensor(state, np.array([T0 + 20 * MIN], dtype=np.int64), np.array([20.1])).findings
+    assert [(f.rule, f.tier) for f in back] == [("fault.silence:no_data", None)]
+
+
+def test_faulty_sensor_does_not_escalate() -> None:
+    det = det_for(SensorKind.PONDING_DEPTH)
+    values = np.r_[np.zeros(5), np.full(20, 300.0)]  # ponding gauge pinned at its 300 cm full scale
+    found = run(det, values, 5 * MIN)
+    incident = [f.tier for f in found if f.kind is AlertKind.WATERLOGGING and f.tier is not None]
+    assert Tier.T1 not in incident[2:]  # once saturation is known the rule stops
+    assert faults(found, "saturation")
+
+
+def test_window_statistics_match_numpy() -> None:
+    det = det_for(interval_s=10)  # sub-minute channel → 60 s windows
+    rng = np.random.default_rng(3)
+    ts = T0 - T0 % 60_000 + np.cumsum(rng.integers(500, 4000, 400)).astype(np.int64)
+    values = 1000.0 + rng.normal(0, 1, ts.size)
+    state = det.new_sensor_state("S")
+    stats = det.process_sensor(state, ts, values).stats
+    stats += det.advance_sensor(state, int(ts[-1]) + 120_000).stats
+    assert sum(w.count for w in stats) == ts.size
+    w = stats[1]
+    mask = (ts >= w.window_start) & (ts < w.window_start + 60_000)
+    x = (ts[mask] - w.window_start) / 3.6e6
+    assert w.window_s == 60 and w.count == mask.sum()
+    assert np.isclose(w.mean, values[mask].mean()) and np.isclose(w.std, values[mask].std())
+    assert w.min == values[mask].min() and w.max == values[mask].max() and w.last == values[mask][-1]
+    assert np.isclose(w.slope_per_h, np.polyfit(x, values[mask], 1)[0], rtol=1e-6, atol=1e-6)
+
+
+def test_window_statistics_same_for_arrays_and_single_readings() -> None:
+    rng = np.random.default_rng(4)
+    ts = T0 + np.cumsum(rng.integers(100, 2000, 300)).astype(np.int64)
+    values = rng.normal(0, 0.01, ts.size)
+    whole, single = det_for(SensorKind.ACCELERATION, 1.0), det_for(SensorKind.ACCELERATION, 1.0)
+    a, b = whole.new_sensor_state("S"), single.new_sensor_state("S")
+    sa = whole.process_sensor(a, ts, values).stats
+    sb = [w for i in range(ts.size) for w in single.process_sensor(b, ts[i : i + 1], values[i : i + 1]).stats]
+    assert [(w.window_start, w.count) for w in sa] == [(w.window_start, w.count) for w in sb]
+    assert np.allclose([w.std for w in sa], [w.std for w in sb])
+
+
+def test_state_pickles_small_and_round_trips() -> None:
+    for kind in (SensorKind.CH4_LEL, SensorKind.RAIN, SensorKind.WATER_FLOW, SensorKind.BEARING_DISPLACEMENT):
+        det = det_for(kind, design_value=40.0)
+        state = det.new_sensor_state("S")
+        values = np.abs(noisy(500, level=10.0, sd=1.0))
+        ts = T0 + np.arange(values.size, dtype=np.int64) * 5 * MIN
+        det.process_sensor(state, ts[:400], values[:400])
+        blob = pickle.dumps(state)
+        assert len(blob) <= 2048, (kind, len(blob))
+        copy = pickle.loads(blob)
+        r1 = det.process_sensor(state, ts[400:], values[400:])
+        r2 = det.process_sensor(copy, ts[400:], values[400:])
+        assert r1 == r2
+
+
+def test_group_state_pickles() -> None:
+    det = det_for(SensorKind.CH4_LEL)
+    found = run(det, np.array([1.0, 55.0, 60.0, 61.0]), 5 * MIN)
+    gs = det.new_group_state("G")
+    det.process_group(gs, found, T0)
+    copy = pickle.loads(pickle.dumps(gs))
+    assert det.process_group(gs, [], 1 << 60) == det.process_group(copy, [], 1 << 60)
+
+
+KINDS = [k for k in SensorKind]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(KINDS),
+    values=st.lists(st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), min_size=1, max_size=80),
+    gaps=st.lists(st.integers(1, 10_000_000), min_size=80, max_size=80),
+    per_call=st.integers(1, 40),
+)
+def test_no_input_raises_and_scores_stay_in_unit_interval(
+    kind: SensorKind, values: list[float], gaps: list[int], per_call: int
+) -> None:
+    det = det_for(kind, design_value=10.0, thresholds={"crown_m": 1.0})
+    spec = det.registry["S"]
+    arr = np.clip(np.array(values), spec.valid_min, spec.valid_max)  # the caller guarantees the range
+    ts = T0 + np.cumsum(np.array(gaps[: arr.size], dtype=np.int64))
+    state = det.new_sensor_state("S")
+    findings: list[Finding] = []
+    for i in range(0, arr.size, per_call):
+        r = det.process_sensor(state, ts[i : i + per_call], arr[i : i + per_call])
+        findings += r.findings
+        assert all(np.isfinite(w.mean) and w.min <= w.mean <= w.max for w in r.stats)
+    findings += det.advance_sensor(state, int(ts[-1]) + 10**9).findings
+    assert all(0.0 <= f.score <= 1.0 for f in findings)
+    assert all(f.tier is Tier.T3 for f in findings if f.kind is AlertKind.SENSOR_FAULT and f.tier is not None)
+    events = det.process_group(det.new_group_state("G"), findings, 1 << 60)
+    assert all(0.0 <= e.score <= 1.0 for e in events)
+    assert all(e.tier is Tier.T3 for e in events if e.kind is AlertKind.SENSOR_FAULT)
+    assert len(pickle.dumps(state)) <= 2048
+
+
+@settings(max_examples=30, deadline=None)
+@given(level=st.floats(-1e3, 1e3), n=st.integers(2, 300))
+def test_constant_series_raise_nothing_but_faults(level: float, n: int) -> None:
+    det = det_for(SensorKind.STRAIN, design_value=100.0)
+    found = run(det, np.full(n, level), 10 * MIN, per_call=7)
+    assert all(f.kind is AlertKind.SENSOR_FAULT for f in found if f.tier is not None)
