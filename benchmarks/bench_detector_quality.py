@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lifeline.detectors import Detectors, Finding, GroupState, SensorState
+from lifeline.detectors import Detectors, Finding, GroupState, SensorState, load_rules_config
 from lifeline.models import AlertEvent, AlertEventType, AlertKind
 from lifeline.simulators.groundtruth import GroundTruthRow
 from lifeline.simulators.scenarios import Scenario, build, scenario_names
@@ -242,12 +242,13 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--verbose", "-v", action="store_true")
+    parser.add_argument("--rules", help="a rules TOML file overriding the DOMAIN.md defaults")
     args = parser.parse_args()
     names = args.scenario or [n for n in scenario_names() if n not in DEFAULT_SKIP]
     totals: dict[str, list[float]] = defaultdict(list)
     for name in names:
         scenario = build(name, seed=args.seed)
-        det = Detectors(scenario.registry)
+        det = Detectors(scenario.registry, load_rules_config(args.rules) if args.rules else None)
         events, seconds, readings = replay(scenario, det)
         figures = evaluate(scenario, events)
         report(name, figures, seconds, readings, args.verbose)

@@ -152,6 +152,9 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
         st.sat_run = 0
         if st.faults & SATURATED:
             _set(prof, st, SATURATED, False, "fault.saturation:range_limit", ts, value, "back inside range", out)
+            # clipped samples are no pre-event level: forget them, so leaving saturation is no "step"
+            st.ring[1, :] = np.nan
+            st.step_ref, st.step_t = np.nan, -1
 
 
 def check_silence(prof: SensorProfile, st: SensorState, watermark_ms: int, out: list[Finding]) -> None:
