@@ -37,6 +37,9 @@ class ApiSettings(BaseSettings):
     ws_send_timeout_s: float = Field(default=10.0, gt=0, description="a send slower than this disconnects")
     ws_heartbeat_s: float = Field(default=15.0, gt=0)
     ws_auth_timeout_s: float = Field(default=5.0, gt=0, description="wait for an auth message when no token given")
+    ws_coalesce_ms: float = Field(
+        default=50.0, ge=0, description="after a wake-up, wait this long to pack more events into one frame"
+    )
     ws_batch_max: int = Field(default=500, ge=1, description="most events packed into one websocket frame")
     ready_timeout_s: float = Field(default=60.0, gt=0, description="wait for the hub to rebuild state from Kafka")
     public_metrics: bool = Field(default=True, description="serve /metrics without a token")
