@@ -44,6 +44,7 @@ __all__ = [
     "Pacer",
     "SendReport",
     "encode_chunk",
+    "make_fast_producer",
     "produce_blocks",
     "produce_scenario",
     "write_files",
@@ -139,9 +140,16 @@ def write_metadata(scenario: Scenario, out: Path) -> None:
 
 
 def write_files(
-    scenario: Scenario, out_dir: str | Path, fmt: str = "parquet", progress: Progress | None = None
+    scenario: Scenario,
+    out_dir: str | Path,
+    fmt: str = "parquet",
+    progress: Progress | None = None,
+    with_metadata: bool = True,
 ) -> SendReport:
-    """Write the scenario into ``out_dir`` as ``parquet``, ``jsonl`` or ``both`` (see the module doc)."""
+    """Write the scenario into ``out_dir`` as ``parquet``, ``jsonl`` or ``both`` (see the module doc).
+
+    ``with_metadata=False`` writes only the readings (registry and ground truth already written).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -149,7 +157,9 @@ def write_files(
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     out = Path(out_dir)
     started = time.perf_counter()
-    write_metadata(scenario, out)
+    if with_metadata:
+        write_metadata(scenario, out)
+    out.mkdir(parents=True, exist_ok=True)
     dictionary = pa.array(scenario.sensor_ids, pa.string())
     schema = pa.schema([
         ("sensor_id", pa.dictionary(pa.int32(), pa.string())),
@@ -234,39 +244,50 @@ class Pacer:
         return due, max(wait_s, 0.0)
 
 
+def make_fast_producer(settings: Settings, errors: list[str]) -> Producer:
+    """An idempotent producer (project config) that reports only failed deliveries, into ``errors``."""
+    from lifeline.connectors.kafka import make_producer
+
+    def on_delivery(err: Any, _msg: Any) -> None:
+        if err is not None and len(errors) < 10:
+            errors.append(str(err))
+
+    return make_producer(settings, **{"delivery.report.only.error": True, "on_delivery": on_delivery})
+
+
 def produce_blocks(
     blocks: Iterable[MessageBlock],
     producer: Producer,
     topic: str,
     speed: float | None = None,
     progress: Progress | None = None,
-    poll_every: int = 20_000,
+    errors: list[str] | None = None,
+    batch_size: int = 10_000,
 ) -> SendReport:
-    """Produce every block's messages to ``topic`` (paced if ``speed``), poll regularly, flush at the end."""
+    """Produce every block's messages to ``topic`` (paced if ``speed``), poll regularly, flush at the end.
+
+    Messages go out with ``Producer.produce_batch`` (keyed, so the partitioner runs per message), about
+    twice as fast as one ``produce`` call per message. ``errors`` is the list the producer's delivery
+    callback fills (see :func:`make_fast_producer`); any entry, or an unflushed message, raises.
+    """
     pacer = Pacer(speed)
-    produce, poll = producer.produce, producer.poll
     started = time.perf_counter()
     readings = messages = 0
-    errors: list[str] = []
-
-    def on_delivery(err: Any, _msg: Any) -> None:
-        if err is not None and len(errors) < 10:
-            errors.append(str(err))
-
     for block in blocks:
         position = 0
         total = len(block.payloads)
         while position < total:
             due, wait_s = pacer.due_count(block.times_ms, position)
-            end = min(due, position + poll_every)
-            for key, payload in zip(block.keys[position:end], block.payloads[position:end], strict=True):
-                try:
-                    produce(topic, payload, key, on_delivery=on_delivery)
-                except BufferError:
-                    _produce_when_room(producer, topic, payload, key, on_delivery)
-            messages += end - position
-            position = end
-            poll(0)
+            end = min(due, position + batch_size)
+            if end > position:
+                batch = [
+                    {"value": v, "key": k}
+                    for k, v in zip(block.keys[position:end], block.payloads[position:end], strict=True)
+                ]
+                _produce_batch(producer, topic, batch)
+                messages += end - position
+                position = end
+            producer.poll(0)
             if position < total and wait_s > 0 and end == due:
                 time.sleep(min(wait_s, 0.05))
         readings += block.readings
@@ -278,15 +299,15 @@ def produce_blocks(
     return SendReport(readings, messages, 0, time.perf_counter() - started)
 
 
-def _produce_when_room(producer: Producer, topic: str, payload: bytes, key: bytes, callback: Any) -> None:
-    """The local queue is full: serve delivery reports until the message fits."""
-    while True:
+def _produce_batch(producer: Producer, topic: str, batch: list[dict[str, bytes]]) -> None:
+    """Queue a batch; when the local queue is full, serve delivery reports and retry the rest in order."""
+    queued = producer.produce_batch(topic, batch)
+    while queued < len(batch):
+        batch = [m for m in batch if "_error" in m]
+        for message in batch:
+            del message["_error"]
         producer.poll(0.05)
-        try:
-            producer.produce(topic, payload, key, on_delivery=callback)
-            return
-        except BufferError:
-            continue
+        queued = producer.produce_batch(topic, batch)
 
 
 def produce_scenario(
@@ -294,9 +315,11 @@ def produce_scenario(
     topic: str | None = None,
 ) -> SendReport:  # fmt: skip
     """Produce a scenario to ``settings.readings_topic`` (created if missing), keyed by sensor id."""
-    from lifeline.connectors.kafka import ensure_topics, make_producer
+    from lifeline.connectors.kafka import ensure_topics
 
     ensure_topics(settings)
-    producer = make_producer(settings)
-    report = produce_blocks(scenario_blocks(scenario), producer, topic or settings.readings_topic, speed, progress)
+    errors: list[str] = []
+    producer = make_fast_producer(settings, errors)
+    blocks = scenario_blocks(scenario)
+    report = produce_blocks(blocks, producer, topic or settings.readings_topic, speed, progress, errors)
     return SendReport(report.readings, report.messages, len(scenario.bad_messages), report.seconds)

@@ -22,7 +22,7 @@ import msgspec
 import numpy as np
 
 from lifeline.simulators.exceptions import ReplayInputError
-from lifeline.simulators.output import MessageBlock, SendReport, produce_blocks
+from lifeline.simulators.output import MessageBlock, SendReport, make_fast_producer, produce_blocks
 
 if TYPE_CHECKING:
     from lifeline.settings import Settings
@@ -93,11 +93,13 @@ def count_readings(input_path: str | Path) -> int | None:
 
 def replay(input_path: str | Path, settings: Settings, speed: float | None = 60.0, progress: Any = None) -> SendReport:
     """Send a recording to ``settings.readings_topic`` at ``speed``× real time (``None``: as fast as possible)."""
-    from lifeline.connectors.kafka import ensure_topics, make_producer
+    from lifeline.connectors.kafka import ensure_topics
 
     blocks = read_blocks(input_path)
     ensure_topics(settings)
-    return produce_blocks(blocks, make_producer(settings), settings.readings_topic, speed, progress)
+    errors: list[str] = []
+    producer = make_fast_producer(settings, errors)
+    return produce_blocks(blocks, producer, settings.readings_topic, speed, progress, errors)
 
 
 def _encode_singles(ids: list[str], ts: list[int], values: list[float]) -> tuple[list[bytes], list[bytes]]:
