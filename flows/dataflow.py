@@ -30,7 +30,7 @@ from lifeline.models import AlertEvent
 from lifeline.registry import Registry
 from lifeline.settings import Settings
 
-__all__ = ["build_flow"]
+__all__ = ["build_flow", "make_detectors"]
 
 
 def _storage_mask(state: PartitionState, out: PartitionOutput, mode: str, bucket_ms: int) -> np.ndarray | None:
@@ -64,6 +64,22 @@ def _group_input(out: PartitionOutput) -> tuple[int, int, list[Any]]:
     return (out.partition, out.watermark, out.findings)
 
 
+def make_detectors(settings: Settings, registry: Registry) -> Any:
+    """The detectors as the flow runs them: rules from ``LIFELINE_RULES_PATH`` if set, and no settle delay.
+
+    The group stage already releases findings in event-time order behind the minimum watermark of
+    all partitions, so the detectors' own settle delay would only add latency to every alert.
+    """
+    from dataclasses import replace
+
+    from lifeline.detectors.config import RulesConfig, load_rules_config
+    from lifeline.detectors.engine import Detectors
+
+    config = load_rules_config(settings.rules_path) if settings.rules_path else RulesConfig()
+    config = replace(config, alarm=replace(config.alarm, settle_delay_ms=0))
+    return Detectors(registry, config)
+
+
 def build_flow(
     settings: Settings,
     registry: Registry,
@@ -74,9 +90,7 @@ def build_flow(
 ) -> Dataflow:
     """Build the dataflow. ``stop_at_end`` makes it finite (replays, tests, benchmarks)."""
     if detectors is None:
-        from lifeline.detectors.engine import Detectors
-
-        detectors = Detectors(registry)
+        detectors = make_detectors(settings, registry)
     index = SensorIndex(registry)
     limits = ValidationLimits(
         max_message_bytes=settings.max_message_bytes, future_tolerance_ms=round(settings.future_tolerance_s * 1000)

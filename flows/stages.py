@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lifeline.detectors.api import Finding, WindowStats
-from lifeline.flows.validate import Accepted, SensorIndex, ValidationLimits, validate_batch
+from lifeline.flows.validate import Accepted, SensorIndex, ValidationLimits, sensor_runs, validate_batch
 from lifeline.models import AlertEvent, Reject
 
 __all__ = ["GroupStage", "GroupStageState", "PartitionOutput", "PartitionStage", "PartitionState"]
@@ -30,7 +30,8 @@ __all__ = ["GroupStage", "GroupStageState", "PartitionOutput", "PartitionStage",
 class PartitionState:
     """Everything a partition remembers between batches (pickled into Bytewax snapshots)."""
 
-    last_ts: npt.NDArray[np.int64]
+    last_ts: npt.NDArray[np.int64]  # newest event time delivered per sensor (validation's verdicts)
+    processed_ts: npt.NDArray[np.int64]  # newest event time handed to the detectors per sensor
     sensors: dict[int, Any] = field(default_factory=dict)  # sensor number → detector SensorState
     watermark: int = -1
     last_sweep: int = -1
@@ -63,46 +64,90 @@ class PartitionStage:
 
     def new_state(self) -> PartitionState:
         """Fresh state for a partition never seen before."""
-        return PartitionState(last_ts=np.full(len(self.index), -1, dtype=np.int64))
+        n = len(self.index)
+        return PartitionState(last_ts=np.full(n, -1, dtype=np.int64), processed_ts=np.full(n, -1, dtype=np.int64))
 
     def process(
         self, state: PartitionState, partition: int, payloads: list[bytes], offsets: list[int], kafka_ts: list[int]
     ) -> PartitionOutput:
-        """Validate a batch and run every sensor's readings through its detector state."""
+        """Validate a batch and run every sensor's readings through its detector state.
+
+        Silence sweeps happen at fixed event-time boundaries (multiples of ``sweep_interval_ms``),
+        at the exact position in the partition's stream where its watermark crosses a boundary,
+        so what they find does not depend on how the stream was cut into batches.
+        """
         accepted, rejects = validate_batch(
             payloads, offsets, kafka_ts, partition=partition, topic=self.topic,
             index=self.index, last_ts=state.last_ts, limits=self.limits,
         )  # fmt: skip
         stats: list[WindowStats] = []
         findings: list[Finding] = []
-        detectors = self.detectors
-        sensor_ids = self.index.sensor_ids
-        for sensor, start, stop in accepted.segments():
-            sensor_state = state.sensors.get(sensor)
-            if sensor_state is None:
-                sensor_state = state.sensors[sensor] = detectors.new_sensor_state(sensor_ids[sensor])
-            result = detectors.process_sensor(sensor_state, accepted.ts[start:stop], accepted.value[start:stop])
-            if result.stats:
-                stats.extend(result.stats)
-            if result.findings:
-                findings.extend(result.findings)
         if len(accepted):
-            state.watermark = max(state.watermark, int(accepted.ts.max()))
-        if state.watermark >= 0 and state.watermark - state.last_sweep >= self.sweep_interval_ms:
-            self._sweep(state, stats, findings)
+            self._process_with_sweeps(state, accepted, stats, findings)
         return PartitionOutput(
             partition, state.watermark, accepted, stats, findings, rejects, min(kafka_ts) if kafka_ts else 0
         )
 
-    def _sweep(self, state: PartitionState, stats: list[WindowStats], findings: list[Finding]) -> None:
-        """Let quiet sensors close their windows and notice silence, on event time."""
-        state.last_sweep = state.watermark
+    def _process_with_sweeps(
+        self, state: PartitionState, accepted: Accepted, stats: list[WindowStats], findings: list[Finding]
+    ) -> None:
+        interval = self.sweep_interval_ms
+        in_arrival = np.lexsort((accepted.ts, accepted.arrival))
+        running = np.maximum.accumulate(np.maximum(accepted.ts[in_arrival], state.watermark))
+        newest = int(running[-1])
+        if state.last_sweep < 0:
+            state.last_sweep = (int(running[0]) // interval) * interval
+        boundary = state.last_sweep + interval
+        if boundary > newest:  # the common case: no boundary inside this batch
+            self._run(state, accepted.sensor, accepted.ts, accepted.value, stats, findings)
+        else:
+            start = 0
+            while boundary <= newest:
+                cut = int(np.searchsorted(running, boundary, side="right"))
+                self._run_subset(state, accepted, in_arrival[start:cut], stats, findings)
+                self._sweep(state, boundary, stats, findings)
+                state.last_sweep = boundary
+                start, boundary = cut, boundary + interval
+            self._run_subset(state, accepted, in_arrival[start:], stats, findings)
+        state.watermark = max(state.watermark, newest)
+
+    def _run_subset(
+        self, state: PartitionState, accepted: Accepted, positions: npt.NDArray[np.intp],
+        stats: list[WindowStats], findings: list[Finding],
+    ) -> None:  # fmt: skip
+        if len(positions) == 0:
+            return
+        grouped = positions[np.argsort(accepted.sensor[positions], kind="stable")]
+        self._run(state, accepted.sensor[grouped], accepted.ts[grouped], accepted.value[grouped], stats, findings)
+
+    def _run(
+        self, state: PartitionState, sensor: npt.NDArray[np.int32], ts: npt.NDArray[np.int64],
+        value: npt.NDArray[np.float64], stats: list[WindowStats], findings: list[Finding],
+    ) -> None:  # fmt: skip
+        """Feed sensor-grouped readings (arrival order within each sensor) to the detectors."""
+        detectors = self.detectors
+        sensor_ids = self.index.sensor_ids
+        states = state.sensors
+        for number, start, stop in sensor_runs(sensor):
+            sensor_state = states.get(number)
+            if sensor_state is None:
+                sensor_state = states[number] = detectors.new_sensor_state(sensor_ids[number])
+            result = detectors.process_sensor(sensor_state, ts[start:stop], value[start:stop])
+            if result.stats:
+                stats.extend(result.stats)
+            if result.findings:
+                findings.extend(result.findings)
+            state.processed_ts[number] = ts[stop - 1]
+
+    def _sweep(self, state: PartitionState, boundary: int, stats: list[WindowStats], findings: list[Finding]) -> None:
+        """Sensors with nothing for a whole interval close their windows and check silence at ``boundary``."""
         if not state.sensors:
             return
         numbers = np.fromiter(state.sensors.keys(), dtype=np.int64, count=len(state.sensors))
-        quiet = numbers[state.last_ts[numbers] < state.watermark - self.sweep_interval_ms]
-        for sensor in quiet.tolist():
-            result = self.detectors.advance_sensor(state.sensors[sensor], state.watermark)
+        numbers.sort()
+        quiet = numbers[state.processed_ts[numbers] <= boundary - self.sweep_interval_ms]
+        for number in quiet.tolist():
+            result = self.detectors.advance_sensor(state.sensors[number], boundary)
             stats.extend(result.stats)
             findings.extend(result.findings)
 
@@ -126,7 +171,7 @@ class GroupStage:
     arrives behind it is processed at once rather than dropped.
     """
 
-    def __init__(self, detectors: Any, *, max_skew_ms: int = 300_000, tick_interval_ms: int = 60_000) -> None:
+    def __init__(self, detectors: Any, *, max_skew_ms: int = 3_600_000, tick_interval_ms: int = 60_000) -> None:
         self.detectors = detectors
         self.max_skew_ms = max_skew_ms
         self.tick_interval_ms = tick_interval_ms

@@ -18,9 +18,10 @@ import numpy.typing as npt
 from lifeline.models import Reject, RejectReason
 from lifeline.registry import Registry
 
-__all__ = ["Accepted", "SensorIndex", "ValidationLimits", "validate_batch"]
+__all__ = ["Accepted", "SensorIndex", "ValidationLimits", "sensor_runs", "validate_batch"]
 
 _EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+_LATEST_MS = 1 << 42  # year 2109; keeps event times far inside int64 for the vector arithmetic
 
 
 class _Wire(msgspec.Struct, frozen=True, gc=False):
@@ -68,18 +69,24 @@ class Accepted:
     ts: npt.NDArray[np.int64]
     value: npt.NDArray[np.float64]
     quality: npt.NDArray[np.int32]
+    arrival: npt.NDArray[np.int64]  # position of the carrying message in the batch
 
     def __len__(self) -> int:
         return len(self.ts)
 
     def segments(self) -> list[tuple[int, int, int]]:
         """``(sensor number, start, stop)`` for each sensor's run of readings."""
-        if len(self.sensor) == 0:
-            return []
-        cuts = np.flatnonzero(np.diff(self.sensor)) + 1
-        starts = np.concatenate(([0], cuts))
-        stops = np.concatenate((cuts, [len(self.sensor)]))
-        return list(zip(self.sensor[starts].tolist(), starts.tolist(), stops.tolist(), strict=True))
+        return sensor_runs(self.sensor)
+
+
+def sensor_runs(sensor: npt.NDArray[np.int32]) -> list[tuple[int, int, int]]:
+    """``(sensor number, start, stop)`` of each run of equal numbers in a sensor-grouped array."""
+    if len(sensor) == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(sensor)) + 1
+    starts = np.concatenate(([0], cuts))
+    stops = np.concatenate((cuts, [len(sensor)]))
+    return list(zip(sensor[starts].tolist(), starts.tolist(), stops.tolist(), strict=True))
 
 
 def validate_batch(
@@ -117,9 +124,8 @@ def validate_batch(
         try:
             wire = _decoder.decode(payload)
         except msgspec.DecodeError as exc:
-            text = str(exc)  # JSON has no NaN/inf; an overflowing number like 1e999 is the non-finite case
-            overflow = "Number out of range" in text and "value" in text
-            reject(pos, 0, RejectReason.NON_FINITE if overflow else RejectReason.MALFORMED, text)
+            why, detail, sensor_id = _classify_undecodable(payload, str(exc))
+            reject(pos, 0, why, detail, sensor_id)
             continue
         sensor = number.get(wire.sensor_id)
         if sensor is None:
@@ -134,6 +140,9 @@ def validate_batch(
                 reject(pos, 0, RejectReason.OVERSIZE, f"{n} values > {limits.max_batch_values}", wire.sensor_id)
                 continue
             t0, dt = wire.t0, wire.dt_ms
+            if not (0 <= t0 < _LATEST_MS and dt < _LATEST_MS):
+                reject(pos, 0, RejectReason.BAD_TIMESTAMP, f"t0 {t0} / dt_ms {dt} not plausible", wire.sensor_id)
+                continue
             sensors.extend([sensor] * n)
             stamps.extend(range(t0, t0 + n * dt, dt))
             values.extend(wire.values)
@@ -142,6 +151,8 @@ def validate_batch(
             items.extend(range(n))
         elif wire.ts is None or wire.value is None:
             reject(pos, 0, RejectReason.MALFORMED, "a reading needs ts+value or t0+dt_ms+values", wire.sensor_id)
+        elif not 0 <= wire.ts < _LATEST_MS:
+            reject(pos, 0, RejectReason.BAD_TIMESTAMP, f"event time {wire.ts} ms is not plausible", wire.sensor_id)
         else:
             sensors.append(sensor)
             stamps.append(wire.ts)
@@ -173,12 +184,21 @@ def validate_batch(
         reject(int(origin_arr[i]), items[i], code, detail, sid)
 
     keep = np.flatnonzero(reason == 0)
-    order = keep[np.lexsort((ts_arr[keep], sensor_arr[keep]))]
+    # Per sensor, in ARRIVAL order: a reading is late when its event time is behind the newest event
+    # time that sensor already delivered (in an earlier batch or earlier in this one), a duplicate when
+    # equal. Judging in arrival order makes the verdict independent of where batch boundaries fall.
+    order = keep[np.argsort(sensor_arr[keep], kind="stable")]
     s, t = sensor_arr[order], ts_arr[order]
-    same_as_previous = np.zeros(len(order), dtype=bool)
-    same_as_previous[1:] = (s[1:] == s[:-1]) & (t[1:] == t[:-1])
-    watermark = last_ts[s]
-    duplicate = same_as_previous | (t == watermark)
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    segment = np.cumsum(first) - 1
+    shifted = (segment.astype(np.int64) << 42) + t  # event times < 2**42 ms (year 2109): segments never mix
+    running = np.maximum.accumulate(shifted) - (segment.astype(np.int64) << 42)
+    previous = np.empty_like(t)
+    previous[1:] = running[:-1]
+    previous[first] = -1
+    watermark = np.maximum(previous, _segment_start_fill(last_ts[s], first))
+    duplicate = t == watermark
     late = t < watermark
     bad = duplicate | late
     for j in np.flatnonzero(bad).tolist():
@@ -191,11 +211,46 @@ def validate_batch(
         )
         reject(int(origin_arr[i]), items[i], code, detail, index.sensor_ids[int(s[j])])
     good = order[~bad]
-    accepted = Accepted(sensor_arr[good], ts_arr[good], value_arr[good], quality_arr[good])
+    accepted = Accepted(sensor_arr[good], ts_arr[good], value_arr[good], quality_arr[good], origin_arr[good])
     if len(good):
         last = np.flatnonzero(np.diff(accepted.sensor, append=-1))
         last_ts[accepted.sensor[last]] = accepted.ts[last]
     return accepted, rejects
+
+
+def _segment_start_fill(values: npt.NDArray[np.int64], first: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """Spread each segment's first value over the whole segment (segments start where ``first``)."""
+    starts = np.flatnonzero(first)
+    lengths = np.diff(np.append(starts, len(values)))
+    return np.repeat(values[starts], lengths)
+
+
+def _classify_undecodable(payload: bytes, error: str) -> tuple[RejectReason, str, str]:
+    """Strict JSON has no NaN or infinity, but gateways send them (``NaN``, ``Infinity``, ``1e999``).
+
+    Those are ``non_finite`` readings, not garbage: say so, and keep the sensor id when it can be read.
+    Runs only for messages that failed strict decoding.
+    """
+    import json
+    import math
+
+    if b"NaN" in payload or b"Infinity" in payload or "Number out of range" in error:
+        try:
+            loose = json.loads(payload)
+        except (ValueError, UnicodeDecodeError):
+            loose = None
+        if isinstance(loose, dict):
+            value = loose.get("value")
+            values = loose.get("values")
+            numbers = [value] if value is not None else (values if isinstance(values, list) else [])
+            if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+                sensor_id = loose.get("sensor_id")
+                return (
+                    RejectReason.NON_FINITE,
+                    "value is NaN or infinite",
+                    sensor_id if isinstance(sensor_id, str) else "",
+                )
+    return RejectReason.MALFORMED, error, ""
 
 
 def _detail(code: RejectReason, value: float, ts: int, kafka_ts: int, index: SensorIndex, sensor: int) -> str:

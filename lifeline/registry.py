@@ -199,7 +199,7 @@ def load_registry(path: str | Path) -> Registry:
 
 
 def _format_number(value: float | None) -> str:
-    return "" if value is None else repr(value)
+    return "" if value is None else repr(float(value))  # float(): numpy scalars would repr as np.float64(...)
 
 
 def write_registry(sensors: Iterable[SensorSpec], path: str | Path) -> None:
@@ -210,8 +210,9 @@ def write_registry(sensors: Iterable[SensorSpec], path: str | Path) -> None:
     for s in sensors:
         writer.writerow([
             s.sensor_id, s.kind.value, s.asset_id, s.asset_kind, s.owner, s.maintainer, s.district,
-            repr(s.lat), repr(s.lon), s.group_id, repr(s.interval_s), _format_number(s.min_value),
+            _format_number(s.lat), _format_number(s.lon), s.group_id, _format_number(s.interval_s),
+            _format_number(s.min_value),
             _format_number(s.max_value), _format_number(s.design_value),
-            ";".join(f"{k}={v!r}" for k, v in s.thresholds.items()),
+            ";".join(f"{k}={float(v)!r}" for k, v in s.thresholds.items()),
         ])  # fmt: skip
     Path(path).write_text(buffer.getvalue(), encoding="utf-8")

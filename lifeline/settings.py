@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache, description="downloaded jars (Kafka, QuestDB)")
     state_dir: Path = Field(default_factory=_default_state, description="server data, pid files, logs")
     registry_path: Path | None = Field(default=None, description="sensor registry CSV")
+    rules_path: Path | None = Field(default=None, description="detector rules TOML (default: DOMAIN.md values)")
 
     # Kafka
     kafka_host: str = "127.0.0.1"
@@ -98,7 +99,9 @@ class Settings(BaseSettings):
     future_tolerance_s: float = Field(default=300.0, ge=0)
     max_message_bytes: int = Field(default=262_144, ge=64)
     sweep_interval_s: float = Field(default=300.0, gt=0, description="event time between silence sweeps")
-    group_max_skew_s: float = Field(default=300.0, gt=0, description="how far a stalled partition may hold alerts back")
+    group_max_skew_s: float = Field(
+        default=3600.0, gt=0, description="how far a stalled partition may hold alerts back"
+    )
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics port; 0 disables")
     questdb_flush_rows: int = Field(default=200_000, ge=1)
     questdb_flush_interval_s: float = Field(default=0.5, gt=0)

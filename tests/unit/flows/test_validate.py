@@ -15,14 +15,21 @@ T = 1_720_000_000_000  # event times below are offsets from this moment
 def test_good_readings_are_accepted_sorted_per_sensor() -> None:
     accepted, rejects, _ = call(
         [
-            b'{"sensor_id":"P","ts":1720000003000,"value":0.31}',
-            b'{"sensor_id":"G","ts":1720000002000,"value":4.0}',
             b'{"sensor_id":"P","ts":1720000001000,"value":0.30}',
+            b'{"sensor_id":"G","ts":1720000002000,"value":4.0}',
+            b'{"sensor_id":"P","ts":1720000003000,"value":0.31}',
             b'{"sensor_id":"A","t0":1720000001000,"dt_ms":20,"values":[0.1,0.2,0.3]}',
         ]
     )
     assert rejects == []
-    assert (accepted.ts - T).tolist() == [2000, 1000, 3000, 1000, 1020, 1040]  # G, then P in time order, then A
+    assert (accepted.ts - T).tolist() == [
+        2000,
+        1000,
+        3000,
+        1000,
+        1020,
+        1040,
+    ]  # by sensor, arrival order within
     assert [seg[2] - seg[1] for seg in accepted.segments()] == [1, 2, 3]
 
 
@@ -35,6 +42,10 @@ def test_good_readings_are_accepted_sorted_per_sensor() -> None:
         (b'{"sensor_id":"G","t0":1720000001000,"dt_ms":0,"values":[1]}', RejectReason.MALFORMED),
         (b'{"sensor_id":"NOPE","ts":1720000001000,"value":1}', RejectReason.UNKNOWN_SENSOR),
         (b'{"sensor_id":"G","ts":1720000001000,"value":1e999}', RejectReason.NON_FINITE),
+        (b'{"sensor_id":"G","ts":1720000001000,"value":NaN}', RejectReason.NON_FINITE),
+        (b'{"sensor_id":"G","t0":1720000001000,"dt_ms":10,"values":[1.0,Infinity]}', RejectReason.NON_FINITE),
+        (b'{"sensor_id":"G","ts":99999999999999999999999,"value":1}', RejectReason.BAD_TIMESTAMP),
+        (b'{"sensor_id":"G","ts":9999999999999999,"value":1}', RejectReason.BAD_TIMESTAMP),
         (b'{"sensor_id":"G","ts":1720000001000,"value":150.0}', RejectReason.OUT_OF_RANGE),
         (b'{"sensor_id":"G","ts":1720000001000,"value":-0.5}', RejectReason.OUT_OF_RANGE),
         (b'{"sensor_id":"P","ts":1720000001000,"value":0.9}', RejectReason.OUT_OF_RANGE),  # registry max 0.8
@@ -67,6 +78,26 @@ def test_late_and_duplicate_readings_across_batches() -> None:
     assert (accepted.ts - T).tolist() == [6000]
     assert sorted(r.reason.value for r in rejects) == ["duplicate", "duplicate", "late"]
     assert last_ts[0] == T + 6000
+
+
+def test_lateness_is_judged_in_arrival_order_whatever_the_batch_boundaries() -> None:
+    stream = [
+        b'{"sensor_id":"G","ts":%d,"value":1}' % (T + 1000),
+        b'{"sensor_id":"P","ts":%d,"value":0.3}' % (T + 500),
+        b'{"sensor_id":"G","ts":%d,"value":1}' % (T + 3000),
+        b'{"sensor_id":"G","ts":%d,"value":1}' % (T + 2000),  # arrives after 3000: late
+        b'{"sensor_id":"G","ts":%d,"value":1}' % (T + 3000),  # duplicate of an accepted one
+        b'{"sensor_id":"G","ts":%d,"value":1}' % (T + 4000),
+    ]
+    verdicts = []
+    for cut in range(len(stream) + 1):
+        accepted_a, rejects_a, last_ts = call(stream[:cut])
+        accepted_b, rejects_b, _ = call(stream[cut:], last_ts=last_ts)
+        accepted = sorted((accepted_a.ts - T).tolist() + (accepted_b.ts - T).tolist())
+        reasons = sorted(r.reason.value for r in rejects_a + rejects_b)
+        verdicts.append((accepted, reasons))
+    assert verdicts[0] == ([500, 1000, 3000, 4000], ["duplicate", "late"])
+    assert all(v == verdicts[0] for v in verdicts)
 
 
 def test_bad_values_inside_a_batch_message_are_rejected_one_by_one() -> None:
