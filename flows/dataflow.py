@@ -60,8 +60,9 @@ def _storage_mask(state: PartitionState, out: PartitionOutput, mode: str, bucket
     return keep
 
 
-def _group_input(out: PartitionOutput) -> tuple[int, int, list[Any]]:
-    return (out.partition, out.watermark, out.findings)
+def _group_input(pair: tuple[PartitionOutput, Any, bool]) -> tuple[int, int, list[Any], bool]:
+    out, _rows, idle = pair
+    return (out.partition, out.watermark, out.findings, idle)
 
 
 def make_detectors(settings: Settings, registry: Registry) -> Any:
@@ -102,13 +103,19 @@ def build_flow(
         limits=limits,
         sweep_interval_ms=round(settings.sweep_interval_s * 1000),
     )
-    group_stage = GroupStage(detectors, max_skew_ms=round(settings.group_max_skew_s * 1000))
+    source = KafkaBatchSource(
+        consumer_config(settings, group_id=f"{flow_id}-flow"), settings.readings_topic,
+        batch_size=settings.batch_size, stop_at_end=stop_at_end,
+    )  # fmt: skip
+    group_stage = GroupStage(
+        detectors, partitions=source.partition_count(), max_skew_ms=round(settings.group_max_skew_s * 1000)
+    )
     store_mode, bucket_ms = settings.store_readings, settings.downsample_ms
     alerts_topic, dlq_topic = settings.alerts_topic, settings.dlq_topic
 
     def detect_sensors(
         state: PartitionState | None, batch: RawBatch
-    ) -> tuple[PartitionState, tuple[PartitionOutput, QuestDBBatch]]:
+    ) -> tuple[PartitionState, tuple[PartitionOutput, QuestDBBatch, bool]]:
         if state is None:
             state = partition_stage.new_state()
         out = partition_stage.process(state, batch.partition, batch.payloads, batch.offsets, batch.kafka_ts)
@@ -127,32 +134,26 @@ def build_flow(
             delay = time.time() - out.kafka_ts_min / 1000
             metrics.PROCESSING.observe(max(delay, 0.0))
             metrics.CONSUMER_LAG.labels(str(batch.partition)).set(max(delay, 0.0) * 1000)
-        return state, (out, rows)
+        return state, (out, rows, batch.idle)
 
     def correlate(
-        state: GroupStageState | None, item: tuple[int, int, list[Any]]
+        state: GroupStageState | None, item: tuple[int, int, list[Any], bool]
     ) -> tuple[GroupStageState, list[AlertEvent]]:
         if state is None:
             state = group_stage.new_state()
-        partition, watermark, findings = item
-        events = group_stage.process(state, partition, watermark, findings)
+        partition, watermark, findings, idle = item
+        events = group_stage.process(state, partition, watermark, findings, idle)
         for e in events:
             metrics.ALERT_EVENTS.labels(str(int(e.tier)), e.kind.value, e.event.value).inc()
         return state, events
 
     flow = Dataflow(flow_id)
-    source = KafkaBatchSource(
-        consumer_config(settings, group_id=f"{flow_id}-flow"), settings.readings_topic,
-        batch_size=settings.batch_size, stop_at_end=stop_at_end,
-    )  # fmt: skip
     raw = op.input("readings", flow, source)
     by_partition = op.key_on("key_by_partition", raw, lambda b: str(b.partition))
     detected = op.key_rm("unkey_partition", op.stateful_map("detect_sensors", by_partition, detect_sensors))
     partition_rows = op.map("partition_rows", detected, lambda pair: pair[1])
     dlq = op.flat_map("dlq", detected, lambda pair: [KafkaOut.reject(dlq_topic, r) for r in pair[0].rejects])
-    to_groups = op.map(
-        "to_groups", detected, lambda pair: ("all", (pair[0].partition, pair[0].watermark, pair[0].findings))
-    )
+    to_groups = op.map("to_groups", detected, lambda pair: ("all", _group_input(pair)))
     alerts = op.key_rm("unkey_groups", op.stateful_map("correlate", to_groups, correlate))
     alert_messages = op.flat_map(
         "alert_messages", alerts, lambda events: [KafkaOut.alert(alerts_topic, e) for e in events]

@@ -8,6 +8,7 @@ read together with operator state: after a crash the flow resumes exactly where 
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ class RawBatch(msgspec.Struct, frozen=True, gc=False):
     payloads: list[bytes]
     offsets: list[int]
     kafka_ts: list[int]
+    idle: bool = False  # True: nothing to read, the partition is caught up with its end
 
 
 class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
@@ -37,11 +39,26 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
         self._batch_size = batch_size
         self._poll_timeout_s = poll_timeout_s
         self._stop_offset = stop_offset
+        self._topic = topic
         self._idle = False
+        self._announced_end = False
+        self._last_idle_check = 0.0
+
+    def _caught_up(self) -> bool:
+        """True when every message of the partition up to its current end has been read."""
+        now = time.monotonic()
+        if now - self._last_idle_check < 0.5:
+            return False
+        self._last_idle_check = now
+        _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), timeout=5)
+        return self._next_offset >= high or high == 0
 
     def next_batch(self) -> list[RawBatch]:
         if self._stop_offset is not None and self._next_offset >= self._stop_offset:
-            raise StopIteration
+            if self._announced_end:
+                raise StopIteration
+            self._announced_end = True  # tell the group stage this partition holds nobody back any more
+            return [RawBatch(self._partition, [], [], [], idle=True)]
         messages = self._consumer.consume(self._batch_size, timeout=self._poll_timeout_s)
         payloads: list[bytes] = []
         offsets: list[int] = []
@@ -60,7 +77,9 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
             stamps.append(message.timestamp()[1])
         self._idle = not payloads
         if not payloads:
-            return []
+            if self._next_offset < 0 and self._stop_offset == 0:
+                return []
+            return [RawBatch(self._partition, [], [], [], idle=True)] if self._caught_up() else []
         self._next_offset = offsets[-1] + 1
         return [RawBatch(self._partition, payloads, offsets, stamps)]
 
@@ -91,13 +110,17 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         self._stop_at_end = stop_at_end
 
     def list_parts(self) -> list[str]:
+        return [str(p) for p in range(self.partition_count())]
+
+    def partition_count(self) -> int:
+        """Partitions of the topic (every worker lists all; Bytewax assigns each to one worker)."""
         consumer = Consumer(self._config)
         try:
             metadata = consumer.list_topics(self._topic, timeout=10)
             topic = metadata.topics.get(self._topic)
             if topic is None or topic.error is not None or not topic.partitions:
                 raise RuntimeError(f"topic {self._topic!r} does not exist; run `lifeline schema apply`")
-            return [str(p) for p in sorted(topic.partitions)]
+            return len(topic.partitions)
         finally:
             consumer.close()
 

@@ -157,6 +157,7 @@ class GroupStageState:
     """Watermarks of every partition, buffered findings and the state of every group."""
 
     partition_watermarks: dict[int, int] = field(default_factory=dict)
+    idle: set[int] = field(default_factory=set)  # caught-up partitions: they hold nobody back
     pending: list[Finding] = field(default_factory=list)
     groups: dict[str, Any] = field(default_factory=dict)  # group id → detector GroupState
     released_to: int = -1
@@ -171,28 +172,44 @@ class GroupStage:
     arrives behind it is processed at once rather than dropped.
     """
 
-    def __init__(self, detectors: Any, *, max_skew_ms: int = 3_600_000, tick_interval_ms: int = 60_000) -> None:
+    def __init__(
+        self, detectors: Any, *, partitions: int = 1, max_skew_ms: int = 3_600_000, tick_interval_ms: int = 60_000
+    ) -> None:
         self.detectors = detectors
+        self.partitions = partitions
         self.max_skew_ms = max_skew_ms
         self.tick_interval_ms = tick_interval_ms
 
     def new_state(self) -> GroupStageState:
-        """Fresh state."""
-        return GroupStageState()
+        """Fresh state: every partition counts from the start, at watermark -1 until it reports."""
+        return GroupStageState(partition_watermarks=dict.fromkeys(range(self.partitions), -1))
 
     def watermark(self, state: GroupStageState) -> int:
-        """The event-time watermark up to which findings are complete."""
-        if not state.partition_watermarks:
+        """The event-time watermark up to which findings are complete.
+
+        The minimum over partitions that still have data to deliver (idle, caught-up partitions do
+        not count), but never more than ``max_skew_ms`` behind the most advanced partition.
+        """
+        marks = state.partition_watermarks
+        if not marks:
             return -1
-        marks = state.partition_watermarks.values()
-        return max(min(marks), max(marks) - self.max_skew_ms)
+        newest = max(marks.values())
+        busy = [w for p, w in marks.items() if p not in state.idle]
+        lowest = min(busy) if busy else newest
+        return max(lowest, newest - self.max_skew_ms) if newest >= 0 else -1
 
     def process(
-        self, state: GroupStageState, partition: int, watermark: int, findings: list[Finding]
+        self, state: GroupStageState, partition: int, watermark: int, findings: list[Finding], idle: bool = False
     ) -> list[AlertEvent]:
         """Take one partition's findings and watermark; return alert events now decided."""
         if watermark > state.partition_watermarks.get(partition, -1):
             state.partition_watermarks[partition] = watermark
+        else:
+            state.partition_watermarks.setdefault(partition, watermark)
+        if idle:
+            state.idle.add(partition)
+        else:
+            state.idle.discard(partition)
         if findings:
             state.pending.extend(findings)
         mark = self.watermark(state)

@@ -33,14 +33,21 @@ def _run(scenario: Any, per_partition: list[list[tuple[bytes, int]]], batch: int
     detectors = make_detectors(Settings(), scenario.registry)
     stage = PartitionStage(detectors, SensorIndex(scenario.registry), "t", limits=ValidationLimits(),
                            sweep_interval_ms=300_000)  # fmt: skip
-    groups = GroupStage(detectors)
+    groups = GroupStage(detectors, partitions=PARTITIONS)
     states = [stage.new_state() for _ in range(PARTITIONS)]
     group_state = groups.new_state()
     cursors = [0] * PARTITIONS
     rng = random.Random(seed)
     alerts, stats, rejects = set(), set(), set()
-    while any(c < len(p) for c, p in zip(cursors, per_partition, strict=True)):
-        p = rng.choice([i for i in range(PARTITIONS) if cursors[i] < len(per_partition[i])])
+    idle: set[int] = set()
+    while len(idle) < PARTITIONS:
+        p = rng.choice([i for i in range(PARTITIONS) if i not in idle])
+        if cursors[p] >= len(per_partition[p]):  # the source announces a partition that reached its end
+            idle.add(p)
+            out = stage.process(states[p], p, [], [], [])
+            alerts |= {(e.alert_id, e.event.value, e.ts, int(e.tier)) for e in groups.process(
+                group_state, p, out.watermark, out.findings, idle=True)}  # fmt: skip
+            continue
         size = rng.randint(1, batch)
         chunk = per_partition[p][cursors[p] : cursors[p] + size]
         offsets = list(range(cursors[p], cursors[p] + len(chunk)))
