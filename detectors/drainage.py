@@ -1,17 +1,23 @@
 """Graded rules for drainage and urban waterlogging (DOMAIN.md, Table D).
 
-* Rain gauge (``rain``, mm/h): T3 ≥20 mm/h for ``persistence`` reports; T2 ≥50 mm and T1 ≥100 mm
-  accumulated over the last 3 h (intensity × reporting interval, 5-min buckets, at most 36).
+* Rain gauge (``rain``, mm/h): T3 ≥20 mm/h for ``persistence`` reports; T2 ≥50 mm accumulated over
+  the last 6 h (CMA yellow) or 3 h (orange); T1 ≥100 mm over the last 3 h (red). Accumulation is
+  intensity × reporting interval in 5-min buckets (at most 72 for 6 h).
 * Road ponding (``ponding_depth``, cm): T3 ≥15, T2 ≥27, T1 ≥40 cm, or ≥25 cm and rising faster than
   5 cm per 5 min; every tier for ``persistence`` reports. Kind ``waterlogging``.
+  A fast rise is one rate over 5 min: it counts for the rise sample and, when the level has not fallen
+  back (a spike would), for the next sample too, so one real 5-min rise meets the persistence.
 * Manhole level (``manhole_level``, m above invert): T3 at the pipe crown (``crown_m``, surcharge);
   T2 within 0.5 m of the ground (``design_value`` = ground depth, or ``t2_m``) or above the crown and
-  rising >0.2 m per 5 min; T1 within 0.1 m of the ground (``t1_m``, overflow). Kind ``overflow``.
+  rising >0.2 m per 5 min (held as for ponding); T1 within 0.1 m of the ground (``t1_m``, overflow).
+  Kind ``overflow``.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
@@ -24,20 +30,44 @@ from .state import SensorState
 
 __all__ = ["RULES", "rise_per_5min"]
 
-_RAIN_SLOTS = 36
+#: 5-min buckets of the 6-h rain window (the 3-h window is the newer half)
+_RAIN_SLOTS = 72
 _FIVE_MIN_MS = 300_000.0
 
 
 def rise_per_5min(st: SensorState, ts: int, v: float, interval_ms: float) -> float:
     """Rate of rise scaled to 5 minutes, against the oldest reading of the last ~5 min (≥1 interval)."""
-    before = recent_before(st, ts, max(_FIVE_MIN_MS, 1.01 * interval_ms))
+    return _rise_and_ref(st, ts, v, interval_ms)[0]
+
+
+def _rise_and_ref(st: SensorState, ts: int, v: float, interval_ms: float) -> tuple[float, float]:
+    """(rate of rise per 5 min, the reading it is measured from); (0, v) when there is none."""
+    lookback = max(_FIVE_MIN_MS, 1.01 * interval_ms)
+    before = recent_before(st, ts, lookback)
     if before.size == 0:
-        return 0.0
+        return 0.0, v
     n = st.ring_n
     times = st.ring[0, :n] if n < st.ring.shape[1] else st.ring[0]
-    oldest_t = float(times[(times >= ts - max(_FIVE_MIN_MS, 1.01 * interval_ms)) & (times < ts)].min())
-    dt = ts - oldest_t
-    return (v - float(before[0])) * _FIVE_MIN_MS / dt if dt > 0 else 0.0
+    window = (times >= ts - lookback) & (times < ts)
+    oldest = int(np.argmin(np.where(window, times, np.inf)))
+    dt = ts - float(times[oldest])
+    ref = float(st.ring[1, oldest])
+    return ((v - ref) * _FIVE_MIN_MS / dt if dt > 0 else 0.0), ref
+
+
+def _fast_rise(
+    st: SensorState, ts: int, v: float, interval_ms: float, floor: float, limit: float
+) -> tuple[bool, float]:
+    """Whether the level (at least ``floor``) rose faster than ``limit`` per 5 min now, or did so at the
+    previous sample and has not fallen back below the midpoint of that rise (a spike falls back).
+    Returns (fast or held, the rise now). Uses ``step_ref`` / ``step_t`` for the pending rise."""
+    rise, ref = _rise_and_ref(st, ts, v, interval_ms) if v >= floor else (0.0, v)
+    held = st.step_t >= 0 and v >= st.step_ref and ts - st.step_t <= 1.5 * max(interval_ms, _FIVE_MIN_MS)
+    if v >= floor and rise > limit:
+        st.step_ref, st.step_t = 0.5 * (v + ref), ts
+        return True, rise
+    st.step_ref, st.step_t = math.nan, -1
+    return held and v >= floor, rise
 
 
 # -- rain ----------------------------------------------------------------------------------------------
@@ -51,7 +81,8 @@ def _rain_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
         "t2": threshold(spec, "t2_mm_3h", d.rain_t2_mm_3h),
         "t1": threshold(spec, "t1_mm_3h", d.rain_t1_mm_3h),
         "bucket_ms": bucket_ms,
-        "slots": float(min(_RAIN_SLOTS, max(1, round(3 * 3_600_000 / bucket_ms)))),
+        "t2_6h": threshold(spec, "t2_mm_6h", d.rain_t2_mm_6h),
+        "slots": float(min(_RAIN_SLOTS // 2, max(1, round(3 * 3_600_000 / bucket_ms)))),
     }
 
 
@@ -59,7 +90,8 @@ def _rain(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Fin
     p = prof.p
     aux = st.aux
     assert aux is not None
-    slots = int(p["slots"])
+    half = int(p["slots"])
+    slots = 2 * half
     bucket = ts // int(p["bucket_ms"])
     current = aux[AUX_KIND]
     ring = aux[AUX_KIND + 1 : AUX_KIND + 1 + slots]
@@ -73,13 +105,16 @@ def _rain(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Fin
         ring[bucket % slots] += v * prof.spec.interval_s / 3600.0
     elif "drainage.rain" not in st.emitted and st.c3 == 0:
         return
-    total = float(ring.sum())
-    level = 1 if total >= p["t1"] else 2 if total >= p["t2"] else 3 if v >= p["t3"] else 0
+    total6 = float(ring.sum())
+    newest = (bucket - np.arange(half)) % slots
+    total = float(ring[newest].sum())
+    t2_hit = total >= p["t2"] or total6 >= p["t2_6h"]
+    level = 1 if total >= p["t1"] else 2 if t2_hit else 3 if v >= p["t3"] else 0
     persist(st, level, ts)
     tier = 0
     if st.c3 >= prof.persistence:
         tier = 3
-    if total >= p["t2"]:
+    if t2_hit:
         tier = 2
     if total >= p["t1"]:
         tier = 1
@@ -96,8 +131,8 @@ def _rain(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Fin
         v,
         tier_score(tier, total / p["t1"]),
         lambda: (
-            f"rain {v:.1f} mm/h, {total:.0f} mm in the last 3 h "
-            f"(T3 ≥{p['t3']:g} mm/h, T2 ≥{p['t2']:g} mm/3h, T1 ≥{p['t1']:g} mm/3h)"
+            f"rain {v:.1f} mm/h, {total:.0f} mm in the last 3 h, {total6:.0f} mm in 6 h "
+            f"(T3 ≥{p['t3']:g} mm/h, T2 ≥{p['t2_6h']:g} mm/6h or ≥{p['t2']:g} mm/3h, T1 ≥{p['t1']:g} mm/3h)"
         ),
         out,
     )
@@ -123,8 +158,7 @@ def _ponding(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[
         if "drainage.ponding" in st.emitted:
             report(prof, st, "drainage.ponding", 0, AlertKind.WATERLOGGING, "", ts, v, 0.0, lambda: "receded", out)
         return
-    rise = rise_per_5min(st, ts, v, prof.interval_ms) if v >= p["rising_t1"] else 0.0
-    rising = v >= p["rising_t1"] and rise > p["rise"]
+    rising, rise = _fast_rise(st, ts, v, prof.interval_ms, p["rising_t1"], p["rise"])
     level = 1 if v >= p["t1"] or rising else 2 if v >= p["t2"] else 3 if v >= p["t3"] else 0
     persist(st, level, ts)
     need = prof.persistence
@@ -178,8 +212,8 @@ def _manhole(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[
         if "drainage.manhole" in st.emitted:
             report(prof, st, "drainage.manhole", 0, AlertKind.OVERFLOW, "", ts, v, 0.0, lambda: "receded", out)
         return
-    rise = rise_per_5min(st, ts, v, prof.interval_ms)
-    level = 1 if v >= t1 else 2 if v >= t2 or (v >= lowest and rise > p["rise"]) else 3 if v >= lowest else 0
+    rising, rise = _fast_rise(st, ts, v, prof.interval_ms, lowest, p["rise"])
+    level = 1 if v >= t1 else 2 if v >= t2 or rising else 3 if v >= lowest else 0
     persist(st, level, ts)
     need = prof.persistence
     tier = 1 if st.c1 >= need else 2 if st.c2 >= need else 3 if st.c3 >= need else 0

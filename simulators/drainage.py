@@ -4,7 +4,17 @@ Rain drives the network through two linear reservoirs (DOMAIN.md §3): rain → 
 constant of 10–30 min; inflow above the inlet capacity → surface ponding after a further 5–20 min,
 draining with a recession of 0.5–3 h. Levels are capped at the ground (overflow). A blocked inlet
 lowers the capacity and slows draining, so ponding appears at less rain and lasts longer.
-Ground truth (rainstorm, overflow, waterlogging) is read from the noise-free signal at sample times.
+Ground truth (rainstorm, overflow, waterlogging) is read from the noise-free signal at sample times and
+follows every Table D rule the signal triggers, not only the level steps:
+
+* rain: T3 ≥20 mm/h; T2 ≥50 mm in 6 h (yellow signal; 50 mm in 3 h, orange, is included); T1 ≥100 mm in 3 h;
+* manhole: T3 at the pipe crown; T2 within 0.5 m of the ground, or at/above the crown and rising
+  >0.2 m per 5 min (the rising clause grades a surcharged pipe: tiers are nested, and a fast rise below
+  the crown is what pump-station cycling looks like); T1 within 0.1 m of the ground;
+* ponding: T3 ≥15 cm; T2 ≥27 cm; T1 ≥40 cm, or ≥25 cm and rising >5 cm per 5 min.
+
+A rate of rise at a sample is measured against the sample 5 min earlier (the previous sample when the
+interval is 5 min or longer) and scaled to 5 min, as a rule reading the stream would measure it.
 """
 
 from __future__ import annotations
@@ -21,10 +31,17 @@ from lifeline.simulators.groundtruth import GroundTruthRow, tier_from_peak
 from lifeline.simulators.profiles import water_demand_factor
 from lifeline.simulators.timebase import HOUR_MS, MINUTE_MS
 
-__all__ = ["PONDING_STEPS_CM", "DrainageNetwork", "Storm"]
+__all__ = ["PONDING_STEPS_CM", "DrainageNetwork", "Storm", "rise_per_5min"]
 
 OWNER = "hefei-drainage"
 PONDING_STEPS_CM = {"t3": 15.0, "t2": 27.0, "t1": 40.0}
+#: Table D: ponding ≥25 cm and rising >5 cm per 5 min is T1
+PONDING_RISING_T1 = (25.0, 5.0)
+#: Table D: a manhole rising >0.2 m per 5 min is T2
+MANHOLE_RISE_T2_M = 0.2
+#: Table D rain windows: T2 ≥50 mm in 6 h (CMA yellow; orange 50 mm in 3 h is contained), T1 ≥100 mm in 3 h
+RAIN_T3_MM_H, RAIN_T2_MM_6H, RAIN_T1_MM_3H = 20.0, 50.0, 100.0
+FIVE_MIN_MS = 5 * MINUTE_MS
 
 
 @dataclass(frozen=True)
@@ -133,6 +150,16 @@ class DrainageNetwork:
                 self.ponding_grid[row] *= target / peaks[row]
         self._truths()
 
+    def incident_sensors(self) -> set[int]:
+        """Manholes whose noise-free level reaches the pipe crown (T3) during the scenario (after
+        :meth:`finish`): their storm response is an incident, so no sensor fault goes there."""
+        if not self.manholes or not self.storms:
+            return set()
+        minutes = np.arange(self.b.start_ms, self.b.end_ms, MINUTE_MS, dtype=np.int64)
+        rows = np.arange(len(self.manholes))
+        peak = self.level_values(rows, np.broadcast_to(minutes, (rows.size, minutes.size)), None).max(axis=1)
+        return {self.manholes[i] for i in np.flatnonzero(peak >= self.pipe_m - 1e-9).tolist()}
+
     # ----------------------------------------------------------------- normal behaviour
 
     def _minute(self, ts_ms: Ints) -> Ints:
@@ -167,27 +194,13 @@ class DrainageNetwork:
 
     def _truths(self) -> None:
         for c in range(len(self.catchment_ids)):
-            self._truth(self.rain[c], c, self._rain_tier, AlertKind.RAINSTORM, "")
+            self._truth(self.rain[c], c, _rain_tier, AlertKind.RAINSTORM, "")
         for i, sensor in enumerate(self.manholes):
-            spec = self.b.sensor(sensor)
-            t = spec.thresholds
-            self._truth(
-                sensor, i // self.k, _threshold_tier(t["crown_m"], t["t2_m"], t["t1_m"]), AlertKind.OVERFLOW, ""
-            )
+            t = self.b.sensor(sensor).thresholds
+            self._truth(sensor, i // self.k, _manhole_tier(t["crown_m"], t["t2_m"], t["t1_m"]), AlertKind.OVERFLOW, "")
         for i, sensor in enumerate(self.underpasses):
-            self._truth(sensor, i // self.u, _threshold_tier(**PONDING_STEPS_CM), AlertKind.WATERLOGGING,
+            self._truth(sensor, i // self.u, _ponding_tier(**PONDING_STEPS_CM), AlertKind.WATERLOGGING,
                         self.blocked.get(i, ""))  # fmt: skip
-
-    def _rain_tier(self, values: Floats, interval_ms: int) -> tuple[str, float]:
-        per_3h = max(1, round(3 * HOUR_MS / interval_ms))
-        depth_mm = values * interval_ms / HOUR_MS
-        accumulated = np.convolve(depth_mm, np.ones(per_3h))[: values.size]
-        top = float(accumulated.max()) if accumulated.size else 0.0
-        if top >= 100.0:
-            return "1", top
-        if top >= 50.0:
-            return "2", top
-        return ("3" if values.size and values.max() >= 20.0 else "none"), top
 
     def _truth(
         self, sensor: int, c: int, rule: Callable[[Floats, int], tuple[str, float]], kind: AlertKind, why: str
@@ -218,10 +231,55 @@ class DrainageNetwork:
         b.add_truth(truth)
 
 
-def _threshold_tier(t3: float, t2: float, t1: float) -> Callable[[Floats, int], tuple[str, float]]:
-    def rule(values: Floats, _interval_ms: int) -> tuple[str, float]:
+def rise_per_5min(values: Floats, interval_ms: int) -> Floats:
+    """Rate of rise at each sample, scaled to 5 min: against the sample 5 min earlier (at least the
+    previous one); 0 where there is no earlier sample.
+
+    >>> rise_per_5min(np.array([0.0, 0.1, 0.4, 0.5]), 300_000).round(2).tolist()
+    [0.0, 0.1, 0.3, 0.1]
+    >>> rise_per_5min(np.array([0.0, 1.0, 2.0, 3.0]), 150_000).tolist()
+    [0.0, 0.0, 2.0, 2.0]
+    """
+    lag = max(1, FIVE_MIN_MS // interval_ms)
+    rise = np.zeros_like(values)
+    if values.size > lag:
+        rise[lag:] = (values[lag:] - values[:-lag]) * (FIVE_MIN_MS / (lag * interval_ms))
+    return rise
+
+
+def _rain_tier(values: Floats, interval_ms: int) -> tuple[str, float]:
+    """Rain gauge: T1 ≥100 mm in 3 h, T2 ≥50 mm in 6 h, T3 ≥20 mm/h; returns the peak 3-h accumulation."""
+    per_3h = max(1, round(3 * HOUR_MS / interval_ms))
+    depth_mm = values * interval_ms / HOUR_MS
+    top3 = float(np.convolve(depth_mm, np.ones(per_3h))[: values.size].max()) if values.size else 0.0
+    top6 = float(np.convolve(depth_mm, np.ones(2 * per_3h))[: values.size].max()) if values.size else 0.0
+    if top3 >= RAIN_T1_MM_3H:
+        return "1", top3
+    if top6 >= RAIN_T2_MM_6H:
+        return "2", top3
+    return ("3" if values.size and values.max() >= RAIN_T3_MM_H else "none"), top3
+
+
+def _manhole_tier(crown: float, t2: float, t1: float) -> Callable[[Floats, int], tuple[str, float]]:
+    def rule(values: Floats, interval_ms: int) -> tuple[str, float]:
         peak = float(values.max()) if values.size else 0.0
-        return tier_from_peak(peak, t3, t2, t1), peak
+        tier = tier_from_peak(peak, crown, t2, t1)
+        if tier == "3" and bool(((values >= crown) & (rise_per_5min(values, interval_ms) > MANHOLE_RISE_T2_M)).any()):
+            tier = "2"
+        return tier, peak
+
+    return rule
+
+
+def _ponding_tier(t3: float, t2: float, t1: float) -> Callable[[Floats, int], tuple[str, float]]:
+    depth, rate = PONDING_RISING_T1
+
+    def rule(values: Floats, interval_ms: int) -> tuple[str, float]:
+        peak = float(values.max()) if values.size else 0.0
+        tier = tier_from_peak(peak, t3, t2, t1)
+        if tier in ("2", "3") and bool(((values >= depth) & (rise_per_5min(values, interval_ms) > rate)).any()):
+            tier = "1"
+        return tier, peak
 
     return rule
 

@@ -33,19 +33,28 @@ KIND_SCALE: dict[SensorKind, tuple[float, float]] = {
 _NEVER_STUCK_HIGH = {SensorKind.RAIN, SensorKind.PONDING_DEPTH}  # zero most of the time: faults would be invisible
 
 
-def inject_faults(b: Builder, counts: dict[str, int]) -> None:
-    """Inject ``counts[type]`` faults of each type on distinct, otherwise untouched sensors."""
+def inject_faults(b: Builder, counts: dict[str, int], busy: set[int] | None = None) -> None:
+    """Inject ``counts[type]`` faults of each type on distinct, otherwise untouched sensors.
+
+    ``busy`` names sensors whose normal signal already carries an incident (a storm-driven overflow has
+    no effect object): a fault there would hide the incident it is supposed to sit beside, so busy
+    sensors are only used when the quiet ones run out (a city where every manhole overflows).
+    """
     touched = {effect.sensor for effect in b.effects}
     high_rate = {int(s) for block in b.blocks if block.high_rate for s in block.sensors}
-    pool = np.array(
-        [i for i, spec in enumerate(b.sensors)
-         if i not in touched and i not in high_rate and spec.kind in KIND_SCALE and spec.kind not in _NEVER_STUCK_HIGH],
-        dtype=np.int64,
-    )  # fmt: skip
+    usable = [
+        i for i, spec in enumerate(b.sensors)
+        if i not in touched and i not in high_rate and spec.kind in KIND_SCALE and spec.kind not in _NEVER_STUCK_HIGH
+    ]  # fmt: skip
+    busy = busy or set()
+    quiet = np.array([i for i in usable if i not in busy], dtype=np.int64)
+    spare = np.array([i for i in usable if i in busy], dtype=np.int64)
     wanted = sum(counts.get(t, 0) for t in FAULT_TYPES)
-    if wanted == 0 or pool.size == 0:
+    if wanted == 0 or quiet.size + spare.size == 0:
         return
-    chosen = b.rng.choice(pool, size=min(wanted, pool.size), replace=False).tolist()
+    chosen = b.rng.choice(quiet, size=min(wanted, quiet.size), replace=False).tolist()
+    if len(chosen) < wanted and spare.size:
+        chosen += b.rng.choice(spare, size=min(wanted - len(chosen), spare.size), replace=False).tolist()
     position = 0
     for fault in FAULT_TYPES:
         for _ in range(counts.get(fault, 0)):

@@ -131,7 +131,7 @@ def build(
     networks = Networks(GasNetwork(builder), WaterNetwork(builder), DrainageNetwork(builder), BridgeNetwork(builder))
     definition.recipe(builder, networks)
     networks.drainage.finish(networks.ponding_targets_cm)
-    inject_faults(builder, networks.faults)
+    inject_faults(builder, networks.faults, networks.drainage.incident_sensors())
     bad: list[BadMessage] = []
     bad_rows: list[GroundTruthRow] = []
     if definition.bad_messages:

@@ -186,7 +186,8 @@ def best_tier(findings: list[Finding]) -> Tier | None:
 def test_ponding_steps_15_27_40_cm() -> None:
     det = drain_det()
     assert best_tier(feed(det, "D", [0.0, 16.0, 16.5, 16.2], 5 * MIN)) is Tier.T3
-    assert best_tier(feed(det, "D", [0.0, 28.0, 28.5, 28.2], 5 * MIN)) is Tier.T2
+    # climbing at most 4 cm / 5 min, so the "≥25 cm and rising >5 cm / 5 min" T1 clause stays out of it
+    assert best_tier(feed(det, "D", [0.0, 8.0, 16.0, 22.0, 26.0, 28.0, 28.5, 28.2], 5 * MIN)) is Tier.T2
     assert best_tier(feed(det, "D", [0.0, 41.0, 42.0, 42.0], 5 * MIN)) is Tier.T1
     assert best_tier(feed(det, "D", [0.0, 14.0, 14.5, 14.9], 5 * MIN)) is None
 
@@ -195,13 +196,36 @@ def test_ponding_25_cm_rising_more_than_5_cm_per_5_min_is_t1() -> None:
     det = drain_det()
     assert best_tier(feed(det, "D", [0.0, 18.0, 25.0, 31.0, 37.0], 5 * MIN)) is Tier.T1  # +6 cm / 5 min
     assert best_tier(feed(det, "D", [0.0, 20.0, 25.0, 26.0, 26.5], 5 * MIN)) is Tier.T3  # slow: T3 (< 27)
+    # one 5-min rise of 6 cm at ≥25 cm that holds is the DOMAIN condition (one rate over 5 min)
+    assert best_tier(feed(det, "D", [0.0, 10.0, 20.0, 24.0, 30.0, 31.0, 31.5], 5 * MIN)) is Tier.T1
+    # a one-sample jump that falls straight back is no rise (spike), stays at the depth tier
+    assert best_tier(feed(det, "D", [20.0, 24.0, 25.0, 26.0, 33.0, 26.2, 26.1], 5 * MIN)) is Tier.T3
 
 
 def test_manhole_surcharge_freeboard_and_overflow() -> None:
     det = drain_det()  # ground 3.0 m above invert, crown 1.0 m
-    assert best_tier(feed(det, "M", [0.3, 1.1, 1.15, 1.18], 5 * MIN)) is Tier.T3
-    assert best_tier(feed(det, "M", [0.3, 2.6, 2.62, 2.61], 5 * MIN)) is Tier.T2  # ≤0.5 m below ground
+    # rising ≤0.15 m / 5 min: the "rising >0.2 m per 5 min" T2 clause does not apply
+    assert best_tier(feed(det, "M", [0.3, 0.5, 0.7, 0.85, 1.0, 1.1, 1.15, 1.18], 5 * MIN)) is Tier.T3
+    climb = [0.3 + 0.15 * i for i in range(16)]  # up to 2.55 m at 0.15 m / 5 min
+    assert best_tier(feed(det, "M", [*climb, 2.6, 2.62, 2.61], 5 * MIN)) is Tier.T2  # ≤0.5 m below ground
     assert best_tier(feed(det, "M", [0.3, 2.95, 2.96, 2.97], 5 * MIN)) is Tier.T1  # ≤0.1 m below ground
+
+
+def test_manhole_surcharged_and_rising_fast_is_t2() -> None:
+    det = drain_det()  # crown 1.0 m, T2 freeboard at 2.5 m
+    # +0.25 m in one 5-min interval above the crown, and the level stays up: T2 (DOMAIN Table D)
+    assert best_tier(feed(det, "M", [0.9, 1.0, 1.05, 1.3, 1.32, 1.33], 5 * MIN)) is Tier.T2
+    # the same jump coming straight back is a spike, not a rise: T3 (surcharge) only
+    assert best_tier(feed(det, "M", [1.05, 1.08, 1.1, 1.12, 1.4, 1.13, 1.14], 5 * MIN)) is Tier.T3
+    # a fast rise below the crown (pump-station saw-tooth) is not graded
+    assert best_tier(feed(det, "M", [0.2, 0.25, 0.5, 0.52, 0.53], 5 * MIN)) is None
+
+
+def test_rain_50_mm_in_6_hours_is_t2() -> None:
+    det = drain_det()
+    # 10 mm/h for 6 h: 60 mm in 6 h (yellow signal, T2) although only 30 mm in any 3 h and < 20 mm/h
+    assert best_tier(feed(det, "R", [10.0] * 72, 5 * MIN)) is Tier.T2
+    assert best_tier(feed(det, "R", [10.0] * 54, 5 * MIN)) is None  # 45 mm in 4.5 h
 
 
 def test_rain_intensity_and_3h_accumulation() -> None:

@@ -128,3 +128,41 @@ def test_incidents_have_the_expected_tier_mix() -> None:
         "stuck", "drift", "spike", "dropout", "saturation", "offset"
     }  # fmt: skip
     assert len(SCENARIOS) >= 8
+
+
+def test_drainage_truth_follows_the_rate_of_rise_rules() -> None:
+    """Table D: a surcharged manhole rising >0.2 m / 5 min is T2; ponding ≥25 cm rising >5 cm / 5 min is T1."""
+    from lifeline.simulators.scenarios import build
+
+    scenario = build("drainage")
+    engine = scenario.engine
+    index = {sid: i for i, sid in enumerate(scenario.sensor_ids)}
+    checked = {"overflow": 0, "waterlogging": 0}
+    for row in scenario.ground_truth:
+        if row.label != "incident" or row.kind not in checked:
+            continue
+        sensor = index[row.sensor_ids[0]]
+        times = engine.sample_times(sensor)
+        values = engine.evaluate(sensor, times)
+        assert int(np.diff(times).max()) == 300_000  # 5-min reports: the rise is one sample difference
+        rise = np.r_[0.0, np.diff(values)]
+        thresholds = scenario.registry[row.sensor_ids[0]].thresholds
+        if row.kind == "overflow":
+            fast = bool(((values >= thresholds["crown_m"]) & (rise > 0.2)).any())
+            assert (row.expected_tier in {"1", "2"}) == (fast or values.max() >= thresholds["t2_m"])
+        else:
+            fast = bool(((values >= 25.0) & (rise > 5.0)).any())
+            assert (row.expected_tier == "1") == (fast or values.max() >= 40.0)
+        checked[row.kind] += fast
+    assert checked["overflow"] > 0  # the storm does drive fast rises in surcharged pipes
+
+
+def test_faults_do_not_hide_storm_overflows() -> None:
+    from lifeline.simulators.scenarios import build
+
+    scenario = build("storm-day", duration_s=12 * 3600)
+    overflow = {
+        s for r in scenario.ground_truth if r.label == "incident" and r.kind == "overflow" for s in r.sensor_ids
+    }
+    faulty = {s for r in scenario.ground_truth if r.label == "fault" for s in r.sensor_ids}
+    assert overflow and faulty and not overflow & faulty
