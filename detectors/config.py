@@ -90,6 +90,9 @@ class GasRules:
     lel_t2: float = 25.0
     lel_t1: float = 50.0
     lel_t2_sustain_s: float = 600.0
+    #: hysteresis: a reported methane tier is held until this many consecutive reports fall below its
+    #: threshold (a leak persists until repaired; its level fluctuates ±20–40 % and ventilation dips it)
+    lel_release_reports: int = 4
     linked_wells_t2: int = 2
     spread_wells_t1: int = 3
     #: biogas look-alike: in a sewer/storm well and steady (EW |Δ| / level below this) → capped at T3

@@ -12,6 +12,9 @@ Methane in a well (``ch4_lel``, %LEL), per sensor:
   ``biogas_history`` = 1) a steady level raises nothing.
 * Linked wells (≥2 → T2) and spread (≥3 → T1) are judged per group in :mod:`.correlation`.
 * Identical consecutive readings never escalate beyond T3 (a stuck sensor is not a leak).
+* Hysteresis: once reported, a tier is held until ``lel_release_reports`` (4) consecutive reports fall
+  below its threshold. A leak persists until repaired while its level fluctuates ±20–40 % and
+  ventilation dips it (DOMAIN.md §1), so one leak stays one alert.
 
 Network pressure (``gas_pressure``, MPa) against the set point (``design_value``): deviation >10 % for
 15 min → T3, >20 % for 15 min → T2, a sudden drop >30 % within 5 min → T1. Station flow
@@ -55,6 +58,9 @@ def last_values(st: SensorState, k: int) -> np.ndarray:
 # -- methane ---------------------------------------------------------------------------------------
 
 
+_T1_RISING = "gas.lel:t1_rising_in_sensitive_well"
+
+
 def _ch4_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
     g = cfg.gas
     return {
@@ -64,6 +70,7 @@ def _ch4_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
         "sustain_ms": g.lel_t2_sustain_s * 1000.0,
         "biogas_history": threshold(spec, "biogas_history", 0.0),
         "steady": g.biogas_max_relative_change,
+        "release": float(max(1, g.lel_release_reports)),
     }
 
 
@@ -76,6 +83,18 @@ def _ch4(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Find
         return
     t2, t1 = p["t2"], p["t1"]
     level = 1 if v >= t1 else 2 if v >= t2 else 3 if v >= t3 else 0
+    previous = st.emitted.get("gas.lel")
+    if previous is not None:
+        # hysteresis: hold the reported level (T1 by a rising sensitive well holds T2) through dips
+        held = 2 if previous[0] == 1 and previous[2] == _T1_RISING else previous[0]
+        if level == 0 or level > held:
+            st.hold_n += 1
+            if st.hold_n < p["release"]:
+                level = held
+            else:
+                st.hold_n = 0
+        else:
+            st.hold_n = 0
     persist(st, level, ts)
     need = prof.persistence
     tier, rule = 0, ""
@@ -85,7 +104,7 @@ def _ch4(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Find
         tier, rule = 2, "gas.lel:t2_sustained"
     recent = last_values(st, 3)
     if st.c2 >= need and "sensitive" in prof.flags and recent.size and v > float(np.median(recent)):
-        tier, rule = 1, "gas.lel:t1_rising_in_sensitive_well"
+        tier, rule = 1, _T1_RISING
     if st.c1 >= need:
         tier, rule = 1, "gas.lel:t1_upper_alarm"
     relative = 1.0

@@ -31,7 +31,7 @@ _SCALARS = (
     "w_start", "w_n", "w_ref", "w_s1", "w_s2", "w_min", "w_max", "w_st", "w_stt", "w_stv", "w_last",
     "last_ts", "last_v", "n_seen", "lvl", "noise", "base", "base2", "base_n", "base_t",
     "c3", "c2", "c1", "s3", "s2", "s1", "step_ref", "step_t",
-    "equal_run", "equal_since", "sat_run", "silent", "faults", "spike_ts", "offset_run",
+    "equal_run", "equal_since", "sat_run", "silent", "faults", "spike_ts", "offset_run", "hold_n",
     "ring_i", "ring_n",
 )  # fmt: skip
 
@@ -88,6 +88,8 @@ class SensorState:
         self.faults = 0
         self.spike_ts = -1
         self.offset_run = 0
+        # hysteresis: consecutive reports below the reported condition's threshold while it is held
+        self.hold_n = 0
         # ring buffer of (ts, value)
         self.ring: npt.NDArray[np.float64] = np.full((2, RING), NAN)
         self.ring_i = 0

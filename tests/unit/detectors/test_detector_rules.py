@@ -100,6 +100,25 @@ def test_fluctuating_leak_in_a_sewer_well_still_escalates() -> None:
     assert Tier.T1 in tiers(found)
 
 
+def test_fluctuating_leak_plateau_is_one_alert_and_ends_after_release_reports() -> None:
+    # a 14 %LEL plateau fluctuating ±40 %: single reports dip below 10 %LEL (T3) and recover
+    plateau = [14.0 * f for f in (1.0, 1.3, 0.6, 1.2, 1.4, 0.65, 0.62, 1.1, 0.7, 1.3, 0.6, 1.0)]
+    det = gas_det()
+    found = feed(det, "W1", [1.0, *plateau], 15 * MIN)
+    assert [f.tier for f in found if f.tier is None] == []  # never ended while the plateau persists
+    opened = [e for e in alerts(det, found) if e.event.value == "opened"]
+    assert len(opened) == 1
+    # repaired: 4 consecutive reports (1 h at 15 min) below 10 %LEL end the condition, 3 do not
+    assert [f.tier for f in feed(gas_det(), "W1", [1.0, *plateau, 2.0, 2.0, 2.0], 15 * MIN) if f.tier is None] == []
+    ended = [f for f in feed(gas_det(), "W1", [1.0, *plateau, 2.0, 2.0, 2.0, 2.0], 15 * MIN) if f.tier is None]
+    assert len(ended) == 1
+
+
+def test_t2_leak_dipping_below_25_holds_t2() -> None:
+    found = feed(gas_det(), "W1", [1.0, 30.0, 31.0, 29.0, 18.0, 30.0, 17.0, 33.0], 5 * MIN)
+    assert tiers(found)[-1] is Tier.T2 and tiers(found).count(Tier.T3) == 1  # T3 only on the way up
+
+
 def test_linked_wells_make_t2_and_spread_makes_t1() -> None:
     det = gas_det()
     two = feed(det, "W1", [12.0, 12.5, 13.0], 5 * MIN) + feed(det, "W2", [11.0, 11.5, 12.0], 5 * MIN)
