@@ -58,6 +58,8 @@ class CityPlan:
     channel_sets_per_bridge: int = 1
     high_rate_channels_per_bridge: int = 0
     high_rate_hz: int = 50
+    #: raw channels are batched at the edge every this many seconds (DOMAIN.md §8: 1–10 s)
+    high_rate_batch_s: int = 10
     intervals_s: dict[SensorKind, float] = field(default_factory=dict)
 
     @property
@@ -82,13 +84,17 @@ class CityPlan:
         return self.intervals_s.get(kind, DEFAULT_INTERVALS_S[kind])
 
     @classmethod
-    def for_sensor_total(cls, total: int, **overrides: object) -> CityPlan:
+    def for_sensor_total(cls, total: int, raw_fraction: float = 0.0, **overrides: object) -> CityPlan:
         """A plan of about ``total`` sensors with Hefei's mix: gas 50 %, water 15 %, drainage 20 %, bridges 15 %.
 
         Bridges get more channels rather than more bridges as the city grows (Hefei: 137 bridges).
+        ``raw_fraction`` of the bridge channels are 50 Hz raw accelerometer channels (DOMAIN.md §8: ~10 %);
+        they count inside the bridges' 15 %.
         """
         bridges = max(1, min(137, round(total * 0.15 / 16)))
-        sets = max(1, round(total * 0.15 / 16 / bridges))
+        channels = total * 0.15
+        raw_per_bridge = round(channels * raw_fraction / bridges)
+        sets = max(1, round((channels - raw_per_bridge * bridges) / 16 / bridges))
         wells_per_main = 12
         plan = cls(
             gas_mains=max(1, round(total * 0.5 / (2.25 * wells_per_main))),
@@ -98,6 +104,7 @@ class CityPlan:
             catchments=max(1, round(total * 0.20 / 11)),
             bridges=bridges,
             channel_sets_per_bridge=sets,
+            high_rate_channels_per_bridge=raw_per_bridge,
         )
         return cls(**{**plan.__dict__, **overrides})
 

@@ -135,14 +135,22 @@ class Engine:
     """Evaluates blocks window by window and applies effects; see the module docstring."""
 
     def __init__(
-        self, blocks: Sequence[Block], effects: Sequence[Effect], start_ms: int, end_ms: int, seed: int
-    ) -> None:
+        self, blocks: Sequence[Block], effects: Sequence[Effect], start_ms: int, end_ms: int, seed: int,
+        chunk_ms: int | None = None,
+    ) -> None:  # fmt: skip
         self.blocks = list(blocks)
         self.effects = list(effects)
         self.start_ms = start_ms
         self.end_ms = end_ms
         self.seed = seed
         self.window_ms = self._window_length()
+        #: high-rate channels are generated and emitted per sub-window of this length (memory stays small
+        #: when raw channels dominate the volume); single readings are cut into the same sub-windows
+        self.chunk_ms = self.window_ms if chunk_ms is None else int(chunk_ms)
+        if self.window_ms % self.chunk_ms or any(
+            self.chunk_ms % (b.batch_ms if b.high_rate else 1) for b in self.blocks
+        ):  # fmt: skip
+            raise ValueError("chunk_ms must divide the window and be a multiple of every batch length")
         self._slots: dict[int, _Slot] = {}
         for b, block in enumerate(self.blocks):
             for row, sensor in enumerate(block.sensors.tolist()):
@@ -167,6 +175,11 @@ class Engine:
     def window_count(self) -> int:
         """Number of windows covering the scenario."""
         return -(-(self.end_ms - self.start_ms) // self.window_ms)
+
+    @property
+    def chunk_count(self) -> int:
+        """Number of chunks :meth:`chunks` yields (sub-windows that start before the end)."""
+        return -(-(self.end_ms - self.start_ms) // self.chunk_ms)
 
     def sample_times(self, sensor: int) -> Ints:
         """Every sample time of one sensor inside the scenario."""
@@ -206,12 +219,53 @@ class Engine:
         return total
 
     def chunks(self) -> Iterator[ReadingChunk]:
-        """Every window's readings, in event-time order."""
+        """Every window's readings, in event-time order (per sub-window when ``chunk_ms`` is shorter)."""
         for window in range(self.window_count):
-            yield self.chunk(window)
+            if self.chunk_ms == self.window_ms:
+                yield self.chunk(window)
+            else:
+                yield from self._sub_chunks(window)
+
+    def _block_values(self, b: int, window: int, sub: int | None, t0: int, span_ms: int) -> tuple[Ints, Floats]:
+        block = self.blocks[b]
+        samples = span_ms // block.interval_ms
+        ts = t0 + block.offsets_ms[:, None] + np.arange(samples, dtype=np.int64)[None, :] * block.interval_ms
+        rng = np.random.default_rng((self.seed, 7919, b, window) if sub is None else (self.seed, 7919, b, window, sub))
+        vals = block.values(np.arange(block.sensors.size, dtype=np.intp), ts, rng)
+        self._apply_effects(b, window, t0, ts, vals, sub, t0 + span_ms)
+        if block.low is not None and block.high is not None:
+            vals = np.clip(vals, block.low[:, None], block.high[:, None])
+        if block.decimals >= 0:
+            vals = np.round(vals, block.decimals)
+        return ts, vals
+
+    def _sub_chunks(self, window: int) -> Iterator[ReadingChunk]:
+        w0 = self.start_ms + window * self.window_ms
+        singles = [
+            (block.sensors.astype(np.int32), *self._block_values(b, window, None, w0, self.window_ms))
+            for b, block in enumerate(self.blocks)
+            if not block.high_rate
+        ]
+        for sub in range(self.window_ms // self.chunk_ms):
+            t0 = w0 + sub * self.chunk_ms
+            t1 = min(t0 + self.chunk_ms, self.end_ms)
+            if t0 >= self.end_ms:
+                return
+            indices, times, values = [], [], []
+            for sensors, ts, vals in singles:
+                keep = (ts >= t0) & (ts < t1) & ~np.isnan(vals)
+                indices.append(np.broadcast_to(sensors[:, None], ts.shape)[keep])
+                times.append(ts[keep])
+                values.append(vals[keep])
+            batches: list[BatchBlock] = []
+            for b, block in enumerate(self.blocks):
+                if block.high_rate:
+                    ts, vals = self._block_values(b, window, sub, t0, self.chunk_ms)
+                    batches.extend(self._batches(block, ts, vals, t1))
+            yield self._assemble(t0, t1, indices, times, values, batches)
 
     def chunk(self, window: int) -> ReadingChunk:
-        """The readings of window number ``window``."""
+        """The readings of window number ``window`` (whole window, whatever ``chunk_ms`` is)."""
         t0 = self.start_ms + window * self.window_ms
         t1 = min(t0 + self.window_ms, self.end_ms)
         indices: list[NDArray[np.int32]] = []
@@ -219,15 +273,7 @@ class Engine:
         values: list[Floats] = []
         batches: list[BatchBlock] = []
         for b, block in enumerate(self.blocks):
-            samples = self.window_ms // block.interval_ms
-            ts = t0 + block.offsets_ms[:, None] + np.arange(samples, dtype=np.int64)[None, :] * block.interval_ms
-            rng = np.random.default_rng((self.seed, 7919, b, window))
-            vals = block.values(np.arange(block.sensors.size, dtype=np.intp), ts, rng)
-            self._apply_effects(b, window, t0, ts, vals)
-            if block.low is not None and block.high is not None:
-                vals = np.clip(vals, block.low[:, None], block.high[:, None])
-            if block.decimals >= 0:
-                vals = np.round(vals, block.decimals)
+            ts, vals = self._block_values(b, window, None, t0, self.window_ms)
             if block.high_rate:
                 batches.extend(self._batches(block, ts, vals, t1))
                 continue
@@ -235,6 +281,13 @@ class Engine:
             indices.append(np.broadcast_to(block.sensors.astype(np.int32)[:, None], ts.shape)[keep])
             times.append(ts[keep])
             values.append(vals[keep])
+        return self._assemble(t0, t1, indices, times, values, batches)
+
+    @staticmethod
+    def _assemble(
+        t0: int, t1: int, indices: list[NDArray[np.int32]], times: list[Ints], values: list[Floats],
+        batches: list[BatchBlock],
+    ) -> ReadingChunk:  # fmt: skip
         if times:
             ts_all = np.concatenate(times)
             order = np.argsort(ts_all, kind="stable")
@@ -246,22 +299,29 @@ class Engine:
         batches.sort(key=lambda batch: batch.t0_ms)
         return ReadingChunk(t0, t1, sensor_index, ts_sorted, value, batches)
 
-    def _apply_effects(self, block: int, window: int, t0: int, ts: Ints, vals: Floats) -> None:
-        t1 = t0 + self.window_ms
+    def _apply_effects(
+        self, block: int, window: int, t0: int, ts: Ints, vals: Floats, sub: int | None = None, t1: int | None = None
+    ) -> None:
+        t1 = t0 + self.window_ms if t1 is None else t1
         for number, row, effect in self._by_block.get(block, []):
             if effect.start_ms >= t1 or effect.end_ms <= t0:
                 continue
-            rng = np.random.default_rng((self.seed, 104729, number, window))
+            key = (self.seed, 104729, number, window) if sub is None else (self.seed, 104729, number, window, sub)
+            rng = np.random.default_rng(key)
             effect.apply(ts[row], vals[row], rng)
 
     @staticmethod
     def _batches(block: Block, ts: Ints, vals: Floats, t1: int) -> Iterator[BatchBlock]:
         per_batch = block.batch_ms // block.interval_ms
-        for row, sensor in enumerate(block.sensors.tolist()):
-            for start in range(0, ts.shape[1], per_batch):
-                t0 = int(ts[row, start])
-                if t0 >= t1:
-                    break
-                piece = vals[row, start : start + per_batch]
-                if piece.size and not np.isnan(piece).any():  # a dropout loses the whole edge batch
-                    yield BatchBlock(sensor, t0, block.interval_ms, piece)
+        count = -(-ts.shape[1] // per_batch)
+        starts = ts[:, ::per_batch]
+        padded = vals
+        if count * per_batch != vals.shape[1]:
+            padded = np.full((vals.shape[0], count * per_batch), np.nan)
+            padded[:, : vals.shape[1]] = vals
+        # a dropout loses the whole edge batch (a partial batch at the end is dropped as well)
+        ok = ~np.isnan(padded.reshape(vals.shape[0], count, per_batch)).any(axis=2) & (starts < t1)
+        sensors = block.sensors.tolist()
+        for row, k in zip(*(a.tolist() for a in np.nonzero(ok)), strict=True):
+            lo = k * per_batch
+            yield BatchBlock(sensors[row], int(starts[row, k]), block.interval_ms, vals[row, lo : lo + per_batch])

@@ -175,7 +175,7 @@ class GasNetwork:
         detail = f"leak {distance[nearest]:.0f} m from {self.well_ids[source_well]}, plateau {plateau_lel:.0f} %LEL"
 
         def truth(engine: Engine) -> GroundTruthRow:
-            peaks = {w: float(engine.evaluate(int(self.ch4[w]), engine.sample_times(int(self.ch4[w]))).max())
+            peaks = {w: float(engine.evaluate(int(self.ch4[w]), engine.sample_times(int(self.ch4[w]))).max(initial=0.0))
                      for w in touched}  # fmt: skip
             tier = max((tier_from_peak(p, **CH4_THRESHOLDS) for p in peaks.values()), key=_severity)
             if any(p >= 25 and self.well_kind[w] == "gas_valve_well" for w, p in peaks.items()):
@@ -209,7 +209,7 @@ class GasNetwork:
             sensor = int(self.ch4[well])
 
             def truth(engine: Engine) -> GroundTruthRow | None:
-                peak = float(engine.evaluate(sensor, engine.sample_times(sensor)).max())
+                peak = float(engine.evaluate(sensor, engine.sample_times(sensor)).max(initial=0.0))
                 if peak < CH4_THRESHOLDS["t3"]:
                     return None
                 return GroundTruthRow(

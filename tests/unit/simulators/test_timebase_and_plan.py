@@ -60,6 +60,31 @@ def test_hefei_scale_plan_is_about_85000_devices() -> None:
     assert 80_000 <= SCENARIOS["hefei-scale-load"].plan.sensor_count <= 90_000
 
 
+def test_load_scenarios_carry_raw_bridge_channels_per_the_load_model() -> None:
+    """DOMAIN.md §8: bridge channels ≈15 % of devices, 50 Hz raw on ~10 % of them, edge batches of 1 s."""
+    from lifeline.models import SensorKind
+
+    for name, low, high in (("hefei-scale-load", 80_000, 90_000), ("load-10k", 10_000, 12_000)):
+        plan = SCENARIOS[name].plan
+        assert low <= plan.sensor_count <= high
+        bridge_channels = plan.bridges * plan.sensors_per_bridge
+        raw = plan.bridges * plan.high_rate_channels_per_bridge
+        assert 0.13 <= bridge_channels / plan.sensor_count <= 0.17
+        assert 0.08 <= raw / bridge_channels <= 0.12
+        assert plan.high_rate_hz == 50 and plan.high_rate_batch_s == 1
+    scenario = build("load-10k", duration_s=900)
+    assert len(scenario.registry) == SCENARIOS["load-10k"].plan.sensor_count
+    raw_ids = {s.sensor_id for s in scenario.sensors if s.kind is SensorKind.ACCELERATION and s.interval_s < 1}
+    chunks = list(scenario.chunks())
+    assert len(chunks) == 15  # one-minute chunks keep memory small
+    batches = [b for c in chunks for b in c.batches]
+    assert {scenario.sensor_ids[b.sensor] for b in batches} == raw_ids
+    assert all(b.dt_ms == 20 and b.values.size == 50 for b in batches)  # 50 Hz, 1-s batches
+    assert len(batches) == len(raw_ids) * 900
+    singles = sum(c.ts_ms.size for c in chunks)
+    assert sum(b.values.size for b in batches) > 20 * singles  # raw channels dominate the volume
+
+
 def test_plan_sensor_count_matches_the_built_city() -> None:
     scenario = build("smoke")
     assert len(scenario.registry) == scenario.definition.plan.sensor_count
