@@ -49,7 +49,7 @@ def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict
         "auto.offset.reset": "earliest",
         "fetch.queue.backoff.ms": 10,
         "fetch.min.bytes": 1,
-        "fetch.wait.max.ms": 50,
+        "fetch.wait.max.ms": 10,
         "queued.max.messages.kbytes": 262_144,
         **overrides,
     }

@@ -22,7 +22,7 @@ from lifeline.exceptions import LifelineError
 from lifeline.registry import load_registry
 from lifeline.settings import Settings
 
-__all__ = ["FlowError", "ensure_recovery_store", "run_flow"]
+__all__ = ["FlowError", "ensure_recovery_store", "run_flow", "tune_gc"]
 
 log = logging.getLogger("lifeline.flow")
 
@@ -69,11 +69,7 @@ def run_flow(
         from prometheus_client import start_http_server
 
         start_http_server(settings.metrics_port, addr="127.0.0.1")
-    # Python's cyclic GC costs 35-60 % on the per-reading path (DESIGN.md): freeze start-up objects
-    # and collect young objects less often.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    tune_gc()
     log.info("flow starting: %d worker(s), process %s, addresses %s, recovery %s",
              workers, process_id, addresses, settings.recovery_path if recovery else "off")  # fmt: skip
     cli_main(
@@ -84,6 +80,14 @@ def run_flow(
         epoch_interval=timedelta(seconds=settings.epoch_interval_s),
         recovery_config=recovery_config,
     )
+
+
+def tune_gc() -> None:
+    """Python's cyclic GC costs 35-60 % on the per-reading path (DESIGN.md): freeze the start-up
+    objects and collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 def _spawn_local_cluster(

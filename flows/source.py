@@ -84,8 +84,9 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
         return [RawBatch(self._partition, payloads, offsets, stamps)]
 
     def next_awake(self) -> datetime | None:
-        # Back off a little when the partition had nothing, instead of spinning a core.
-        return datetime.now(UTC) + timedelta(milliseconds=20) if self._idle else None
+        # ``consume`` never blocks (one worker polls its partitions in turn, so a blocking poll on a
+        # quiet partition would delay the busy ones); back off briefly only when nothing came.
+        return datetime.now(UTC) + timedelta(milliseconds=5) if self._idle else None
 
     def snapshot(self) -> int:
         return self._next_offset
@@ -102,7 +103,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     """
 
     def __init__(self, consumer_config: dict[str, Any], topic: str, *, batch_size: int = 1000,
-                 poll_timeout_s: float = 0.05, stop_at_end: bool = False) -> None:  # fmt: skip
+                 poll_timeout_s: float = 0.0, stop_at_end: bool = False) -> None:  # fmt: skip
         self._config = {**consumer_config, "enable.auto.commit": False, "enable.partition.eof": False}
         self._topic = topic
         self._batch_size = batch_size

@@ -1,0 +1,301 @@
+"""Dataflow throughput and latency on real Kafka + QuestDB, against the raw consume + decode limit.
+
+Run: ``python -m benchmarks.bench_flow [--scenario load-10k] [--minutes 10] [--runs 3]``
+
+In one process run, on one pre-filled topic (a simulator scenario, realistic mix):
+
+(a) the best raw loop confluent-kafka allows: ``consume(1000)`` batches, msgspec typed decode,
+    tuned GC and fetch settings — the physical limit of this machine;
+(b) the full flow (Bytewax, 1 worker, recovery on): validation, windows, detection, window
+    statistics + alerts + rejects written to QuestDB, alerts and DLQ to Kafka;
+(b') the same with every raw reading also stored in QuestDB.
+
+Then a latency run: the flow runs live while a producer replays the scenario at 50 % of (b) with
+event times shifted to now, and probe ponding gauges rise to tier 1 at known moments; latency is the
+time from producing the reading that completes an alert's evidence to receiving that alert on
+``lifeline.alerts``. Finally the Bytewax snapshot cost: pickling the partition states of the flow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from bytewax.testing import run_main
+from confluent_kafka import Consumer, TopicPartition
+
+from benchmarks._harness import Measurement, print_table
+from benchmarks._servers import real_servers
+from lifeline.codec import decode_alert_event
+from lifeline.connectors.bootstrap import apply_schema
+from lifeline.connectors.kafka import consumer_config, make_producer
+from lifeline.flows.dataflow import build_flow, make_detectors
+from lifeline.flows.runner import ensure_recovery_store, tune_gc
+from lifeline.flows.stages import PartitionStage
+from lifeline.flows.validate import SensorIndex, ValidationLimits
+from lifeline.models import SensorKind, SensorSpec
+from lifeline.registry import Registry, write_registry
+from lifeline.settings import Settings
+from lifeline.simulators.output import produce_scenario, scenario_blocks
+from lifeline.simulators.scenarios import build
+
+
+class _Wire(msgspec.Struct, gc=False):
+    sensor_id: str
+    ts: int | None = None
+    value: float | None = None
+    quality: int | None = None
+    t0: int | None = None
+    dt_ms: int | None = None
+    values: list[float] | None = None
+
+
+def raw_consume_decode(settings: Settings, expected_messages: int) -> int:
+    """(a): consume every message of the topic and decode it; return readings decoded."""
+    decoder = msgspec.json.Decoder(_Wire)
+    consumer = Consumer(consumer_config(settings, group_id=f"raw-{uuid.uuid4().hex[:8]}"))
+    parts = consumer.list_topics(settings.readings_topic, timeout=10).topics[settings.readings_topic].partitions
+    consumer.assign([TopicPartition(settings.readings_topic, p, 0) for p in parts])
+    messages = readings = 0
+    decode = decoder.decode
+    while messages < expected_messages:
+        batch = consumer.consume(1000, timeout=0.1)
+        for message in batch:
+            wire = decode(message.value())  # type: ignore[arg-type]
+            readings += 1 if wire.values is None else len(wire.values)
+        messages += len(batch)
+    consumer.close()
+    return readings
+
+
+def flow_run(settings: Settings, registry: Registry, store: str, tmp: Path) -> None:
+    """(b)/(b'): one finite run of the full flow into fresh tables and topics."""
+    tag = uuid.uuid4().hex[:8]
+    run_settings = settings.with_overrides(
+        store_readings=store, questdb_table_prefix=f"b{tag}_", alerts_topic=f"bench.alerts.{tag}",
+        dlq_topic=f"bench.dlq.{tag}", recovery_dir=tmp / f"recovery-{tag}",
+    )  # fmt: skip
+    apply_schema(run_settings)
+    flow = build_flow(run_settings, registry, stop_at_end=True, flow_id=f"bench-{tag}")
+    ensure_recovery_store(run_settings.recovery_path, 1)
+    from datetime import timedelta
+
+    from bytewax.recovery import RecoveryConfig
+
+    run_main(flow, epoch_interval=timedelta(seconds=settings.epoch_interval_s),
+             recovery_config=RecoveryConfig(str(run_settings.recovery_path)))  # fmt: skip
+
+
+def snapshot_cost(scenario: Any, settings: Settings) -> tuple[float, int, int]:
+    """Run the scenario through the partition stage in-process; time pickling its states (one epoch's
+    snapshot work) and return (seconds, bytes, sensors with state)."""
+    detectors = make_detectors(settings, scenario.registry)
+    stage = PartitionStage(detectors, SensorIndex(scenario.registry), "t", limits=ValidationLimits())
+    states = [stage.new_state() for _ in range(settings.readings_partitions)]
+    import zlib
+
+    for block in scenario_blocks(scenario):
+        per: list[list[tuple[bytes, int]]] = [[] for _ in states]
+        for key, payload, t in zip(block.keys, block.payloads, block.times_ms.tolist(), strict=True):
+            per[zlib.crc32(key) % len(states)].append((payload, t))
+        for p, items in enumerate(per):
+            for i in range(0, len(items), 1000):
+                chunk = items[i : i + 1000]
+                stage.process(states[p], p, [c[0] for c in chunk], list(range(len(chunk))), [c[1] for c in chunk])
+    started = time.perf_counter()
+    size = sum(len(pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in states)
+    seconds = time.perf_counter() - started
+    sensors = sum(len(s.sensors) for s in states)
+    return seconds, size, sensors
+
+
+# --------------------------------------------------------------------------------------------- latency
+
+
+def _probe_registry(scenario: Any, probes: int) -> Registry:
+    extra = [
+        SensorSpec(f"PROBE-{i:04d}-POND", SensorKind.PONDING_DEPTH, f"UP-PROBE-{i:04d}", "bench-drainage",
+                   "bench", 31.8, 117.2, asset_kind="underpass", interval_s=60.0)
+        for i in range(probes)
+    ]  # fmt: skip
+    return Registry([*scenario.sensors, *extra], source="bench")
+
+
+PROBE_PROFILE_CM = (0.0, 0.0, 0.0, 5.0, 12.0, 20.0, 28.0, 36.0, 44.0, 47.0, 48.0, 48.0, 47.0)
+
+
+def latency_run(settings: Settings, scenario: Any, rate: float, seconds: float, tmp: Path) -> dict[str, float]:
+    """Run the flow live in a subprocess; replay the scenario at ``rate`` readings/s with event times
+    shifted to the present and probe gauges rising to tier 1; measure produce → alert latency."""
+    tag = uuid.uuid4().hex[:8]
+    probes = 400
+    registry = _probe_registry(scenario, probes)
+    registry_file = tmp / f"registry-{tag}.csv"
+    write_registry(registry.values(), registry_file)
+    live = settings.with_overrides(
+        readings_topic=f"lat.readings.{tag}", alerts_topic=f"lat.alerts.{tag}", dlq_topic=f"lat.dlq.{tag}",
+        questdb_table_prefix=f"l{tag}_", recovery_dir=tmp / f"recovery-lat-{tag}", store_readings="none",
+    )  # fmt: skip
+    apply_schema(live)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFELINE_")}
+    env.update({f"LIFELINE_{k.upper()}": str(v) for k, v in live.model_dump().items() if v is not None})
+    flow = subprocess.Popen([sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry_file)], env=env)
+    arrivals: dict[str, tuple[int, float]] = {}
+    stop = threading.Event()
+
+    def listen() -> None:
+        consumer = Consumer({"bootstrap.servers": live.bootstrap_servers, "group.id": f"lat-{tag}",
+                             "auto.offset.reset": "earliest", "fetch.wait.max.ms": 5})  # fmt: skip
+        consumer.subscribe([live.alerts_topic])
+        while not stop.is_set():
+            for message in consumer.consume(100, timeout=0.05):
+                if message.error():
+                    continue
+                now = time.time()
+                event = decode_alert_event(message.value() or b"")
+                if event.asset_id.startswith("UP-PROBE-") and int(event.tier) == 1 and event.asset_id not in arrivals:
+                    arrivals[event.asset_id] = (event.ts, now)
+        consumer.close()
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    time.sleep(6.0)  # let the flow start and join its partitions
+    producer = make_producer(live, **{"linger.ms": 1})
+    blocks = scenario_blocks(scenario)
+    wall_start = time.time()
+    event_start = scenario.start_ms
+    # a replay runs faster than the clock: anchor it so its last event time is "now", keeping every
+    # event time in the past (not rejected as future) while preserving the intervals between readings
+    shift = int(wall_start * 1000) - scenario.end_ms
+    produced_at: dict[tuple[str, int], float] = {}
+    probe_next, probe_step = 0, 0
+    probe_started: int | None = None
+    sent = 0
+    speed = None
+    for block in blocks:
+        if speed is None:
+            speed = max(rate / max(block.readings / 3600.0, 1e-9), 1e-3)  # event seconds per wall second
+        for key, payload, t in zip(block.keys, block.payloads, block.times_ms.tolist(), strict=True):
+            event_now = event_start + (time.time() - wall_start) * 1000 * speed
+            ahead_s = (t - event_now) / 1000 / speed
+            if ahead_s > 0:
+                time.sleep(ahead_s)
+            live_ts = t + shift
+            producer.produce(live.readings_topic, _shift(payload, shift), key)
+            sent += 1
+            if sent % 2000 == 0:
+                producer.poll(0)
+            # probes: one step of 60 s of event time each; then the next probe gauge starts
+            if probe_started is None:
+                probe_started = live_ts
+            if probe_next < probes and live_ts - probe_started >= 60_000 * probe_step:
+                if probe_step >= len(PROBE_PROFILE_CM):
+                    probe_next, probe_step, probe_started = probe_next + 1, 0, live_ts
+                sid = f"PROBE-{probe_next:04d}-POND"
+                if probe_next < probes:
+                    ts = probe_started + 60_000 * probe_step
+                    value = PROBE_PROFILE_CM[min(probe_step, len(PROBE_PROFILE_CM) - 1)]
+                    producer.produce(live.readings_topic, b'{"sensor_id":"%s","ts":%d,"value":%r}' % (
+                        sid.encode(), ts, value), sid.encode())  # fmt: skip
+                    producer.poll(0)
+                    produced_at[(f"UP-PROBE-{probe_next:04d}", ts)] = time.time()
+                    probe_step += 1
+        if time.time() - wall_start > seconds:
+            break
+    producer.flush(30)
+    print(f"  latency run: sent {sent:,} messages, {len(produced_at)} probe readings on {probe_next} probes")
+    time.sleep(5.0)
+    stop.set()
+    listener.join(5)
+    flow.terminate()
+    flow.wait(30)
+    latencies = []
+    for asset, (alert_ts, arrived) in arrivals.items():
+        candidates = [(ts, at) for (a, ts), at in produced_at.items() if a == asset and ts <= alert_ts]
+        if candidates:
+            latencies.append((arrived - max(candidates)[1]) * 1000)
+    latencies.sort()
+    if not latencies:
+        return {"probes": 0}
+    return {
+        "probes": len(latencies),
+        "p50_ms": statistics.median(latencies),
+        "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "max_ms": latencies[-1],
+        "rate": rate,
+        "sent": sent,
+    }
+
+
+def _shift(payload: bytes, shift_ms: int) -> bytes:
+    """Move a wire message's event time (``ts`` or ``t0``) by ``shift_ms``."""
+    message = msgspec.json.decode(payload)
+    if "ts" in message:
+        message["ts"] += shift_ms
+    if "t0" in message:
+        message["t0"] += shift_ms
+    return msgspec.json.encode(message)
+
+
+def main() -> None:
+    """Run every measurement and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", default="load-10k")
+    parser.add_argument("--minutes", type=float, default=10.0, help="event time of the scenario to replay")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--latency-seconds", type=float, default=40.0)
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--latency-rate", type=float, default=0.0, help="readings/s (default: 50 %% of (b))")
+    parser.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
+    args = parser.parse_args()
+
+    scenario = build(args.scenario, seed=7, duration_s=args.minutes * 60)
+    print(f"scenario {args.scenario}: {len(scenario.registry):,} sensors, {args.minutes:g} min of event time")
+    with real_servers(readings_partitions=4, epoch_interval_s=5.0) as settings, tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        topic = f"bench.readings.{uuid.uuid4().hex[:6]}"
+        settings = settings.with_overrides(readings_topic=topic)
+        apply_schema(settings)
+        report = produce_scenario(scenario, settings)
+        readings, messages = report.readings, report.messages
+        print(f"pre-filled {topic}: {readings:,} readings in {messages:,} messages ({report.readings_per_s:,.0f}/s)")
+        tune_gc()
+
+        raw = Measurement("(a) raw consume + msgspec decode", readings)
+        full = Measurement("(b) full flow, stats+alerts to QuestDB", readings)
+        stored = Measurement("(b') full flow + every reading stored", readings)
+        for _ in range(0 if args.latency_only else args.runs):
+            for measurement, action in (
+                (raw, lambda: raw_consume_decode(settings, messages)),
+                (full, lambda: flow_run(settings, scenario.registry, "none", tmp)),
+                (stored, lambda: flow_run(settings, scenario.registry, "all", tmp)),
+            ):
+                gc.collect()
+                started = time.perf_counter()
+                action()
+                measurement.seconds.append(time.perf_counter() - started)
+        if not args.latency_only:
+            print_table("throughput (readings/s, median of runs; ratio to (a) in the same run)", [raw, full, stored], raw)
+            snap_s, snap_bytes, sensors = snapshot_cost(scenario, settings)
+            print(f"\nsnapshot of all partition states: {snap_s * 1000:.0f} ms, {snap_bytes / 1e6:.1f} MB, "
+                  f"{sensors:,} sensors with state → {snap_bytes / max(sensors, 1):,.0f} B per active sensor")  # fmt: skip
+        if not args.skip_latency:
+            rate = args.latency_rate or full.per_s * 0.5
+            result = latency_run(settings, scenario, rate, args.latency_seconds, tmp)
+            print(f"\nlatency at a steady {rate:,.0f} readings/s (50 % of (b)): {result}")
+
+
+if __name__ == "__main__":
+    main()
