@@ -156,13 +156,13 @@ class Detectors:
         prof = self.profile(state.sensor_id)
         stats: list[WindowStats] = []
         findings: list[Finding] = []
-        n = len(ts_ms)
+        n = ts_ms.shape[0]
         if n == 0:
             return SensorResult(stats, findings)
         if state.silent:
             end_silence(prof, state, int(ts_ms[0]), float(values[0]), findings)
-        if n == 1:
-            self._step(prof, state, int(ts_ms[0]), float(values[0]), stats, findings)
+        if n == 1:  # the common dataflow shape: plain Python scalars, no numpy scalar on the way
+            self._step(prof, state, int(ts_ms.item(0)), float(values.item(0)), stats, findings)
         elif n < BULK_MIN or not self._bulk(prof, state, ts_ms, values, stats):
             step = self._step
             for t, v in zip(ts_ms.tolist(), values.tolist(), strict=True):
@@ -183,6 +183,7 @@ class Detectors:
         lvl = st.lvl
         st.lvl = v if lvl != lvl else lvl + (v - lvl) * _LVL_ALPHA
         st.last_ts = t
+        st.prev_v = st.last_v
         st.last_v = v
         st.n_seen += 1
 
@@ -228,6 +229,7 @@ class Detectors:
         for t, v in zip(ts[-k:].tolist(), values[-k:].tolist(), strict=True):
             st.push(t, v)
         st.last_ts = int(ts[-1])
+        st.prev_v = float(values[-2]) if values.shape[0] > 1 else st.last_v
         st.last_v = float(values[-1])
         st.n_seen += values.shape[0]
         st.c3 = st.c2 = st.c1 = 0

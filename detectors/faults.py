@@ -68,7 +68,7 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
         scale = noise if noise > prof.noise_floor else prof.noise_floor
         # spike: the PREVIOUS sample jumped away and this one came back (judged one sample late)
         if st.n_seen >= 8 and noise == noise:
-            prev = float(st.ring[1, (st.ring_i - 2) % RING])
+            prev = st.prev_v
             limit = cfg.spike_sigma * scale
             if abs(last - prev) > limit and ad > limit and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)):
                 # confirm against a robust scale of the recent samples before the candidate
@@ -154,6 +154,7 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
             _set(prof, st, SATURATED, False, "fault.saturation:range_limit", ts, value, "back inside range", out)
             # clipped samples are no pre-event level: forget them, so leaving saturation is no "step"
             st.ring[1, :] = np.nan
+            st.last_v = np.nan  # so the next spike check sees no clipped neighbour (as the ring does)
             st.step_ref, st.step_t = np.nan, -1
 
 

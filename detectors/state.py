@@ -29,7 +29,7 @@ NAN = math.nan
 
 _SCALARS = (
     "w_start", "w_n", "w_ref", "w_s1", "w_s2", "w_min", "w_max", "w_st", "w_stt", "w_stv", "w_last",
-    "last_ts", "last_v", "n_seen", "lvl", "noise", "base", "base2", "base_n", "base_t",
+    "last_ts", "last_v", "prev_v", "n_seen", "lvl", "noise", "base", "base2", "base_n", "base_t",
     "c3", "c2", "c1", "s3", "s2", "s1", "step_ref", "step_t",
     "equal_run", "equal_since", "sat_run", "silent", "faults", "spike_ts", "offset_run", "hold_n",
     "ring_i", "ring_n",
@@ -62,6 +62,8 @@ class SensorState:
         # the stream
         self.last_ts = -1
         self.last_v = NAN
+        #: the value before ``last_v`` (the ring's second newest; kept as a float for the spike check)
+        self.prev_v = NAN
         self.n_seen = 0
         # robust running estimates: fast level, noise scale (EW of |Δ|), kind-specific baselines
         self.lvl = NAN
