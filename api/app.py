@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 from fastapi import FastAPI, Request, Response
@@ -33,7 +34,7 @@ from lifeline.connectors.questdb import QuestDB, QuestDBError
 from lifeline.registry import Registry, load_registry
 from lifeline.settings import Settings, get_settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "uvicorn_options"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,12 @@ Errors are `{"error": code, "message": text}` with status 400, 401, 403, 404, 40
 def _error(status: int, code: str, message: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(ErrorOut(error=code, message=message).model_dump(), status_code=status, headers=headers)
+
+
+def uvicorn_options(api: ApiSettings) -> dict[str, Any]:
+    """How ``lifeline api`` runs uvicorn (the fan-out benchmark serves the same way)."""
+    return {"host": api.host, "port": api.port, "ws": "websockets-sansio",
+            "ws_per_message_deflate": api.ws_per_message_deflate, "backlog": 4096}  # fmt: skip
 
 
 def create_app(

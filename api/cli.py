@@ -40,7 +40,7 @@ def api_serve(
         return
     import uvicorn
 
-    from lifeline.api.app import create_app
+    from lifeline.api.app import create_app, uvicorn_options
     from lifeline.api.settings import ApiSettings
 
     api = ApiSettings()
@@ -49,8 +49,7 @@ def api_serve(
     if api.tokens_path is None and not api.jwt_secret:
         typer.echo("warning: no LIFELINE_API_TOKENS_PATH and no LIFELINE_API_JWT_SECRET: every request will get 401",
                    err=True)  # fmt: skip
-    uvicorn.run(create_app(api_settings=api), host=api.host, port=api.port, log_level=log_level,
-                ws="websockets-sansio")  # fmt: skip
+    uvicorn.run(create_app(api_settings=api), log_level=log_level, **uvicorn_options(api))
 
 
 @api_app.command("token")

@@ -22,10 +22,16 @@ Slow clients (backpressure policy):
 
 Neither touches the Kafka consumer or other clients: ingest never awaits a client.
 
-Frames are coalesced: after a client's queue becomes non-empty its sender waits
-``LIFELINE_API_WS_COALESCE_MS`` (default 50 ms) and then sends everything queued in one frame. This
-bounds frames per client to about 20/s whatever the event rate, which is what lets one process feed
-1,000 clients; set it to 0 for the lowest latency with few clients.
+Frames are coalesced and shared: events are collected per *filter group* (all subscribers with the
+same :class:`AlertFilter`) and every ``LIFELINE_API_WS_COALESCE_MS`` (default 50 ms) the hub's ticker
+builds one frame per group and hands that same text to every subscriber of the group that is idle
+(nothing queued, no send in flight). The send is started right there, without waking a task per
+client: an ASGI ``send`` that does not have to wait for the socket completes synchronously (see
+:func:`start_eagerly`); one that has to wait finishes in a task of its own, and meanwhile that client's
+events go to its bounded queue (the slow path, drained by its sender task with the policy above). This
+bounds frames per client to about 20/s whatever the event rate and makes the server's cost per frame
+one ``transport.write``, which is what lets one process feed 1,000 clients; set it to 0 for the
+lowest latency with few clients.
 """
 
 from __future__ import annotations
@@ -36,8 +42,9 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Generator, Iterable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
@@ -51,7 +58,7 @@ from lifeline.connectors.kafka import make_consumer
 from lifeline.models import AlertEvent
 from lifeline.settings import Settings
 
-__all__ = ["AlertHub", "KafkaFeed", "LogEntry", "Subscriber"]
+__all__ = ["AlertHub", "KafkaFeed", "LogEntry", "Subscriber", "start_eagerly"]
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +74,62 @@ class LogEntry:
     after: AlertState
 
 
-class Subscriber:
-    """One websocket client: its filter and a bounded drop-oldest queue of envelopes."""
+ASGISend = Callable[[MutableMapping[str, Any]], Coroutine[Any, Any, None]]
 
-    def __init__(self, principal: Principal, filt: AlertFilter, max_queue: int) -> None:
+
+class _Resumed:
+    """Finishes, inside a task, a coroutine that :func:`start_eagerly` stepped by hand until it suspended."""
+
+    __slots__ = ("_coro", "_waiting")
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: object) -> None:
+        self._coro = coro
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        waiting = self._waiting
+        while True:
+            try:
+                yield waiting  # the future the coroutine waits on: the task parks on it, as if it had awaited it
+            except BaseException as exc:  # cancellation, or an error the future delivers
+                try:
+                    waiting = self._coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = self._coro.send(None)
+                except StopIteration:
+                    return
+
+
+async def _finish(resumed: _Resumed) -> None:
+    await resumed
+
+
+def start_eagerly(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+    """Run ``coro`` on the spot up to its first suspension: None if it finished, else a task finishing it.
+
+    An ASGI ``send`` of a websocket message completes without suspending whenever the socket's buffer
+    has room, so this sends a frame with no task switch; errors raised before the first suspension
+    propagate to the caller. (Python 3.12's eager tasks do the same; this project targets 3.11.)
+    """
+    try:
+        waiting = coro.send(None)
+    except StopIteration:
+        return None
+    return asyncio.get_running_loop().create_task(_finish(_Resumed(coro, waiting)))
+
+
+class Subscriber:
+    """One websocket client: its filter, a bounded drop-oldest queue of envelopes (the slow path), and
+    once live (:meth:`go_live`), the ASGI ``send`` the hub uses to hand it shared frames directly."""
+
+    def __init__(self, principal: Principal, filt: AlertFilter, max_queue: int, since_id: int = 0) -> None:
         self.principal = principal
         self.filter = filt
         self.max_queue = max_queue
+        self.since_id = since_id  # events up to this id are in the first frame (snapshot/replay)
         self.queue: deque[bytes] = deque()
         self.control: deque[str] = deque()
         self.wake = asyncio.Event()
@@ -82,7 +138,10 @@ class Subscriber:
         self.sending_since: float | None = None
         self.last_sent = 0.0
         self.too_slow = ""
+        self.failed: BaseException | None = None
         self.task: asyncio.Task[None] | None = None
+        self.sender: ASGISend | None = None
+        self.inflight: asyncio.Task[None] | None = None
 
     def push(self, envelope: bytes) -> bool:
         """Queue an envelope; drop the oldest if full. Return False when one was dropped."""
@@ -107,6 +166,55 @@ class Subscriber:
         dropped, self.dropped_unreported = self.dropped_unreported, 0
         return items, dropped
 
+    def go_live(self, sender: ASGISend) -> None:
+        """The first frame is sent: from now on the hub may send shared frames through ``sender``."""
+        self.sender = sender
+
+    @property
+    def idle(self) -> bool:
+        """Live, nothing queued, no unreported drop and no send in flight: may get a shared frame now."""
+        return (
+            self.sender is not None
+            and self.sending_since is None
+            and not self.queue
+            and not self.control
+            and not self.dropped_unreported
+            and self.failed is None
+        )
+
+    def send_shared(self, message: MutableMapping[str, Any], now: float) -> None:
+        """Start sending a shared ``websocket.send`` message (only when :attr:`idle`)."""
+        assert self.sender is not None
+        try:
+            waiting = start_eagerly(self.sender(message))
+        except Exception as exc:  # the client is gone: its websocket task cleans up
+            self._fail(exc)
+            return
+        if waiting is None:
+            self.last_sent = now
+        else:
+            self.sending_since = now
+            self.inflight = waiting
+            waiting.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self.inflight = None
+        self.sending_since = None
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._fail(exc)
+            return
+        self.last_sent = asyncio.get_running_loop().time()
+        if self.queue or self.control:
+            self.wake.set()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failed = exc
+        if self.task is not None:
+            self.task.cancel()
+
 
 def events_frame(items: list[bytes], dropped: int = 0, *, kind: bytes = b"events", last_id: int | None = None) -> str:
     """A websocket text frame carrying envelopes: ``{"type": "events", "events": [...]}``."""
@@ -125,7 +233,7 @@ class AlertHub:
         self, replay_size: int = 20_000, metrics: ApiMetrics | None = None, *, coalesce_s: float = 0.0
     ) -> None:
         self.coalesce_s = coalesce_s
-        self.dirty: set[Subscriber] = set()
+        self.pending: dict[AlertFilter, list[tuple[int, bytes]]] = {}  # per filter group, until the next flush
         self.alerts: dict[str, AlertState] = {}
         self.log: deque[LogEntry] = deque(maxlen=replay_size)
         self.subscribers: dict[AlertFilter, set[Subscriber]] = {}
@@ -156,10 +264,7 @@ class AlertHub:
         self.log.append(entry)
         for filt, subs in self.subscribers.items():
             if subs and filt.wants(before, after):
-                for sub in subs:
-                    if not sub.push(envelope):
-                        self.metrics.ws_dropped.inc()
-                self.dirty.update(subs)
+                self.pending.setdefault(filt, []).append((self.last_id, envelope))
         if self.coalesce_s <= 0:
             self.flush()
         self.metrics.events_ingested.inc()
@@ -172,10 +277,39 @@ class AlertHub:
             self.ingest(event, kafka_ts)
 
     def flush(self) -> None:
-        """Wake the sender of every subscriber with queued events."""
-        for sub in self.dirty:
-            sub.wake.set()
-        self.dirty.clear()
+        """Deliver the events collected since the last flush, group by group.
+
+        Each group's frame is built once and started on every idle subscriber of the group; the others
+        (busy, behind, or subscribed in the middle of the window) get the events in their own queue and
+        their sender is woken.
+        """
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, {}
+        now = -1.0  # the loop's time, read on the first shared send (tests drive the hub without a loop)
+        for filt, entries in pending.items():
+            subs = self.subscribers.get(filt)
+            if not subs:
+                continue
+            first_id = entries[0][0]
+            message: dict[str, Any] | None = None
+            shared = 0
+            for sub in tuple(subs):
+                if sub.idle and sub.since_id < first_id:
+                    if message is None:
+                        message = {"type": "websocket.send", "text": events_frame([e for _, e in entries])}
+                        if now < 0:
+                            now = asyncio.get_running_loop().time()
+                    sub.send_shared(message, now)
+                    shared += 1
+                    continue
+                for event_id, envelope in entries:
+                    if event_id > sub.since_id and not sub.push(envelope):
+                        self.metrics.ws_dropped.inc()
+                if sub.queue:
+                    sub.wake.set()
+            if shared:
+                self.metrics.ws_frames.inc(shared)
 
     async def run_ticker(self, heartbeat_s: float, send_timeout_s: float) -> None:
         """One task for all clients: coalesced wake-ups, heartbeats when idle, and the send-timeout watchdog."""
@@ -225,7 +359,7 @@ class AlertHub:
 
         Registration and the first frame happen in one step on the loop, so no event falls between them.
         """
-        sub = Subscriber(principal, filt, max_queue)
+        sub = Subscriber(principal, filt, max_queue, self.last_id)
         self.subscribers.setdefault(filt, set()).add(sub)
         self.metrics.ws_clients.inc()
         return sub, self.first_frame(filt, since_id=since_id, since_ms=since_ms)
@@ -260,6 +394,7 @@ class AlertHub:
         """Change a subscriber's filter; return a fresh snapshot frame for it."""
         self._remove(sub)
         sub.filter = filt
+        sub.since_id = self.last_id
         sub.queue.clear()
         self.subscribers.setdefault(filt, set()).add(sub)
         return self.first_frame(filt)
@@ -270,7 +405,6 @@ class AlertHub:
             self.metrics.ws_clients.dec()
 
     def _remove(self, sub: Subscriber) -> bool:
-        self.dirty.discard(sub)
         subs = self.subscribers.get(sub.filter)
         if subs is None or sub not in subs:
             return False

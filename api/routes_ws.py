@@ -125,6 +125,7 @@ async def ws_alerts(websocket: WebSocket) -> None:
     tasks: list[asyncio.Task[None]] = []
     try:
         await websocket.send_text(first)
+        sub.go_live(websocket.send)
         sub.task = asyncio.create_task(_pump(ctx, websocket, sub))
         tasks = [sub.task, asyncio.create_task(_read(ctx, websocket, sub))]
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -133,6 +134,8 @@ async def ws_alerts(websocket: WebSocket) -> None:
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass
     finally:
+        if sub.inflight is not None:
+            tasks.append(sub.inflight)
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -149,10 +152,12 @@ async def _close_slow(ctx: ApiContext, websocket: WebSocket, why: str) -> None:
 
 
 async def _pump(ctx: ApiContext, websocket: WebSocket, sub: Subscriber) -> None:
-    """Send control frames, then queued events in batches; enforce the drop limit.
+    """The slow path: send control frames, then queued events in batches; enforce the drop limit.
 
-    Wake-ups (coalesced), heartbeats and the send-timeout watchdog come from the hub's single ticker
-    task, so an idle client costs no timers.
+    Live events normally bypass this task: the hub's ticker hands idle clients a frame shared by their
+    filter group. Events reach the queue only while a send is in flight or a backlog exists, and wake
+    this task; so do heartbeats and control frames. The send-timeout watchdog is in the ticker too, so
+    an idle client costs no timers.
     """
     api = ctx.api
     frames = ctx.metrics.ws_frames
@@ -161,7 +166,7 @@ async def _pump(ctx: ApiContext, websocket: WebSocket, sub: Subscriber) -> None:
     while True:
         await sub.wake.wait()
         sub.wake.clear()
-        while sub.control or sub.queue:
+        while sub.inflight is None and (sub.control or sub.queue):  # a shared send in flight wakes us when done
             if sub.dropped_total > api.ws_max_dropped:
                 sub.too_slow = f"{sub.dropped_total} events dropped"
                 return

@@ -41,6 +41,11 @@ class ApiSettings(BaseSettings):
         default=50.0, ge=0, description="after a wake-up, wait this long to pack more events into one frame"
     )
     ws_batch_max: int = Field(default=500, ge=1, description="most events packed into one websocket frame")
+    ws_per_message_deflate: bool = Field(
+        default=False,
+        description="offer permessage-deflate compression; costs the server a compression per frame per client "
+        "(a shared frame can no longer be reused), which roughly halves how many clients one process can feed",
+    )
     ready_timeout_s: float = Field(default=60.0, gt=0, description="wait for the hub to rebuild state from Kafka")
     public_metrics: bool = Field(default=True, description="serve /metrics without a token")
 

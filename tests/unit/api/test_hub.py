@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import MutableMapping
+from typing import Any
 
 from lifeline.api.auth import Principal, Role
 from lifeline.api.filters import AlertFilter
-from lifeline.api.hub import AlertHub
+from lifeline.api.hub import AlertHub, start_eagerly
 from lifeline.models import AlertEventType as E
 
 OP = Principal("op", Role.OPERATOR)
@@ -88,3 +91,77 @@ def test_unsubscribe_and_resubscribe(event_factory):
     hub.unsubscribe(sub)
     hub.unsubscribe(sub)
     assert hub.client_count == 0
+
+
+class FakeSocket:
+    """An ASGI-like ``send``: completes at once unless ``blocked`` is set, then waits until it is cleared."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def send(self, message: MutableMapping[str, Any]) -> None:
+        await self.gate.wait()
+        self.sent.append(message["text"])
+
+
+def test_start_eagerly_finishes_without_a_task_or_hands_over_to_one() -> None:
+    async def scenario() -> None:
+        sock = FakeSocket()
+        assert start_eagerly(sock.send({"text": "a"})) is None and sock.sent == ["a"]
+        sock.gate.clear()
+        task = start_eagerly(sock.send({"text": "b"}))
+        assert task is not None and sock.sent == ["a"]
+        sock.gate.set()
+        await task
+        assert sock.sent == ["a", "b"]
+
+    asyncio.run(scenario())
+
+
+def test_group_shares_one_frame_and_busy_client_falls_back_to_its_queue(event_factory) -> None:
+    async def scenario() -> None:
+        hub = AlertHub(coalesce_s=0.05)
+        socks = [FakeSocket() for _ in range(3)]
+        subs = []
+        for sock in socks:
+            sub, _ = hub.subscribe(OP, AlertFilter(), 10)
+            sub.go_live(sock.send)
+            subs.append(sub)
+        socks[2].gate.clear()  # this client's socket is full
+        hub.ingest(event_factory("a1"), 1)
+        hub.ingest(event_factory("a2"), 2)
+        hub.flush()
+        assert socks[0].sent == socks[1].sent and socks[0].sent[0] is socks[1].sent[0]  # built once, shared
+        assert [e["id"] for e in json.loads(socks[0].sent[0])["events"]] == [1, 2]
+        assert subs[2].sending_since is not None and not subs[2].idle
+        hub.ingest(event_factory("a3"), 3)
+        hub.flush()
+        assert list(subs[2].queue) and subs[2].wake.is_set()  # slow path: its own queue, its sender woken
+        assert len(socks[0].sent) == 2
+        inflight = subs[2].inflight
+        assert inflight is not None
+        socks[2].gate.set()
+        await inflight
+        await asyncio.sleep(0)  # done callbacks run on the next loop iteration
+        assert subs[2].sending_since is None and len(socks[2].sent) == 1
+        got, dropped = frames(subs[2])
+        assert [g["id"] for g in got] == [3] and dropped == 0
+
+    asyncio.run(scenario())
+
+
+def test_subscriber_joining_mid_window_gets_no_event_its_first_frame_has(event_factory) -> None:
+    async def scenario() -> None:
+        hub = AlertHub(coalesce_s=0.05)
+        early, _ = hub.subscribe(OP, AlertFilter(), 10)
+        hub.ingest(event_factory("a1"), 1)
+        late, first = hub.subscribe(OP, AlertFilter(), 10)
+        assert [a["id"] for a in json.loads(first)["alerts"]] == [1]
+        hub.ingest(event_factory("a2"), 2)
+        hub.flush()
+        assert [g["id"] for g in frames(early)[0]] == [1, 2]
+        assert [g["id"] for g in frames(late)[0]] == [2]
+
+    asyncio.run(scenario())
