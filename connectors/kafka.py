@@ -7,10 +7,11 @@ throttled, and the producer is idempotent so retries never duplicate a message.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from lifeline.settings import Settings
@@ -21,6 +22,7 @@ __all__ = [
     "make_consumer",
     "make_producer",
     "producer_config",
+    "read_to_end",
     "topic_specs",
 ]
 
@@ -91,6 +93,40 @@ def ensure_topics(settings: Settings, topics: Iterable[NewTopic] | None = None) 
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise
     return created
+
+
+def read_to_end(settings: Settings, topic: str, timeout_s: float = 60.0) -> list[bytes]:
+    """Every message value of ``topic``, from the beginning to its end as it is now, partition by partition."""
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": "lifeline-reader",
+                         "enable.auto.commit": False, "enable.partition.eof": True})  # fmt: skip
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return []
+        wanted: dict[int, int] = {}
+        assignment = []
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            if high > low:
+                wanted[partition] = high
+                assignment.append(TopicPartition(topic, partition, low))
+        values: list[bytes] = []
+        if not assignment:
+            return values
+        consumer.assign(assignment)
+        deadline = time.monotonic() + timeout_s
+        while wanted and time.monotonic() < deadline:
+            for message in consumer.consume(1000, timeout=0.5):
+                if message.error() is not None:
+                    continue
+                partition, offset = message.partition(), message.offset()
+                if partition in wanted and offset is not None:
+                    values.append(message_value(message))
+                    if offset + 1 >= wanted[partition]:
+                        del wanted[partition]
+        return values
+    finally:
+        consumer.close()
 
 
 def message_value(message: Message) -> bytes:

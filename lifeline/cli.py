@@ -135,13 +135,26 @@ def registry_check(path: Annotated[Path, typer.Argument(help="registry CSV file"
 
 @app.command("demo")
 def demo(
-    readings: Annotated[int, typer.Option(help="how many demo readings to send")] = 200,
-    keep_running: Annotated[bool, typer.Option(help="leave the servers running afterwards")] = True,
+    scenario: Annotated[str, typer.Option(help="simulator scenario (see `lifeline scenarios`)")] = "smoke",
+    seed: Annotated[int, typer.Option(help="simulator seed")] = 7,
+    serve: Annotated[bool, typer.Option(help="then keep the API and notifier running until Ctrl-C")] = True,
+    api_port: Annotated[int, typer.Option(help="API port (the next free one is used if taken)")] = 8080,
 ) -> None:
-    """Run the local demo: start the servers, create the schema, send readings, show them in QuestDB."""
-    from lifeline.flows.demo import run_demo
+    """Run the local demo: servers, schema, a simulated city into Kafka, the dataflow, alerts scored
+    against ground truth, then the API and notifier.
 
-    run_demo(_settings(), console, readings=readings, keep_running=keep_running)
+    Examples:
+
+      lifeline demo                          # the smoke city, then serve the API until Ctrl-C
+
+      lifeline demo --scenario storm-day --no-serve
+    """
+    from lifeline.flows.demo import run_demo
+    from lifeline.simulators.scenarios import SCENARIOS
+
+    if scenario not in SCENARIOS:
+        raise typer.BadParameter(f"unknown scenario {scenario!r}; one of: {', '.join(SCENARIOS)}")
+    run_demo(_settings(), console, scenario_name=scenario, seed=seed, serve=serve, api_port=api_port)
 
 
 # Commands owned by other packages register themselves here. Each module keeps its heavy imports

@@ -6,17 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
 from lifeline.codec import decode_alert_event
 from lifeline.connectors.bootstrap import apply_schema
-from lifeline.connectors.kafka import ensure_topics
+from lifeline.connectors.kafka import ensure_topics, read_to_end
 from lifeline.connectors.questdb import QuestDB
 from lifeline.models import AlertEvent
 from lifeline.settings import Settings
@@ -80,30 +78,7 @@ def start_flow(settings: Settings, registry: Path, *, workers: int = 1) -> subpr
 
 def read_topic(settings: Settings, topic: str) -> list[bytes]:
     """Every message value of ``topic`` from the beginning to its current end."""
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"read-{time.time_ns()}",
-                         "enable.auto.commit": False, "enable.partition.eof": True})  # fmt: skip
-    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-    parts = []
-    for p in metadata.partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        if high > low:
-            parts.append(TopicPartition(topic, p, low))
-    values: list[bytes] = []
-    if not parts:
-        consumer.close()
-        return values
-    consumer.assign(parts)
-    remaining = len(parts)
-    deadline = time.monotonic() + 60
-    while remaining and time.monotonic() < deadline:
-        for message in consumer.consume(1000, timeout=0.5):
-            error = message.error()
-            if error is not None:
-                remaining -= 1
-                continue
-            values.append(message.value() or b"")
-    consumer.close()
-    return values
+    return read_to_end(settings, topic)
 
 
 def alert_events(settings: Settings) -> list[AlertEvent]:
