@@ -95,6 +95,8 @@ def _spawn_local_cluster(
 ) -> None:
     from lifeline.connectors.services.process import port_open
 
+    if recovery:  # create the store once here, not concurrently in every child
+        ensure_recovery_store(settings.recovery_path, settings.recovery_partitions)
     base = 2101
     while any(port_open("127.0.0.1", base + i) for i in range(processes)):
         base += processes
