@@ -287,10 +287,13 @@ def main() -> None:
                 action()
                 measurement.seconds.append(time.perf_counter() - started)
         if not args.latency_only:
-            print_table("throughput (readings/s, median of runs; ratio to (a) in the same run)", [raw, full, stored], raw)
+            print_table(
+                "throughput (readings/s, median of runs; ratio to (a) in the same run)", [raw, full, stored], raw
+            )
             snap_s, snap_bytes, sensors = snapshot_cost(scenario, settings)
+            per_sensor = snap_bytes / max(sensors, 1)
             print(f"\nsnapshot of all partition states: {snap_s * 1000:.0f} ms, {snap_bytes / 1e6:.1f} MB, "
-                  f"{sensors:,} sensors with state → {snap_bytes / max(sensors, 1):,.0f} B per active sensor")  # fmt: skip
+                  f"{sensors:,} sensors with state → {per_sensor:,.0f} B per active sensor")  # fmt: skip
         if not args.skip_latency:
             rate = args.latency_rate or full.per_s * 0.5
             result = latency_run(settings, scenario, rate, args.latency_seconds, tmp)
