@@ -203,6 +203,8 @@ class BridgeNetwork:
             for row in strain_rows.tolist():
                 sensor = self.channels[SensorKind.STRAIN][row]
                 times = engine.sample_times(sensor)
+                if times.size == 0:  # a scenario shorter than the sampling interval
+                    continue
                 live = engine.evaluate(sensor, times) - self.strain_alpha[row] * self._thermal(times)
                 ratio = max(ratio, float(live.max()) / design)
             return GroundTruthRow(
