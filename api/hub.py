@@ -272,9 +272,12 @@ class AlertHub:
         return entry
 
     def ingest_batch(self, batch: Iterable[tuple[AlertEvent, int]]) -> None:
-        """Apply a batch of ``(event, kafka_ts)`` in order."""
+        """Apply a batch of ``(event, kafka_ts)`` in order (from the feed: also records the ingest lag)."""
+        now_ms = time.time_ns() / 1e6
+        observe = self.metrics.ingest_lag.observe
         for event, kafka_ts in batch:
             self.ingest(event, kafka_ts)
+            observe(max(0.0, now_ms - kafka_ts) / 1000.0)
 
     def flush(self) -> None:
         """Deliver the events collected since the last flush, group by group.
@@ -316,8 +319,12 @@ class AlertHub:
         loop = asyncio.get_running_loop()
         tick = self.coalesce_s if self.coalesce_s > 0 else 0.25
         next_beat = loop.time() + heartbeat_s
+        next_tick = loop.time() + tick
         while True:
-            await asyncio.sleep(tick)
+            # Ticks keep their period however long a flush takes (an event waits at most one window),
+            # and a late tick is not made up for: an overloaded hub sends bigger frames, not more.
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            next_tick = max(next_tick + tick, loop.time())
             self.flush()
             now = loop.time()
             if now < next_beat:

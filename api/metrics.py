@@ -26,6 +26,12 @@ class ApiMetrics:
         self.lifecycle_writes = Counter(
             "lifeline_api_lifecycle_events_written", "acknowledge/resolve events written", ["event"], registry=r
         )
+        self.ingest_lag = Histogram(
+            "lifeline_api_alert_ingest_lag_seconds",
+            "time from an alert event's Kafka timestamp to the hub applying it (before websocket fan-out)",
+            buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 30.0, 300.0),
+            registry=r,
+        )
         self.http_latency = Histogram(
             "lifeline_api_http_request_seconds", "REST request latency", ["route", "method", "status"], registry=r
         )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import multiprocessing
 import os
 import resource
@@ -30,6 +31,7 @@ import tempfile
 import time
 import uuid
 from array import array
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,7 @@ class _Clients:
         self.latencies = array("d")
         self.per_client = [0] * count
         self.dropped = 0
+        self.frames = 0
         self.measuring = False
 
     async def client(self, index: int) -> None:
@@ -96,6 +99,7 @@ class _Clients:
                 now = time.time() * 1000.0
                 if not data.startswith(b'{"type":"events"'):
                     continue
+                self.frames += self.measuring
                 if not self.measuring:
                     self.per_client[index] += 1  # warm-up frames: just count that they came
                     continue
@@ -115,7 +119,18 @@ class _Clients:
 def _client_proc(url: str, count: int, conn: Connection) -> None:
     """Client process: connect ``count`` clients, then obey the parent: measure rounds, report."""
     _raise_fd_limit(count + 1024)
-    asyncio.run(_client_main(url, count, conn))
+    with asyncio.Runner(loop_factory=_uvloop()) as runner:
+        runner.run(_client_main(url, count, conn))
+
+
+def _uvloop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop factory when it is installed (uvicorn's ``loop="auto"`` picks it up too)."""
+    try:
+        module = importlib.import_module("uvloop")
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = module.new_event_loop
+    return factory
 
 
 async def _client_main(url: str, count: int, conn: Connection) -> None:
@@ -139,6 +154,7 @@ async def _client_main(url: str, count: int, conn: Connection) -> None:
             del clients.latencies[:]  # in place: the clients hold its append method
             clients.per_client = [0] * count
             clients.dropped = 0
+            clients.frames = 0
             clients.measuring = True
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
         elif isinstance(command, int):  # events produced in this round: wait for them, then report
@@ -149,7 +165,7 @@ async def _client_main(url: str, count: int, conn: Connection) -> None:
             clients.measuring = False
             cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
             conn.send((clients.latencies.tobytes(), min(clients.per_client), max(clients.per_client),
-                       clients.dropped, cpu))  # fmt: skip
+                       clients.dropped, cpu, clients.frames))  # fmt: skip
         else:
             break
     for task in tasks:
@@ -157,10 +173,35 @@ async def _client_main(url: str, count: int, conn: Connection) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
+def _cpu_s(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def _lag_buckets(http_base: str) -> dict[float, float]:
+    """The server's Kafka→hub ingest-lag histogram: cumulative count per upper bound (seconds)."""
+    import httpx
+
+    buckets: dict[float, float] = {}
+    for line in httpx.get(f"{http_base}/metrics", timeout=10).text.splitlines():
+        if line.startswith("lifeline_api_alert_ingest_lag_seconds_bucket"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def _lag_quantile(before: dict[float, float], after: dict[float, float], q: float) -> str:
+    """The bucket bound under which a fraction ``q`` of this round's events were ingested ("≤ 20 ms")."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    if not counts or counts[-1] <= 0:
+        return "n/a"
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= q * counts[-1]:
+            return f"≤ {bound * 1000:.0f} ms" if bound != float("inf") else "> 300 s"
+    return "n/a"
 
 
 def _pct(lat: list[float], p: float) -> float:
@@ -191,8 +232,9 @@ def _run(args: argparse.Namespace, base_ws: str, settings: object, topic: str, s
             if not pipe.poll(180):
                 raise TimeoutError("clients did not connect")
             pipe.recv()
+        loop = "uvloop" if _uvloop() else "asyncio"
         print(f"{args.clients} clients connected in {time.perf_counter() - started:.1f} s "
-              f"({len(procs)} client processes)")  # fmt: skip
+              f"({len(procs)} client processes; event loop: {loop} in the clients and the server)")  # fmt: skip
         producer = make_producer(settings, **{"linger.ms": 0})  # type: ignore[arg-type]
         warm = AlertEvent(
             alert_id="warmup", event=AlertEventType.OPENED, tier=Tier.T3, lifeline=Lifeline.GAS,
@@ -212,12 +254,15 @@ def _run(args: argparse.Namespace, base_ws: str, settings: object, topic: str, s
             for pipe in pipes:
                 pipe.send("start")
             time.sleep(0.5)
+            http_base = base_ws.replace("ws://", "http://", 1)
+            lag0 = _lag_buckets(http_base)
             cpu0 = (_cpu_s(server_pid), time.perf_counter(), os.getloadavg()[0])
             took = _produce(producer, topic, total, args.rate, run)
             for pipe in pipes:
                 pipe.send(total)
             results = [pipe.recv() for pipe in pipes]
             cpu1 = (_cpu_s(server_pid), time.perf_counter())
+            lag1 = _lag_buckets(http_base)
             lat_arr = array("d")
             for raw, *_ in results:
                 lat_arr.frombytes(raw)
@@ -239,8 +284,14 @@ def _run(args: argparse.Namespace, base_ws: str, settings: object, topic: str, s
                 f"   latency Kafka→client ms: p50 {fig['p50']:.1f}  p95 {fig['p95']:.1f}  p99 {fig['p99']:.1f}  "
                 f"max {fig['max']:.1f}  mean {statistics.fmean(lat) if lat else float('nan'):.1f}"
             )
-            print(f"   CPU ({wall:.1f} s wall): API server {cpu1[0] - cpu0[0]:.1f} s, "
-                  f"clients {sum(r[4] for r in results):.1f} s")  # fmt: skip
+            print(
+                f"   of which Kafka→hub (server histogram): p50 {_lag_quantile(lag0, lag1, 0.5)}, "
+                f"p99 {_lag_quantile(lag0, lag1, 0.99)}"
+            )
+            user, system = cpu1[0][0] - cpu0[0][0], cpu1[0][1] - cpu0[0][1]
+            print(f"   CPU ({wall:.1f} s wall): API server {user + system:.1f} s ({user:.1f} user {system:.1f} sys), "
+                  f"clients {sum(r[4] for r in results):.1f} s; {sum(r[5] for r in results):,} event frames "
+                  f"received")  # fmt: skip
         med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
         print(
             f"\n== websocket fan-out, median of {len(rounds)} runs: {args.clients} clients, {total} events at "
