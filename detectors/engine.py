@@ -207,8 +207,16 @@ class Detectors:
         cfg = prof.config.faults
         scale = st.noise if st.noise > prof.noise_floor else prof.noise_floor
         deltas = np.abs(np.diff(values, prepend=st.last_v))
-        if float(deltas.min()) == 0.0:
-            return False
+        zero = deltas == 0.0
+        trailing_equal = 0
+        if bool(zero.any()):
+            # Quantised sensors repeat a value now and then; only a run of repeats can mean "stuck",
+            # and runs are left to the scalar path, which counts them exactly.
+            edges = np.flatnonzero(np.diff(np.concatenate(([0], zero.view(np.int8), [0]))))
+            runs = edges[1::2] - edges[::2]
+            if int(runs.max()) + 1 >= max(2, cfg.stuck_samples // 2):
+                return False
+            trailing_equal = int(runs[-1]) if bool(zero[-1]) else 0
         limit = cfg.spike_sigma * scale
         if float(deltas.max()) > limit:
             # a spike = a jump away and straight back: |x[i]-x[i-1]| and |x[i+1]-x[i]| large, |x[i+1]-x[i-1]| small
@@ -222,8 +230,11 @@ class Detectors:
             return False
         if not prof.rests_at_floor and float(values.min()) <= prof.vmin + prof.sat_eps:
             return False
+        previous_ts = st.last_ts
         add_array(st, prof.window_ms, ts, values, stats)
-        st.noise = _ew(st.noise, np.minimum(deltas, 4.0 * scale), 1.0 / cfg.noise_tau_samples)
+        moving = deltas[~zero]  # like the scalar path, repeats do not feed the noise estimate
+        if moving.shape[0]:
+            st.noise = _ew(st.noise, np.minimum(moving, 4.0 * scale), 1.0 / cfg.noise_tau_samples)
         st.lvl = _ew(st.lvl, values, _LVL_ALPHA)
         k = min(values.shape[0], RING)
         for t, v in zip(ts[-k:].tolist(), values[-k:].tolist(), strict=True):
@@ -233,6 +244,10 @@ class Detectors:
         st.last_v = float(values[-1])
         st.n_seen += values.shape[0]
         st.c3 = st.c2 = st.c1 = 0
+        st.equal_run = trailing_equal
+        if trailing_equal:
+            first = values.shape[0] - trailing_equal  # index of the first repeated sample
+            st.equal_since = int(ts[first - 1]) if first >= 1 else previous_ts
         return True
 
     def _hourly(self, prof: SensorProfile, st: SensorState, stats: list[WindowStats], out: list[Finding]) -> None:
