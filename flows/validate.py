@@ -108,7 +108,8 @@ def validate_batch(
     values: list[float] = []
     qualities: list[int] = []
     origin: list[int] = []  # message position, for rejects found by the vector checks
-    items: list[int] = []
+    batch_values: list[npt.NDArray[np.float64]] = []
+    batch_meta: list[tuple[int, int, int, int, int]] = []  # sensor, t0, dt_ms, message position, count
 
     def reject(pos: int, item: int, reason: RejectReason, detail: str, sensor_id: str = "") -> None:
         rejects.append(Reject(
@@ -143,12 +144,9 @@ def validate_batch(
             if not (0 <= t0 < _LATEST_MS and dt < _LATEST_MS):
                 reject(pos, 0, RejectReason.BAD_TIMESTAMP, f"t0 {t0} / dt_ms {dt} not plausible", wire.sensor_id)
                 continue
-            sensors.extend([sensor] * n)
-            stamps.extend(range(t0, t0 + n * dt, dt))
-            values.extend(wire.values)
-            qualities.extend([0] * n)
-            origin.extend([pos] * n)
-            items.extend(range(n))
+            # batches stay numpy arrays: no Python object per sample
+            batch_values.append(np.array(wire.values, dtype=np.float64))
+            batch_meta.append((sensor, t0, dt, pos, n))
         elif wire.ts is None or wire.value is None:
             reject(pos, 0, RejectReason.MALFORMED, "a reading needs ts+value or t0+dt_ms+values", wire.sensor_id)
         elif not 0 <= wire.ts < _LATEST_MS:
@@ -159,13 +157,24 @@ def validate_batch(
             values.append(wire.value)
             qualities.append(wire.quality or 0)
             origin.append(pos)
-            items.append(0)
 
     sensor_arr = np.array(sensors, dtype=np.int32)
     ts_arr = np.array(stamps, dtype=np.int64)
     value_arr = np.array(values, dtype=np.float64)
     quality_arr = np.array(qualities, dtype=np.int32)
     origin_arr = np.array(origin, dtype=np.int64)
+    item_arr = np.zeros(len(ts_arr), dtype=np.int64)
+    if batch_meta:
+        meta = np.array(batch_meta, dtype=np.int64)
+        counts = meta[:, 4]
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        within = np.arange(int(counts.sum()), dtype=np.int64) - starts
+        sensor_arr = np.concatenate((sensor_arr, np.repeat(meta[:, 0], counts).astype(np.int32)))
+        ts_arr = np.concatenate((ts_arr, np.repeat(meta[:, 1], counts) + within * np.repeat(meta[:, 2], counts)))
+        value_arr = np.concatenate((value_arr, *batch_values))
+        quality_arr = np.concatenate((quality_arr, np.zeros(len(within), dtype=np.int32)))
+        origin_arr = np.concatenate((origin_arr, np.repeat(meta[:, 3], counts)))
+        item_arr = np.concatenate((item_arr, within))
     kts = np.array(kafka_ts, dtype=np.int64)[origin_arr] if len(origin_arr) else np.zeros(0, np.int64)
 
     reason = np.zeros(len(ts_arr), dtype=np.int8)  # 0 = accepted
@@ -181,13 +190,13 @@ def validate_batch(
         code = codes[reason[i] - 1]
         sid = index.sensor_ids[sensor_arr[i]]
         detail = _detail(code, float(value_arr[i]), int(ts_arr[i]), int(kts[i]), index, int(sensor_arr[i]))
-        reject(int(origin_arr[i]), items[i], code, detail, sid)
+        reject(int(origin_arr[i]), int(item_arr[i]), code, detail, sid)
 
     keep = np.flatnonzero(reason == 0)
     # Per sensor, in ARRIVAL order: a reading is late when its event time is behind the newest event
     # time that sensor already delivered (in an earlier batch or earlier in this one), a duplicate when
     # equal. Judging in arrival order makes the verdict independent of where batch boundaries fall.
-    order = keep[np.argsort(sensor_arr[keep], kind="stable")]
+    order = keep[np.lexsort((item_arr[keep], origin_arr[keep], sensor_arr[keep]))]
     s, t = sensor_arr[order], ts_arr[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = s[1:] != s[:-1]
@@ -209,7 +218,7 @@ def validate_batch(
             if code is RejectReason.DUPLICATE
             else f"event time {int(t[j])} is behind the sensor's watermark {int(watermark[j])}"
         )
-        reject(int(origin_arr[i]), items[i], code, detail, index.sensor_ids[int(s[j])])
+        reject(int(origin_arr[i]), int(item_arr[i]), code, detail, index.sensor_ids[int(s[j])])
     good = order[~bad]
     accepted = Accepted(sensor_arr[good], ts_arr[good], value_arr[good], quality_arr[good], origin_arr[good])
     if len(good):

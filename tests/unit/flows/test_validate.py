@@ -100,6 +100,17 @@ def test_lateness_is_judged_in_arrival_order_whatever_the_batch_boundaries() -> 
     assert all(v == verdicts[0] for v in verdicts)
 
 
+def test_arrival_order_holds_across_single_and_batch_messages() -> None:
+    accepted, rejects, _ = call([
+        b'{"sensor_id":"A","t0":%d,"dt_ms":100,"values":[0.1,0.2,0.3]}' % (T + 1000),
+        b'{"sensor_id":"A","ts":%d,"value":0.4}' % (T + 1200),  # equal to the batch's newest sample: duplicate
+        b'{"sensor_id":"A","ts":%d,"value":0.5}' % (T + 1150),  # behind the batch's last sample (1200): late
+        b'{"sensor_id":"A","t0":%d,"dt_ms":100,"values":[0.6,0.7]}' % (T + 1300),
+    ])  # fmt: skip
+    assert (accepted.ts - T).tolist() == [1000, 1100, 1200, 1300, 1400]
+    assert sorted((r.reason.value, r.offset) for r in rejects) == [("duplicate", 101), ("late", 102)]
+
+
 def test_bad_values_inside_a_batch_message_are_rejected_one_by_one() -> None:
     accepted, rejects, _ = call([b'{"sensor_id":"G","t0":1720000001000,"dt_ms":1000,"values":[1.0, 200.0, 3.0]}'])
     assert accepted.value.tolist() == [1.0, 3.0]
