@@ -256,6 +256,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="event time of the scenario to replay")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--latency-seconds", type=float, default=40.0)
+    parser.add_argument("--latency-minutes", type=float, default=60.0, help="event time available to the latency run")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--latency-rate", type=float, default=0.0, help="readings/s (default: 50 %% of (b))")
     parser.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
@@ -296,7 +297,8 @@ def main() -> None:
                   f"{sensors:,} sensors with state → {per_sensor:,.0f} B per active sensor")  # fmt: skip
         if not args.skip_latency:
             rate = args.latency_rate or full.per_s * 0.5
-            result = latency_run(settings, scenario, rate, args.latency_seconds, tmp)
+            longer = build(args.scenario, seed=8, duration_s=args.latency_minutes * 60)
+            result = latency_run(settings, longer, rate, args.latency_seconds, tmp)
             print(f"\nlatency at a steady {rate:,.0f} readings/s (50 % of (b)): {result}")
 
 
