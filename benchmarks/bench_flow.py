@@ -180,13 +180,13 @@ def latency_run(settings: Settings, scenario: Any, rate: float, seconds: float, 
     # event time in the past (not rejected as future) while preserving the intervals between readings
     shift = int(wall_start * 1000) - scenario.end_ms
     produced_at: dict[tuple[str, int], float] = {}
-    probe_next, probe_step = 0, 0
-    probe_started: int | None = None
+    started: list[int] = []  # event time at which probe i started rising; a new probe every event-minute
+    next_minute: int | None = None
     sent = 0
     speed = None
     for block in blocks:
         if speed is None:
-            speed = max(rate / max(block.readings / 3600.0, 1e-9), 1e-3)  # event seconds per wall second
+            speed = max(rate / max(block.readings / ((block.times_ms[-1] - block.times_ms[0]) / 1000 + 1), 1e-9), 1e-3)
         for key, payload, t in zip(block.keys, block.payloads, block.times_ms.tolist(), strict=True):
             event_now = event_start + (time.time() - wall_start) * 1000 * speed
             ahead_s = (t - event_now) / 1000 / speed
@@ -197,25 +197,25 @@ def latency_run(settings: Settings, scenario: Any, rate: float, seconds: float, 
             sent += 1
             if sent % 2000 == 0:
                 producer.poll(0)
-            # probes: one step of 60 s of event time each; then the next probe gauge starts
-            if probe_started is None:
-                probe_started = live_ts
-            if probe_next < probes and live_ts - probe_started >= 60_000 * probe_step:
-                if probe_step >= len(PROBE_PROFILE_CM):
-                    probe_next, probe_step, probe_started = probe_next + 1, 0, live_ts
-                sid = f"PROBE-{probe_next:04d}-POND"
-                if probe_next < probes:
-                    ts = probe_started + 60_000 * probe_step
-                    value = PROBE_PROFILE_CM[min(probe_step, len(PROBE_PROFILE_CM) - 1)]
+            if next_minute is None:
+                next_minute = live_ts
+            if live_ts >= next_minute:  # one event-minute passed: every active probe takes its next step
+                if len(started) < probes:
+                    started.append(next_minute)
+                for i, first in enumerate(started):
+                    step = (next_minute - first) // 60_000
+                    if step >= len(PROBE_PROFILE_CM):
+                        continue
+                    sid = f"PROBE-{i:04d}-POND"
                     producer.produce(live.readings_topic, b'{"sensor_id":"%s","ts":%d,"value":%r}' % (
-                        sid.encode(), ts, value), sid.encode())  # fmt: skip
-                    producer.poll(0)
-                    produced_at[(f"UP-PROBE-{probe_next:04d}", ts)] = time.time()
-                    probe_step += 1
+                        sid.encode(), next_minute, PROBE_PROFILE_CM[step]), sid.encode())  # fmt: skip
+                    produced_at[(f"UP-PROBE-{i:04d}", next_minute)] = time.time()
+                producer.poll(0)
+                next_minute += 60_000
         if time.time() - wall_start > seconds:
             break
     producer.flush(30)
-    print(f"  latency run: sent {sent:,} messages, {len(produced_at)} probe readings on {probe_next} probes")
+    print(f"  latency run: sent {sent:,} messages, {len(produced_at)} probe readings on {len(started)} probes")
     time.sleep(5.0)
     stop.set()
     listener.join(5)
@@ -258,7 +258,8 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=40.0)
     parser.add_argument("--latency-minutes", type=float, default=60.0, help="event time available to the latency run")
     parser.add_argument("--skip-latency", action="store_true")
-    parser.add_argument("--latency-rate", type=float, default=0.0, help="readings/s (default: 50 %% of (b))")
+    parser.add_argument("--latency-rate", type=float, action="append", default=[],
+                        help="readings/s; repeat for several (default: 50 %% of (b))")  # fmt: skip
     parser.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
     args = parser.parse_args()
 
@@ -296,10 +297,11 @@ def main() -> None:
             print(f"\nsnapshot of all partition states: {snap_s * 1000:.0f} ms, {snap_bytes / 1e6:.1f} MB, "
                   f"{sensors:,} sensors with state → {per_sensor:,.0f} B per active sensor")  # fmt: skip
         if not args.skip_latency:
-            rate = args.latency_rate or full.per_s * 0.5
             longer = build(args.scenario, seed=8, duration_s=args.latency_minutes * 60)
-            result = latency_run(settings, longer, rate, args.latency_seconds, tmp)
-            print(f"\nlatency at a steady {rate:,.0f} readings/s (50 % of (b)): {result}")
+            for rate in args.latency_rate or [full.per_s * 0.5]:
+                result = latency_run(settings, longer, rate, args.latency_seconds, tmp)
+                share = f" = {rate / full.per_s:.0%} of (b)" if full.seconds else ""
+                print(f"\nlatency at a steady {rate:,.0f} readings/s{share}: {result}")
 
 
 if __name__ == "__main__":
