@@ -145,6 +145,7 @@ def build_flow(
         events = group_stage.process(state, partition, watermark, findings, idle)
         for e in events:
             metrics.ALERT_EVENTS.labels(str(int(e.tier)), e.kind.value, e.event.value).inc()
+        metrics.LATE_FINDINGS.set(group_stage.late_findings)
         return state, events
 
     flow = Dataflow(flow_id)

@@ -8,6 +8,11 @@ READINGS = Counter("lifeline_readings_total", "Readings accepted by validation")
 REJECTS = Counter("lifeline_rejects_total", "Inputs sent to the DLQ", ["reason"])
 ALERT_EVENTS = Counter("lifeline_alert_events_total", "Alert lifecycle events emitted", ["tier", "kind", "event"])
 FINDINGS = Counter("lifeline_findings_total", "Sensor-level findings handed to correlation")
+LATE_FINDINGS = Gauge(
+    "lifeline_late_findings",
+    "Findings that reached correlation behind the watermark (a partition lagged > LIFELINE_GROUP_MAX_SKEW_S); "
+    "they are applied at once, so alerts stay complete but may differ in timing from an unhurried replay",
+)
 CONSUMER_LAG = Gauge("lifeline_consumer_lag_ms", "Event-to-processing delay of the newest batch", ["partition"])
 PROCESSING = Histogram(
     "lifeline_processing_seconds",

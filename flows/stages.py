@@ -177,6 +177,7 @@ class GroupStage:
     ) -> None:
         self.detectors = detectors
         self.partitions = partitions
+        self.late_findings = 0  # findings that arrived behind the watermark (see max_skew_ms)
         self.max_skew_ms = max_skew_ms
         self.tick_interval_ms = tick_interval_ms
 
@@ -228,6 +229,7 @@ class GroupStage:
         state.released_to = max(state.released_to, mark)
         if mark - state.last_tick >= self.tick_interval_ms:
             state.last_tick = mark
+            self.late_findings = sum(getattr(g, "late_findings", 0) for g in state.groups.values())
             touched = set(ready_groups(ready))
             for group_id in sorted(state.groups):
                 if group_id not in touched:
