@@ -168,7 +168,7 @@ class Detectors:
             for t, v in zip(ts_ms.tolist(), values.tolist(), strict=True):
                 step(prof, state, t, v, stats, findings)
         if stats and prof.kind not in DRIFT_EXEMPT:
-            self._hourly(prof, state, stats, findings)
+            self._hourly(prof, state, stats, findings, ts_ms)
         return SensorResult(stats, findings)
 
     def _step(
@@ -250,8 +250,16 @@ class Detectors:
             st.equal_since = int(ts[first - 1]) if first >= 1 else previous_ts
         return True
 
-    def _hourly(self, prof: SensorProfile, st: SensorState, stats: list[WindowStats], out: list[Finding]) -> None:
-        """Fold closed windows into hourly means (aux slots) and run the drift check on each new hour."""
+    def _hourly(
+        self, prof: SensorProfile, st: SensorState, stats: list[WindowStats], out: list[Finding],
+        decided: npt.NDArray[np.int64],
+    ) -> None:  # fmt: skip
+        """Fold closed windows into hourly means (aux slots) and run the drift check on each new hour.
+
+        ``decided`` holds the event times of the readings (or the watermark) that closed the windows; a
+        drift finding is stamped with the first of them at or after the window's end, so it is never
+        back-dated behind what its partition already reported complete.
+        """
         aux = st.aux
         if aux is None:
             return
@@ -265,7 +273,10 @@ class Detectors:
                     aux[4 + pos] = aux[1] / aux[2]
                     aux[3] = (pos + 1) % AUX_DRIFT_HOURS
                     ring = np.roll(aux[4 : 4 + AUX_DRIFT_HOURS], -int(aux[3]))
-                    check_drift(prof, st, ring, w.window_start, w.mean, out)
+                    end = w.window_start + prof.window_ms
+                    at = int(np.searchsorted(decided, end, side="left"))
+                    decided_ts = int(decided[at]) if at < decided.shape[0] else int(decided[-1])
+                    check_drift(prof, st, ring, max(decided_ts, end), w.mean, out)
                 aux[0], aux[1], aux[2] = hour, 0.0, 0.0
             aux[1] += w.mean * w.count
             aux[2] += w.count
@@ -279,7 +290,7 @@ class Detectors:
         if closed is not None:
             stats.append(closed)
             if prof.kind not in DRIFT_EXEMPT:
-                self._hourly(prof, state, stats, findings)
+                self._hourly(prof, state, stats, findings, np.array([watermark_ms], dtype=np.int64))
         check_silence(prof, state, watermark_ms, findings)
         return SensorResult(stats, findings)
 

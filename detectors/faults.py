@@ -78,7 +78,7 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
                 limit = cfg.spike_sigma * scale
             if abs(last - prev) > limit and ad > limit and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)):
                 sigmas = abs(last - prev) / scale
-                st.spike_ts = st.last_ts
+                st.spike_ts = spike_at = st.last_ts
                 report(
                     prof,
                     st,
@@ -86,12 +86,12 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
                     _T3,
                     _FAULT,
                     "fault.spike:single_sample",
-                    st.last_ts,
+                    ts,  # decided now, one sample after the spike; not back-dated (see check_silence)
                     last,
                     0.5,
                     lambda: (
-                        f"spike: one sample {last:.6g} {prof.spec.unit} is {sigmas:.0f}× the noise scale "
-                        f"{scale:.3g} away from its neighbours {prev:.6g} and {value:.6g}; no persistence"
+                        f"spike: one sample {last:.6g} {prof.spec.unit} at ts {spike_at} is {sigmas:.0f}× the noise "
+                        f"scale {scale:.3g} away from its neighbours {prev:.6g} and {value:.6g}; no persistence"
                     ),
                     out,
                 )
@@ -165,10 +165,11 @@ def check_silence(prof: SensorProfile, st: SensorState, watermark_ms: int, out: 
     overdue = watermark_ms - st.last_ts
     if overdue <= prof.silence_ms:
         return
-    first = not st.silent
     st.silent = 1
     st.faults |= SILENCE
-    ts = st.last_ts + prof.silence_ms if first else watermark_ms
+    # stamped when the silence was noticed (the watermark), never back-dated: a finding must not carry
+    # an event time its partition has already reported as complete (see lifeline.flows.stages)
+    ts = watermark_ms
     report(
         prof,
         st,
