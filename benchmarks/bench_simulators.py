@@ -8,31 +8,18 @@ temporary state folder (like ``tests/conftest.py``) and stops them afterwards. T
 
 from __future__ import annotations
 
-import socket
 import sys
 import tempfile
 from pathlib import Path
 
 from benchmarks._harness import Measurement, measure, print_table
+from benchmarks._servers import free_ports
 from lifeline.settings import Settings
 from lifeline.simulators.output import produce_scenario, write_files
 from lifeline.simulators.scenarios import Scenario, build
 
 FILES_TARGET = 1_000_000
 KAFKA_TARGET = 300_000
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def bench_files(scenario: Scenario, folder: Path, repeats: int) -> list[Measurement]:
@@ -55,7 +42,7 @@ def bench_kafka(scenario: Scenario, state: Path, repeats: int) -> Measurement:
     from lifeline.connectors.kafka import ensure_topics
     from lifeline.connectors.services import manager
 
-    kafka, controller, http, pg, ilp, min_http = _free_ports(6)
+    kafka, controller, http, pg, ilp, min_http = free_ports(6)
     settings = Settings(
         state_dir=state, kafka_port=kafka, kafka_controller_port=controller, questdb_http_port=http,
         questdb_pg_port=pg, questdb_ilp_port=ilp, questdb_min_http_port=min_http, kafka_heap="512m",

@@ -23,7 +23,6 @@ import importlib
 import multiprocessing
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,18 +37,6 @@ from typing import Any
 
 SECRET = "bench-secret-" + "z" * 24
 KAFKA_TS = b'"kafka_ts":'
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        sockets.append(s)
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def _raise_fd_limit(wanted: int) -> int:
@@ -351,12 +338,13 @@ def main() -> None:
     limit = _raise_fd_limit(args.clients * 2 + 1024)
     print(f"RLIMIT_NOFILE {limit}")
 
+    from benchmarks._servers import free_ports
     from lifeline.api.testing import wait_until
     from lifeline.connectors.bootstrap import apply_schema
     from lifeline.connectors.services import manager
     from lifeline.settings import Settings
 
-    kafka, controller, http, pg, ilp, min_http, api_port = _free_ports(7)
+    kafka, controller, http, pg, ilp, min_http, api_port = free_ports(7)
     with tempfile.TemporaryDirectory(prefix="lifeline-bench-") as state:
         settings = Settings(state_dir=Path(state), kafka_port=kafka, kafka_controller_port=controller,
                             questdb_http_port=http, questdb_pg_port=pg, questdb_ilp_port=ilp,
