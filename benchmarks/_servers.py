@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,21 +10,10 @@ from typing import Any
 
 from lifeline.connectors.bootstrap import apply_schema
 from lifeline.connectors.services import manager
+from lifeline.connectors.services.process import free_ports
 from lifeline.settings import Settings
 
-
-def free_ports(count: int) -> list[int]:
-    """``count`` currently free TCP ports on 127.0.0.1."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+__all__ = ["free_ports", "real_servers"]  # free_ports: for benchmarks that start servers themselves
 
 
 @contextlib.contextmanager

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import pickle
 import statistics
 import subprocess
@@ -149,9 +148,9 @@ def latency_run(settings: Settings, scenario: Any, rate: float, seconds: float, 
         questdb_table_prefix=f"l{tag}_", recovery_dir=tmp / f"recovery-lat-{tag}", store_readings="none",
     )  # fmt: skip
     apply_schema(live)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFELINE_")}
-    env.update({f"LIFELINE_{k.upper()}": str(v) for k, v in live.model_dump().items() if v is not None})
-    flow = subprocess.Popen([sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry_file)], env=env)
+    flow = subprocess.Popen(
+        [sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry_file)], env=live.environment()
+    )
     arrivals: dict[str, tuple[int, float]] = {}
     stop = threading.Event()
 

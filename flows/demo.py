@@ -12,7 +12,6 @@ Each run uses its own topics (``lifeline.demo.<run>.*``), so runs never mix; row
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -132,13 +131,6 @@ def _free_port(start: int) -> int:
     return port
 
 
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFELINE_")}
-    env.update({f"LIFELINE_{k.upper()}": str(v) for k, v in settings.model_dump().items() if v is not None})
-    env.update(extra)
-    return env
-
-
 @contextmanager
 def _spinner(console: Console, text: str) -> Iterator[None]:
     with console.status(text):
@@ -188,7 +180,7 @@ def run_demo(settings: Settings, console: Console, *, scenario_name: str = "smok
     with _spinner(console, "running the dataflow over the topic (validation → detectors → QuestDB + alerts)"):
         code = subprocess.call(
             [sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry_file), "--stop-at-end"],
-            env=_env(demo), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=demo.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     if code != 0:
         raise RuntimeError(f"the dataflow exited with code {code}; run `lifeline run` by hand to see why")
@@ -241,8 +233,11 @@ def _serve(settings: Settings, demo: Settings, registry: Path, folder: Path, con
         encoding="utf-8",
     )
     port = _free_port(port)
-    env = _env(demo, LIFELINE_API_TOKENS_PATH=str(tokens), LIFELINE_REGISTRY_PATH=str(registry),
-               LIFELINE_API_PORT=str(port))  # fmt: skip
+    env = demo.environment() | {
+        "LIFELINE_API_TOKENS_PATH": str(tokens),
+        "LIFELINE_REGISTRY_PATH": str(registry),
+        "LIFELINE_API_PORT": str(port),
+    }
     api = subprocess.Popen([sys.executable, "-m", "lifeline.cli", "api", "--log-level", "warning"], env=env)
     notifier = subprocess.Popen([sys.executable, "-m", "lifeline.cli", "notify", "--rules", str(rules)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

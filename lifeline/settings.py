@@ -141,6 +141,13 @@ class Settings(BaseSettings):
         """Where the Bytewax recovery store lives."""
         return self.recovery_dir or self.state_dir / "recovery"
 
+    def environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default: this process's environment) without any LIFELINE_* variable, plus these
+        settings as LIFELINE_* variables: what a child process needs to see the same configuration."""
+        env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("LIFELINE_")}
+        env.update({f"LIFELINE_{k.upper()}": str(v) for k, v in self.model_dump().items() if v is not None})
+        return env
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (validated)."""
         return Settings(**{**self.model_dump(), **changes})

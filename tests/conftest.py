@@ -8,27 +8,14 @@ sessions on one machine do not collide. Jars come from the normal cache (fetched
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from lifeline.connectors.services.process import free_ports
 from lifeline.settings import Settings
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +33,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
         apply_schema(settings)
         yield settings
         return
-    kafka, controller, http, pg, ilp, min_http = _free_ports(6)
+    kafka, controller, http, pg, ilp, min_http = free_ports(6)
     state: Path = tmp_path_factory.mktemp("lifeline-state")
     settings = Settings(
         state_dir=state,

@@ -3,7 +3,6 @@ reading a topic to its end, and a comparable snapshot of what QuestDB holds."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -35,11 +34,7 @@ def isolated(services: Settings, tag: str, tmp: Path, partitions: int = 4, **ext
 
 def environment(settings: Settings) -> dict[str, str]:
     """The settings as LIFELINE_* environment variables, for a flow subprocess."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LIFELINE_")}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[f"LIFELINE_{name.upper()}"] = str(value)
-    return env
+    return settings.environment()
 
 
 def produce_scenario(settings: Settings, scenario: Any) -> int:
