@@ -45,12 +45,19 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
         self._last_idle_check = 0.0
 
     def _caught_up(self) -> bool:
-        """True when every message of the partition up to its current end has been read."""
+        """True when every message of the partition up to its current end has been read.
+
+        Uses the high watermark of the last fetch response (no broker round trip, so a quiet
+        partition never blocks the worker); asks the broker only before the first fetch answered.
+        """
         now = time.monotonic()
         if now - self._last_idle_check < 0.5:
             return False
         self._last_idle_check = now
-        _low, high = self._consumer.get_watermark_offsets(TopicPartition(self._topic, self._partition), timeout=5)
+        partition = TopicPartition(self._topic, self._partition)
+        _low, high = self._consumer.get_watermark_offsets(partition, cached=True)
+        if high < 0:
+            _low, high = self._consumer.get_watermark_offsets(partition, timeout=5)
         return self._next_offset >= high or high == 0
 
     def next_batch(self) -> list[RawBatch]:
@@ -109,33 +116,45 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         self._batch_size = batch_size
         self._poll_timeout_s = poll_timeout_s
         self._stop_at_end = stop_at_end
+        self._offsets: list[tuple[int, int]] | None = None
 
     def list_parts(self) -> list[str]:
         return [str(p) for p in range(self.partition_count())]
 
     def partition_count(self) -> int:
         """Partitions of the topic (every worker lists all; Bytewax assigns each to one worker)."""
-        consumer = Consumer(self._config)
-        try:
-            metadata = consumer.list_topics(self._topic, timeout=10)
-            topic = metadata.topics.get(self._topic)
-            if topic is None or topic.error is not None or not topic.partitions:
-                raise RuntimeError(f"topic {self._topic!r} does not exist; run `lifeline schema apply`")
-            return len(topic.partitions)
-        finally:
-            consumer.close()
+        return len(self._end_offsets())
+
+    def _end_offsets(self) -> list[tuple[int, int]]:
+        """(low, high) offsets of every partition, read once with one consumer and kept.
+
+        Kept because a new consumer pays a metadata round trip of 30–60 ms; the high offsets are
+        where a finite run stops (the end of each partition when the flow started).
+        """
+        if self._offsets is None:
+            consumer = Consumer(self._config)
+            try:
+                metadata = consumer.list_topics(self._topic, timeout=10)
+                topic = metadata.topics.get(self._topic)
+                if topic is None or topic.error is not None or not topic.partitions:
+                    raise RuntimeError(f"topic {self._topic!r} does not exist; run `lifeline schema apply`")
+                count = len(topic.partitions)
+                if self._stop_at_end:
+                    self._offsets = [
+                        consumer.get_watermark_offsets(TopicPartition(self._topic, p), timeout=10) for p in range(count)
+                    ]
+                else:
+                    self._offsets = [(OFFSET_BEGINNING, -1)] * count
+            finally:
+                consumer.close()
+        return self._offsets
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _PartitionReader:
         partition = int(for_part)
         start = OFFSET_BEGINNING if resume_state is None else resume_state
         stop: int | None = None
         if self._stop_at_end:
-            probe = Consumer(self._config)
-            try:
-                low, high = probe.get_watermark_offsets(TopicPartition(self._topic, partition), timeout=10)
-            finally:
-                probe.close()
-            stop = high
+            low, stop = self._end_offsets()[partition]
             if resume_state is None:
                 start = low
         reader = _PartitionReader(

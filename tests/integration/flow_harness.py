@@ -55,19 +55,11 @@ def run_flow(settings: Settings, registry: Path, *, workers: int = 1, timeout_s:
     assert code == 0, f"flow exited with {code}"
 
 
-def start_flow(settings: Settings, registry: Path, *, workers: int = 1) -> subprocess.Popen[bytes]:
-    """Start the flow (finite, recovery on) in a subprocess."""
-    argv = [
-        sys.executable,
-        "-m",
-        "lifeline.cli",
-        "run",
-        "--registry",
-        str(registry),
-        "--stop-at-end",
-        "-w",
-        str(workers),
-    ]
+def start_flow(settings: Settings, registry: Path, *, workers: int = 1, live: bool = False) -> subprocess.Popen[bytes]:
+    """Start the flow (recovery on) in a subprocess: finite unless ``live`` (then it runs until stopped)."""
+    argv = [sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry), "-w", str(workers)]
+    if not live:
+        argv.append("--stop-at-end")
     return subprocess.Popen(argv, env=environment(settings), cwd=ROOT)
 
 
