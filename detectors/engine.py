@@ -44,6 +44,8 @@ KIND_RULES: dict[SensorKind, KindRule] = {**gas.RULES, **water.RULES, **drainage
 
 #: arrays at least this long try the vectorised path
 BULK_MIN = 32
+#: readings a sensor takes one at a time before the vectorised path may run
+WARM_UP = 16
 #: kinds whose slow linear trends are physical (crack growth, creep, night-flow creep): no drift fault
 DRIFT_EXEMPT = frozenset({
     SensorKind.CRACK_WIDTH, SensorKind.DEFLECTION, SensorKind.WATER_FLOW, SensorKind.NOISE_LEVEL,
@@ -57,12 +59,18 @@ def _always_quiet(prof: SensorProfile, st: SensorState, values: npt.NDArray[np.f
     return True
 
 
+_POWERS: dict[float, npt.NDArray[np.float64]] = {}  # decay → decay ** [0, 1, 2, ...], grown on demand
+
+
 def _ew(start: float, xs: npt.NDArray[np.float64], alpha: float) -> float:
     """Exponentially weighted mean after feeding ``xs`` (closed form, no Python loop)."""
     n = xs.shape[0]
     decay = 1.0 - alpha
-    weights = alpha * decay ** np.arange(n - 1, -1, -1, dtype=np.float64)
-    return float(start * decay**n + weights @ xs)
+    powers = _POWERS.get(decay)
+    if powers is None or powers.shape[0] < n + 1:
+        powers = _POWERS[decay] = decay ** np.arange(max(n + 1, 4096), dtype=np.float64)
+    weights = alpha * (powers[n - 1 :: -1] if n else powers[:0])
+    return float(start * powers[n] + weights @ xs)
 
 
 _MS_PER_H = 3_600_000
@@ -163,13 +171,25 @@ class Detectors:
             end_silence(prof, state, int(ts_ms[0]), float(values[0]), findings)
         if n == 1:  # the common dataflow shape: plain Python scalars, no numpy scalar on the way
             self._step(prof, state, int(ts_ms.item(0)), float(values.item(0)), stats, findings)
-        elif n < BULK_MIN or not self._bulk(prof, state, ts_ms, values, stats):
-            step = self._step
-            for t, v in zip(ts_ms.tolist(), values.tolist(), strict=True):
-                step(prof, state, t, v, stats, findings)
+        else:
+            head = 0
+            if n >= BULK_MIN + 1 and state.n_seen < WARM_UP:  # warm up on the first readings, then go vectorised
+                head = min(n, WARM_UP - state.n_seen)
+                self._steps(prof, state, ts_ms[:head], values[:head], stats, findings)
+            rest_ts, rest_values = ts_ms[head:], values[head:]
+            if rest_ts.shape[0] < BULK_MIN or not self._bulk(prof, state, rest_ts, rest_values, stats):
+                self._steps(prof, state, rest_ts, rest_values, stats, findings)
         if stats and prof.kind not in DRIFT_EXEMPT:
             self._hourly(prof, state, stats, findings, ts_ms)
         return SensorResult(stats, findings)
+
+    def _steps(
+        self, prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+        stats: list[WindowStats], out: list[Finding],
+    ) -> None:  # fmt: skip
+        step = self._step
+        for t, v in zip(ts.tolist(), values.tolist(), strict=True):
+            step(prof, st, t, v, stats, out)
 
     def _step(
         self, prof: SensorProfile, st: SensorState, t: int, v: float, stats: list[WindowStats], out: list[Finding]
@@ -200,7 +220,7 @@ class Detectors:
         Quiet means: past warm-up, no open condition or fault, the kind's screen finds nothing, no jump
         larger than the spike limit, no repeated value, nothing at the range limits.
         """
-        if prof.quiet is None or st.n_seen < 16 or st.emitted or st.faults or st.equal_run or st.sat_run:
+        if prof.quiet is None or st.n_seen < WARM_UP or st.emitted or st.faults or st.equal_run or st.sat_run:
             return False
         if not prof.quiet(prof, st, values):
             return False
