@@ -108,7 +108,7 @@ def validate_batch(
     values: list[float] = []
     qualities: list[int] = []
     origin: list[int] = []  # message position, for rejects found by the vector checks
-    batch_values: list[npt.NDArray[np.float64]] = []
+    batch_values: list[float] = []
     batch_meta: list[tuple[int, int, int, int, int]] = []  # sensor, t0, dt_ms, message position, count
 
     def reject(pos: int, item: int, reason: RejectReason, detail: str, sensor_id: str = "") -> None:
@@ -144,8 +144,7 @@ def validate_batch(
             if not (0 <= t0 < _LATEST_MS and dt < _LATEST_MS):
                 reject(pos, 0, RejectReason.BAD_TIMESTAMP, f"t0 {t0} / dt_ms {dt} not plausible", wire.sensor_id)
                 continue
-            # batches stay numpy arrays: no Python object per sample
-            batch_values.append(np.array(wire.values, dtype=np.float64))
+            batch_values.extend(wire.values)  # one numpy conversion for the whole batch, below
             batch_meta.append((sensor, t0, dt, pos, n))
         elif wire.ts is None or wire.value is None:
             reject(pos, 0, RejectReason.MALFORMED, "a reading needs ts+value or t0+dt_ms+values", wire.sensor_id)
@@ -171,7 +170,7 @@ def validate_batch(
         within = np.arange(int(counts.sum()), dtype=np.int64) - starts
         sensor_arr = np.concatenate((sensor_arr, np.repeat(meta[:, 0], counts).astype(np.int32)))
         ts_arr = np.concatenate((ts_arr, np.repeat(meta[:, 1], counts) + within * np.repeat(meta[:, 2], counts)))
-        value_arr = np.concatenate((value_arr, *batch_values))
+        value_arr = np.concatenate((value_arr, np.array(batch_values, dtype=np.float64)))
         quality_arr = np.concatenate((quality_arr, np.zeros(len(within), dtype=np.int32)))
         origin_arr = np.concatenate((origin_arr, np.repeat(meta[:, 3], counts)))
         item_arr = np.concatenate((item_arr, within))
@@ -196,7 +195,7 @@ def validate_batch(
     # Per sensor, in ARRIVAL order: a reading is late when its event time is behind the newest event
     # time that sensor already delivered (in an earlier batch or earlier in this one), a duplicate when
     # equal. Judging in arrival order makes the verdict independent of where batch boundaries fall.
-    order = keep[np.lexsort((item_arr[keep], origin_arr[keep], sensor_arr[keep]))]
+    order = keep[_arrival_order_per_sensor(sensor_arr[keep], origin_arr[keep], item_arr[keep])]
     s, t = sensor_arr[order], ts_arr[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = s[1:] != s[:-1]
@@ -225,6 +224,21 @@ def validate_batch(
         last = np.flatnonzero(np.diff(accepted.sensor, append=-1))
         last_ts[accepted.sensor[last]] = accepted.ts[last]
     return accepted, rejects
+
+
+def _arrival_order_per_sensor(
+    sensor: npt.NDArray[np.int32], origin: npt.NDArray[np.int64], item: npt.NDArray[np.int64]
+) -> npt.NDArray[np.intp]:
+    """Indices sorting by (sensor, message position, item): one int64 key when it fits, else lexsort."""
+    if len(sensor) == 0:
+        return np.zeros(0, dtype=np.intp)
+    item_bits = int(item.max()).bit_length()
+    origin_bits = int(origin.max()).bit_length()
+    sensor_bits = int(sensor.max()).bit_length()
+    if item_bits + origin_bits + sensor_bits > 62:
+        return np.lexsort((item, origin, sensor))
+    key = (sensor.astype(np.int64) << (origin_bits + item_bits)) | (origin << item_bits) | item
+    return np.argsort(key)  # keys are unique (one per reading): any sort gives the same order
 
 
 def _segment_start_fill(values: npt.NDArray[np.int64], first: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
