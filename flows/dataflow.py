@@ -13,12 +13,15 @@
 
 from __future__ import annotations
 
+import pickle
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import bytewax.operators as op
 import numpy as np
 from bytewax.dataflow import Dataflow
+from bytewax.operators import StatefulLogic
 
 from lifeline.connectors.kafka import consumer_config, producer_config
 from lifeline.flows import metrics
@@ -58,6 +61,36 @@ def _storage_mask(state: PartitionState, out: PartitionOutput, mode: str, bucket
     last = np.flatnonzero(np.diff(accepted.sensor, append=-1))
     last_bucket[accepted.sensor[last]] = bucket[last]
     return keep
+
+
+S = TypeVar("S")
+V = TypeVar("V")
+W = TypeVar("W")
+
+
+class _SnapshotAsPickle(StatefulLogic[V, W, bytes], Generic[S, V, W]):
+    """``stateful_map`` whose snapshot is the state already pickled.
+
+    Bytewax's ``stateful_map`` deep-copies the state at every snapshot and pickles the copy later;
+    pickling at once gives the same isolation (later changes cannot leak into the snapshot) at the
+    cost of one pass over the state instead of two.
+    """
+
+    def __init__(self, step: Callable[[S | None, V], tuple[S, W]], resume_state: bytes | S | None) -> None:
+        self._step = step
+        self._state: S | None = pickle.loads(resume_state) if isinstance(resume_state, bytes) else resume_state
+
+    def on_item(self, value: V) -> tuple[list[W], bool]:
+        self._state, out = self._step(self._state, value)
+        return [out], StatefulLogic.RETAIN
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self._state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _stateful_map(step_id: str, up: Any, step: Callable[[Any, Any], tuple[Any, Any]]) -> Any:
+    """``op.stateful_map`` with pickled snapshots (see :class:`_SnapshotAsPickle`)."""
+    return op.stateful(step_id, up, lambda resume: _SnapshotAsPickle(step, resume))
 
 
 def _group_input(pair: tuple[PartitionOutput, Any, bool]) -> tuple[int, int, list[Any], bool]:
@@ -151,11 +184,11 @@ def build_flow(
     flow = Dataflow(flow_id)
     raw = op.input("readings", flow, source)
     by_partition = op.key_on("key_by_partition", raw, lambda b: str(b.partition))
-    detected = op.key_rm("unkey_partition", op.stateful_map("detect_sensors", by_partition, detect_sensors))
+    detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors))
     partition_rows = op.map("partition_rows", detected, lambda pair: pair[1])
     dlq = op.flat_map("dlq", detected, lambda pair: [KafkaOut.reject(dlq_topic, r) for r in pair[0].rejects])
     to_groups = op.map("to_groups", detected, lambda pair: ("all", _group_input(pair)))
-    alerts = op.key_rm("unkey_groups", op.stateful_map("correlate", to_groups, correlate))
+    alerts = op.key_rm("unkey_groups", _stateful_map("correlate", to_groups, correlate))
     alert_messages = op.flat_map(
         "alert_messages", alerts, lambda events: [KafkaOut.alert(alerts_topic, e) for e in events]
     )

@@ -5,8 +5,10 @@ Both are :class:`~bytewax.outputs.FixedPartitionedSink` with one partition, beca
 offsets: flushing there makes the output at-least-once across crashes, and the sinks are
 idempotent (QuestDB ``DEDUP UPSERT KEYS``; deterministic alert ids) so a replay leaves one copy.
 
-QuestDB unavailable → the sink retries with exponential back-off and keeps every pending row;
-the flow stalls (backpressure) instead of dropping, and the lag shows in the metrics.
+QuestDB writes run on one writer thread, so the flow keeps working while QuestDB answers; at most
+one write is in flight and a snapshot waits for it. QuestDB unavailable → the writer retries with
+exponential back-off and keeps every pending row; the flow stalls (backpressure) instead of
+dropping, and the lag shows in the metrics.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,18 +69,28 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
         self._pending: list[QuestDBBatch] = []
         self._pending_rows = 0
         self._last_flush = time.monotonic()
-        registry = index.registry
-        self._sensor_cat = pd.CategoricalDtype(index.sensor_ids)
-        assets = [registry[s].asset_id for s in index.sensor_ids]
-        asset_names = sorted(set(assets))
-        self._asset_cat = pd.CategoricalDtype(asset_names)
-        asset_pos = {a: i for i, a in enumerate(asset_names)}
-        self._asset_code = np.array([asset_pos[a] for a in assets], dtype=np.int32)
-        lifelines = [registry[s].lifeline.value for s in index.sensor_ids]
-        life_names = sorted(set(lifelines)) or ["gas"]
-        life_pos = {name: i for i, name in enumerate(life_names)}
-        self._life_cat = pd.CategoricalDtype(life_names)
-        self._life_code = np.array([life_pos[x] for x in lifelines], dtype=np.int32)
+        self._categories: tuple[Any, ...] | None = None  # built on the first stored reading
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="questdb-writer")
+        self._in_flight: Future[None] | None = None
+        self._in_flight_rows = 0
+
+    def _reading_categories(self) -> tuple[Any, ...]:
+        """pandas categories for the readings frame's symbols: sensor, asset and lifeline per sensor number."""
+        if self._categories is None:
+            registry = self._index.registry
+            sensor_ids = self._index.sensor_ids
+            assets = [registry[s].asset_id for s in sensor_ids]
+            asset_names = sorted(set(assets))
+            asset_pos = {a: i for i, a in enumerate(asset_names)}
+            lifelines = [registry[s].lifeline.value for s in sensor_ids]
+            life_names = sorted(set(lifelines)) or ["gas"]
+            life_pos = {name: i for i, name in enumerate(life_names)}
+            self._categories = (
+                _categories(sensor_ids), _categories(asset_names), _categories(life_names),
+                np.array([asset_pos[a] for a in assets], dtype=np.int32),
+                np.array([life_pos[x] for x in lifelines], dtype=np.int32),
+            )  # fmt: skip
+        return self._categories
 
     def write_batch(self, values: list[QuestDBBatch]) -> None:
         for batch in values:
@@ -85,47 +98,71 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
             if rows:
                 self._pending.append(batch)
                 self._pending_rows += rows
-        metrics.QUESTDB_PENDING_ROWS.set(self._pending_rows)
+        metrics.QUESTDB_PENDING_ROWS.set(self._pending_rows + self._in_flight_rows)
         if self._pending_rows >= self._flush_rows or time.monotonic() - self._last_flush >= self._flush_interval_s:
-            self.flush()
+            self._hand_off()
 
     def snapshot(self) -> None:
         self.flush()
 
     def close(self) -> None:
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            self._writer.shutdown(wait=True)
 
     def flush(self) -> None:
-        """Write every pending row; retry with back-off until QuestDB takes them."""
+        """Write every pending row and return once QuestDB has taken them all."""
+        self._hand_off()
+        self._wait()
+
+    def _hand_off(self) -> None:
+        """Start writing the pending rows on the writer thread, after the previous write finished.
+
+        The flow goes on validating and detecting while QuestDB answers; at most one write is in
+        flight, so a slow QuestDB slows the flow down (backpressure) instead of piling up rows.
+        """
         self._last_flush = time.monotonic()
+        self._wait()
         if not self._pending:
             return
+        batches, rows = self._pending, self._pending_rows
+        self._pending, self._pending_rows = [], 0
+        self._in_flight_rows = rows
+        self._in_flight = self._writer.submit(self._write, batches, rows)
+
+    def _wait(self) -> None:
+        if self._in_flight is not None:
+            in_flight, self._in_flight = self._in_flight, None
+            in_flight.result()
+            self._in_flight_rows = 0
+            metrics.QUESTDB_PENDING_ROWS.set(self._pending_rows)
+
+    def _write(self, batches: list[QuestDBBatch], rows: int) -> None:
+        """Write ``batches``; retry with back-off until QuestDB takes them (never drops a row)."""
         delay = 0.2
         while True:
             try:
                 with Sender.from_conf(self._conf) as sender:
-                    self._fill(sender)
+                    self._fill(sender, batches)
                     sender.flush()
                 break
             except Exception as exc:  # the client raises its own error types; any failure means retry
                 metrics.QUESTDB_FLUSH_FAILURES.inc()
-                log.warning("questdb flush failed (%d rows pending), retrying in %.1f s: %s",
-                            self._pending_rows, delay, exc)  # fmt: skip
+                log.warning("questdb flush failed (%d rows pending), retrying in %.1f s: %s", rows, delay, exc)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
-        metrics.QUESTDB_ROWS.inc(self._pending_rows)
-        self._pending.clear()
-        self._pending_rows = 0
-        metrics.QUESTDB_PENDING_ROWS.set(0)
+        metrics.QUESTDB_ROWS.inc(rows)
 
-    def _fill(self, sender: Sender) -> None:
-        parts = [b for b in self._pending if b.reading_ts is not None and len(b.reading_ts)]
+    def _fill(self, sender: Sender, batches: list[QuestDBBatch]) -> None:
+        parts = [b for b in batches if b.reading_ts is not None and len(b.reading_ts)]
         if parts:
+            sensor_cat, asset_cat, life_cat, asset_code, life_code = self._reading_categories()
             sensor = np.concatenate([b.reading_sensor for b in parts if b.reading_sensor is not None])
             frame = pd.DataFrame({
-                "sensor_id": pd.Categorical.from_codes(sensor, dtype=self._sensor_cat),
-                "asset_id": pd.Categorical.from_codes(self._asset_code[sensor], dtype=self._asset_cat),
-                "lifeline": pd.Categorical.from_codes(self._life_code[sensor], dtype=self._life_cat),
+                "sensor_id": pd.Categorical.from_codes(sensor, dtype=sensor_cat),
+                "asset_id": pd.Categorical.from_codes(asset_code[sensor], dtype=asset_cat),
+                "lifeline": pd.Categorical.from_codes(life_code[sensor], dtype=life_cat),
                 "value": np.concatenate([b.reading_value for b in parts if b.reading_value is not None]),
                 "quality": np.concatenate([b.reading_quality for b in parts if b.reading_quality is not None]),
                 "ts": pd.to_datetime(np.concatenate([b.reading_ts for b in parts if b.reading_ts is not None]),
@@ -133,7 +170,7 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
             })  # fmt: skip
             sender.dataframe(frame, table_name=self._readings, symbols=["sensor_id", "asset_id", "lifeline"], at="ts")
         registry = self._index.registry
-        for batch in self._pending:
+        for batch in batches:
             for s in batch.stats:
                 spec = registry[s.sensor_id]
                 sender.row(
@@ -161,6 +198,11 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
                              "detail": r.detail, "payload": r.payload},
                     at=TimestampNanos(max(r.kafka_ts, 0) * 1_000_000),
                 )  # fmt: skip
+
+
+def _categories(names: list[str]) -> pd.CategoricalDtype:
+    """A categorical dtype over plain Python strings (an object index builds far faster than Arrow strings)."""
+    return pd.CategoricalDtype(pd.Index(names, dtype=object))
 
 
 class QuestDBSink(FixedPartitionedSink[QuestDBBatch, None]):
