@@ -59,18 +59,18 @@ def _always_quiet(prof: SensorProfile, st: SensorState, values: npt.NDArray[np.f
     return True
 
 
-_POWERS: dict[float, npt.NDArray[np.float64]] = {}  # decay → decay ** [0, 1, 2, ...], grown on demand
+_WEIGHTS: dict[float, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}  # alpha → powers, weights
 
 
 def _ew(start: float, xs: npt.NDArray[np.float64], alpha: float) -> float:
     """Exponentially weighted mean after feeding ``xs`` (closed form, no Python loop)."""
     n = xs.shape[0]
-    decay = 1.0 - alpha
-    powers = _POWERS.get(decay)
-    if powers is None or powers.shape[0] < n + 1:
-        powers = _POWERS[decay] = decay ** np.arange(max(n + 1, 4096), dtype=np.float64)
-    weights = alpha * (powers[n - 1 :: -1] if n else powers[:0])
-    return float(start * powers[n] + weights @ xs)
+    cached = _WEIGHTS.get(alpha)
+    if cached is None or cached[0].shape[0] < n + 1:
+        powers = (1.0 - alpha) ** np.arange(max(n + 1, 4096), dtype=np.float64)  # (1 - alpha) ** k
+        cached = _WEIGHTS[alpha] = (powers, alpha * powers)
+    powers, weights = cached
+    return float(start * powers[n] + weights[n - 1 :: -1] @ xs) if n else start
 
 
 _MS_PER_H = 3_600_000
@@ -226,10 +226,14 @@ class Detectors:
             return False
         cfg = prof.config.faults
         scale = st.noise if st.noise > prof.noise_floor else prof.noise_floor
-        deltas = np.abs(np.diff(values, prepend=st.last_v))
+        deltas = np.empty_like(values)
+        deltas[0] = values[0] - st.last_v
+        np.subtract(values[1:], values[:-1], out=deltas[1:])
+        np.abs(deltas, out=deltas)
         zero = deltas == 0.0
         trailing_equal = 0
-        if bool(zero.any()):
+        any_zero = bool(zero.any())
+        if any_zero:
             # Quantised sensors repeat a value now and then; only a run of repeats can mean "stuck",
             # and runs are left to the scalar path, which counts them exactly.
             edges = np.flatnonzero(np.diff(np.concatenate(([0], zero.view(np.int8), [0]))))
@@ -252,13 +256,11 @@ class Detectors:
             return False
         previous_ts = st.last_ts
         add_array(st, prof.window_ms, ts, values, stats)
-        moving = deltas[~zero]  # like the scalar path, repeats do not feed the noise estimate
+        moving = deltas[~zero] if any_zero else deltas  # like the scalar path: repeats do not feed the noise
         if moving.shape[0]:
             st.noise = _ew(st.noise, np.minimum(moving, 4.0 * scale), 1.0 / cfg.noise_tau_samples)
         st.lvl = _ew(st.lvl, values, _LVL_ALPHA)
-        k = min(values.shape[0], RING)
-        for t, v in zip(ts[-k:].tolist(), values[-k:].tolist(), strict=True):
-            st.push(t, v)
+        st.push_last(ts, values)
         st.last_ts = int(ts[-1])
         st.prev_v = float(values[-2]) if values.shape[0] > 1 else st.last_v
         st.last_v = float(values[-1])

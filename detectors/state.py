@@ -26,6 +26,7 @@ __all__ = ["RING", "AlertRecord", "Contribution", "GroupState", "SensorState"]
 RING = 16
 
 NAN = math.nan
+_RING_SLOTS = np.arange(2 * RING) % RING  # ring positions from any start, without a modulo per call
 
 _SCALARS = (
     "w_start", "w_n", "w_ref", "w_s1", "w_s2", "w_min", "w_max", "w_st", "w_stt", "w_stv", "w_last",
@@ -122,6 +123,17 @@ class SensorState:
         self.ring_i = (i + 1) % RING
         if self.ring_n < RING:
             self.ring_n += 1
+
+    def push_last(self, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> None:
+        """Append the last :data:`RING` samples of arrays (what as many :meth:`push` calls would keep)."""
+        k = min(ts.shape[0], RING)
+        if k == 0:
+            return
+        at = _RING_SLOTS[self.ring_i : self.ring_i + k]
+        self.ring[0, at] = ts[-k:]
+        self.ring[1, at] = values[-k:]
+        self.ring_i = (self.ring_i + k) % RING
+        self.ring_n = min(RING, self.ring_n + k)
 
     def recent(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """The ring's samples, oldest first, as (ts_ms, values) arrays."""
