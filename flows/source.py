@@ -50,6 +50,8 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
         Uses the high watermark of the last fetch response (no broker round trip, so a quiet
         partition never blocks the worker); asks the broker only before the first fetch answered.
         """
+        if self._stop_offset is not None:  # a finite run knows its end: idle only there (handled above)
+            return False
         now = time.monotonic()
         if now - self._last_idle_check < 0.5:
             return False
