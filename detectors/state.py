@@ -10,6 +10,7 @@ active sensor-level contributions and the active alerts, with the people's actio
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,14 @@ _SCALARS = (
     "equal_run", "equal_since", "sat_run", "silent", "faults", "spike_ts", "offset_run", "hold_n",
     "ring_i", "ring_n",
 )  # fmt: skip
+
+
+_get_scalars = operator.attrgetter(*_SCALARS)  # one C call instead of a generator over 39 names
+
+
+def _float_array(data: bytes | npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """A writable float64 array from pickled bytes (or an array, as older snapshots hold)."""
+    return np.frombuffer(data, dtype=np.float64).copy() if isinstance(data, bytes) else data
 
 
 class SensorState:
@@ -102,16 +111,14 @@ class SensorState:
         self.emitted: dict[str, tuple[int, int, str]] = {}
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (
-            self.sensor_id,
-            tuple(getattr(self, name) for name in _SCALARS),
-            self.ring,
-            self.aux,
-            self.emitted,
-        )
+        # arrays travel as raw bytes: pickling an ndarray costs several times more than the bytes
+        aux = None if self.aux is None else self.aux.tobytes()
+        return (self.sensor_id, _get_scalars(self), self.ring.tobytes(), aux, self.emitted)
 
     def __setstate__(self, data: tuple[Any, ...]) -> None:
-        self.sensor_id, scalars, self.ring, self.aux, self.emitted = data
+        self.sensor_id, scalars, ring, aux, self.emitted = data
+        self.ring = _float_array(ring).reshape(2, RING)
+        self.aux = None if aux is None else _float_array(aux)
         for name, value in zip(_SCALARS, scalars, strict=True):
             setattr(self, name, value)
 

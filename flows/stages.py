@@ -92,15 +92,16 @@ class PartitionStage:
         self, state: PartitionState, accepted: Accepted, stats: list[WindowStats], findings: list[Finding]
     ) -> None:
         interval = self.sweep_interval_ms
-        in_arrival = np.lexsort((accepted.ts, accepted.arrival))
-        running = np.maximum.accumulate(np.maximum(accepted.ts[in_arrival], state.watermark))
-        newest = int(running[-1])
-        if state.last_sweep < 0:
-            state.last_sweep = (int(running[0]) // interval) * interval
-        boundary = state.last_sweep + interval
-        if boundary > newest:  # the common case: no boundary inside this batch
+        newest = max(int(accepted.ts.max()), state.watermark)
+        if state.last_sweep >= 0 and state.last_sweep + interval > newest:
+            # the common case: no sweep boundary inside this batch, arrival order does not matter
             self._run(state, accepted.sensor, accepted.ts, accepted.value, stats, findings)
         else:
+            in_arrival = np.lexsort((accepted.ts, accepted.arrival))
+            running = np.maximum.accumulate(np.maximum(accepted.ts[in_arrival], state.watermark))
+            if state.last_sweep < 0:
+                state.last_sweep = (int(running[0]) // interval) * interval
+            boundary = state.last_sweep + interval
             start = 0
             while boundary <= newest:
                 cut = int(np.searchsorted(running, boundary, side="right"))

@@ -109,7 +109,7 @@ def validate_batch(
     qualities: list[int] = []
     origin: list[int] = []  # message position, for rejects found by the vector checks
     batch_values: list[float] = []
-    batch_meta: list[tuple[int, int, int, int, int]] = []  # sensor, t0, dt_ms, message position, count
+    batch_meta: list[int] = []  # flat: sensor, t0, dt_ms, message position, count per batch message
 
     def reject(pos: int, item: int, reason: RejectReason, detail: str, sensor_id: str = "") -> None:
         rejects.append(Reject(
@@ -120,7 +120,7 @@ def validate_batch(
 
     # locals: this loop runs once per message, so every lookup saved counts
     decode, number_of = _decoder.decode, number.get
-    extend_values, add_meta = batch_values.extend, batch_meta.append
+    extend_values, extend_meta = batch_values.extend, batch_meta.extend
     max_bytes, max_values, latest = limits.max_message_bytes, limits.max_batch_values, _LATEST_MS
     check_size = bool(payloads) and max(map(len, payloads)) > max_bytes
     for pos, payload in enumerate(payloads):
@@ -151,7 +151,7 @@ def validate_batch(
                 reject(pos, 0, RejectReason.BAD_TIMESTAMP, f"t0 {t0} / dt_ms {dt} not plausible", wire.sensor_id)
                 continue
             extend_values(batch)  # one numpy conversion for the whole batch, below
-            add_meta((sensor, t0, dt, pos, n))
+            extend_meta((sensor, t0, dt, pos, n))
         elif wire.ts is None or wire.value is None:
             reject(pos, 0, RejectReason.MALFORMED, "a reading needs ts+value or t0+dt_ms+values", wire.sensor_id)
         elif not 0 <= wire.ts < latest:
@@ -169,9 +169,15 @@ def validate_batch(
     quality_arr = np.array(qualities, dtype=np.int32)
     origin_arr = np.array(origin, dtype=np.int64)
     item_arr = np.zeros(len(ts_arr), dtype=np.int64)
+    # per message (singles first, then batches): sensor, position in the batch, first reading, readings
+    msg_sensor, msg_pos = sensor_arr.astype(np.int64), origin_arr
+    msg_start, msg_count = np.arange(len(ts_arr), dtype=np.int64), np.ones(len(ts_arr), dtype=np.int64)
     if batch_meta:
-        meta = np.array(batch_meta, dtype=np.int64)
+        meta = np.array(batch_meta, dtype=np.int64).reshape(-1, 5)
         counts = meta[:, 4]
+        msg_sensor, msg_pos = np.concatenate((msg_sensor, meta[:, 0])), np.concatenate((msg_pos, meta[:, 3]))
+        msg_start = np.concatenate((msg_start, len(ts_arr) + np.cumsum(counts) - counts))
+        msg_count = np.concatenate((msg_count, counts))
         starts = np.repeat(np.cumsum(counts) - counts, counts)
         within = np.arange(int(counts.sum()), dtype=np.int64) - starts
         sensor_arr = np.concatenate((sensor_arr, np.repeat(meta[:, 0], counts).astype(np.int32)))
@@ -197,11 +203,11 @@ def validate_batch(
         detail = _detail(code, float(value_arr[i]), int(ts_arr[i]), int(kts[i]), index, int(sensor_arr[i]))
         reject(int(origin_arr[i]), int(item_arr[i]), code, detail, sid)
 
-    keep = np.flatnonzero(reason == 0)
     # Per sensor, in ARRIVAL order: a reading is late when its event time is behind the newest event
     # time that sensor already delivered (in an earlier batch or earlier in this one), a duplicate when
     # equal. Judging in arrival order makes the verdict independent of where batch boundaries fall.
-    order = keep[_arrival_order_per_sensor(sensor_arr[keep], origin_arr[keep], item_arr[keep])]
+    arrival = _arrival_order_per_sensor(msg_sensor, msg_pos, msg_start, msg_count)
+    order = arrival[reason[arrival] == 0]
     s, t = sensor_arr[order], ts_arr[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = s[1:] != s[:-1]
@@ -226,25 +232,31 @@ def validate_batch(
         reject(int(origin_arr[i]), int(item_arr[i]), code, detail, index.sensor_ids[int(s[j])])
     good = order[~bad]
     accepted = Accepted(sensor_arr[good], ts_arr[good], value_arr[good], quality_arr[good], origin_arr[good])
-    if len(good):
-        last = np.flatnonzero(np.diff(accepted.sensor, append=-1))
-        last_ts[accepted.sensor[last]] = accepted.ts[last]
+    if len(order):  # each sensor's newest event time: rejected readings never exceed it, so take all
+        ends = np.flatnonzero(np.append(first[1:], True))
+        last_ts[s[ends]] = np.maximum(last_ts[s[ends]], running[ends])
     return accepted, rejects
 
 
 def _arrival_order_per_sensor(
-    sensor: npt.NDArray[np.int32], origin: npt.NDArray[np.int64], item: npt.NDArray[np.int64]
-) -> npt.NDArray[np.intp]:
-    """Indices sorting by (sensor, message position, item): one int64 key when it fits, else lexsort."""
+    sensor: npt.NDArray[np.int64], position: npt.NDArray[np.int64],
+    start: npt.NDArray[np.int64], count: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:  # fmt: skip
+    """Reading indices ordered by (sensor, message position, item), from one row per message.
+
+    Sorting the messages (about a thousand) instead of the readings (tens of thousands in batch
+    messages) and expanding each message to its run of readings gives the same order, faster.
+    """
     if len(sensor) == 0:
-        return np.zeros(0, dtype=np.intp)
-    item_bits = int(item.max()).bit_length()
-    origin_bits = int(origin.max()).bit_length()
-    sensor_bits = int(sensor.max()).bit_length()
-    if item_bits + origin_bits + sensor_bits > 62:
-        return np.lexsort((item, origin, sensor))
-    key = (sensor.astype(np.int64) << (origin_bits + item_bits)) | (origin << item_bits) | item
-    return np.argsort(key)  # keys are unique (one per reading): any sort gives the same order
+        return np.zeros(0, dtype=np.int64)
+    position_bits = int(position.max()).bit_length()
+    if position_bits + int(sensor.max()).bit_length() > 62:
+        by_message = np.lexsort((position, sensor))
+    else:
+        by_message = np.argsort((sensor << position_bits) | position)  # unique keys: any sort will do
+    counts = count[by_message]
+    first_out = np.cumsum(counts) - counts  # where each message's run begins in the output
+    return np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(start[by_message] - first_out, counts)
 
 
 def _segment_start_fill(values: npt.NDArray[np.int64], first: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
