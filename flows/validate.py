@@ -256,7 +256,9 @@ def _arrival_order_per_sensor(
         by_message = np.argsort((sensor << position_bits) | position)  # unique keys: any sort will do
     counts = count[by_message]
     first_out = np.cumsum(counts) - counts  # where each message's run begins in the output
-    return np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(start[by_message] - first_out, counts)
+    order: npt.NDArray[np.int64] = np.arange(int(counts.sum()), dtype=np.int64)
+    order += np.repeat(start[by_message] - first_out, counts)
+    return order
 
 
 def _segment_start_fill(values: npt.NDArray[np.int64], first: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
