@@ -135,6 +135,7 @@ def build_flow(
         settings.readings_topic,
         limits=limits,
         sweep_interval_ms=round(settings.sweep_interval_s * 1000),
+        allowed_lateness_ms=round(settings.allowed_lateness_s * 1000),
     )
     source = KafkaBatchSource(
         consumer_config(settings, group_id=f"{flow_id}-flow"), settings.readings_topic,
@@ -151,7 +152,9 @@ def build_flow(
     ) -> tuple[PartitionState, tuple[PartitionOutput, QuestDBBatch, bool]]:
         if state is None:
             state = partition_stage.new_state()
-        out = partition_stage.process(state, batch.partition, batch.payloads, batch.offsets, batch.kafka_ts)
+        out = partition_stage.process(
+            state, batch.partition, batch.payloads, batch.offsets, batch.kafka_ts, end=batch.end
+        )
         keep = _storage_mask(state, out, store_mode, bucket_ms)
         rows = QuestDBBatch(stats=out.stats, rejects=out.rejects)
         if keep is not None:

@@ -27,6 +27,7 @@ class RawBatch(msgspec.Struct, frozen=True, gc=False):
     offsets: list[int]
     kafka_ts: list[int]
     idle: bool = False  # True: nothing to read, the partition is caught up with its end
+    end: bool = False  # True: a finite run's partition reached its stop offset; nothing more will come
 
 
 class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
@@ -67,7 +68,7 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
             if self._announced_end:
                 raise StopIteration
             self._announced_end = True  # tell the group stage this partition holds nobody back any more
-            return [RawBatch(self._partition, [], [], [], idle=True)]
+            return [RawBatch(self._partition, [], [], [], idle=True, end=True)]
         messages = self._consumer.consume(self._batch_size, timeout=self._poll_timeout_s)
         payloads: list[bytes] = []
         offsets: list[int] = []

@@ -20,10 +20,23 @@ import numpy as np
 import numpy.typing as npt
 
 from lifeline.detectors.api import Finding, WindowStats
-from lifeline.flows.validate import Accepted, SensorIndex, ValidationLimits, sensor_runs, validate_batch
+from lifeline.flows.validate import Accepted, Lateness, SensorIndex, ValidationLimits, sensor_runs, validate_batch
 from lifeline.models import AlertEvent, Reject
 
-__all__ = ["GroupStage", "GroupStageState", "PartitionOutput", "PartitionStage", "PartitionState"]
+__all__ = ["GroupStage", "GroupStageState", "Held", "PartitionOutput", "PartitionStage", "PartitionState"]
+
+_NO_SENSORS = np.zeros(0, dtype=np.int32)
+_NO_TIMES = np.zeros(0, dtype=np.int64)
+_NO_VALUES = np.zeros(0, dtype=np.float64)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Accepted readings held back until the partition's watermark passes them (allowed lateness)."""
+
+    sensor: npt.NDArray[np.int32]
+    ts: npt.NDArray[np.int64]
+    value: npt.NDArray[np.float64]
 
 
 @dataclass
@@ -33,9 +46,11 @@ class PartitionState:
     last_ts: npt.NDArray[np.int64]  # newest event time delivered per sensor (validation's verdicts)
     processed_ts: npt.NDArray[np.int64]  # newest event time handed to the detectors per sensor
     sensors: dict[int, Any] = field(default_factory=dict)  # sensor number → detector SensorState
-    watermark: int = -1
+    watermark: int = -1  # event time up to which the partition is complete: newest - allowed lateness
     last_sweep: int = -1
     stored_bucket: npt.NDArray[np.int64] | None = None  # last stored time bucket per sensor (down-sampling)
+    newest: int = -1  # newest event time the partition accepted
+    held: Held | None = None  # accepted readings newer than the watermark (only with an allowed lateness)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +70,13 @@ class PartitionStage:
     """Per-partition logic; the detectors object is shared, the state is per partition."""
 
     def __init__(self, detectors: Any, index: SensorIndex, topic: str, *, limits: ValidationLimits,
-                 sweep_interval_ms: int = 300_000) -> None:  # fmt: skip
+                 sweep_interval_ms: int = 300_000, allowed_lateness_ms: int = 0) -> None:  # fmt: skip
         self.detectors = detectors
         self.index = index
         self.topic = topic
         self.limits = limits
         self.sweep_interval_ms = sweep_interval_ms
+        self.allowed_lateness_ms = allowed_lateness_ms
 
     def new_state(self) -> PartitionState:
         """Fresh state for a partition never seen before."""
@@ -68,22 +84,35 @@ class PartitionStage:
         return PartitionState(last_ts=np.full(n, -1, dtype=np.int64), processed_ts=np.full(n, -1, dtype=np.int64))
 
     def process(
-        self, state: PartitionState, partition: int, payloads: list[bytes], offsets: list[int], kafka_ts: list[int]
-    ) -> PartitionOutput:
+        self, state: PartitionState, partition: int, payloads: list[bytes], offsets: list[int], kafka_ts: list[int],
+        *, end: bool = False,
+    ) -> PartitionOutput:  # fmt: skip
         """Validate a batch and run every sensor's readings through its detector state.
 
         Silence sweeps happen at fixed event-time boundaries (multiples of ``sweep_interval_ms``),
         at the exact position in the partition's stream where its watermark crosses a boundary,
-        so what they find does not depend on how the stream was cut into batches.
+        so what they find does not depend on how the stream was cut into batches. ``end`` (the
+        partition's input is over) releases every reading still held back by the allowed lateness.
         """
+        lateness = None
+        if self.allowed_lateness_ms > 0:
+            held = state.held
+            lateness = Lateness(
+                self.allowed_lateness_ms, state.newest, state.processed_ts,
+                held.sensor if held is not None else _NO_SENSORS, held.ts if held is not None else _NO_TIMES,
+            )  # fmt: skip
         accepted, rejects = validate_batch(
             payloads, offsets, kafka_ts, partition=partition, topic=self.topic,
-            index=self.index, last_ts=state.last_ts, limits=self.limits,
+            index=self.index, last_ts=state.last_ts, limits=self.limits, lateness=lateness,
         )  # fmt: skip
         stats: list[WindowStats] = []
         findings: list[Finding] = []
         if len(accepted):
             self._process_with_sweeps(state, accepted, stats, findings)
+        if end and state.held is not None:
+            self._release(state, _NO_SENSORS, _NO_TIMES, _NO_VALUES, state.newest, stats, findings)
+        if end:
+            state.watermark = max(state.watermark, state.newest)
         return PartitionOutput(
             partition, state.watermark, accepted, stats, findings, rejects, min(kafka_ts) if kafka_ts else 0
         )
@@ -91,26 +120,63 @@ class PartitionStage:
     def _process_with_sweeps(
         self, state: PartitionState, accepted: Accepted, stats: list[WindowStats], findings: list[Finding]
     ) -> None:
-        interval = self.sweep_interval_ms
-        newest = max(int(accepted.ts.max()), state.watermark)
-        if state.last_sweep >= 0 and state.last_sweep + interval > newest:
+        interval, allowed = self.sweep_interval_ms, self.allowed_lateness_ms
+        before = max(state.newest, state.watermark + allowed)  # (snapshots before `newest` existed)
+        newest = max(int(accepted.ts.max()), before)
+        mark = newest - allowed  # the partition's watermark after this batch
+        if state.last_sweep >= 0 and state.last_sweep + interval > mark:
             # the common case: no sweep boundary inside this batch, arrival order does not matter
-            self._run(state, accepted.sensor, accepted.ts, accepted.value, stats, findings)
+            self._release(state, accepted.sensor, accepted.ts, accepted.value, mark, stats, findings)
         else:
             in_arrival = np.lexsort((accepted.ts, accepted.arrival))
-            running = np.maximum.accumulate(np.maximum(accepted.ts[in_arrival], state.watermark))
+            marks = np.maximum.accumulate(np.maximum(accepted.ts[in_arrival], before)) - allowed
             if state.last_sweep < 0:
-                state.last_sweep = (int(running[0]) // interval) * interval
+                state.last_sweep = (int(marks[0]) // interval) * interval
             boundary = state.last_sweep + interval
             start = 0
-            while boundary <= newest:
-                cut = int(np.searchsorted(running, boundary, side="right"))
-                self._run_subset(state, accepted, in_arrival[start:cut], stats, findings)
+            while boundary <= mark:
+                cut = int(np.searchsorted(marks, boundary, side="right"))
+                self._release_subset(state, accepted, in_arrival[start:cut], int(marks[cut - 1]), stats, findings)
                 self._sweep(state, boundary, stats, findings)
                 state.last_sweep = boundary
                 start, boundary = cut, boundary + interval
-            self._run_subset(state, accepted, in_arrival[start:], stats, findings)
-        state.watermark = max(state.watermark, newest)
+            self._release_subset(state, accepted, in_arrival[start:], mark, stats, findings)
+        state.newest = newest
+        state.watermark = max(state.watermark, mark)
+
+    def _release_subset(
+        self, state: PartitionState, accepted: Accepted, positions: npt.NDArray[np.intp], mark: int,
+        stats: list[WindowStats], findings: list[Finding],
+    ) -> None:  # fmt: skip
+        if self.allowed_lateness_ms <= 0:
+            self._run_subset(state, accepted, positions, stats, findings)
+        else:
+            self._release(state, accepted.sensor[positions], accepted.ts[positions], accepted.value[positions],
+                          mark, stats, findings)  # fmt: skip
+
+    def _release(
+        self, state: PartitionState, sensor: npt.NDArray[np.int32], ts: npt.NDArray[np.int64],
+        value: npt.NDArray[np.float64], mark: int, stats: list[WindowStats], findings: list[Finding],
+    ) -> None:  # fmt: skip
+        """Hand the detectors every reading at or behind ``mark``, in event-time order per sensor; hold the rest.
+
+        Without an allowed lateness nothing is held and the readings (grouped by sensor, in arrival
+        order, which is event-time order then) go straight through.
+        """
+        held = state.held
+        if held is None and self.allowed_lateness_ms <= 0:
+            self._run(state, sensor, ts, value, stats, findings)
+            return
+        if held is not None:
+            sensor = np.concatenate((held.sensor, sensor))
+            ts = np.concatenate((held.ts, ts))
+            value = np.concatenate((held.value, value))
+        ready = ts <= mark
+        state.held = None if ready.all() else Held(sensor[~ready], ts[~ready], value[~ready])
+        if ready.any():
+            sensor, ts, value = sensor[ready], ts[ready], value[ready]
+            order = np.lexsort((ts, sensor))
+            self._run(state, sensor[order], ts[order], value[order], stats, findings)
 
     def _run_subset(
         self, state: PartitionState, accepted: Accepted, positions: npt.NDArray[np.intp],

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from lifeline.models import Reject, RejectReason
 from lifeline.registry import Registry
 
-__all__ = ["Accepted", "SensorIndex", "ValidationLimits", "sensor_runs", "validate_batch"]
+__all__ = ["Accepted", "Lateness", "SensorIndex", "ValidationLimits", "sensor_runs", "validate_batch"]
 
 _EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 _LATEST_MS = 1 << 42  # year 2109; keeps event times far inside int64 for the vector arithmetic
@@ -62,6 +62,22 @@ class ValidationLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class Lateness:
+    """What the order check needs when readings may arrive out of order (``allowed_ms`` > 0).
+
+    A reading that is not newer than its sensor's newest is still accepted while nothing newer of that
+    sensor has been released to the detectors; readings are released once the partition's watermark
+    (its newest event time minus ``allowed_ms``) passes them.
+    """
+
+    allowed_ms: int
+    partition_newest: int  # newest event time the partition accepted before this batch
+    released_ts: npt.NDArray[np.int64]  # per sensor: newest event time handed to the detectors
+    held_sensor: npt.NDArray[np.int32]  # accepted readings not released yet
+    held_ts: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     """Accepted readings of a batch, sorted by (sensor number, event time)."""
 
@@ -99,8 +115,13 @@ def validate_batch(
     index: SensorIndex,
     last_ts: npt.NDArray[np.int64],
     limits: ValidationLimits,
+    lateness: Lateness | None = None,
 ) -> tuple[Accepted, list[Reject]]:
-    """Validate a batch. ``last_ts`` (per sensor number) is read and advanced for accepted readings."""
+    """Validate a batch. ``last_ts`` (per sensor number) is read and advanced for accepted readings.
+
+    Without ``lateness`` a reading behind its sensor's newest event time is ``late`` (equal:
+    ``duplicate``); with it, see :class:`Lateness`.
+    """
     rejects: list[Reject] = []
     number = index.number
     sensors: list[int] = []
@@ -218,17 +239,23 @@ def validate_batch(
     previous[1:] = running[:-1]
     previous[first] = -1
     watermark = np.maximum(previous, _segment_start_fill(last_ts[s], first))
-    duplicate = t == watermark
-    late = t < watermark
+    late_details: dict[int, str] = {}
+    if lateness is None or lateness.allowed_ms <= 0:
+        duplicate = t == watermark
+        late = t < watermark
+    else:
+        arrival_key = origin_arr[order] * (int(item_arr.max(initial=0)) + 1) + item_arr[order]
+        duplicate, late, late_details = _out_of_order(s, t, watermark, arrival_key, lateness)
     bad = duplicate | late
     for j in np.flatnonzero(bad).tolist():
         i = int(order[j])
         code = RejectReason.DUPLICATE if duplicate[j] else RejectReason.LATE
-        detail = (
-            f"event time {int(t[j])} already accepted for this sensor"
-            if code is RejectReason.DUPLICATE
-            else f"event time {int(t[j])} is behind the sensor's watermark {int(watermark[j])}"
-        )
+        if code is RejectReason.DUPLICATE:
+            detail = f"event time {int(t[j])} already accepted for this sensor"
+        else:
+            detail = (
+                late_details.get(j) or f"event time {int(t[j])} is behind the sensor's watermark {int(watermark[j])}"
+            )
         reject(int(origin_arr[i]), int(item_arr[i]), code, detail, index.sensor_ids[int(s[j])])
     good = order[~bad]
     accepted = Accepted(sensor_arr[good], ts_arr[good], value_arr[good], quality_arr[good], origin_arr[good])
@@ -236,6 +263,53 @@ def validate_batch(
         ends = np.flatnonzero(np.append(first[1:], True))
         last_ts[s[ends]] = np.maximum(last_ts[s[ends]], running[ends])
     return accepted, rejects
+
+
+def _out_of_order(
+    s: npt.NDArray[np.int32], t: npt.NDArray[np.int64], newest_before: npt.NDArray[np.int64],
+    arrival_key: npt.NDArray[np.int64], lateness: Lateness,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], dict[int, str]]:  # fmt: skip
+    """Duplicate and late verdicts with an allowed lateness (readings grouped by sensor, arrival order).
+
+    A reading newer than its sensor's newest is accepted (the common case, no Python per reading).
+    An older one is a ``duplicate`` if its event time was already accepted, ``late`` if a newer reading
+    of its sensor already counts as released (at or behind the partition's watermark when it arrived),
+    and accepted otherwise. Only sensors with an older reading go through the loop below.
+    """
+    duplicate = np.zeros(len(t), dtype=bool)
+    late = np.zeros(len(t), dtype=bool)
+    details: dict[int, str] = {}
+    behind = t <= newest_before
+    if not behind.any():
+        return duplicate, late, details
+    # the partition's newest event time before each reading arrived (rejected readings never raise it)
+    by_arrival = np.argsort(arrival_key)
+    seen = np.maximum.accumulate(np.maximum(t[by_arrival], lateness.partition_newest))
+    partition_before = np.empty_like(t)
+    partition_before[by_arrival] = np.concatenate(([lateness.partition_newest], seen[:-1]))
+    allowed = lateness.allowed_ms
+    for sensor in np.unique(s[behind]).tolist():
+        lo, hi = int(np.searchsorted(s, sensor, "left")), int(np.searchsorted(s, sensor, "right"))
+        known = set(lateness.held_ts[lateness.held_sensor == sensor].tolist())  # accepted, not released
+        released = int(lateness.released_ts[sensor])
+        for j in range(lo, hi):
+            tj = int(t[j])
+            if tj > newest_before[j]:
+                known.add(tj)
+            elif tj in known or tj == released:
+                duplicate[j] = True
+            else:
+                mark = int(partition_before[j]) - allowed
+                floor = max([released, *(k for k in known if k <= mark)])
+                if tj < floor:
+                    late[j] = True
+                    details[j] = (
+                        f"event time {tj} is behind {floor}, already released to the detectors for this "
+                        f"sensor (allowed lateness {allowed / 1000:g} s)"
+                    )
+                else:
+                    known.add(tj)
+    return duplicate, late, details
 
 
 def _arrival_order_per_sensor(

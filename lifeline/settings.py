@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     future_tolerance_s: float = Field(default=300.0, ge=0)
     max_message_bytes: int = Field(default=262_144, ge=64)
     sweep_interval_s: float = Field(default=300.0, gt=0, description="event time between silence sweeps")
+    allowed_lateness_s: float = Field(
+        default=0.0, ge=0,
+        description="how far behind its sensor's newest a reading may arrive and still be used (held and reordered)",
+    )  # fmt: skip
     group_max_skew_s: float = Field(
         default=3600.0, gt=0, description="how far a stalled partition may hold alerts back"
     )

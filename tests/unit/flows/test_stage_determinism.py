@@ -29,10 +29,12 @@ def stream() -> tuple[Any, list[list[tuple[bytes, int]]]]:
     return scenario, per_partition
 
 
-def _run(scenario: Any, per_partition: list[list[tuple[bytes, int]]], batch: int, seed: int) -> tuple[Any, ...]:
+def _run(
+    scenario: Any, per_partition: list[list[tuple[bytes, int]]], batch: int, seed: int, lateness_ms: int = 0
+) -> tuple[Any, ...]:
     detectors = make_detectors(Settings(), scenario.registry)
     stage = PartitionStage(detectors, SensorIndex(scenario.registry), "t", limits=ValidationLimits(),
-                           sweep_interval_ms=300_000)  # fmt: skip
+                           sweep_interval_ms=300_000, allowed_lateness_ms=lateness_ms)  # fmt: skip
     groups = GroupStage(detectors, partitions=PARTITIONS)
     states = [stage.new_state() for _ in range(PARTITIONS)]
     group_state = groups.new_state()
@@ -44,7 +46,7 @@ def _run(scenario: Any, per_partition: list[list[tuple[bytes, int]]], batch: int
         p = rng.choice([i for i in range(PARTITIONS) if i not in idle])
         if cursors[p] >= len(per_partition[p]):  # the source announces a partition that reached its end
             idle.add(p)
-            out = stage.process(states[p], p, [], [], [])
+            out = stage.process(states[p], p, [], [], [], end=True)
             alerts |= {(e.alert_id, e.event.value, e.ts, int(e.tier)) for e in groups.process(
                 group_state, p, out.watermark, out.findings, idle=True)}  # fmt: skip
             continue
@@ -67,3 +69,20 @@ def test_same_results_for_any_batching_and_interleaving(stream: tuple[Any, list[
     assert reference[2], "the scenario has rejects"
     for batch, seed in ((7, 2), (300, 3), (64, 4)):
         assert _run(scenario, per_partition, batch, seed) == reference
+
+
+def test_same_results_with_allowed_lateness_on_an_out_of_order_stream(
+    stream: tuple[Any, list[list[tuple[bytes, int]]]],
+) -> None:
+    scenario, per_partition = stream
+    rng = random.Random(9)
+    shuffled = []
+    for messages in per_partition:  # each message arrives up to ~40 positions late
+        keyed = sorted(enumerate(messages), key=lambda pair: pair[0] + rng.choice((0, 0, 0, rng.randint(1, 40))))
+        shuffled.append([m for _, m in keyed])
+    strict = _run(scenario, shuffled, batch=1000, seed=1)
+    reference = _run(scenario, shuffled, batch=1000, seed=1, lateness_ms=600_000)
+    assert reference[0], "the scenario raises alerts"
+    assert len(reference[2]) < len(strict[2]), "an allowed lateness rejects fewer readings as late"
+    for batch, seed in ((7, 2), (300, 3)):
+        assert _run(scenario, shuffled, batch, seed, lateness_ms=600_000) == reference
