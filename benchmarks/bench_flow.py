@@ -177,29 +177,32 @@ def latency_run(settings: Settings, scenario: Any, rate: float, seconds: float, 
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
-    time.sleep(6.0)  # let the flow start and join its partitions
+    flow_started = time.time()
     producer = make_producer(live, **{"linger.ms": 1})
-    blocks = scenario_blocks(scenario)
-    wall_start = time.time()
-    event_start = scenario.start_ms
     # a replay runs faster than the clock: anchor it so its last event time is "now", keeping every
     # event time in the past (not rejected as future) while preserving the intervals between readings
-    shift = int(wall_start * 1000) - scenario.end_ms
+    shift = int(flow_started * 1000) - scenario.end_ms
+    # the load generator must not take CPU from the flow it measures: shift every message's event
+    # time before the clock starts, so the replay loop below only paces and produces
+    blocks = [(block, [_shift(p, shift) for p in block.payloads]) for block in scenario_blocks(scenario)]
+    time.sleep(max(0.0, 6.0 - (time.time() - flow_started)))  # let the flow start and join its partitions
+    wall_start = time.time()
+    event_start = scenario.start_ms
     produced_at: dict[tuple[str, int], float] = {}
     started: list[int] = []  # event time at which probe i started rising; a new probe every event-minute
     next_minute: int | None = None
     sent = 0
     speed = None
-    for block in blocks:
+    for block, shifted in blocks:
         if speed is None:
             speed = max(rate / max(block.readings / ((block.times_ms[-1] - block.times_ms[0]) / 1000 + 1), 1e-9), 1e-3)
-        for key, payload, t in zip(block.keys, block.payloads, block.times_ms.tolist(), strict=True):
+        for key, payload, t in zip(block.keys, shifted, block.times_ms.tolist(), strict=True):
             event_now = event_start + (time.time() - wall_start) * 1000 * speed
             ahead_s = (t - event_now) / 1000 / speed
             if ahead_s > 0:
                 time.sleep(ahead_s)
             live_ts = t + shift
-            producer.produce(live.readings_topic, _shift(payload, shift), key)
+            producer.produce(live.readings_topic, payload, key)
             sent += 1
             if sent % 2000 == 0:
                 producer.poll(0)
