@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 import time
 from collections.abc import Callable
@@ -29,11 +30,13 @@ from lifeline.flows.sinks import KafkaOut, KafkaSink, QuestDBBatch, QuestDBSink
 from lifeline.flows.source import KafkaBatchSource, RawBatch
 from lifeline.flows.stages import GroupStage, GroupStageState, PartitionOutput, PartitionStage, PartitionState
 from lifeline.flows.validate import SensorIndex, ValidationLimits
-from lifeline.models import AlertEvent
+from lifeline.models import AlertEvent, Reject
 from lifeline.registry import Registry
 from lifeline.settings import Settings
 
-__all__ = ["build_flow", "make_detectors"]
+__all__ = ["RejectLog", "build_flow", "make_detectors"]
+
+log = logging.getLogger("lifeline.flow")
 
 
 def _storage_mask(state: PartitionState, out: PartitionOutput, mode: str, bucket_ms: int) -> np.ndarray | None:
@@ -93,6 +96,32 @@ def _stateful_map(step_id: str, up: Any, step: Callable[[Any, Any], tuple[Any, A
     return op.stateful(step_id, up, lambda resume: _SnapshotAsPickle(step, resume))
 
 
+class RejectLog:
+    """Logs rejected inputs with reason, sensor, partition and offset, at most ``per_minute`` per reason
+    per minute (a flood of bad messages must not flood the log; the DLQ and the counters have them all)."""
+
+    def __init__(self, per_minute: int = 10) -> None:
+        self.per_minute = per_minute
+        self._window: dict[str, tuple[float, int]] = {}  # reason → (minute started, records in it)
+
+    def record(self, reject: Reject) -> None:
+        """Log one reject unless its reason already used up this minute's allowance."""
+        now = time.monotonic()
+        reason = reject.reason.value
+        started, count = self._window.get(reason, (now, 0))
+        if now - started >= 60.0:
+            if count > self.per_minute:
+                log.info("%d more %s rejects in the last minute (see the DLQ)", count - self.per_minute, reason,
+                         extra={"reason": reason, "step": "validate", "count": count - self.per_minute})  # fmt: skip
+            started, count = now, 0
+        self._window[reason] = (started, count + 1)
+        if count < self.per_minute:
+            log.info("rejected to the DLQ: %s", reject.detail, extra={
+                "reason": reason, "sensor_id": reject.sensor_id or None, "step": "validate",
+                "partition": reject.partition, "offset": reject.offset,
+            })  # fmt: skip
+
+
 def _group_input(pair: tuple[PartitionOutput, Any, bool]) -> tuple[int, int, list[Any], bool]:
     out, _rows, idle = pair
     return (out.partition, out.watermark, out.findings, idle)
@@ -145,6 +174,7 @@ def build_flow(
         detectors, partitions=source.partition_count(), max_skew_ms=round(settings.group_max_skew_s * 1000)
     )
     store_mode, bucket_ms = settings.store_readings, settings.downsample_ms
+    reject_log = RejectLog()
     alerts_topic, dlq_topic = settings.alerts_topic, settings.dlq_topic
 
     def detect_sensors(
@@ -164,6 +194,9 @@ def build_flow(
         metrics.READINGS.inc(len(out.accepted))
         for reject in out.rejects:
             metrics.REJECTS.labels(reject.reason.value).inc()
+            reject_log.record(reject)
+        if partition_stage.detector_errors:
+            metrics.DETECTOR_ERRORS.set(partition_stage.detector_errors + group_stage.group_errors)
         if out.findings:
             metrics.FINDINGS.inc(len(out.findings))
         if out.kafka_ts_min:
@@ -182,6 +215,8 @@ def build_flow(
         for e in events:
             metrics.ALERT_EVENTS.labels(str(int(e.tier)), e.kind.value, e.event.value).inc()
         metrics.LATE_FINDINGS.set(group_stage.late_findings)
+        if group_stage.group_errors:
+            metrics.DETECTOR_ERRORS.set(partition_stage.detector_errors + group_stage.group_errors)
         return state, events
 
     flow = Dataflow(flow_id)

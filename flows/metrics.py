@@ -13,6 +13,9 @@ LATE_FINDINGS = Gauge(
     "Findings that reached correlation behind the watermark (a partition lagged > LIFELINE_GROUP_MAX_SKEW_S); "
     "they are applied at once, so alerts stay complete but may differ in timing from an unhurried replay",
 )
+DETECTOR_ERRORS = Gauge(
+    "lifeline_detector_errors", "Detector or correlation calls that raised (logged with sensor/group, step, offset)"
+)
 CONSUMER_LAG = Gauge("lifeline_consumer_lag_ms", "Event-to-processing delay of the newest batch", ["partition"])
 PROCESSING = Histogram(
     "lifeline_processing_seconds",

@@ -13,6 +13,8 @@ replay classifies exactly the same readings as late as an unhurried one (none, f
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,8 @@ from lifeline.flows.validate import Accepted, Lateness, SensorIndex, ValidationL
 from lifeline.models import AlertEvent, Reject
 
 __all__ = ["GroupStage", "GroupStageState", "Held", "PartitionOutput", "PartitionStage", "PartitionState"]
+
+log = logging.getLogger("lifeline.flow")
 
 _NO_SENSORS = np.zeros(0, dtype=np.int32)
 _NO_TIMES = np.zeros(0, dtype=np.int64)
@@ -77,6 +81,8 @@ class PartitionStage:
         self.limits = limits
         self.sweep_interval_ms = sweep_interval_ms
         self.allowed_lateness_ms = allowed_lateness_ms
+        self.detector_errors = 0  # sensors whose detector raised (state reset, readings not analysed)
+        self._batch = threading.local()  # the batch being processed, per worker thread, for error reports
 
     def new_state(self) -> PartitionState:
         """Fresh state for a partition never seen before."""
@@ -105,6 +111,7 @@ class PartitionStage:
             payloads, offsets, kafka_ts, partition=partition, topic=self.topic,
             index=self.index, last_ts=state.last_ts, limits=self.limits, lateness=lateness,
         )  # fmt: skip
+        self._batch.where = (partition, offsets, accepted)
         stats: list[WindowStats] = []
         findings: list[Finding] = []
         if len(accepted):
@@ -199,7 +206,12 @@ class PartitionStage:
             sensor_state = states.get(number)
             if sensor_state is None:
                 sensor_state = states[number] = detectors.new_sensor_state(sensor_ids[number])
-            result = detectors.process_sensor(sensor_state, ts[start:stop], value[start:stop])
+            try:
+                result = detectors.process_sensor(sensor_state, ts[start:stop], value[start:stop])
+            except Exception:  # a detector bug must not stop the city's flow: isolate the sensor
+                self._detector_failed(state, number, "detect_sensors", stop - start)
+                state.processed_ts[number] = ts[stop - 1]
+                continue
             if result.stats:
                 stats.extend(result.stats)
             if result.findings:
@@ -214,9 +226,28 @@ class PartitionStage:
         numbers.sort()
         quiet = numbers[state.processed_ts[numbers] <= boundary - self.sweep_interval_ms]
         for number in quiet.tolist():
-            result = self.detectors.advance_sensor(state.sensors[number], boundary)
+            try:
+                result = self.detectors.advance_sensor(state.sensors[number], boundary)
+            except Exception:
+                self._detector_failed(state, number, "sweep", 0)
+                continue
             stats.extend(result.stats)
             findings.extend(result.findings)
+
+    def _detector_failed(self, state: PartitionState, number: int, step: str, readings: int) -> None:
+        """Log the failure with sensor, step, partition and offsets; give the sensor a fresh state."""
+        self.detector_errors += 1
+        partition, offsets, accepted = getattr(self._batch, "where", (None, [], None))
+        at: list[int] = []
+        if accepted is not None and len(accepted):
+            at = sorted({offsets[i] for i in accepted.arrival[accepted.sensor == number].tolist()})
+        sensor_id = self.index.sensor_ids[number]
+        log.exception(
+            "detector failed: %d reading(s) not analysed, sensor state reset (they stay stored)", readings,
+            extra={"sensor_id": sensor_id, "step": step, "partition": partition,
+                   "offset": f"{at[0]}-{at[-1]}" if len(at) > 1 else (at[0] if at else None)},
+        )  # fmt: skip
+        state.sensors[number] = self.detectors.new_sensor_state(sensor_id)
 
 
 @dataclass
@@ -245,6 +276,7 @@ class GroupStage:
         self.detectors = detectors
         self.partitions = partitions
         self.late_findings = 0  # findings that arrived behind the watermark (see max_skew_ms)
+        self.group_errors = 0  # findings a group's correlation raised on (logged, skipped)
         self.max_skew_ms = max_skew_ms
         self.tick_interval_ms = tick_interval_ms
 
@@ -300,14 +332,23 @@ class GroupStage:
             touched = set(ready_groups(ready))
             for group_id in sorted(state.groups):
                 if group_id not in touched:
-                    events.extend(self.detectors.process_group(state.groups[group_id], [], mark))
+                    events.extend(self._group(state, group_id, [], mark))
         return events
 
     def _group(self, state: GroupStageState, group_id: str, findings: list[Finding], mark: int) -> list[AlertEvent]:
         group_state = state.groups.get(group_id)
         if group_state is None:
             group_state = state.groups[group_id] = self.detectors.new_group_state(group_id)
-        events: list[AlertEvent] = self.detectors.process_group(group_state, findings, mark)
+        try:
+            events: list[AlertEvent] = self.detectors.process_group(group_state, findings, mark)
+        except Exception:  # keep the group's alerts (they must still clear); skip what it choked on
+            self.group_errors += 1
+            first = findings[0] if findings else None
+            log.exception(
+                "correlation failed: %d finding(s) skipped", len(findings),
+                extra={"group_id": group_id, "step": "correlate", "sensor_id": first.sensor_id if first else None},
+            )  # fmt: skip
+            return []
         return events
 
 
