@@ -120,19 +120,12 @@ def add_array(
     if first_start == int(starts_ms[-1]):  # the common case: the whole array falls in one window
         _add_within_window(st, first_start, merge, ts, values)
         return
-    sums = np.empty((5, n), dtype=np.float64)
-    d, d2, x, x2, xd = sums
     seg = np.flatnonzero(np.concatenate(([True], starts_ms[1:] != starts_ms[:-1])))
     counts = np.diff(np.append(seg, n))
     refs = values[seg].copy()
     if merge:
         refs[0] = st.w_ref
-    np.subtract(values, np.repeat(refs, counts), out=d)
-    np.divide(ts - np.repeat(starts_ms[seg], counts), _MS_PER_H, out=x)
-    np.multiply(d, d, out=d2)
-    np.multiply(x, x, out=x2)
-    np.multiply(x, d, out=xd)
-    s1, s2, sx, sxx, sxv = np.add.reduceat(sums, seg, axis=1)
+    s1, s2, sx, sxx, sxv = _window_sums(values, np.repeat(refs, counts), ts - np.repeat(starts_ms[seg], counts), seg)
     lo = np.minimum.reduceat(values, seg)
     hi = np.maximum.reduceat(values, seg)
     last = values[np.append(seg[1:], n) - 1]
@@ -179,19 +172,29 @@ def add_array(
     st.w_last = float(last[j])
 
 
+def _window_sums(
+    values: npt.NDArray[np.float64], ref: float | npt.NDArray[np.float64],
+    since_start_ms: npt.NDArray[np.int64], seg: npt.NDArray[np.intp],
+) -> npt.NDArray[np.float64]:  # fmt: skip
+    """Per window (``seg`` = window starts): sums of d, d², x, x², x·d, with d = value - ``ref`` and x
+    = hours since the window start, reduced in one ``reduceat`` over a stacked array."""
+    sums = np.empty((5, values.shape[0]), dtype=np.float64)
+    d, d2, x, x2, xd = sums
+    np.subtract(values, ref, out=d)
+    np.divide(since_start_ms, _MS_PER_H, out=x)
+    np.multiply(d, d, out=d2)
+    np.multiply(x, x, out=x2)
+    np.multiply(x, d, out=xd)
+    reduced: npt.NDArray[np.float64] = np.add.reduceat(sums, seg, axis=1)
+    return reduced
+
+
 def _add_within_window(
     st: SensorState, start: int, merge: bool, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
 ) -> None:
     """:func:`add_array` for readings that all fall in one window: the same sums, fewer numpy calls."""
     ref = st.w_ref if merge else float(values[0])
-    sums = np.empty((5, ts.shape[0]), dtype=np.float64)
-    d, d2, x, x2, xd = sums
-    np.subtract(values, ref, out=d)
-    np.divide(ts - start, _MS_PER_H, out=x)
-    np.multiply(d, d, out=d2)
-    np.multiply(x, x, out=x2)
-    np.multiply(x, d, out=xd)
-    s1, s2, sx, sxx, sxv = np.add.reduceat(sums, _FIRST, axis=1)[:, 0].tolist()
+    s1, s2, sx, sxx, sxv = _window_sums(values, ref, ts - start, _FIRST)[:, 0].tolist()
     lo, hi = float(values.min()), float(values.max())
     if merge:
         st.w_n += ts.shape[0]

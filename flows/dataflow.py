@@ -177,6 +177,11 @@ def build_flow(
     reject_log = RejectLog()
     alerts_topic, dlq_topic = settings.alerts_topic, settings.dlq_topic
 
+    def export_errors() -> None:
+        errors = partition_stage.detector_errors + group_stage.group_errors
+        if errors:
+            metrics.DETECTOR_ERRORS.set(errors)
+
     def detect_sensors(
         state: PartitionState | None, batch: RawBatch
     ) -> tuple[PartitionState, tuple[PartitionOutput, QuestDBBatch, bool]]:
@@ -195,8 +200,7 @@ def build_flow(
         for reject in out.rejects:
             metrics.REJECTS.labels(reject.reason.value).inc()
             reject_log.record(reject)
-        if partition_stage.detector_errors:
-            metrics.DETECTOR_ERRORS.set(partition_stage.detector_errors + group_stage.group_errors)
+        export_errors()
         if out.findings:
             metrics.FINDINGS.inc(len(out.findings))
         if out.kafka_ts_min:
@@ -215,8 +219,7 @@ def build_flow(
         for e in events:
             metrics.ALERT_EVENTS.labels(str(int(e.tier)), e.kind.value, e.event.value).inc()
         metrics.LATE_FINDINGS.set(group_stage.late_findings)
-        if group_stage.group_errors:
-            metrics.DETECTOR_ERRORS.set(partition_stage.detector_errors + group_stage.group_errors)
+        export_errors()
         return state, events
 
     flow = Dataflow(flow_id)
