@@ -89,6 +89,10 @@ class Settings(BaseSettings):
 
     # dataflow (`lifeline run`)
     batch_size: int = Field(default=1000, ge=1, le=100_000, description="Kafka messages per Bytewax item")
+    source_linger_ms: float = Field(
+        default=50.0, ge=0, le=1000,
+        description="after a short batch, wait this long before reading the partition again (bigger live batches)",
+    )  # fmt: skip
     epoch_interval_s: float = Field(default=5.0, gt=0, description="Bytewax snapshot interval")
     recovery_dir: Path | None = Field(default=None, description="Bytewax recovery store (default: state_dir/recovery)")
     recovery_partitions: int = Field(default=1, ge=1, le=64)
