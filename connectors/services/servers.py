@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,15 @@ class Server:
     def healthy(self) -> bool:
         """True when the server answers a real request."""
         raise NotImplementedError
+
+
+_QUESTDB_LEAN = {
+    "QDB_SHARED_NETWORK_WORKER_COUNT": "1",
+    "QDB_SHARED_QUERY_WORKER_COUNT": "1",
+    "QDB_SHARED_WRITE_WORKER_COUNT": "1",
+    "QDB_SHARED_WORKER_NAP_THRESHOLD": "100",
+    "QDB_SHARED_WORKER_SLEEP_THRESHOLD": "1000",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +208,13 @@ class QuestDBServer(Server):
             "QDB_TELEMETRY_ENABLED": "false",
             "QDB_PG_USER": s.questdb_user,
             "QDB_PG_PASSWORD": s.questdb_password,
-            "QDB_SHARED_WORKER_COUNT": "2",
         }
+        # One thread per worker pool and a short spin before a worker sleeps: QuestDB's defaults
+        # (two or more threads per pool, each spinning when idle) took a third of a core on a
+        # 2-core machine for a few thousand rows/s, CPU the flow needs. QDB_* variables in the
+        # environment override these (e.g. QDB_SHARED_WRITE_WORKER_COUNT=4 on a big server).
+        for key, value in _QUESTDB_LEAN.items():
+            env[key] = os.environ.get(key, value)
         argv = [java, self.process.marker, f"-Xmx{s.questdb_heap}", "-XX:+UseParallelGC",
                 "-p", str(jar), "-m", "io.questdb/io.questdb.ServerMain", "-d", str(root)]  # fmt: skip
         return argv, env
