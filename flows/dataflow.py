@@ -145,9 +145,12 @@ def make_detectors(settings: Settings, registry: Registry) -> Any:
 
 def _live_fetch(settings: Settings) -> dict[str, int]:
     """Fetch settings for the flow's consumers: a caught-up consumer asks the broker for at least
-    64 KiB or waits up to the source's linger, instead of one fetch request per few messages (the
-    source reads each partition only every linger anyway, so this adds no latency but saves the
-    broker most of its requests). A consumer catching up gets full fetches either way."""
+    64 KiB or waits up to the source's linger, instead of sending one fetch request per few messages.
+    The source reads each partition only once per linger anyway, so this adds at most one more linger
+    to a reading's way and saves the broker most of its requests; a consumer catching up gets full
+    fetches either way. With no linger, fetches return as soon as anything is there."""
+    if settings.source_linger_ms <= 0:
+        return {"fetch.min.bytes": 1}
     return {"fetch.min.bytes": 65_536, "fetch.wait.max.ms": max(10, round(settings.source_linger_ms))}
 
 

@@ -116,7 +116,9 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     """Read every partition of ``topic``; each item is a :class:`RawBatch`.
 
     ``stop_at_end=True`` makes the source finite: each partition stops at the end offset it had
-    when the flow started (used by replays, tests and benchmarks).
+    when the flow started (used by replays, tests and benchmarks). After a batch shorter than
+    ``batch_size`` a partition is read again only ``linger_s`` later (``LIFELINE_SOURCE_LINGER_MS``,
+    default 50 ms), so a live stream comes in batches large enough to process efficiently.
     """
 
     def __init__(self, consumer_config: dict[str, Any], topic: str, *, batch_size: int = 1000,
