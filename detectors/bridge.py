@@ -29,7 +29,7 @@ import numpy.typing as npt
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
 from .api import Finding
-from .config import RulesConfig, threshold
+from .config import RulesConfig, threshold, tier_thresholds
 from .faults import BLOCKING
 from .rulebase import AUX_KIND, KindRule, RuleFn, SensorProfile, persist, report, tier_score
 from .state import SensorState
@@ -65,9 +65,7 @@ def _load_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
         design = spec.design_value or threshold(spec, "design_live", math.nan)
     return {
         "design": design,
-        "t3": threshold(spec, "t3", b.live_ratio_t3),
-        "t2": threshold(spec, "t2", b.live_ratio_t2),
-        "t1": threshold(spec, "t1", b.live_ratio_t1),
+        **tier_thresholds(spec, b.live_ratio_t3, b.live_ratio_t2, b.live_ratio_t1),
         "tau_ms": b.thermal_tau_s * 1000.0,
         "frozen_tau_ms": b.frozen_tau_s * 1000.0,
         "min_ms": b.load_min_duration_s * 1000.0,
@@ -156,9 +154,7 @@ def _crack_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
     b = cfg.bridge
     limit = spec.design_value or b.crack_limit_mm
     return {
-        "t3": threshold(spec, "t3", b.crack_ratio_t3 * limit),
-        "t2": threshold(spec, "t2", b.crack_ratio_t2 * limit),
-        "t1": threshold(spec, "t1", b.crack_ratio_t1 * limit),
+        **tier_thresholds(spec, b.crack_ratio_t3 * limit, b.crack_ratio_t2 * limit, b.crack_ratio_t1 * limit),
         "limit": limit,
     }
 
@@ -225,9 +221,7 @@ def _crack(prof: SensorProfile, st: SensorState, ts: int, v: float) -> float:
 def _freq_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
     b = cfg.bridge
     return {
-        "t3": threshold(spec, "t3", b.freq_drop_t3),
-        "t2": threshold(spec, "t2", b.freq_drop_t2),
-        "t1": threshold(spec, "t1", b.freq_drop_t1),
+        **tier_thresholds(spec, b.freq_drop_t3, b.freq_drop_t2, b.freq_drop_t1),
         "learn": float(b.freq_learn_samples),
     }
 
@@ -241,9 +235,7 @@ def _frequency(prof: SensorProfile, st: SensorState, ts: int, v: float) -> float
 def _tilt_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
     b = cfg.bridge
     return {
-        "t3": threshold(spec, "t3", b.tilt_t3_deg),
-        "t2": threshold(spec, "t2", b.tilt_t2_deg),
-        "t1": threshold(spec, "t1", b.tilt_t1_deg),
+        **tier_thresholds(spec, b.tilt_t3_deg, b.tilt_t2_deg, b.tilt_t1_deg),
         "learn": float(b.tilt_learn_samples),
     }
 

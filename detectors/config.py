@@ -43,6 +43,7 @@ __all__ = [
     "load_rules_config",
     "native_tier",
     "threshold",
+    "tier_thresholds",
 ]
 
 #: Native alarm levels of standards and platforms → our tier. Explicit rows only, never label text.
@@ -328,3 +329,14 @@ def threshold(spec: SensorSpec, name: str, default: float) -> float:
     (40.0, 25.0)
     """
     return float(spec.thresholds.get(name, default))
+
+
+def tier_thresholds(spec: SensorSpec, t3: float, t2: float, t1: float) -> dict[str, float]:
+    """The three tier thresholds ``t3``/``t2``/``t1`` of a sensor: the registry's if set, else these defaults.
+
+    >>> from lifeline.models import SensorKind, SensorSpec
+    >>> spec = SensorSpec("s", SensorKind.CH4_LEL, "a", "o", "d", 0, 0, thresholds={"t1": 40.0})
+    >>> tier_thresholds(spec, 5.0, 25.0, 50.0)
+    {'t3': 5.0, 't2': 25.0, 't1': 40.0}
+    """
+    return {"t3": threshold(spec, "t3", t3), "t2": threshold(spec, "t2", t2), "t1": threshold(spec, "t1", t1)}

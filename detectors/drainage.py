@@ -22,7 +22,7 @@ import numpy as np
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
 from .api import Finding
-from .config import RulesConfig, threshold
+from .config import RulesConfig, threshold, tier_thresholds
 from .faults import BLOCKING
 from .gas import recent_before
 from .rulebase import AUX_KIND, KindRule, SensorProfile, persist, report, tier_score
@@ -144,9 +144,7 @@ def _rain(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Fin
 def _ponding_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
     d = cfg.drainage
     return {
-        "t3": threshold(spec, "t3", d.ponding_t3_cm),
-        "t2": threshold(spec, "t2", d.ponding_t2_cm),
-        "t1": threshold(spec, "t1", d.ponding_t1_cm),
+        **tier_thresholds(spec, d.ponding_t3_cm, d.ponding_t2_cm, d.ponding_t1_cm),
         "rising_t1": threshold(spec, "rising_t1", d.ponding_rising_t1_cm),
         "rise": threshold(spec, "rise_cm_per_5min", d.ponding_rise_cm_per_5min),
     }

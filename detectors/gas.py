@@ -29,7 +29,7 @@ import numpy as np
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
 from .api import Finding
-from .config import RulesConfig, threshold
+from .config import RulesConfig, threshold, tier_thresholds
 from .faults import BLOCKING
 from .rulebase import KindRule, SensorProfile, persist, report, tier_score
 from .state import RING, SensorState
@@ -64,9 +64,7 @@ _T1_RISING = "gas.lel:t1_rising_in_sensitive_well"
 def _ch4_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
     g = cfg.gas
     return {
-        "t3": threshold(spec, "t3", g.lel_t3),
-        "t2": threshold(spec, "t2", g.lel_t2),
-        "t1": threshold(spec, "t1", g.lel_t1),
+        **tier_thresholds(spec, g.lel_t3, g.lel_t2, g.lel_t1),
         "sustain_ms": g.lel_t2_sustain_s * 1000.0,
         "biogas_history": threshold(spec, "biogas_history", 0.0),
         "steady": g.biogas_max_relative_change,
