@@ -73,6 +73,7 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="questdb-writer")
         self._in_flight: Future[None] | None = None
         self._in_flight_rows = 0
+        self._sender: Sender | None = None  # used on the writer thread only
 
     def _reading_categories(self) -> tuple[Any, ...]:
         """pandas categories for the readings frame's symbols: sensor, asset and lifeline per sensor number."""
@@ -110,6 +111,7 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
             self.flush()
         finally:
             self._writer.shutdown(wait=True)
+            self._drop_sender()
 
     def flush(self) -> None:
         """Write every pending row and return once QuestDB has taken them all."""
@@ -139,20 +141,40 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
             metrics.QUESTDB_PENDING_ROWS.set(self._pending_rows)
 
     def _write(self, batches: list[QuestDBBatch], rows: int) -> None:
-        """Write ``batches``; retry with back-off until QuestDB takes them (never drops a row)."""
+        """Write ``batches``; retry with back-off until QuestDB takes them (never drops a row).
+
+        One sender (one keep-alive HTTP connection) serves every write: a connection per write
+        makes QuestDB open and close its table writers each time. After a failure the sender is
+        dropped and the next attempt connects afresh.
+        """
         delay = 0.2
         while True:
             try:
-                with Sender.from_conf(self._conf) as sender:
-                    self._fill(sender, batches)
-                    sender.flush()
+                if self._sender is None:
+                    self._sender = self._connect()
+                self._fill(self._sender, batches)
+                self._sender.flush()
                 break
             except Exception as exc:  # the client raises its own error types; any failure means retry
+                self._drop_sender()
                 metrics.QUESTDB_FLUSH_FAILURES.inc()
                 log.warning("questdb flush failed (%d rows pending), retrying in %.1f s: %s", rows, delay, exc)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
         metrics.QUESTDB_ROWS.inc(rows)
+
+    def _connect(self) -> Sender:
+        sender = Sender.from_conf(self._conf)
+        sender.establish()  # type: ignore[no-untyped-call]  # (the client ships no annotation for it)
+        return sender
+
+    def _drop_sender(self) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            try:
+                sender.close(flush=False)
+            except Exception:  # closing a broken connection may fail too; it is gone either way
+                log.debug("questdb sender close failed", exc_info=True)
 
     def _fill(self, sender: Sender, batches: list[QuestDBBatch]) -> None:
         parts = [b for b in batches if b.reading_ts is not None and len(b.reading_ts)]
