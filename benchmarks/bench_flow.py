@@ -1,6 +1,6 @@
 """Dataflow throughput and latency on real Kafka + QuestDB, against the raw consume + decode limit.
 
-Run: ``python -m benchmarks.bench_flow [--scenario load-10k] [--minutes 10] [--runs 3]``
+Run: ``python -m benchmarks.bench_flow [--scenario load-10k] [--minutes 10] [--runs 5] [--warmup 1]``
 
 In one process run, on one pre-filled topic (a simulator scenario, realistic mix):
 
@@ -310,7 +310,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", default="load-10k")
     parser.add_argument("--minutes", type=float, default=10.0, help="event time of the scenario to replay")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5, help="timed rounds of (a), (b), (b')")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (JIT warm-up of both servers)")
     parser.add_argument("--latency-seconds", type=float, default=40.0)
     parser.add_argument("--latency-minutes", type=float, default=120.0, help="event time available to the latency run")
     parser.add_argument("--latency-warmup", type=float, default=10.0, help="seconds of replay before probes start")
@@ -335,7 +336,11 @@ def main() -> None:
         raw = Measurement("(a) raw consume + msgspec decode", readings)
         full = Measurement("(b) full flow, stats+alerts to QuestDB", readings)
         stored = Measurement("(b') full flow + every reading stored", readings)
-        for _ in range(0 if args.latency_only else args.runs):
+        rounds = 0 if args.latency_only else args.warmup + args.runs
+        for round_no in range(rounds):
+            # warm-up rounds are run and thrown away: both servers are JVMs whose JIT compilers
+            # otherwise take CPU from the first timed runs (a long-running deployment is warm)
+            warm_up = round_no < args.warmup
             for measurement, action in (  # each action sets up (untimed) and returns the timed part
                 (raw, lambda: partial(raw_consume_decode, settings, messages)),
                 (full, lambda: prepare_flow_run(settings, scenario.registry, "none", tmp)),
@@ -345,11 +350,19 @@ def main() -> None:
                 gc.collect()
                 started = time.perf_counter()
                 timed()
-                measurement.seconds.append(time.perf_counter() - started)
+                if not warm_up:
+                    measurement.seconds.append(time.perf_counter() - started)
+            state = "warm-up round (not counted)" if warm_up else f"round {round_no - args.warmup + 1}/{args.runs}"
+            print(f"  {state} done", flush=True)
         if not args.latency_only:
             print_table(
                 "throughput (readings/s, median of runs; ratio to (a) in the same run)", [raw, full, stored], raw
             )
+            # this machine's speed drifts between minutes: the ratio of each round's (b) to the (a)
+            # measured just before it compares like with like
+            per_round = sorted(a / b for a, b in zip(raw.seconds, full.seconds, strict=True))
+            print(f"(b)/(a) per round: median {statistics.median(per_round):.2f}, "
+                  f"range {per_round[0]:.2f}–{per_round[-1]:.2f} over {len(per_round)} rounds")  # fmt: skip
             snap_s, snap_bytes, sensors = snapshot_cost(scenario, settings)
             per_sensor = snap_bytes / max(sensors, 1)
             print(f"\nsnapshot of all partition states: {snap_s * 1000:.0f} ms, {snap_bytes / 1e6:.1f} MB, "
