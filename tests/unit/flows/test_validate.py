@@ -117,6 +117,19 @@ def test_bad_values_inside_a_batch_message_are_rejected_one_by_one() -> None:
     assert [(r.reason, r.item) for r in rejects] == [(RejectReason.OUT_OF_RANGE, 1)]
 
 
+def test_a_batch_with_more_values_than_the_first_buffer_keeps_every_value_in_order() -> None:
+    rng = np.random.default_rng(3)
+    chunks = [rng.uniform(-0.4, 0.4, 9_000).round(4) for _ in range(9)]  # 81,000 values in 9 messages
+    payloads = [
+        b'{"sensor_id":"A","t0":%d,"dt_ms":10,"values":[%s]}' % (T + i * 90_000, ",".join(map(repr, c)).encode())
+        for i, c in enumerate(chunk.tolist() for chunk in chunks)
+    ]  # fmt: skip
+    accepted, rejects, _ = call(payloads)
+    assert rejects == []
+    assert accepted.value.tolist() == np.concatenate(chunks).tolist()
+    assert (accepted.ts - T).tolist() == list(range(0, 810_000, 10))
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
