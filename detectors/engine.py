@@ -34,43 +34,25 @@ from .api import Finding, SensorResult, WindowStats
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .faults import check_drift, check_reading, check_silence, end_silence
+from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
 from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, SensorProfile
-from .state import RING, GroupState, SensorState
-from .windows import add_array, add_reading, close_at_watermark
+from .state import GroupState, SensorState
+from .windows import add_reading, close_at_watermark
 
 __all__ = ["Detectors"]
 
 KIND_RULES: dict[SensorKind, KindRule] = {**gas.RULES, **water.RULES, **drainage.RULES, **bridge.RULES}
 
-#: arrays at least this long try the vectorised path
-BULK_MIN = 32
-#: readings a sensor takes one at a time before the vectorised path may run
-WARM_UP = 16
 #: kinds whose slow linear trends are physical (crack growth, creep, night-flow creep): no drift fault
 DRIFT_EXEMPT = frozenset({
     SensorKind.CRACK_WIDTH, SensorKind.DEFLECTION, SensorKind.WATER_FLOW, SensorKind.NOISE_LEVEL,
     SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.MANHOLE_LEVEL, SensorKind.COVER_TILT,
     SensorKind.MODAL_FREQUENCY,
 })  # fmt: skip
-_LVL_ALPHA = 0.125
 
 
 def _always_quiet(prof: SensorProfile, st: SensorState, values: npt.NDArray[np.float64]) -> bool:
     return True
-
-
-_WEIGHTS: dict[float, tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = {}  # alpha → powers, weights
-
-
-def _ew(start: float, xs: npt.NDArray[np.float64], alpha: float) -> float:
-    """Exponentially weighted mean after feeding ``xs`` (closed form, no Python loop)."""
-    n = xs.shape[0]
-    cached = _WEIGHTS.get(alpha)
-    if cached is None or cached[0].shape[0] < n + 1:
-        powers = (1.0 - alpha) ** np.arange(max(n + 1, 4096), dtype=np.float64)  # (1 - alpha) ** k
-        cached = _WEIGHTS[alpha] = (powers, alpha * powers)
-    powers, weights = cached
-    return float(start * powers[n] + weights[n - 1 :: -1] @ xs) if n else start
 
 
 _MS_PER_H = 3_600_000
@@ -154,18 +136,38 @@ class Detectors:
         prof = self.profile(sensor_id)
         return SensorState(sensor_id, prof.aux_size)
 
+    def screen_runs(
+        self, states: Sequence[SensorState], ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+        starts: Sequence[int], stops: Sequence[int],
+    ) -> QuietRuns:  # fmt: skip
+        """Screen the arrays of many sensors at once (array ``i`` = ``[starts[i], stops[i])`` of
+        ``ts_ms``/``values``, for ``states[i]``); changes no state.
+
+        ``runs.get(i)`` is then a :class:`~lifeline.detectors.quiet.QuietRun` for each quiet array;
+        passed as ``quiet`` to :meth:`process_sensor`, it spares that call its own screening.
+        """
+        profs = [self.profile(st.sensor_id) for st in states]
+        return QuietRuns(self.config.faults, profs, states, ts_ms, values, starts, stops)
+
     def process_sensor(
-        self, state: SensorState, ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
-    ) -> SensorResult:
+        self, state: SensorState, ts_ms: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+        quiet: QuietRun | None = None,
+    ) -> SensorResult:  # fmt: skip
         """Feed one sensor's readings (``ts_ms`` strictly increasing, ``values`` finite).
 
-        Returns the windows these readings closed and the findings they raised or ended.
+        Returns the windows these readings closed and the findings they raised or ended. ``quiet``:
+        what :meth:`screen_runs` found for exactly these readings, with the state unchanged since.
         """
         prof = self.profile(state.sensor_id)
         stats: list[WindowStats] = []
         findings: list[Finding] = []
         n = ts_ms.shape[0]
         if n == 0:
+            return SensorResult(stats, findings)
+        if quiet is not None:
+            quiet.apply(prof, state, ts_ms, values, stats)
+            if stats and prof.kind not in DRIFT_EXEMPT:
+                self._hourly(prof, state, stats, findings, ts_ms)
             return SensorResult(stats, findings)
         if state.silent:
             end_silence(prof, state, int(ts_ms[0]), float(values[0]), findings)
@@ -177,7 +179,7 @@ class Detectors:
                 head = min(n, WARM_UP - state.n_seen)
                 self._steps(prof, state, ts_ms[:head], values[:head], stats, findings)
             rest_ts, rest_values = ts_ms[head:], values[head:]
-            if rest_ts.shape[0] < BULK_MIN or not self._bulk(prof, state, rest_ts, rest_values, stats):
+            if rest_ts.shape[0] < BULK_MIN or not quiet_array(prof, state, rest_ts, rest_values, stats):
                 self._steps(prof, state, rest_ts, rest_values, stats, findings)
         if stats and prof.kind not in DRIFT_EXEMPT:
             self._hourly(prof, state, stats, findings, ts_ms)
@@ -201,76 +203,11 @@ class Detectors:
             rule(prof, st, t, v, out)
         st.push(t, v)
         lvl = st.lvl
-        st.lvl = v if lvl != lvl else lvl + (v - lvl) * _LVL_ALPHA
+        st.lvl = v if lvl != lvl else lvl + (v - lvl) * LVL_ALPHA
         st.last_ts = t
         st.prev_v = st.last_v
         st.last_v = v
         st.n_seen += 1
-
-    def _bulk(
-        self,
-        prof: SensorProfile,
-        st: SensorState,
-        ts: npt.NDArray[np.int64],
-        values: npt.NDArray[np.float64],
-        stats: list[WindowStats],
-    ) -> bool:
-        """Vectorised path for a quiet array; ``False`` (nothing changed) when the scalar path is needed.
-
-        Quiet means: past warm-up, no open condition or fault, the kind's screen finds nothing, no jump
-        larger than the spike limit, no repeated value, nothing at the range limits.
-        """
-        if prof.quiet is None or st.n_seen < WARM_UP or st.emitted or st.faults or st.equal_run or st.sat_run:
-            return False
-        if not prof.quiet(prof, st, values):
-            return False
-        cfg = prof.config.faults
-        scale = st.noise if st.noise > prof.noise_floor else prof.noise_floor
-        deltas = np.empty_like(values)
-        deltas[0] = values[0] - st.last_v
-        np.subtract(values[1:], values[:-1], out=deltas[1:])
-        np.abs(deltas, out=deltas)
-        zero = deltas == 0.0
-        trailing_equal = 0
-        any_zero = bool(zero.any())
-        if any_zero:
-            # Quantised sensors repeat a value now and then; only a run of repeats can mean "stuck",
-            # and runs are left to the scalar path, which counts them exactly.
-            edges = np.flatnonzero(np.diff(np.concatenate(([0], zero.view(np.int8), [0]))))
-            runs = edges[1::2] - edges[::2]
-            if int(runs.max()) + 1 >= max(2, cfg.stuck_samples // 2):
-                return False
-            trailing_equal = int(runs[-1]) if bool(zero[-1]) else 0
-        limit = cfg.spike_sigma * scale
-        if float(deltas.max()) > limit:
-            # a spike = a jump away and straight back: |x[i]-x[i-1]| and |x[i+1]-x[i]| large, |x[i+1]-x[i-1]| small
-            ext = np.concatenate(([float(st.ring[1, (st.ring_i - 2) % RING]), st.last_v], values))
-            jump_in = np.abs(ext[1:-1] - ext[:-2]) > limit
-            jump_out = np.abs(ext[2:] - ext[1:-1]) > limit
-            back = np.abs(ext[2:] - ext[:-2]) < np.maximum(0.5 * limit, 0.2 * np.abs(ext[1:-1] - ext[:-2]))
-            if bool((jump_in & jump_out & back).any()):
-                return False
-        if float(values.max()) >= prof.vmax - prof.sat_eps:
-            return False
-        if not prof.rests_at_floor and float(values.min()) <= prof.vmin + prof.sat_eps:
-            return False
-        previous_ts = st.last_ts
-        add_array(st, prof.window_ms, ts, values, stats)
-        moving = deltas[~zero] if any_zero else deltas  # like the scalar path: repeats do not feed the noise
-        if moving.shape[0]:
-            st.noise = _ew(st.noise, np.minimum(moving, 4.0 * scale), 1.0 / cfg.noise_tau_samples)
-        st.lvl = _ew(st.lvl, values, _LVL_ALPHA)
-        st.push_last(ts, values)
-        st.last_ts = int(ts[-1])
-        st.prev_v = float(values[-2]) if values.shape[0] > 1 else st.last_v
-        st.last_v = float(values[-1])
-        st.n_seen += values.shape[0]
-        st.c3 = st.c2 = st.c1 = 0
-        st.equal_run = trailing_equal
-        if trailing_equal:
-            first = values.shape[0] - trailing_equal  # index of the first repeated sample
-            st.equal_since = int(ts[first - 1]) if first >= 1 else previous_ts
-        return True
 
     def _hourly(
         self, prof: SensorProfile, st: SensorState, stats: list[WindowStats], out: list[Finding],

@@ -20,7 +20,10 @@ import numpy.typing as npt
 from .api import WindowStats
 from .state import SensorState
 
-__all__ = ["add_array", "add_reading", "close_at_watermark", "close_open_window"]
+__all__ = [
+    "add_array", "add_reading", "begin_array", "close_at_watermark", "close_open_window", "fold_window",
+    "fold_windows", "window_sums",
+]  # fmt: skip
 
 _MS_PER_H = 3_600_000.0
 _FIRST = np.zeros(1, dtype=np.intp)  # the segment starts of an array that lies in one window
@@ -112,11 +115,7 @@ def add_array(
         return
     starts_ms = ts - ts % window_ms
     first_start = int(starts_ms[0])
-    if st.w_start >= 0 and st.w_start != first_start:
-        closed = close_open_window(st, window_ms)
-        if closed is not None:
-            out.append(closed)
-    merge = st.w_start == first_start and st.w_n > 0
+    merge = begin_array(st, window_ms, first_start, out)
     if first_start == int(starts_ms[-1]):  # the common case: the whole array falls in one window
         _add_within_window(st, first_start, merge, ts, values)
         return
@@ -125,10 +124,32 @@ def add_array(
     refs = values[seg].copy()
     if merge:
         refs[0] = st.w_ref
-    s1, s2, sx, sxx, sxv = _window_sums(values, np.repeat(refs, counts), ts - np.repeat(starts_ms[seg], counts), seg)
+    sums = window_sums(values, np.repeat(refs, counts), ts - np.repeat(starts_ms[seg], counts), seg)
     lo = np.minimum.reduceat(values, seg)
     hi = np.maximum.reduceat(values, seg)
     last = values[np.append(seg[1:], n) - 1]
+    fold_windows(st, window_ms, starts_ms[seg], counts, refs, sums, lo, hi, last, merge, out)
+
+
+def begin_array(st: SensorState, window_ms: int, first_start: int, out: list[WindowStats]) -> bool:
+    """Before adding an array whose first reading falls in the window starting at ``first_start``:
+    close the open window if it is an earlier one; ``True`` when the array continues the open window."""
+    if st.w_start >= 0 and st.w_start != first_start:
+        closed = close_open_window(st, window_ms)
+        if closed is not None:
+            out.append(closed)
+    return st.w_start == first_start and st.w_n > 0
+
+
+def fold_windows(
+    st: SensorState, window_ms: int, window_starts: npt.NDArray[np.int64], counts: npt.NDArray[np.int64],
+    refs: npt.NDArray[np.float64], sums: npt.NDArray[np.float64], lo: npt.NDArray[np.float64],
+    hi: npt.NDArray[np.float64], last: npt.NDArray[np.float64], merge: bool, out: list[WindowStats],
+) -> None:  # fmt: skip
+    """Fold the reduced sums of consecutive windows into the state: every window but the last closes
+    (into ``out``), the last stays open. ``merge``: the first continues the open window. The arrays
+    (one entry per window; ``sums`` is 5 × windows) are updated in place."""
+    s1, s2, sx, sxx, sxv = sums
     if merge:
         counts[0] += st.w_n
         s1[0] += st.w_s1
@@ -139,12 +160,12 @@ def add_array(
         lo[0] = min(lo[0], st.w_min)
         hi[0] = max(hi[0], st.w_max)
     window_s = window_ms // 1000
-    k = seg.shape[0]
+    k = window_starts.shape[0]
     for i in range(k - 1):
         out.append(
             _stats(
                 st.sensor_id,
-                int(starts_ms[seg[i]]),
+                int(window_starts[i]),
                 window_s,
                 int(counts[i]),
                 float(refs[i]),
@@ -159,7 +180,7 @@ def add_array(
             )
         )
     j = k - 1
-    st.w_start = int(starts_ms[seg[j]])
+    st.w_start = int(window_starts[j])
     st.w_n = int(counts[j])
     st.w_ref = float(refs[j])
     st.w_s1 = float(s1[j])
@@ -172,7 +193,7 @@ def add_array(
     st.w_last = float(last[j])
 
 
-def _window_sums(
+def window_sums(
     values: npt.NDArray[np.float64], ref: float | npt.NDArray[np.float64],
     since_start_ms: npt.NDArray[np.int64], seg: npt.NDArray[np.intp],
 ) -> npt.NDArray[np.float64]:  # fmt: skip
@@ -194,10 +215,21 @@ def _add_within_window(
 ) -> None:
     """:func:`add_array` for readings that all fall in one window: the same sums, fewer numpy calls."""
     ref = st.w_ref if merge else float(values[0])
-    s1, s2, sx, sxx, sxv = _window_sums(values, ref, ts - start, _FIRST)[:, 0].tolist()
-    lo, hi = float(values.min()), float(values.max())
+    s1, s2, sx, sxx, sxv = window_sums(values, ref, ts - start, _FIRST)[:, 0].tolist()
+    fold_window(
+        st, start, merge, ts.shape[0], ref, s1, s2, sx, sxx, sxv, float(values.min()), float(values.max()),
+        float(values[-1]),
+    )  # fmt: skip
+
+
+def fold_window(
+    st: SensorState, start: int, merge: bool, n: int, ref: float,
+    s1: float, s2: float, sx: float, sxx: float, sxv: float, lo: float, hi: float, last: float,
+) -> None:  # fmt: skip
+    """Fold the sums of ``n`` readings that all fall in the window starting at ``start`` into the
+    state: added to the open window when ``merge``, else they open it."""
     if merge:
-        st.w_n += ts.shape[0]
+        st.w_n += n
         st.w_s1 += s1
         st.w_s2 += s2
         st.w_st += sx
@@ -206,7 +238,7 @@ def _add_within_window(
         st.w_min = min(lo, st.w_min)
         st.w_max = max(hi, st.w_max)
     else:
-        st.w_start, st.w_n, st.w_ref = start, ts.shape[0], ref
+        st.w_start, st.w_n, st.w_ref = start, n, ref
         st.w_s1, st.w_s2, st.w_st, st.w_stt, st.w_stv = s1, s2, sx, sxx, sxv
         st.w_min, st.w_max = lo, hi
-    st.w_last = float(values[-1])
+    st.w_last = last

@@ -32,6 +32,7 @@ log = logging.getLogger("lifeline.flow")
 _NO_SENSORS = np.zeros(0, dtype=np.int32)
 _NO_TIMES = np.zeros(0, dtype=np.int64)
 _NO_VALUES = np.zeros(0, dtype=np.float64)
+_SCREEN_MIN_RUNS = 4  # fewer sensors in a call: screening them one by one costs no more
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,16 +199,30 @@ class PartitionStage:
         self, state: PartitionState, sensor: npt.NDArray[np.int32], ts: npt.NDArray[np.int64],
         value: npt.NDArray[np.float64], stats: list[WindowStats], findings: list[Finding],
     ) -> None:  # fmt: skip
-        """Feed sensor-grouped readings (arrival order within each sensor) to the detectors."""
+        """Feed sensor-grouped readings (arrival order within each sensor) to the detectors.
+
+        Detectors that can screen many sensors' arrays at once (``screen_runs``) do so first; each
+        sensor is then still processed on its own, so a failure stays with its sensor.
+        """
         detectors = self.detectors
         sensor_ids = self.index.sensor_ids
         states = state.sensors
-        for number, start, stop in sensor_runs(sensor):
+        runs = sensor_runs(sensor)
+        sensor_states = []
+        for number, _start, _stop in runs:
             sensor_state = states.get(number)
             if sensor_state is None:
                 sensor_state = states[number] = detectors.new_sensor_state(sensor_ids[number])
+            sensor_states.append(sensor_state)
+        screened = self._screen(sensor_states, runs, ts, value)
+        for i, (number, start, stop) in enumerate(runs):
+            sensor_state = sensor_states[i]
+            quiet = screened.get(i) if screened is not None else None
             try:
-                result = detectors.process_sensor(sensor_state, ts[start:stop], value[start:stop])
+                if quiet is None:
+                    result = detectors.process_sensor(sensor_state, ts[start:stop], value[start:stop])
+                else:
+                    result = detectors.process_sensor(sensor_state, ts[start:stop], value[start:stop], quiet)
             except Exception:  # a detector bug must not stop the city's flow: isolate the sensor
                 self._detector_failed(state, number, "detect_sensors", stop - start)
                 state.processed_ts[number] = ts[stop - 1]
@@ -217,6 +232,23 @@ class PartitionStage:
             if result.findings:
                 findings.extend(result.findings)
             state.processed_ts[number] = ts[stop - 1]
+
+    def _screen(
+        self, sensor_states: list[Any], runs: list[tuple[int, int, int]], ts: npt.NDArray[np.int64],
+        value: npt.NDArray[np.float64],
+    ) -> Any:  # fmt: skip
+        """The detectors' joint screening of these runs, if they offer one and there are enough runs."""
+        screen = getattr(self.detectors, "screen_runs", None)
+        if screen is None or len(runs) < _SCREEN_MIN_RUNS:
+            return None
+        try:
+            return screen(sensor_states, ts, value, [r[1] for r in runs], [r[2] for r in runs])
+        except Exception:  # nothing changed yet: every sensor takes its own path instead
+            self.detector_errors += 1
+            partition, _offsets, _accepted = getattr(self._batch, "where", (None, [], None))
+            log.exception("joint screening failed; sensors processed one by one",
+                          extra={"step": "screen_runs", "partition": partition})  # fmt: skip
+            return None
 
     def _sweep(self, state: PartitionState, boundary: int, stats: list[WindowStats], findings: list[Finding]) -> None:
         """Sensors with nothing for a whole interval close their windows and check silence at ``boundary``."""
