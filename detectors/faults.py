@@ -57,9 +57,21 @@ def _set(
         report(prof, st, family, 0, _FAULT, rule, ts, value, 0.0, lambda: evidence, out)
 
 
+def _forget_old_spike(prof: SensorProfile, st: SensorState, ts: int) -> None:
+    """A spike is a moment, not a condition that ends: once its finding is older than both the
+    group's quiet period (the alert has cleared) and the refresh period (a new spike would be
+    reported anyway), forget it, so the sensor counts as quiet again and may take the vectorised
+    path instead of staying on the per-reading path for good. Findings are unchanged by this."""
+    reported_at = st.emitted["fault.spike"][1]
+    if ts - reported_at >= max(prof.quiet_ms, prof.refresh_ms):
+        del st.emitted["fault.spike"]
+
+
 def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
     """Per-reading fault checks; call before the kind's rule and before the sample is pushed."""
     cfg = prof.config.faults
+    if st.emitted and "fault.spike" in st.emitted:
+        _forget_old_spike(prof, st, ts)
     if st.n_seen:
         last = st.last_v
         delta = value - last

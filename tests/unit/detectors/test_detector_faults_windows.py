@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lifeline.detectors import Detectors, Finding
+from lifeline.detectors import Detectors, Finding, engine
+from lifeline.detectors.quiet import quiet_array
 from lifeline.models import AlertKind, SensorKind, SensorSpec, Tier
 from lifeline.registry import Registry
 
@@ -58,6 +61,34 @@ def test_single_spike_is_a_fault_and_raises_no_incident() -> None:
     found = run(det, values, 5 * MIN)
     assert [f.tier for f in faults(found, "spike")] == [Tier.T3]
     assert [f for f in found if f.kind is AlertKind.GAS_LEAK and f.tier is not None] == []
+
+
+def test_a_spike_is_forgotten_after_the_quiet_period_and_the_sensor_is_vectorised_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    det = det_for(SensorKind.ACCELERATION, interval_s=0.02)
+    quiet_taken: list[bool] = []
+
+    def counting(*args: Any) -> bool:
+        taken = quiet_array(*args)
+        quiet_taken.append(taken)
+        return taken
+
+    monkeypatch.setattr(engine, "quiet_array", counting)
+    values = np.random.default_rng(5).normal(0.0, 0.004, 100_000).round(4)
+    values[500] = 0.2  # one sample jumps away and straight back: a spike (below the 0.5 g threshold)
+    state = det.new_sensor_state("S")
+    ts = T0 + np.arange(values.size, dtype=np.int64) * 20
+    found: list[Finding] = []
+    taken_after: list[bool] = []
+    for i in range(0, values.size, 1000):
+        quiet_taken.clear()
+        found += det.process_sensor(state, ts[i : i + 1000], values[i : i + 1000]).findings
+        if ts[i] >= T0 + 500 * 20 + 1_800_000 + 20_000:  # quiet period (30 min) over, and some
+            taken_after += quiet_taken
+    assert [f.rule for f in faults(found, "spike")] == ["fault.spike:single_sample"]  # reported once, no "ended"
+    assert "fault.spike" not in state.emitted
+    assert taken_after and all(taken_after), "back on the vectorised path once the spike is forgotten"
 
 
 def test_saturation_at_range_maximum() -> None:
