@@ -22,6 +22,7 @@ __all__ = ["Accepted", "Lateness", "SensorIndex", "ValidationLimits", "sensor_ru
 
 _EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 _LATEST_MS = 1 << 42  # year 2109; keeps event times far inside int64 for the vector arithmetic
+_NO_VALUES = np.zeros(0, dtype=np.float64)
 
 
 class _Wire(msgspec.Struct, frozen=True, gc=False):
@@ -105,19 +106,21 @@ class _ValueBuffer:
     __slots__ = ("_buffer", "_size")
 
     def __init__(self) -> None:
-        self._buffer = np.empty(65_536, dtype=np.float64)
+        self._buffer = _NO_VALUES  # allocated on the first batch message
         self._size = 0
 
     def add(self, values: list[float]) -> None:
+        """Append one message's values."""
         size, count = self._size, len(values)
         if size + count > self._buffer.shape[0]:
-            grown = np.empty(max(2 * self._buffer.shape[0], size + count), dtype=np.float64)
+            grown = np.empty(max(2 * self._buffer.shape[0], size + count, 16_384), dtype=np.float64)
             grown[:size] = self._buffer[:size]
             self._buffer = grown
         self._buffer[size : size + count] = values
         self._size = size + count
 
     def array(self) -> npt.NDArray[np.float64]:
+        """Every value added so far, in order (a view of the buffer)."""
         return self._buffer[: self._size]
 
 
@@ -167,7 +170,7 @@ def validate_batch(
 
     # locals: this loop runs once per message, so every lookup saved counts
     decode, number_of = _decoder.decode, number.get
-    extend_values, extend_meta = batch_values.add, batch_meta.extend
+    add_values, extend_meta = batch_values.add, batch_meta.extend
     max_bytes, max_values, latest = limits.max_message_bytes, limits.max_batch_values, _LATEST_MS
     check_size = bool(payloads) and max(map(len, payloads)) > max_bytes
     for pos, payload in enumerate(payloads):
@@ -197,7 +200,7 @@ def validate_batch(
             if not (0 <= t0 < latest and dt < latest):
                 reject(pos, 0, RejectReason.BAD_TIMESTAMP, f"t0 {t0} / dt_ms {dt} not plausible", wire.sensor_id)
                 continue
-            extend_values(batch)
+            add_values(batch)
             extend_meta((sensor, t0, dt, pos, n))
         elif wire.ts is None or wire.value is None:
             reject(pos, 0, RejectReason.MALFORMED, "a reading needs ts+value or t0+dt_ms+values", wire.sensor_id)
