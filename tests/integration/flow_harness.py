@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 
@@ -55,12 +55,15 @@ def run_flow(settings: Settings, registry: Path, *, workers: int = 1, timeout_s:
     assert code == 0, f"flow exited with {code}"
 
 
-def start_flow(settings: Settings, registry: Path, *, workers: int = 1, live: bool = False) -> subprocess.Popen[bytes]:
-    """Start the flow (recovery on) in a subprocess: finite unless ``live`` (then it runs until stopped)."""
+def start_flow(
+    settings: Settings, registry: Path, *, workers: int = 1, live: bool = False, output: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start the flow (recovery on) in a subprocess: finite unless ``live`` (then it runs until stopped).
+    ``output``: a file for its stdout and stderr (default: the test's own)."""
     argv = [sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry), "-w", str(workers)]
     if not live:
         argv.append("--stop-at-end")
-    return subprocess.Popen(argv, env=environment(settings), cwd=ROOT)
+    return subprocess.Popen(argv, env=environment(settings), cwd=ROOT, stdout=output, stderr=output)
 
 
 def read_topic(settings: Settings, topic: str) -> list[bytes]:

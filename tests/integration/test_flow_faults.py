@@ -6,10 +6,13 @@
 * Run the same replay while CPU-bound processes compete for both cores: the same window statistics,
   alerts and rejects as the unhurried run — nothing on time is marked late, because watermarks move
   on event time only.
+* Kill QuestDB (SIGKILL) while the flow writes to it and bring it back seconds later: the flow backs
+  off, retries and waits instead of dropping rows; the final rows and alerts equal the reference.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -21,6 +24,9 @@ from typing import Any
 
 import pytest
 
+from lifeline.connectors.questdb import QuestDB
+from lifeline.connectors.services import manager
+from lifeline.connectors.services.servers import QuestDBServer
 from lifeline.settings import Settings
 from lifeline.simulators.scenarios import build
 from tests.integration.flow_harness import (
@@ -122,3 +128,44 @@ def test_cpu_contention_changes_nothing(reference: Reference, tmp_path: Path) ->
     assert contended["rejects"] == reference.tables["rejects"]  # nothing on time was called late
     assert contended["readings"] == reference.tables["readings"]
     assert _alert_set(settings) == reference.alerts
+
+
+def test_questdb_outage_backs_off_and_loses_nothing(reference: Reference, tmp_path: Path) -> None:
+    settings = isolated(reference.settings, "qdb-down", tmp_path, store_readings="all", batch_size=200).with_overrides(
+        readings_topic=reference.settings.readings_topic
+    )
+    questdb = QuestDBServer(reference.settings).process
+    log_path = tmp_path / "flow.log"
+    with log_path.open("wb") as log:
+        proc = start_flow(settings, reference.registry, output=log)
+        try:
+            _wait_until_rows_arrive(settings, proc)
+            pid = questdb.pid()
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)  # QuestDB crashes in the middle of the flow's writes
+            while questdb.pid() is not None:
+                time.sleep(0.05)
+            time.sleep(4.0)
+            assert proc.poll() is None, "the flow must wait for QuestDB, not finish without it"
+        finally:
+            manager.up(reference.settings, report=lambda _line: None)  # back, for this test and the next
+        assert proc.wait(timeout=600) == 0
+    assert "questdb flush failed" in log_path.read_text(encoding="utf-8", errors="replace")
+    recovered = questdb_contents(settings)
+    for table, rows in reference.tables.items():
+        missing, extra = rows - recovered[table], recovered[table] - rows
+        assert not missing and not extra, (table, sorted(missing)[:5], sorted(extra)[:5])
+    assert _alert_set(settings) == reference.alerts
+
+
+def _wait_until_rows_arrive(settings: Settings, proc: subprocess.Popen[bytes]) -> None:
+    """Return once the flow has stored readings in QuestDB (it is mid-run, writing)."""
+    deadline = time.monotonic() + 120
+    count = "SELECT count() FROM {t}"
+    with QuestDB(settings) as db:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "the flow finished before QuestDB could be taken away"
+            if db.exec(count.format(t=db.table("readings"))).rows[0][0] > 0:
+                return
+            time.sleep(0.1)
+    raise AssertionError("the flow stored nothing within 120 s")
