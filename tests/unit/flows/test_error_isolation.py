@@ -64,6 +64,30 @@ def test_a_raising_detector_is_logged_with_its_context_and_the_others_go_on(capl
     assert record.exc_info is not None and "a detector bug" in str(record.exc_info[1])
 
 
+class BrokenScreen(Fragile):
+    """Detectors whose joint screening raises: every sensor must still be processed on its own."""
+
+    def screen_runs(self, states: list[str], ts: np.ndarray, values: np.ndarray, starts: list[int],
+                    stops: list[int]) -> object:  # fmt: skip
+        raise IndexError("a screening bug")
+
+
+def test_a_raising_joint_screening_falls_back_to_one_sensor_at_a_time(caplog: pytest.LogCaptureFixture) -> None:
+    registry = Registry([
+        SensorSpec(f"S{i}", SensorKind.WATER_PRESSURE, "DMA-1", "water", "d1", 31.8, 117.2) for i in range(6)
+    ])  # fmt: skip
+    detectors = BrokenScreen()
+    stage = PartitionStage(detectors, SensorIndex(registry), "t", limits=ValidationLimits(future_tolerance_ms=10**12))
+    batch = [message(f"S{i}", 1, 0.3) for i in range(6)]
+    with caplog.at_level(logging.ERROR, logger="lifeline.flow"):
+        out = stage.process(stage.new_state(), 2, batch, list(range(6)), [T + 10**6] * 6)
+    assert detectors.fed == {f"S{i}": [0.3] for i in range(6)} and len(out.accepted) == 6
+    assert stage.detector_errors == 1
+    [record] = caplog.records
+    assert (record.step, record.partition) == ("screen_runs", 2)
+    assert record.exc_info is not None and "a screening bug" in str(record.exc_info[1])
+
+
 class BrokenGroups:
     def new_group_state(self, group_id: str) -> str:
         return group_id
