@@ -43,7 +43,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from benchmarks._harness import Measurement, print_table
 from benchmarks._servers import real_servers
-from lifeline.codec import decode_alert_event
+from lifeline.codec import WireReading, decode_alert_event
 from lifeline.connectors.bootstrap import apply_schema
 from lifeline.connectors.kafka import consumer_config, make_producer
 from lifeline.flows.dataflow import build_flow, make_detectors
@@ -57,19 +57,9 @@ from lifeline.simulators.output import produce_scenario, scenario_blocks
 from lifeline.simulators.scenarios import build
 
 
-class _Wire(msgspec.Struct, gc=False):
-    sensor_id: str
-    ts: int | None = None
-    value: float | None = None
-    quality: int | None = None
-    t0: int | None = None
-    dt_ms: int | None = None
-    values: list[float] | None = None
-
-
 def raw_consume_decode(settings: Settings, expected_messages: int) -> int:
     """(a): consume every message of the topic and decode it; return readings decoded."""
-    decoder = msgspec.json.Decoder(_Wire)
+    decoder = msgspec.json.Decoder(WireReading)  # the flow's own typed decoder shape
     consumer = Consumer(consumer_config(settings, group_id=f"raw-{uuid.uuid4().hex[:8]}"))
     parts = consumer.list_topics(settings.readings_topic, timeout=10).topics[settings.readings_topic].partitions
     consumer.assign([TopicPartition(settings.readings_topic, p, 0) for p in parts])

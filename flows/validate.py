@@ -15,6 +15,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from lifeline.codec import WireReading
 from lifeline.models import Reject, RejectReason
 from lifeline.registry import Registry
 
@@ -25,17 +26,7 @@ _LATEST_MS = 1 << 42  # year 2109; keeps event times far inside int64 for the ve
 _NO_VALUES = np.zeros(0, dtype=np.float64)
 
 
-class _Wire(msgspec.Struct, frozen=True, gc=False):
-    sensor_id: str
-    ts: int | None = None
-    value: float | None = None
-    quality: int | None = None
-    t0: int | None = None
-    dt_ms: int | None = None
-    values: list[float] | None = None
-
-
-_decoder = msgspec.json.Decoder(_Wire)
+_decoder = msgspec.json.Decoder(WireReading)
 
 
 class SensorIndex:

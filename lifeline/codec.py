@@ -21,6 +21,7 @@ from lifeline.models import AlertEvent, Reading, ReadingBatch
 
 __all__ = [
     "MessageError",
+    "WireReading",
     "decode_alert_event",
     "decode_reading_message",
     "encode",
@@ -36,7 +37,10 @@ class MessageError(ValueError):
         super().__init__(f"{reason}: {detail}")
 
 
-class _WireReading(msgspec.Struct, frozen=True, gc=False):
+class WireReading(msgspec.Struct, frozen=True, gc=False):
+    """One message of ``lifeline.readings`` as sent: a single reading (``ts``, ``value``) or a batch
+    (``t0``, ``dt_ms``, ``values``). The one typed decoder shape for the codec, validation and benchmarks."""
+
     sensor_id: str
     ts: int | None = None
     value: float | None = None
@@ -46,7 +50,7 @@ class _WireReading(msgspec.Struct, frozen=True, gc=False):
     values: list[float] | None = None
 
 
-_reading_decoder = msgspec.json.Decoder(_WireReading)
+_reading_decoder = msgspec.json.Decoder(WireReading)
 _alert_decoder = msgspec.json.Decoder(AlertEvent)
 _encoder = msgspec.json.Encoder()
 
