@@ -180,10 +180,9 @@ def build_flow(
     source = KafkaBatchSource(
         consumer_config(settings, group_id=f"{flow_id}-flow", **_live_fetch(settings)), settings.readings_topic,
         batch_size=settings.batch_size, linger_s=settings.source_linger_ms / 1000, stop_at_end=stop_at_end,
+        stall_s=settings.partition_stall_s, on_stall=lambda p: metrics.PARTITION_STALLS.labels(str(p)).inc(),
     )  # fmt: skip
-    group_stage = GroupStage(
-        detectors, partitions=source.partition_count(), max_skew_ms=round(settings.group_max_skew_s * 1000)
-    )
+    group_stage = GroupStage(detectors, partitions=source.partition_count())
     store_mode, bucket_ms = settings.store_readings, settings.downsample_ms
     reject_log = RejectLog()
     alerts_topic, dlq_topic = settings.alerts_topic, settings.dlq_topic

@@ -10,8 +10,15 @@ ALERT_EVENTS = Counter("lifeline_alert_events_total", "Alert lifecycle events em
 FINDINGS = Counter("lifeline_findings_total", "Sensor-level findings handed to correlation")
 LATE_FINDINGS = Gauge(
     "lifeline_late_findings",
-    "Findings that reached correlation behind the watermark (a partition lagged > LIFELINE_GROUP_MAX_SKEW_S); "
-    "they are applied at once, so alerts stay complete but may differ in timing from an unhurried replay",
+    "Findings that reached correlation behind the watermark (an idle partition received old data, or a stalled "
+    "one recovered, see LIFELINE_PARTITION_STALL_S); they are applied at once, so alerts stay complete but may "
+    "differ in timing from an unhurried replay",
+)
+PARTITION_STALLS = Counter(
+    "lifeline_partition_stalls_total",
+    "Partitions declared stalled (messages waiting, none delivered for LIFELINE_PARTITION_STALL_S); alerts stopped "
+    "waiting for them",
+    ["partition"],
 )
 DETECTOR_ERRORS = Gauge(
     "lifeline_detector_errors", "Detector or correlation calls that raised (logged with sensor/group, step, offset)"

@@ -8,7 +8,9 @@ read together with operator state: after a crash the flow resumes exactly where 
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 
 __all__ = ["KafkaBatchSource", "RawBatch"]
 
+log = logging.getLogger("lifeline.flow")
+
 
 class RawBatch(msgspec.Struct, frozen=True, gc=False):
     """Messages from one consume call on one partition: payloads with their offsets and Kafka times."""
@@ -26,13 +30,16 @@ class RawBatch(msgspec.Struct, frozen=True, gc=False):
     payloads: list[bytes]
     offsets: list[int]
     kafka_ts: list[int]
-    idle: bool = False  # True: nothing to read, the partition is caught up with its end
+    idle: bool = False  # True: the partition holds nobody back (caught up with its end, or declared stalled)
     end: bool = False  # True: a finite run's partition reached its stop offset; nothing more will come
+    stalled: bool = False  # True (with idle): unread messages, but none delivered for the stall timeout
 
 
 class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, config: dict[str, Any], topic: str, partition: int, start: int, *,
-                 batch_size: int, poll_timeout_s: float, linger_s: float, stop_offset: int | None) -> None:  # fmt: skip
+                 batch_size: int, poll_timeout_s: float, linger_s: float, stop_offset: int | None,
+                 stall_s: float = 0.0, clock: Callable[[], float] = time.monotonic,
+                 on_stall: Callable[[int], None] | None = None) -> None:  # fmt: skip
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, partition, start)])
         self._partition = partition
@@ -44,25 +51,65 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
         self._linger_s = linger_s
         self._full = False
         self._announced_end = False
-        self._last_idle_check = 0.0
+        self._last_idle_check = -1.0
+        self._stall_s = stall_s
+        self._clock = clock
+        self._on_stall = on_stall
+        self._last_progress = clock()  # when messages last arrived or the partition was last caught up
+        self._stalled = False
 
-    def _caught_up(self) -> bool:
+    def _caught_up(self) -> bool | None:
         """True when every message of the partition up to its current end has been read.
 
         Uses the high watermark of the last fetch response (no broker round trip, so a quiet
         partition never blocks the worker); asks the broker only before the first fetch answered.
+        Checked at most every 0.5 s; in between the answer is None (not checked).
         """
         if self._stop_offset is not None:  # a finite run knows its end: idle only there (handled above)
             return False
-        now = time.monotonic()
-        if now - self._last_idle_check < 0.5:
-            return False
+        now = self._clock()
+        if self._last_idle_check >= 0 and now - self._last_idle_check < 0.5:
+            return None
         self._last_idle_check = now
         partition = TopicPartition(self._topic, self._partition)
         _low, high = self._consumer.get_watermark_offsets(partition, cached=True)
         if high < 0:
             _low, high = self._consumer.get_watermark_offsets(partition, timeout=5)
         return self._next_offset >= high or high == 0
+
+    def _nothing_read(self) -> list[RawBatch]:
+        """An empty read: report the partition idle when it is caught up, or stalled past the timeout.
+
+        A partition with unread messages holds the group watermark however long it takes to read
+        them (that is what makes alerts independent of reading speed). Only with
+        ``LIFELINE_PARTITION_STALL_S`` > 0, one that has delivered nothing for that long although
+        messages wait is declared stalled (logged, counted) and stops holding the others back, at
+        the price of its later findings arriving late. A reader that is catching up delivers
+        messages, so it is never declared stalled.
+        """
+        now = self._clock()
+        caught_up = self._caught_up()
+        if caught_up:
+            self._last_progress = now
+            self._end_stall()
+            return [RawBatch(self._partition, [], [], [], idle=True)]
+        if caught_up is False and self._stall_s > 0 and now - self._last_progress >= self._stall_s:
+            if not self._stalled:
+                self._stalled = True
+                log.warning(
+                    "partition stalled: messages wait but none arrived for %.0f s; alerts no longer wait for it",
+                    now - self._last_progress, extra={"partition": self._partition, "step": "readings"},
+                )  # fmt: skip
+                if self._on_stall is not None:
+                    self._on_stall(self._partition)
+            return [RawBatch(self._partition, [], [], [], idle=True, stalled=True)]
+        return []
+
+    def _end_stall(self) -> None:
+        if self._stalled:
+            self._stalled = False
+            log.warning("partition reads again after a stall; its findings behind the watermark count as late",
+                        extra={"partition": self._partition, "step": "readings"})  # fmt: skip
 
     def next_batch(self) -> list[RawBatch]:
         if self._stop_offset is not None and self._next_offset >= self._stop_offset:
@@ -90,8 +137,10 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
         if not payloads:
             if self._next_offset < 0 and self._stop_offset == 0:
                 return []
-            return [RawBatch(self._partition, [], [], [], idle=True)] if self._caught_up() else []
+            return self._nothing_read()
         self._next_offset = offsets[-1] + 1
+        self._last_progress = self._clock()
+        self._end_stall()
         return [RawBatch(self._partition, payloads, offsets, stamps)]
 
     def next_awake(self) -> datetime | None:
@@ -119,11 +168,21 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     when the flow started (used by replays, tests and benchmarks). After a batch shorter than
     ``batch_size`` a partition is read again only ``linger_s`` later (``LIFELINE_SOURCE_LINGER_MS``,
     default 50 ms), so a live stream comes in batches large enough to process efficiently.
+
+    A caught-up partition is announced ``idle`` so that it holds nobody's alerts back. ``stall_s``
+    (``LIFELINE_PARTITION_STALL_S``, default 0: never) declares a partition that has unread messages
+    but delivered none for that long stalled (``on_stall`` is called with its number); see
+    :meth:`_PartitionReader._nothing_read`. ``clock`` (monotonic seconds) is injectable for tests.
     """
 
     def __init__(self, consumer_config: dict[str, Any], topic: str, *, batch_size: int = 1000,
-                 poll_timeout_s: float = 0.0, linger_s: float = 0.05, stop_at_end: bool = False) -> None:  # fmt: skip
+                 poll_timeout_s: float = 0.0, linger_s: float = 0.05, stop_at_end: bool = False,
+                 stall_s: float = 0.0, on_stall: Callable[[int], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self._config = {**consumer_config, "enable.auto.commit": False, "enable.partition.eof": False}
+        self._stall_s = stall_s
+        self._on_stall = on_stall
+        self._clock = clock
         self._topic = topic
         self._batch_size = batch_size
         self._poll_timeout_s = poll_timeout_s
@@ -173,6 +232,6 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         reader = _PartitionReader(
             self._config, self._topic, partition, start,
             batch_size=self._batch_size, poll_timeout_s=self._poll_timeout_s, linger_s=self._linger_s,
-            stop_offset=stop,
+            stop_offset=stop, stall_s=self._stall_s, on_stall=self._on_stall, clock=self._clock,
         )  # fmt: skip
         return reader

@@ -297,19 +297,21 @@ class GroupStageState:
 class GroupStage:
     """Correlation and alarm state over all groups, fed in event-time order behind a watermark.
 
-    ``max_skew_ms`` bounds how far a stalled partition may hold everybody back: the watermark is
-    ``max(min(partition watermarks), max(partition watermarks) - max_skew_ms)``; a finding that then
-    arrives behind it is processed at once rather than dropped.
+    The watermark is the minimum over the partitions that still have data to deliver, however far
+    behind the others one of them is: a partition read slowly (catching up, starved of CPU, restarted
+    after a crash) holds everybody back rather than letting its findings arrive late, so the alerts
+    depend only on the input, never on the relative speed of the readers. Only a partition the source
+    reports ``idle`` (caught up with its end, or declared stalled after ``LIFELINE_PARTITION_STALL_S``,
+    off by default) stops counting. A finding that still arrives behind the watermark (an idle
+    partition that receives old data, or a stalled one that recovers) is applied at once, never
+    dropped, and counted in :attr:`late_findings`.
     """
 
-    def __init__(
-        self, detectors: Any, *, partitions: int = 1, max_skew_ms: int = 3_600_000, tick_interval_ms: int = 60_000
-    ) -> None:
+    def __init__(self, detectors: Any, *, partitions: int = 1, tick_interval_ms: int = 60_000) -> None:
         self.detectors = detectors
         self.partitions = partitions
-        self.late_findings = 0  # findings that arrived behind the watermark (see max_skew_ms)
+        self.late_findings = 0  # findings that arrived behind the watermark (see the class docstring)
         self.group_errors = 0  # findings a group's correlation raised on (logged, skipped)
-        self.max_skew_ms = max_skew_ms
         self.tick_interval_ms = tick_interval_ms
 
     def new_state(self) -> GroupStageState:
@@ -319,16 +321,14 @@ class GroupStage:
     def watermark(self, state: GroupStageState) -> int:
         """The event-time watermark up to which findings are complete.
 
-        The minimum over partitions that still have data to deliver (idle, caught-up partitions do
-        not count), but never more than ``max_skew_ms`` behind the most advanced partition.
+        The minimum over partitions that still have data to deliver; idle partitions do not count
+        (when all are idle, the newest watermark).
         """
         marks = state.partition_watermarks
         if not marks:
             return -1
-        newest = max(marks.values())
         busy = [w for p, w in marks.items() if p not in state.idle]
-        lowest = min(busy) if busy else newest
-        return max(lowest, newest - self.max_skew_ms) if newest >= 0 else -1
+        return min(busy) if busy else max(marks.values())
 
     def process(
         self, state: GroupStageState, partition: int, watermark: int, findings: list[Finding], idle: bool = False

@@ -107,9 +107,12 @@ class Settings(BaseSettings):
         default=0.0, ge=0,
         description="how far behind its sensor's newest a reading may arrive and still be used (held and reordered)",
     )  # fmt: skip
-    group_max_skew_s: float = Field(
-        default=3600.0, gt=0, description="how far a stalled partition may hold alerts back"
-    )
+    partition_stall_s: float = Field(
+        default=0.0, ge=0,
+        description="0 (default): alerts always wait for every partition that has unread messages, so they never "
+        "depend on reading speed; > 0: a partition that delivered nothing for this many seconds although messages "
+        "wait is declared stalled (logged, counted) and no longer holds alerts back",
+    )  # fmt: skip
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics port; 0 disables")
     questdb_flush_rows: int = Field(default=200_000, ge=1)
     questdb_flush_interval_s: float = Field(default=0.5, gt=0)
