@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lifeline.detectors.api import Finding, SensorResult
-from lifeline.flows.dataflow import RejectLog
+from lifeline.flows.observe import RejectLog
 from lifeline.flows.stages import GroupStage, PartitionStage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
 from lifeline.models import AlertKind, Reject, RejectReason, SensorKind, SensorSpec, Tier
