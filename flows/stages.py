@@ -351,7 +351,7 @@ class GroupStage:
         events: list[AlertEvent] = []
         if ready:
             state.pending = [f for f in state.pending if f.ts > mark]
-            ready.sort(key=lambda f: (f.ts, f.sensor_id, f.rule))
+            # no sorting here: each group's alarm logic orders its findings itself (detectors/alarms.py)
             by_group: dict[str, list[Finding]] = {}
             for finding in ready:
                 by_group.setdefault(finding.group_id or finding.asset_id, []).append(finding)
