@@ -15,13 +15,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from lifeline.settings import LifelineSettings
 
 __all__ = ["ApiSettings", "NotifySettings"]
 
 
-class ApiSettings(BaseSettings):
-    """Tunables of ``lifeline api``. Each field is also ``LIFELINE_API_<FIELD NAME>``."""
+class ApiSettings(LifelineSettings):
+    """Tunables of ``lifeline api``. Each field is also ``LIFELINE_API_<FIELD NAME>``, or a key of the
+    config file's ``[api]`` table."""
+
+    toml_table = "api"
 
     model_config = SettingsConfigDict(env_prefix="LIFELINE_API_", extra="forbid", frozen=True)
 
@@ -50,8 +55,11 @@ class ApiSettings(BaseSettings):
     public_metrics: bool = Field(default=True, description="serve /metrics without a token")
 
 
-class NotifySettings(BaseSettings):
-    """Tunables of ``lifeline notify``. Each field is also ``LIFELINE_NOTIFY_<FIELD NAME>``."""
+class NotifySettings(LifelineSettings):
+    """Tunables of ``lifeline notify``. Each field is also ``LIFELINE_NOTIFY_<FIELD NAME>``, or a key of the
+    config file's ``[notify]`` table."""
+
+    toml_table = "notify"
 
     model_config = SettingsConfigDict(env_prefix="LIFELINE_NOTIFY_", extra="forbid", frozen=True)
 

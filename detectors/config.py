@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lifeline.exceptions import SettingsError
 from lifeline.models import SensorKind, SensorSpec, Tier
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "WindowRules",
     "load_rules_config",
     "native_tier",
+    "rules_from_table",
     "threshold",
     "tier_thresholds",
 ]
@@ -313,11 +315,26 @@ def _override(obj: Any, data: dict[str, Any], where: str) -> Any:
     return dataclasses.replace(obj, **changes)
 
 
-def load_rules_config(path: str | Path) -> RulesConfig:
-    """Read a rules TOML file; every key overrides the matching default, unknown keys are errors."""
-    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    config: RulesConfig = _override(RulesConfig(), data, "rules")
+def rules_from_table(data: dict[str, Any], where: str, base: RulesConfig | None = None) -> RulesConfig:
+    """``base`` (default: the documented defaults) with every key of ``data`` overriding its match.
+
+    ``data`` is laid out like :class:`RulesConfig` (``{"gas": {"lel_t1": 45.0}}``); an unknown key or
+    a value of the wrong type raises :class:`~lifeline.exceptions.SettingsError` naming it (``where``).
+    """
+    try:
+        config: RulesConfig = _override(base or RulesConfig(), data, where)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     return config
+
+
+def load_rules_config(path: str | Path, base: RulesConfig | None = None) -> RulesConfig:
+    """Read a rules TOML file; every key overrides the matching default, unknown keys are errors."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"rules file {path} cannot be read as TOML: {exc}") from None
+    return rules_from_table(data, str(path), base)
 
 
 def threshold(spec: SensorSpec, name: str, default: float) -> float:

@@ -36,7 +36,7 @@ from lifeline.flows.storage import ReadingStorage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
 from lifeline.models import AlertEvent
 from lifeline.registry import Registry
-from lifeline.settings import Settings
+from lifeline.settings import Settings, config_table
 
 __all__ = ["FlowIO", "GroupInput", "build_flow", "kafka_io", "make_detectors"]
 
@@ -73,17 +73,20 @@ def _stateful_map(step_id: str, up: Any, step: Callable[[Any, Any], tuple[Any, A
 
 
 def make_detectors(settings: Settings, registry: Registry) -> Any:
-    """The detectors as the flow runs them: rules from ``LIFELINE_RULES_PATH`` if set, and no settle delay.
+    """The detectors as the flow runs them: the documented rule defaults, overridden by the config file's
+    ``[rules]`` table, then by ``LIFELINE_DETECTOR_RULES_PATH``; and no settle delay.
 
     The group stage already releases findings in event-time order behind the minimum watermark of
     all partitions, so the detectors' own settle delay would only add latency to every alert.
     """
     from dataclasses import replace
 
-    from lifeline.detectors.config import RulesConfig, load_rules_config
+    from lifeline.detectors.config import load_rules_config, rules_from_table
     from lifeline.detectors.engine import Detectors
 
-    config = load_rules_config(settings.rules_path) if settings.rules_path else RulesConfig()
+    config = rules_from_table(config_table("rules"), "config file [rules]")
+    if settings.detector_rules_path:
+        config = load_rules_config(settings.detector_rules_path, base=config)
     config = replace(config, alarm=replace(config.alarm, settle_delay_ms=0))
     return Detectors(registry, config)
 

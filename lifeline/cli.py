@@ -7,7 +7,7 @@ bodies, so ``lifeline --help`` stays fast and the domain package stays free of s
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -42,6 +42,8 @@ registry_app = typer.Typer(help="The sensor registry file.", no_args_is_help=Tru
 app.add_typer(services_app, name="services")
 app.add_typer(schema_app, name="schema")
 app.add_typer(registry_app, name="registry")
+config_app = typer.Typer(help="Settings: environment, config file and defaults.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -117,6 +119,41 @@ def schema_show() -> None:
     for table in TABLES:
         console.print(f"\n[bold]{table.name}[/] — {table.description}")
         console.print(table.create_sql(), soft_wrap=True, highlight=False)
+
+
+@config_app.command("show")
+def config_show(
+    part: Annotated[str, typer.Option("--part", help="core, api, notify or all")] = "all",
+    changed: Annotated[bool, typer.Option("--changed", help="only settings not at their default")] = False,
+) -> None:
+    """List every setting with its value and where it came from (default, file or env).
+
+    The file is LIFELINE_CONFIG, else ./lifeline.toml: top-level keys for the core settings, tables
+    [api], [notify] and [rules] for the API, the notifier and the detector rules. Secrets are masked.
+
+    Examples:
+
+        lifeline config show --changed
+        LIFELINE_API_PORT=8090 lifeline config show --part api
+    """
+    from lifeline.api.settings import ApiSettings, NotifySettings
+    from lifeline.settings import LifelineSettings, describe
+
+    parts: dict[str, Callable[[], LifelineSettings]] = {"core": _settings, "api": ApiSettings, "notify": NotifySettings}
+    if part != "all" and part not in parts:
+        raise typer.BadParameter(f"unknown part {part!r}; use one of core, api, notify, all", param_hint="--part")
+    for name, make in parts.items():
+        if part not in ("all", name):
+            continue
+        table = Table(title=f"{name} settings", title_justify="left")
+        for column in ("setting", "environment variable", "value", "source", "meaning"):
+            table.add_column(column, overflow="fold")
+        for row in describe(make()):
+            if changed and row.source == "default":
+                continue
+            style = {"env": "bold", "file": "cyan"}.get(row.source, "dim")
+            table.add_row(row.name, row.env, row.value, f"[{style}]{row.source}[/]", row.description)
+        console.print(table)
 
 
 @registry_app.command("check")

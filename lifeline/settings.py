@@ -1,13 +1,23 @@
-"""Settings: environment variables with the ``LIFELINE_`` prefix, an optional TOML file, defaults.
+"""Settings: environment variables with the ``LIFELINE_`` prefix, one TOML file, defaults.
 
-Precedence, highest first: keyword arguments, environment (``LIFELINE_KAFKA_PORT=19092``), the
-TOML file named by ``LIFELINE_CONFIG`` (or ``./lifeline.toml`` if it exists), then the defaults
-below, which work on a laptop with no configuration at all::
+One mechanism for every part of the product. Precedence, highest first: keyword arguments,
+environment (``LIFELINE_KAFKA_PORT=19092``), the TOML file named by ``LIFELINE_CONFIG`` (or
+``./lifeline.toml`` if it exists), then the defaults, which work on a laptop with no configuration::
 
     # lifeline.toml
-    kafka_port = 9092
-    questdb_http_port = 9000
+    kafka_port = 9092             # core settings: top-level keys (Settings)
     readings_partitions = 4
+
+    [api]                          # lifeline api: LIFELINE_API_* (ApiSettings)
+    port = 8080
+
+    [notify]                       # lifeline notify: LIFELINE_NOTIFY_* (NotifySettings)
+    max_attempts = 4
+
+    [rules.gas]                    # detector rules (RulesConfig), same keys as a rules file
+    lel_t1 = 50.0
+
+``lifeline config show`` lists every setting with its value and where it came from.
 
 To use your own cluster instead of the locally launched servers, set ``LIFELINE_KAFKA_BOOTSTRAP``
 and ``LIFELINE_QUESTDB_HOST`` (and ports) and do not run ``lifeline services up``.
@@ -16,18 +26,22 @@ and ``LIFELINE_QUESTDB_HOST`` (and ports) and do not run ``lifeline services up`
 from __future__ import annotations
 
 import os
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
-__all__ = ["Settings", "config_file", "get_settings"]
+from lifeline.exceptions import SettingsError
+
+__all__ = ["LifelineSettings", "SettingRow", "Settings", "config_file", "config_table", "describe", "get_settings"]
 
 
 def _default_cache() -> Path:
@@ -47,7 +61,101 @@ def config_file() -> Path | None:
     return local if local.is_file() else None
 
 
-class Settings(BaseSettings):
+#: tables of the config file that belong to other parts than the core settings
+SECTIONS = ("api", "notify", "rules")
+
+
+def config_table(table: str | None) -> dict[str, Any]:
+    """One part of the config file: its top-level keys (``None``, the core settings) or one table.
+
+    Empty when there is no config file; :class:`SettingsError` when it cannot be read.
+    """
+    path = config_file()
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"config file {path} does not exist (LIFELINE_CONFIG); create it or unset it") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"config file {path} cannot be read as TOML: {exc}") from None
+    if table is None:
+        return {k: v for k, v in data.items() if k not in SECTIONS}
+    section = data.get(table, {})
+    if not isinstance(section, dict):
+        raise SettingsError(f"config file {path}: [{table}] must be a table")
+    return section
+
+
+class LifelineSettings(BaseSettings):
+    """Base of every settings class: keyword arguments, then ``<env_prefix><FIELD>`` variables, then the
+    config file's part named by ``toml_table`` (``None``: its top-level keys), then the defaults."""
+
+    toml_table: ClassVar[str | None] = None
+
+    def __init__(self, **values: Any) -> None:
+        """Read the settings; every invalid one is reported at once, by environment variable name."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            prefix = str(type(self).model_config.get("env_prefix", ""))
+            problems = [
+                f"  - {prefix}{'.'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
+                + (f" (got {error['input']!r})" if not isinstance(error["input"], dict) else "")
+                for error in exc.errors()
+            ]
+            where = f"; config file: {config_file()}" if config_file() else ""
+            raise SettingsError(
+                f"{len(problems)} invalid setting(s) (environment or config file{where}):\n" + "\n".join(problems)
+            ) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, config_table(cls.toml_table)))
+
+
+@dataclass(frozen=True, slots=True)
+class SettingRow:
+    """One setting as ``lifeline config show`` prints it."""
+
+    name: str
+    env: str
+    value: str
+    source: Literal["default", "file", "env"]
+    description: str
+
+
+def describe(settings: LifelineSettings) -> list[SettingRow]:
+    """Every field of ``settings`` with its value (secrets masked) and where it came from."""
+    cls = type(settings)
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    from_file = config_table(cls.toml_table)
+    rows: list[SettingRow] = []
+    for name, info in cls.model_fields.items():
+        env = f"{prefix}{name.upper()}"
+        source: Literal["default", "file", "env"] = "default"
+        if env in os.environ:
+            source = "env"
+        elif name in from_file:
+            source = "file"
+        value = getattr(settings, name)
+        shown = "" if value is None else ("******" if isinstance(value, SecretStr) or _secret(name) else str(value))
+        rows.append(SettingRow(name, env, shown, source, info.description or ""))
+    return rows
+
+
+def _secret(name: str) -> bool:
+    return any(word in name for word in ("secret", "password"))
+
+
+class Settings(LifelineSettings):
     """Every tunable of the engine. Each field is also ``LIFELINE_<FIELD NAME>`` in the environment."""
 
     model_config = SettingsConfigDict(env_prefix="LIFELINE_", extra="forbid", frozen=True)
@@ -56,7 +164,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=_default_cache, description="downloaded jars (Kafka, QuestDB)")
     state_dir: Path = Field(default_factory=_default_state, description="server data, pid files, logs")
     registry_path: Path | None = Field(default=None, description="sensor registry CSV")
-    rules_path: Path | None = Field(default=None, description="detector rules TOML (default: DOMAIN.md values)")
+    detector_rules_path: Path | None = Field(
+        default=None, description="detector rules TOML (overrides the [rules] table and the documented defaults)"
+    )
 
     # Kafka
     kafka_host: str = "127.0.0.1"
@@ -116,21 +226,6 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics port; 0 disables")
     questdb_flush_rows: int = Field(default=200_000, ge=1)
     questdb_flush_interval_s: float = Field(default=0.5, gt=0)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = config_file()
-        if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
 
     @property
     def bootstrap_servers(self) -> str:
