@@ -83,7 +83,7 @@ def create_app(
         metrics = ApiMetrics()
         db = QuestDB(settings)
         await asyncio.to_thread(ensure_topics, settings, [NewTopic(topic, num_partitions=1, replication_factor=1)])
-        hub = AlertHub(api.replay_size, metrics, coalesce_s=api.ws_coalesce_ms / 1000.0)
+        hub = AlertHub.from_settings(api, metrics)
         ticker = asyncio.create_task(hub.run_ticker(api.ws_heartbeat_s, api.ws_send_timeout_s))
         ctx = ApiContext(settings=settings, api=api, topic=topic, auth=auth, registry=registry, metrics=metrics,
                          hub=hub, db=db, alerts=AlertStore(db), readings=ReadingStore(db),

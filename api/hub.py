@@ -11,6 +11,19 @@ subscriber. The envelope is serialised once per event and shared by all clients:
 the same after a restart (and on every replica) for as long as the topic keeps its history.
 ``kafka_ts`` is the Kafka message timestamp (the producer's time): use it for ``since``.
 
+At-least-once input: the topic may carry an event twice (the flow re-sends its last epoch after a
+crash). The hub remembers the keys ``(alert_id, event, ts)`` of the last ``LIFELINE_API_DEDUP_WINDOW``
+distinct events (:class:`~lifeline.api.dedup.RecentKeys`, bounded) and skips a repeat: it gets no id,
+changes no state and reaches no client (counted in ``lifeline_api_alert_events_duplicate``).
+
+Memory: the hub keeps the active alerts plus a replay window of recent events, at most
+``LIFELINE_API_REPLAY_SIZE`` events and none older than ``LIFELINE_API_REPLAY_MAX_AGE_S`` (Kafka time,
+against the newest event). A closed (cleared/resolved) alert is forgotten with its last event when
+that leaves the window; its history is in QuestDB (``/alerts``, ``/alerts/{id}``). A resume
+(``last_event_id`` / ``since``) from before the window answers with a snapshot of the active alerts and
+``"gap": true, "oldest_id": n, "oldest_kafka_ts": ms``: what happened before ``oldest_id`` is in
+``GET /alerts?start=...``.
+
 Slow clients (backpressure policy):
 
 * **drop oldest** — each client has a bounded queue (``LIFELINE_API_WS_QUEUE_SIZE`` events). When it is
@@ -50,8 +63,10 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
 
 from lifeline.api.auth import Principal
+from lifeline.api.dedup import RecentKeys
 from lifeline.api.filters import AlertFilter
 from lifeline.api.metrics import ApiMetrics
+from lifeline.api.settings import ApiSettings
 from lifeline.api.state import AlertState
 from lifeline.codec import MessageError, decode_alert_event, encode
 from lifeline.connectors.kafka import make_consumer
@@ -230,12 +245,17 @@ class AlertHub:
     """Active alerts, replay log and subscribers. Every method runs on the event loop thread."""
 
     def __init__(
-        self, replay_size: int = 20_000, metrics: ApiMetrics | None = None, *, coalesce_s: float = 0.0
-    ) -> None:
+        self, replay_size: int = 20_000, metrics: ApiMetrics | None = None, *, coalesce_s: float = 0.0,
+        replay_max_age_s: float = 3600.0, dedup_window: int = 50_000,
+    ) -> None:  # fmt: skip
         self.coalesce_s = coalesce_s
         self.pending: dict[AlertFilter, list[tuple[int, bytes]]] = {}  # per filter group, until the next flush
-        self.alerts: dict[str, AlertState] = {}
-        self.log: deque[LogEntry] = deque(maxlen=replay_size)
+        self.alerts: dict[str, AlertState] = {}  # active alerts, and closed ones whose last event is in the log
+        self.log: deque[LogEntry] = deque()
+        self.replay_size = replay_size
+        self.replay_max_age_ms = round(replay_max_age_s * 1000)
+        self.recent = RecentKeys(size=dedup_window)
+        self._newest_kafka_ts = 0
         self.subscribers: dict[AlertFilter, set[Subscriber]] = {}
         self.last_id = 0
         self.truncated = False
@@ -243,9 +263,22 @@ class AlertHub:
         self.metrics = metrics or ApiMetrics()
         self._active = 0
 
+    @classmethod
+    def from_settings(cls, api: ApiSettings, metrics: ApiMetrics | None = None) -> AlertHub:
+        """A hub sized by the replay-window, dedup-window and coalescing settings of ``api``."""
+        return cls(api.replay_size, metrics, coalesce_s=api.ws_coalesce_ms / 1000.0,
+                   replay_max_age_s=api.replay_max_age_s, dedup_window=api.dedup_window)  # fmt: skip
+
     # ---- ingest -------------------------------------------------------------------------
-    def ingest(self, event: AlertEvent, kafka_ts: int) -> LogEntry:
-        """Apply one event: update state, log it, push its envelope to matching subscribers."""
+    def ingest(self, event: AlertEvent, kafka_ts: int) -> LogEntry | None:
+        """Apply one event: update state, log it, push its envelope to matching subscribers.
+
+        A duplicate of an event applied within the last ``dedup_window`` events (same
+        ``(alert_id, event, ts)``) changes nothing and returns None.
+        """
+        if not self.recent.add(event.dedup_key):
+            self.metrics.events_duplicate.inc()
+            return None
         self.last_id += 1
         before = self.alerts.get(event.alert_id)
         envelope_status = (before.advance(event, 0, 0, b"") if before else AlertState.first(event, 0, 0, b"")).status
@@ -258,10 +291,10 @@ class AlertHub:
             after = before.advance(event, self.last_id, kafka_ts, envelope)
         self.alerts[event.alert_id] = after
         self._active += int(after.active) - int(before.active if before else False)
-        if len(self.log) == self.log.maxlen:
-            self.truncated = True
         entry = LogEntry(self.last_id, kafka_ts, envelope, before, after)
         self.log.append(entry)
+        self._newest_kafka_ts = max(self._newest_kafka_ts, kafka_ts)
+        self._trim()
         for filt, subs in self.subscribers.items():
             if subs and filt.wants(before, after):
                 self.pending.setdefault(filt, []).append((self.last_id, envelope))
@@ -270,6 +303,20 @@ class AlertHub:
         self.metrics.events_ingested.inc()
         self.metrics.active_alerts.set(self._active)
         return entry
+
+    def _trim(self) -> None:
+        """Keep the replay window: drop the oldest entries beyond ``replay_size`` or older than
+        ``replay_max_age_s`` (by Kafka timestamp, against the newest seen), and forget a closed alert
+        together with its last event (its history stays in QuestDB)."""
+        horizon = self._newest_kafka_ts - self.replay_max_age_ms
+        log = self.log
+        while log and (len(log) > self.replay_size or log[0].kafka_ts < horizon):
+            old = log.popleft()
+            self.truncated = True
+            alert_id = old.after.event.alert_id
+            state = self.alerts.get(alert_id)
+            if state is not None and state.last_id == old.id and not state.active:
+                del self.alerts[alert_id]
 
     def ingest_batch(self, batch: Iterable[tuple[AlertEvent, int]]) -> None:
         """Apply a batch of ``(event, kafka_ts)`` in order (from the feed: also records the ingest lag)."""
@@ -377,9 +424,16 @@ class AlertHub:
             missed = self._missed(filt, since_id, since_ms)
             if missed is not None:
                 return events_frame([e.envelope for e in missed], kind=b"replay", last_id=self.last_id)
-        gap = b"true" if since_id is not None or since_ms is not None else b"false"
         alerts = b",".join(s.envelope for s in self.active(filt))
-        return (b'{"type":"snapshot","last_id":%d,"gap":%s,"alerts":[%s]}' % (self.last_id, gap, alerts)).decode()
+        head = b'{"type":"snapshot","last_id":%d' % self.last_id
+        if since_id is not None or since_ms is not None:
+            oldest = self.log[0] if self.log else None
+            head += b',"gap":true,"oldest_id":%d,"oldest_kafka_ts":%d' % (
+                (oldest.id, oldest.kafka_ts) if oldest else (self.last_id + 1, self._newest_kafka_ts)
+            )
+        else:
+            head += b',"gap":false'
+        return (head + b',"alerts":[%s]}' % alerts).decode()
 
     def _missed(self, filt: AlertFilter, since_id: int | None, since_ms: int | None) -> list[LogEntry] | None:
         """Events after ``since`` matching ``filt``, or None when the log no longer reaches back that far."""

@@ -14,6 +14,9 @@ class ApiMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.events_ingested = Counter("lifeline_api_alert_events_ingested", "alert events read from Kafka", registry=r)
+        self.events_duplicate = Counter(
+            "lifeline_api_alert_events_duplicate", "alert messages skipped as already seen (at-least-once)", registry=r
+        )
         self.events_malformed = Counter("lifeline_api_alert_events_malformed", "undecodable alert messages", registry=r)
         self.active_alerts = Gauge("lifeline_api_active_alerts", "alerts open or acknowledged", registry=r)
         self.ws_clients = Gauge("lifeline_api_ws_clients", "connected websocket subscribers", registry=r)

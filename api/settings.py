@@ -36,7 +36,15 @@ class ApiSettings(LifelineSettings):
     jwt_secret: str | None = Field(default=None, description="HS256 secret for bearer JWTs; unset = JWTs refused")
     jwt_issuer: str = "lifeline"
     alerts_topic: str | None = Field(default=None, description="overrides the core alerts_topic")
-    replay_size: int = Field(default=20_000, ge=10, description="events kept in memory for reconnecting clients")
+    replay_size: int = Field(
+        default=20_000, ge=10, description="most events kept in memory for reconnecting clients (the replay window)"
+    )
+    replay_max_age_s: float = Field(
+        default=3600.0, gt=0, description="events older than this (Kafka time, against the newest) leave the window"
+    )
+    dedup_window: int = Field(
+        default=50_000, ge=1, description="distinct alert events remembered to skip at-least-once duplicates"
+    )
     ws_queue_size: int = Field(default=2_000, ge=1, description="live events buffered per websocket client")
     ws_max_dropped: int = Field(default=10_000, ge=1, description="drops after which a slow client is disconnected")
     ws_send_timeout_s: float = Field(default=10.0, gt=0, description="a send slower than this disconnects")
