@@ -8,7 +8,7 @@ import pytest
 from benchmarks.reliability.cluster_kill import run
 from lifeline.settings import Settings
 
-pytestmark = [pytest.mark.fault, pytest.mark.slow]
+pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def test_a_killed_cluster_process_is_restarted_and_nothing_is_lost(services: Settings, tmp_path: Path) -> None:
