@@ -175,7 +175,7 @@ class Supervisor:
             return Decision(Action.WAIT)
         if self._stop_signal is not None:
             return self._finish_shutdown()
-        return self._after_failure(now)
+        return self._after_failure(now, exits)
 
     def _finish_shutdown(self) -> Decision:
         assert self._stop_signal is not None
@@ -186,8 +186,10 @@ class Supervisor:
         self._final = Decision(Action.EXIT, reason=reason, exit_code=code)
         return self._final
 
-    def _after_failure(self, now: float) -> Decision:
+    def _after_failure(self, now: float, exits: Sequence[int | None]) -> Decision:
         policy = self._policy
+        ends = ", ".join(f"{i}: {exit_reason(code)}" for i, code in enumerate(exits) if code is not None)
+        self._failure = f"{self._failure} (all processes: {ends})"
         if not policy.restarts_allowed:
             return self._exit(2, f"{self._failure}; not restarting because recovery is off (a restart would "
                               "start from scratch); run with recovery on to have the cluster restarted from its "
