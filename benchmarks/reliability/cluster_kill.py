@@ -1,11 +1,12 @@
 """Reliability scenario ``cluster_kill``: ``lifeline run -p 2 --stop-at-end`` survives a lost process.
 
 A replay is run twice from the same topic: once uninterrupted (the reference), once while cluster
-processes are SIGKILLed mid-run (``ci``: one kill once rows arrive; ``full``: three kills at random
-moments). The single supervised command must end with 0 after restarting the cluster from its last
-snapshot, and its QuestDB rows (readings, window statistics, alert events, rejects) and the alert
-events on Kafka must equal the reference's. Only flow processes are killed, so already-running
-servers may be reused (``services``); otherwise private ones are started.
+processes are SIGKILLed mid-run (``ci``: once; ``full``: three times), each time at a random moment
+up to 2 s after the fresh cluster has stored new rows. The single supervised command must end with 0
+after restarting the cluster from its last snapshot, and its QuestDB rows (readings, window
+statistics, alert events, rejects) and the alert events on Kafka must equal the reference's. Only
+flow processes are killed, so already-running servers may be reused (``services``); otherwise
+private ones are started.
 
 Figures: kills, restarts (from the supervisor's log), seconds of both runs, rows and alert events
 compared and whether they are equal.
@@ -114,7 +115,7 @@ def _supervised_run(settings: Settings, registry: Path, log: Path, *, kills: int
         proc = subprocess.Popen(argv, env=settings.environment(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         try:
             seen: set[int] = set()
-            while done < kills and _kill_one(proc, settings, seen, first=done == 0, rng=rng):
+            while done < kills and _kill_one(proc, settings, seen, rng=rng):
                 done += 1
             code = proc.wait(timeout=900)
         finally:
@@ -126,25 +127,19 @@ def _supervised_run(settings: Settings, registry: Path, log: Path, *, kills: int
     return _Run(code, seconds, done, restarts, _tables(settings), _alerts(settings))
 
 
-def _kill_one(
-    proc: subprocess.Popen[bytes], settings: Settings, seen: set[int], *, first: bool, rng: random.Random
-) -> bool:
-    """Wait for a fresh cluster that is processing, then SIGKILL one of its processes. False if the
-    run ended first. The first kill waits for stored rows; later ones a random 0.5-4 s after start."""
+def _kill_one(proc: subprocess.Popen[bytes], settings: Settings, seen: set[int], *, rng: random.Random) -> bool:
+    """Wait for a fresh cluster to make progress (more stored readings than when it appeared), then
+    SIGKILL one of its processes at a random moment up to 2 s later. False if the run ended first."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         fresh = [pid for pid in child_pids(proc.pid) if pid not in seen]
         if len(fresh) == 2:
             seen.update(fresh)
-            if first:
-                _wait_for_rows(settings, proc)
-            else:
-                time.sleep(rng.uniform(0.5, 4.0))
-            if proc.poll() is not None:
+            if not _wait_for_progress(settings, proc):
                 return False
-            victim = rng.choice(fresh)
+            time.sleep(rng.uniform(0.0, 2.0))
             try:
-                os.kill(victim, signal.SIGKILL)
+                os.kill(rng.choice(fresh), signal.SIGKILL)
             except ProcessLookupError:
                 return False
             return True
@@ -152,12 +147,16 @@ def _kill_one(
     return False
 
 
-def _wait_for_rows(settings: Settings, proc: subprocess.Popen[bytes]) -> None:
+def _wait_for_progress(settings: Settings, proc: subprocess.Popen[bytes]) -> bool:
+    """True once the readings table holds more rows than now (the cluster has committed an epoch of new
+    work); False if the run ends first."""
     with QuestDB(settings) as db:
+        before = db.count("readings")
         while proc.poll() is None:
-            if db.count("readings") > 0:
-                return
+            if db.count("readings") > before:
+                return True
             time.sleep(0.1)
+    return False
 
 
 def child_pids(pid: int) -> list[int]:
