@@ -37,10 +37,13 @@ def run(
       lifeline run -a hostA:2101,hostB:2101 -i 0 -w 2
 
     After a crash, run the same command again: the flow resumes from its last snapshot
-    (LIFELINE_RECOVERY_DIR, default <state dir>/recovery). With -p N and no --process-id the
-    processes are supervised: if one dies, the others are stopped and the whole cluster restarts from
-    the last snapshot (LIFELINE_SUPERVISE_RETRIES=3 times, after LIFELINE_SUPERVISE_BACKOFF_S=1 s doubling
-    per restart); SIGTERM/SIGINT are forwarded to every process. Metrics: http://127.0.0.1:9108/metrics.
+    (LIFELINE_RECOVERY_DIR, default <state dir>/recovery). Metrics: http://127.0.0.1:9108/metrics.
+
+    -p N without --process-id supervises the N processes: if one dies, the others are stopped and the
+    whole cluster restarts from the last snapshot, at most LIFELINE_SUPERVISE_RETRIES (3) times in a row,
+    after LIFELINE_SUPERVISE_BACKOFF_S (1 s, doubling); SIGTERM/SIGINT are forwarded to every process.
+    With --no-recovery nothing is restarted.
+
     Logs name the sensor, step, partition and offset of every error; LIFELINE_LOG_FORMAT=json for JSON lines.
     """
     from lifeline.flows.runner import run_flow
