@@ -151,7 +151,7 @@ class Supervisor:
             if now - self._started_at >= self._policy.stable_s:
                 self._restarts = 0
             return self._stop_all(now, signal.SIGTERM, self._failure)
-        if all(code == 0 for code in exits):
+        if len(exits) == self._processes and all(code == 0 for code in exits):
             return self._exit(0, "every cluster process ended with 0")
         return Decision(Action.WAIT)
 
@@ -171,7 +171,7 @@ class Supervisor:
         if any(code is None for code in exits):
             if now >= self._kill_at:
                 self._kill_at = float("inf")  # once
-                return Decision(Action.KILL, reason=f"still running {self._policy.grace_s:g} s after SIGTERM")
+                return Decision(Action.KILL, reason=f"still running {self._policy.grace_s:g} s after the stop signal")
             return Decision(Action.WAIT)
         if self._stop_signal is not None:
             return self._finish_shutdown()

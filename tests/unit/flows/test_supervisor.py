@@ -144,3 +144,9 @@ def test_exit_reasons_name_the_signal() -> None:
     assert exit_reason(-signal.SIGKILL) == "killed by SIGKILL"
     assert exit_reason(2) == "exit code 2"
     assert exit_reason(-200) == "killed by signal 200"
+
+
+def test_the_run_is_done_only_when_every_one_of_the_n_processes_ended_with_0() -> None:
+    supervisor = _started(SupervisePolicy(), FakeClock(), processes=3)
+    assert supervisor.decide([0, 0]).action is Action.WAIT  # the third one is not accounted for
+    assert supervisor.decide([0, 0, 0]).exit_code == 0
