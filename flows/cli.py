@@ -31,13 +31,19 @@ def run(
 
       lifeline run -w 2                                      # two worker threads
 
-      lifeline run -p 2                                      # two local processes
+      lifeline run -p 2                                      # two local processes, supervised
 
       # two hosts: run on each, with its own --process-id
       lifeline run -a hostA:2101,hostB:2101 -i 0 -w 2
 
     After a crash, run the same command again: the flow resumes from its last snapshot
     (LIFELINE_RECOVERY_DIR, default <state dir>/recovery). Metrics: http://127.0.0.1:9108/metrics.
+
+    -p N without --process-id supervises the N processes: if one dies, the others are stopped and the
+    whole cluster restarts from the last snapshot, at most LIFELINE_SUPERVISE_RETRIES (3) times in a row,
+    after LIFELINE_SUPERVISE_BACKOFF_S (1 s, doubling); SIGTERM/SIGINT are forwarded to every process.
+    With --no-recovery nothing is restarted.
+
     Logs name the sensor, step, partition and offset of every error; LIFELINE_LOG_FORMAT=json for JSON lines.
     """
     from lifeline.flows.runner import run_flow
@@ -45,7 +51,7 @@ def run(
     from lifeline.settings import get_settings
 
     configure_logging()
-    run_flow(
+    code = run_flow(
         get_settings(),
         registry_path=registry,
         workers=workers,
@@ -55,6 +61,8 @@ def run(
         recovery=recovery,
         stop_at_end=stop_at_end,
     )
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,7 +36,7 @@ from lifeline.connectors.services.process import port_open
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Reject
 from lifeline.settings import Settings
 
-__all__ = ["DemoResult", "run_demo", "score_alerts"]
+__all__ = ["DemoResult", "run_demo", "score_alerts", "stop_children", "stop_signals_interrupt"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,38 @@ class _Receiver(BaseHTTPRequestHandler):
         return
 
 
+@contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM interrupts like Ctrl-C (``KeyboardInterrupt``), so the ``finally`` clauses
+    that stop child processes run; a repeated SIGTERM or SIGINT does not interrupt that clean-up."""
+    from lifeline.flows.cluster import forwarded_stop_signals
+
+    interrupted = False
+
+    def interrupt(_signum: int) -> None:
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            raise KeyboardInterrupt
+
+    with forwarded_stop_signals(interrupt):
+        yield
+
+
+def stop_children(children: Sequence[subprocess.Popen[bytes]], grace_s: float = 10.0) -> None:
+    """SIGTERM every child still running, wait up to ``grace_s`` for all of them, SIGKILL and reap the rest."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + grace_s
+    for child in children:
+        try:
+            child.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
 def _free_port(start: int) -> int:
     port = start
     while port_open("127.0.0.1", port):
@@ -139,7 +171,14 @@ def _spinner(console: Console, text: str) -> Iterator[None]:
 
 def run_demo(settings: Settings, console: Console, *, scenario_name: str = "smoke", seed: int = 7,
              serve: bool = True, api_port: int = 8080) -> DemoResult:  # fmt: skip
-    """Run the demo end to end and print a summary; returns the figures (used by tests)."""
+    """Run the demo end to end and print a summary; returns the figures (used by tests). SIGTERM stops it
+    like Ctrl-C: the dataflow, API and notifier it started are stopped and waited for, never orphaned."""
+    with stop_signals_interrupt():
+        return _run_demo(settings, console, scenario_name=scenario_name, seed=seed, serve=serve, api_port=api_port)
+
+
+def _run_demo(settings: Settings, console: Console, *, scenario_name: str, seed: int, serve: bool,
+              api_port: int) -> DemoResult:  # fmt: skip
     from lifeline.codec import decode_alert_event
     from lifeline.simulators.output import produce_scenario
     from lifeline.simulators.scenarios import SCENARIOS, build
@@ -178,10 +217,14 @@ def run_demo(settings: Settings, console: Console, *, scenario_name: str = "smok
     console.rule("[bold]4. the dataflow")
     flow_started = time.monotonic()
     with _spinner(console, "running the dataflow over the topic (validation → detectors → QuestDB + alerts)"):
-        code = subprocess.call(
+        flow = subprocess.Popen(
             [sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry_file), "--stop-at-end"],
             env=demo.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        try:
+            code = flow.wait()
+        finally:
+            stop_children([flow])
     if code != 0:
         raise RuntimeError(f"the dataflow exited with code {code}; run `lifeline run` by hand to see why")
     console.print(f"processed in {time.monotonic() - flow_started:.1f} s")
@@ -252,12 +295,6 @@ def _serve(settings: Settings, demo: Settings, registry: Path, folder: Path, con
     except KeyboardInterrupt:
         console.print("stopping API and notifier")
     finally:
-        for proc in (api, notifier):
-            proc.terminate()
-        for proc in (api, notifier):
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_children([api, notifier])
         receiver.shutdown()
     console.print("servers are still running; stop them with `lifeline services down`")

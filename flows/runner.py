@@ -1,8 +1,8 @@
 """Run the dataflow: recovery store, workers, processes, cluster addresses, metrics endpoint.
 
 Scale-out is Bytewax's own cluster execution: ``workers`` threads per process, ``processes``
-processes (spawned here on one host, or started by hand on several hosts with ``process_id`` and
-the full ``addresses`` list). Kafka partitions are spread over all workers by Bytewax.
+processes (spawned and supervised here on one host, or started by hand on several hosts with
+``process_id`` and the full ``addresses`` list). Kafka partitions are spread over all workers by Bytewax.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from lifeline.exceptions import LifelineError
 from lifeline.registry import load_registry
 from lifeline.settings import Settings
 
-__all__ = ["FlowError", "ensure_recovery_store", "run_flow", "tune_gc"]
+__all__ = ["FlowError", "ensure_recovery_store", "run_flow", "supervise_local_cluster", "tune_gc"]
 
 log = logging.getLogger("lifeline.flow")
 
@@ -49,14 +48,15 @@ def run_flow(
     addresses: list[str] | None = None,
     recovery: bool = True,
     stop_at_end: bool = False,
-) -> None:
-    """Run the flow in this process (and spawn sibling processes when ``processes > 1``)."""
+) -> int:
+    """Run the flow in this process, or, when ``processes > 1`` and no ``process_id`` is given, run and
+    supervise a local cluster of that many processes. Returns the exit code (0 unless stopped by a signal)."""
     registry_file = registry_path or settings.registry_path
     if registry_file is None:
         raise FlowError("no sensor registry: pass --registry FILE or set LIFELINE_REGISTRY_PATH")
     if processes > 1 and process_id is None:
-        _spawn_local_cluster(settings, registry_file, workers, processes, recovery, stop_at_end)
-        return
+        return supervise_local_cluster(settings, registry_file, workers=workers, processes=processes,
+                                       recovery=recovery, stop_at_end=stop_at_end)  # fmt: skip
     registry = load_registry(registry_file)
     from lifeline.flows.dataflow import build_flow
 
@@ -80,6 +80,7 @@ def run_flow(
         epoch_interval=timedelta(seconds=settings.epoch_interval_s),
         recovery_config=recovery_config,
     )
+    return 0
 
 
 def tune_gc() -> None:
@@ -90,26 +91,31 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def _spawn_local_cluster(
-    settings: Settings, registry: Path, workers: int, processes: int, recovery: bool, stop_at_end: bool
-) -> None:
-    from lifeline.connectors.services.process import port_open
+def supervise_local_cluster(
+    settings: Settings, registry: Path, *, workers: int, processes: int, recovery: bool, stop_at_end: bool
+) -> int:
+    """Run ``processes`` local cluster processes under the supervisor (``flows/cluster.py``): a process
+    that dies takes the cluster down and the whole cluster restarts from the last snapshot, at most
+    ``LIFELINE_SUPERVISE_RETRIES`` times. Returns 0 (done) or 128 + signal (stopped); raises
+    ``FlowError`` when it gives up."""
+    from lifeline.flows.cluster import supervise_cluster
+    from lifeline.flows.supervisor import SupervisePolicy
 
     if recovery:  # create the store once here, not concurrently in every child
         ensure_recovery_store(settings.recovery_path, settings.recovery_partitions)
-    base = 2101
-    while any(port_open("127.0.0.1", base + i) for i in range(processes)):
-        base += processes
-    addresses = ",".join(f"127.0.0.1:{base + i}" for i in range(processes))
-    children = []
-    for pid in range(processes):
+    else:
+        log.warning("recovery is off: if a cluster process dies the others are stopped and nothing is restarted")
+
+    def command(index: int, addresses: str) -> list[str]:
         argv = [sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry), "--workers", str(workers),
-                "--processes", str(processes), "--process-id", str(pid), "--addresses", addresses]  # fmt: skip
-        if not recovery:
-            argv.append("--no-recovery")
-        if stop_at_end:
-            argv.append("--stop-at-end")
-        children.append(subprocess.Popen(argv, env=os.environ.copy()))
-    codes = [child.wait() for child in children]
-    if any(codes):
-        raise FlowError(f"cluster process exit codes: {codes}")
+                "--processes", str(processes), "--process-id", str(index), "--addresses", addresses]  # fmt: skip
+        return argv + (["--no-recovery"] if not recovery else []) + (["--stop-at-end"] if stop_at_end else [])
+
+    policy = SupervisePolicy(
+        retries=settings.supervise_retries, backoff_s=settings.supervise_backoff_s,
+        grace_s=settings.supervise_grace_s, restarts_allowed=recovery,
+    )  # fmt: skip
+    final = supervise_cluster(command, processes=processes, policy=policy, env=os.environ.copy())
+    if final.exit_code == 2:
+        raise FlowError(f"the supervised cluster failed: {final.reason}")
+    return final.exit_code

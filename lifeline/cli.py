@@ -178,7 +178,7 @@ def demo(
     api_port: Annotated[int, typer.Option(help="API port (the next free one is used if taken)")] = 8080,
 ) -> None:
     """Run the local demo: servers, schema, a simulated city into Kafka, the dataflow, alerts scored
-    against ground truth, then the API and notifier.
+    against ground truth, then the API and notifier until Ctrl-C or SIGTERM (either stops them too).
 
     Examples:
 

@@ -226,6 +226,15 @@ class Settings(LifelineSettings):
     metrics_port: int = Field(default=9108, ge=0, le=65535, description="Prometheus /metrics port; 0 disables")
     questdb_flush_rows: int = Field(default=200_000, ge=1)
     questdb_flush_interval_s: float = Field(default=0.5, gt=0)
+    supervise_retries: int = Field(
+        default=3, ge=0, description="`lifeline run -p N`: restarts of a failed cluster before giving up"
+    )
+    supervise_backoff_s: float = Field(
+        default=1.0, ge=0, description="wait before the first restart of a failed cluster; doubles per restart"
+    )
+    supervise_grace_s: float = Field(
+        default=10.0, gt=0, description="how long cluster processes get to stop after SIGTERM before SIGKILL"
+    )
 
     @property
     def bootstrap_servers(self) -> str:
