@@ -95,7 +95,9 @@ def lan(hosts: Sequence[str]) -> Iterator[Lan]:
         _ip("-n", switch, "link", "add", "br0", "type", "bridge")
         _ip("-n", switch, "link", "set", "br0", "up")
         root_address = _cable(switch, None, root_link, "root", subnet, 1)
-        addresses = {host: _cable(switch, namespaces[host], "eth0", host, subnet, 2 + i) for i, host in enumerate(hosts)}
+        addresses = {
+            host: _cable(switch, namespaces[host], "eth0", host, subnet, 2 + i) for i, host in enumerate(hosts)
+        }
         yield Lan(root_address, namespaces, addresses, dict.fromkeys(hosts, "eth0"))
     finally:
         for name in namespaces.values():
@@ -137,7 +139,9 @@ def _free_subnet() -> ipaddress.IPv4Network:
 def _kill_processes_in(namespace: str) -> None:
     """SIGKILL whatever still runs in ``namespace`` (processes this scenario started there)."""
     for _ in range(3):
-        listed = subprocess.run([_ip_command(), "netns", "pids", namespace], capture_output=True, text=True, check=False)
+        listed = subprocess.run(
+            [_ip_command(), "netns", "pids", namespace], capture_output=True, text=True, check=False
+        )
         pids = [int(p) for p in listed.stdout.split() if p.isdigit()]
         if not pids:
             return

@@ -15,7 +15,9 @@ of ``(alert_id, event, ts, tier)`` on the alerts topic equal the reference's.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bytewax.recovery import init_db_dir
 
 from benchmarks._servers import real_servers
 from benchmarks.reliability._namespaces import Lan, lan
@@ -85,6 +89,7 @@ class ClusterRun:
     completed: bool = False
     rows_at_cut: int = -1  # readings stored when the link went down / came back (-1: no cut)
     rows_at_restore: int = -1
+    resume_s: float = -1.0  # from the link's return to the next readings stored (-1: none seen)
 
 
 def run(*, size: Size, workdir: Path, report: Report = print) -> Outcome:
@@ -119,9 +124,10 @@ def _scenario(net: Lan, servers: Settings, plan: Plan, workdir: Path, report: Re
     figures: dict[str, int | float | str] = {
         "readings": readings, "cut_s": plan.cut_s, "reference_s": round(reference.seconds, 1),
         "cut_run_s": round(cut.seconds, 1), "restarts": cut.restarts, "exits": "; ".join(cut.exits) or "none",
-        "rows_at_cut": cut.rows_at_cut, "rows_at_restore": cut.rows_at_restore,
+        "rows_at_cut": cut.rows_at_cut, "rows_at_restore": cut.rows_at_restore, "resume_s": round(cut.resume_s, 1),
     }  # fmt: skip
     problems = [f"reference run: {p}" for p in _run_problems(reference)] + [f"cut run: {p}" for p in _run_problems(cut)]
+    problems += [f"cut run: {p}" for p in _recovery_problems(workdir / "cut")]
     if not problems:
         expected, got = _outputs(reference_settings), _outputs(cut_settings)
         figures["alerts"] = len(expected.alerts)
@@ -149,6 +155,7 @@ def _run_cluster(
 ) -> ClusterRun:
     """Run the two-host job to completion, cutting host B's link once mid-run when ``cut``."""
     folder.mkdir(parents=True, exist_ok=True)
+    _split_recovery_store(folder)
     outcome = ClusterRun()
     started = time.monotonic()
     deadline = started + plan.timeout_s
@@ -166,6 +173,40 @@ def _run_cluster(
         report(f"netns: exit codes {codes}: restarting every host's process (restart {outcome.restarts})")
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _split_recovery_store(folder: Path) -> None:
+    """One recovery store of one partition per host, each host keeping its own partition in its own folder.
+
+    What an operator does once before the first start: ``lifeline run`` on each host would otherwise
+    create a complete one-partition store of its own, every host would hold "partition 0", and Bytewax
+    would keep all state in just one of them (the other host's folder stays empty).
+    """
+    whole = folder / "recovery-store"
+    whole.mkdir()
+    init_db_dir(whole, len(HOSTS))
+    for index, host in enumerate(HOSTS):
+        own = folder / host / "recovery"
+        own.mkdir(parents=True)
+        (whole / f"part-{index}.sqlite3").rename(own / f"part-{index}.sqlite3")
+    whole.rmdir()
+
+
+def _recovery_problems(folder: Path) -> list[str]:
+    """Every host's recovery folder must hold snapshots: state survives the loss of any one host's disk."""
+    problems = []
+    for host in HOSTS:
+        parts = sorted((folder / host / "recovery").glob("part-*.sqlite3"))
+        snapshots = sum(_snapshot_count(part) for part in parts)
+        if snapshots == 0:
+            names = [p.name for p in parts]
+            problems.append(f"host {host}'s recovery folder ({names}) holds no snapshot: its state lives elsewhere")
+    return problems
+
+
+def _snapshot_count(part: Path) -> int:
+    with contextlib.closing(sqlite3.connect(part)) as db:
+        return int(db.execute("SELECT count(*) FROM snaps").fetchone()[0])
 
 
 def _start_host(
@@ -196,10 +237,24 @@ def _cut_mid_run(
             time.sleep(0.2)
     finally:
         net.restore(CUT_HOST)
+    restored = time.monotonic()
     outcome.rows_at_restore = _stored_readings(settings)
+    if _wait_for_progress(settings, procs, outcome.rows_at_restore, restored + plan.timeout_s / 2):
+        outcome.resume_s = time.monotonic() - restored
     during = {host: proc.poll() for host, proc in procs.items() if proc.poll() is not None}
     outcome.exits += [f"{host} exited {code} during the cut" for host, code in during.items()]
     report(f"netns: link back ({outcome.rows_at_restore} readings stored); exited meanwhile: {during or 'none'}")
+
+
+def _wait_for_progress(
+    settings: Settings, procs: dict[str, subprocess.Popen[bytes]], rows: int, deadline: float
+) -> bool:
+    """True once more than ``rows`` readings are stored; False if a process exits or time runs out first."""
+    while time.monotonic() < deadline and all(proc.poll() is None for proc in procs.values()):
+        if _stored_readings(settings) > rows:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _stored_readings(settings: Settings) -> int:
