@@ -33,6 +33,7 @@ from lifeline.connectors.bootstrap import apply_schema
 from lifeline.connectors.kafka import read_to_end
 from lifeline.connectors.services import manager
 from lifeline.connectors.services.process import port_open
+from lifeline.flows.exceptions import FlowError
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Reject
 from lifeline.settings import Settings
 
@@ -226,7 +227,7 @@ def _run_demo(settings: Settings, console: Console, *, scenario_name: str, seed:
         finally:
             stop_children([flow])
     if code != 0:
-        raise RuntimeError(f"the dataflow exited with code {code}; run `lifeline run` by hand to see why")
+        raise FlowError(f"the dataflow exited with code {code}; run `lifeline run` by hand to see why")
     console.print(f"processed in {time.monotonic() - flow_started:.1f} s")
 
     alerts = [decode_alert_event(v) for v in read_to_end(demo, demo.alerts_topic)]

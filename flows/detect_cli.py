@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
 
         from lifeline.detectors.anomaly_composite import DETECT_CUTS, CompositeScorer
         from lifeline.detectors.anomaly_filter import TierFilter
-        from lifeline.flows.offline import DetectInputError, detect_series, read_series, write_scores
+        from lifeline.flows.exceptions import DetectInputError
+        from lifeline.flows.offline import detect_series, read_series, write_scores
         from lifeline.models import SensorKind
 
         if sensor_kind is not None and sensor_kind not in {k.value for k in SensorKind}:

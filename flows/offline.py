@@ -25,15 +25,11 @@ import pyarrow.compute as pc
 
 from lifeline.detectors.anomaly_base import SensorModel
 from lifeline.detectors.anomaly_filter import TierFilter
-from lifeline.exceptions import LifelineError
+from lifeline.flows.exceptions import DetectInputError
 
 __all__ = ["DetectInputError", "Series", "detect_series", "read_series", "write_scores"]
 
 CHUNK = 4096
-
-
-class DetectInputError(LifelineError):
-    """The input file of ``lifeline detect`` cannot be used (missing column, bad timestamp, ...)."""
 
 
 @dataclass

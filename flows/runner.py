@@ -17,17 +17,13 @@ from pathlib import Path
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
-from lifeline.exceptions import LifelineError
+from lifeline.flows.exceptions import FlowError
 from lifeline.registry import load_registry
 from lifeline.settings import Settings
 
 __all__ = ["FlowError", "ensure_recovery_store", "run_flow", "supervise_local_cluster", "tune_gc"]
 
 log = logging.getLogger("lifeline.flow")
-
-
-class FlowError(LifelineError):
-    """The dataflow cannot start as configured."""
 
 
 def ensure_recovery_store(path: Path, partitions: int) -> None:

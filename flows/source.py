@@ -18,6 +18,8 @@ import msgspec
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from lifeline.flows.exceptions import KafkaReadError, TopicMissingError
+
 __all__ = ["KafkaBatchSource", "RawBatch"]
 
 log = logging.getLogger("lifeline.flow")
@@ -126,7 +128,7 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     continue
-                raise RuntimeError(f"Kafka error on partition {self._partition}: {error}")
+                raise KafkaReadError(f"Kafka error on partition {self._partition} of {self._topic!r}: {error}")
             offset = message.offset() or 0
             if self._stop_offset is not None and offset >= self._stop_offset:
                 break
@@ -209,7 +211,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
                 metadata = consumer.list_topics(self._topic, timeout=10)
                 topic = metadata.topics.get(self._topic)
                 if topic is None or topic.error is not None or not topic.partitions:
-                    raise RuntimeError(f"topic {self._topic!r} does not exist; run `lifeline schema apply`")
+                    raise TopicMissingError(self._topic)
                 count = len(topic.partitions)
                 if self._stop_at_end:
                     self._offsets = [

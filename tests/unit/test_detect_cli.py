@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lifeline.cli import app, main
-from lifeline.flows.offline import DetectInputError, read_series
+from lifeline.flows.exceptions import DetectInputError
+from lifeline.flows.offline import read_series
 
 runner = CliRunner()
 
