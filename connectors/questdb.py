@@ -6,6 +6,7 @@ DDL and fixed statements may use the HTTP ``/exec`` endpoint (:meth:`QuestDB.exe
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from lifeline.exceptions import LifelineError
 from lifeline.schema import TABLES, Table
 from lifeline.settings import Settings
 
-__all__ = ["QueryResult", "QuestDB", "QuestDBError"]
+__all__ = ["QueryResult", "QuestDB", "QuestDBError", "parse_exec_body"]
 
 
 class QuestDBError(LifelineError):
@@ -36,6 +37,22 @@ class QueryResult:
     def dicts(self) -> list[dict[str, Any]]:
         """Rows as dicts keyed by column name."""
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+def parse_exec_body(raw: bytes) -> dict[str, Any]:
+    """The JSON object of an ``/exec`` response body.
+
+    QuestDB writes control characters inside strings (a stored payload with a NUL or a newline) raw,
+    which strict JSON forbids, so the body is parsed leniently (``strict=False``); bytes that are not
+    UTF-8 are replaced rather than refused.
+    """
+    try:
+        body = json.loads(raw.decode("utf-8", "replace"), strict=False)
+    except ValueError as exc:
+        raise QuestDBError(f"QuestDB answered with a body that is not JSON: {raw[:200]!r}") from exc
+    if not isinstance(body, dict):
+        raise QuestDBError(f"QuestDB answered with JSON that is not an object: {raw[:200]!r}")
+    return body
 
 
 class QuestDB:
@@ -61,7 +78,7 @@ class QuestDB:
             response = self._http.get("/exec", params={"query": sql})
         except httpx.HTTPError as exc:
             raise QuestDBError(f"QuestDB at {self.settings.questdb_http_url} is unreachable: {exc}") from exc
-        body = response.json()
+        body = parse_exec_body(response.content)
         if response.status_code != 200 or "error" in body:
             raise QuestDBError(f"QuestDB rejected {sql[:200]!r}: {body.get('error', response.text)}")
         columns = [c["name"] for c in body.get("columns", [])]

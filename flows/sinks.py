@@ -33,7 +33,7 @@ from lifeline.flows import metrics
 from lifeline.flows.validate import SensorIndex
 from lifeline.models import AlertEvent, Reject
 
-__all__ = ["KafkaOut", "KafkaSink", "QuestDBBatch", "QuestDBSink"]
+__all__ = ["KafkaOut", "KafkaSink", "QuestDBBatch", "QuestDBSink", "reject_symbol"]
 
 log = logging.getLogger("lifeline.flow.sink")
 
@@ -215,11 +215,20 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
             for r in batch.rejects:
                 sender.row(
                     self._rejects,
-                    symbols={"reason": r.reason.value, "sensor_id": r.sensor_id or "-", "topic": r.topic},
+                    symbols={"reason": r.reason.value, "sensor_id": reject_symbol(r.sensor_id), "topic": r.topic},
                     columns={"kafka_partition": r.partition, "kafka_offset": r.offset, "item": r.item,
                              "detail": r.detail, "payload": r.payload},
                     at=TimestampNanos(max(r.kafka_ts, 0) * 1_000_000),
                 )  # fmt: skip
+
+
+def reject_symbol(sensor_id: str) -> str:
+    """A reject's sensor id as the ``rejects`` table's symbol: ``-`` when empty, NUL as U+FFFD.
+
+    A reject's sensor id is whatever the message said (an unknown sensor), and QuestDB refuses a whole
+    ILP request whose symbol holds a NUL, which the writer would retry forever. Strings may hold NUL.
+    """
+    return sensor_id.replace("\x00", "\ufffd") or "-"
 
 
 def _categories(names: list[str]) -> pd.CategoricalDtype:

@@ -5,11 +5,17 @@ code; nothing is dropped silently. Checks, in order: size (``oversize``), JSON s
 (``malformed``), registry (``unknown_sensor``), ``non_finite``, physical range (``out_of_range``),
 plausible time (``bad_timestamp``; ``future`` = later than the Kafka timestamp plus a tolerance,
 so a replay judges the same way as the live run), then per-sensor order (``duplicate``, ``late``).
+
+No input bytes can stop the flow: a message whose decoding raises anything is rejected on its own
+(``malformed``, or ``internal`` naming the exception for the unforeseen), and should the batch's
+vector checks ever raise, the batch is validated again message by message so only the message that
+raises is rejected (``internal``) and every other one is judged as usual.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
 import msgspec
 import numpy as np
@@ -24,7 +30,10 @@ __all__ = ["Accepted", "Lateness", "SensorIndex", "ValidationLimits", "sensor_ru
 _EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 _LATEST_MS = 1 << 42  # year 2109; keeps event times far inside int64 for the vector arithmetic
 _NO_VALUES = np.zeros(0, dtype=np.float64)
+_MAX_REJECT_SENSOR_ID = 256  # an unknown sensor id can be as long as a message: keep DLQ keys and symbols small
+_MAX_REJECT_PAYLOAD = 4096  # bytes of the original message kept in a reject
 
+log = logging.getLogger("lifeline.flow")
 
 _decoder = msgspec.json.Decoder(WireReading)
 
@@ -140,8 +149,85 @@ def validate_batch(
     """Validate a batch. ``last_ts`` (per sensor number) is read and advanced for accepted readings.
 
     Without ``lateness`` a reading behind its sensor's newest event time is ``late`` (equal:
-    ``duplicate``); with it, see :class:`Lateness`.
+    ``duplicate``); with it, see :class:`Lateness`. Never raises on any input: each message yields
+    its accepted readings and rejects (one reject for a message refused as a whole).
     """
+    try:
+        return _validate(payloads, offsets, kafka_ts, partition=partition, topic=topic, index=index,
+                         last_ts=last_ts, limits=limits, lateness=lateness)  # fmt: skip
+    except Exception:  # a bug met by some input: isolate the message that triggers it, judge the rest
+        log.exception("batch validation raised; validating its %d messages one by one", len(payloads),
+                      extra={"step": "validate", "partition": partition,
+                             "offset": f"{offsets[0]}-{offsets[-1]}" if offsets else None})  # fmt: skip
+        return _validate_one_by_one(payloads, offsets, kafka_ts, partition=partition, topic=topic, index=index,
+                                    last_ts=last_ts, limits=limits, lateness=lateness)  # fmt: skip
+
+
+def _validate_one_by_one(
+    payloads: list[bytes], offsets: list[int], kafka_ts: list[int], *, partition: int, topic: str,
+    index: SensorIndex, last_ts: npt.NDArray[np.int64], limits: ValidationLimits, lateness: Lateness | None,
+) -> tuple[Accepted, list[Reject]]:  # fmt: skip
+    """The slow path of :func:`validate_batch`: each message as a batch of its own, in arrival order.
+
+    A message that still raises becomes one ``internal`` reject naming the exception. Readings accepted
+    from earlier messages count as held back for the later ones, as they do inside one batch.
+    """
+    parts: list[Accepted] = []
+    rejects: list[Reject] = []
+    for pos, payload in enumerate(payloads):
+        try:
+            accepted, refused = _validate([payload], [offsets[pos]], [kafka_ts[pos]], partition=partition,
+                                          topic=topic, index=index, last_ts=last_ts, limits=limits,
+                                          lateness=lateness)  # fmt: skip
+        except Exception as exc:
+            log.exception("message validation raised; rejected as internal",
+                          extra={"step": "validate", "partition": partition, "offset": offsets[pos]})  # fmt: skip
+            rejects.append(_reject(RejectReason.INTERNAL, f"{type(exc).__name__}: {exc}", "", topic=topic,
+                                   partition=partition, offset=offsets[pos], item=0, kafka_ts=kafka_ts[pos],
+                                   payload=payload))  # fmt: skip
+            continue
+        rejects.extend(refused)
+        if len(accepted):
+            parts.append(replace(accepted, arrival=np.full(len(accepted), pos, dtype=np.int64)))
+            if lateness is not None:
+                lateness = replace(
+                    lateness, partition_newest=max(lateness.partition_newest, int(accepted.ts.max())),
+                    held_sensor=np.concatenate((lateness.held_sensor, accepted.sensor)),
+                    held_ts=np.concatenate((lateness.held_ts, accepted.ts)),
+                )  # fmt: skip
+    if not parts:
+        none = np.zeros(0, dtype=np.int64)
+        return Accepted(none.astype(np.int32), none, none.astype(np.float64), none.astype(np.int32), none), rejects
+    merged = Accepted(*(np.concatenate([getattr(p, f) for p in parts]) for f in Accepted.__slots__))
+    by_sensor = np.argsort(merged.sensor, kind="stable")  # (sensor, arrival), as the batch path sorts
+    return Accepted(*(getattr(merged, f)[by_sensor] for f in Accepted.__slots__)), rejects
+
+
+def _reject(
+    reason: RejectReason, detail: str, sensor_id: str, *, topic: str, partition: int, offset: int, item: int,
+    kafka_ts: int, payload: bytes,
+) -> Reject:  # fmt: skip
+    """A reject carrying the start of the original message (as UTF-8 with replacement) and a bounded sensor id."""
+    return Reject(
+        reason=reason, detail=detail, sensor_id=sensor_id[:_MAX_REJECT_SENSOR_ID], topic=topic, partition=partition,
+        offset=offset, item=item, kafka_ts=kafka_ts,
+        payload=payload[:_MAX_REJECT_PAYLOAD].decode("utf-8", "replace"),
+    )  # fmt: skip
+
+
+def _validate(
+    payloads: list[bytes],
+    offsets: list[int],
+    kafka_ts: list[int],
+    *,
+    partition: int,
+    topic: str,
+    index: SensorIndex,
+    last_ts: npt.NDArray[np.int64],
+    limits: ValidationLimits,
+    lateness: Lateness | None,
+) -> tuple[Accepted, list[Reject]]:
+    """The batch path of :func:`validate_batch`; ``last_ts`` is written only once nothing can raise any more."""
     rejects: list[Reject] = []
     number = index.number
     sensors: list[int] = []
@@ -153,11 +239,8 @@ def validate_batch(
     batch_meta: list[int] = []  # flat: sensor, t0, dt_ms, message position, count per batch message
 
     def reject(pos: int, item: int, reason: RejectReason, detail: str, sensor_id: str = "") -> None:
-        rejects.append(Reject(
-            reason=reason, detail=detail, sensor_id=sensor_id, topic=topic, partition=partition,
-            offset=offsets[pos], item=item, kafka_ts=kafka_ts[pos],
-            payload=payloads[pos][:4096].decode("utf-8", "replace"),
-        ))  # fmt: skip
+        rejects.append(_reject(reason, detail, sensor_id, topic=topic, partition=partition, offset=offsets[pos],
+                               item=item, kafka_ts=kafka_ts[pos], payload=payloads[pos]))  # fmt: skip
 
     # locals: this loop runs once per message, so every lookup saved counts
     decode, number_of = _decoder.decode, number.get
@@ -170,8 +253,8 @@ def validate_batch(
             continue
         try:
             wire = decode(payload)
-        except msgspec.DecodeError as exc:
-            why, detail, sensor_id = _classify_undecodable(payload, str(exc))
+        except Exception as exc:  # whatever the bytes make the decoder raise, only this message is refused
+            why, detail, sensor_id = _classify_undecodable(payload, exc)
             reject(pos, 0, why, detail, sensor_id)
             continue
         sensor = number_of(wire.sensor_id)
@@ -185,6 +268,9 @@ def validate_batch(
                 reject(pos, 0, RejectReason.MALFORMED, "a batch needs t0 and a positive dt_ms", wire.sensor_id)
                 continue
             n = len(batch)
+            if not n:
+                reject(pos, 0, RejectReason.MALFORMED, "empty batch: no values", wire.sensor_id)
+                continue
             if n > max_values:
                 reject(pos, 0, RejectReason.OVERSIZE, f"{n} values > {max_values}", wire.sensor_id)
                 continue
@@ -362,19 +448,32 @@ def _segment_start_fill(values: npt.NDArray[np.int64], first: npt.NDArray[np.boo
     return np.repeat(values[starts], lengths)
 
 
-def _classify_undecodable(payload: bytes, error: str) -> tuple[RejectReason, str, str]:
-    """Strict JSON has no NaN or infinity, but gateways send them (``NaN``, ``Infinity``, ``1e999``).
+def _classify_undecodable(payload: bytes, exc: Exception) -> tuple[RejectReason, str, str]:
+    """Reason, detail and sensor id (if readable) for a message the strict decoder refused. Never raises.
 
-    Those are ``non_finite`` readings, not garbage: say so, and keep the sensor id when it can be read.
+    Strict JSON has no NaN or infinity, but gateways send them (``NaN``, ``Infinity``, ``1e999``):
+    those are ``non_finite`` readings, not garbage. Nesting too deep for the decoder and invalid UTF-8
+    inside a string are ``malformed``; any other exception is ``internal``, named in the detail.
     Runs only for messages that failed strict decoding.
     """
+    if isinstance(exc, RecursionError):
+        return RejectReason.MALFORMED, "JSON nested too deeply", ""
+    if isinstance(exc, UnicodeDecodeError):
+        return RejectReason.MALFORMED, f"not valid UTF-8: {exc}", ""
+    if not isinstance(exc, msgspec.DecodeError):
+        return RejectReason.INTERNAL, f"{type(exc).__name__} while decoding: {exc}", ""
+    return _classify_not_strict_json(payload, str(exc))
+
+
+def _classify_not_strict_json(payload: bytes, error: str) -> tuple[RejectReason, str, str]:
+    """``non_finite`` for a reading whose value is NaN or infinite in loose JSON, else ``malformed``."""
     import json
     import math
 
     if b"NaN" in payload or b"Infinity" in payload or "Number out of range" in error:
         try:
             loose = json.loads(payload)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # (UnicodeDecodeError is a ValueError)
             loose = None
         if isinstance(loose, dict):
             value = loose.get("value")

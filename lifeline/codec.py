@@ -15,6 +15,8 @@ lifeline.codec.MessageError: malformed: a reading needs either ts+value or t0+dt
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from lifeline.models import AlertEvent, Reading, ReadingBatch
@@ -37,6 +39,10 @@ class MessageError(ValueError):
         super().__init__(f"{reason}: {detail}")
 
 
+Quality = Annotated[int, msgspec.Meta(ge=-(2**31) + 1, le=2**31 - 1)]
+"""A gateway quality code, stored in an ``INT`` column: beyond int32 (QuestDB keeps -2**31 for NULL): malformed."""
+
+
 class WireReading(msgspec.Struct, frozen=True, gc=False):
     """One message of ``lifeline.readings`` as sent: a single reading (``ts``, ``value``) or a batch
     (``t0``, ``dt_ms``, ``values``). The one typed decoder shape for the codec, validation and benchmarks."""
@@ -44,7 +50,7 @@ class WireReading(msgspec.Struct, frozen=True, gc=False):
     sensor_id: str
     ts: int | None = None
     value: float | None = None
-    quality: int | None = None
+    quality: Quality | None = None
     t0: int | None = None
     dt_ms: int | None = None
     values: list[float] | None = None

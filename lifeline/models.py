@@ -301,6 +301,7 @@ class RejectReason(enum.StrEnum):
     FUTURE = "future"  # event time later than the Kafka timestamp plus the tolerance
     LATE = "late"  # event time at or behind the sensor's watermark
     DUPLICATE = "duplicate"  # same sensor and event time as a reading already accepted
+    INTERNAL = "internal"  # validating the message raised an unforeseen error (detail names its type)
 
 
 class Reject(msgspec.Struct, frozen=True, kw_only=True):
