@@ -16,15 +16,19 @@ from typing import Any
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lifeline.api import routes_alerts, routes_sensors, routes_ws
 from lifeline.api.alerts_store import AlertStore
 from lifeline.api.auth import Authenticator, Permission
 from lifeline.api.context import ApiContext, Ctx
 from lifeline.api.exceptions import ApiError
+from lifeline.api.guard import DOC_PATHS, RequestGuard
 from lifeline.api.hub import AlertHub, KafkaFeed
+from lifeline.api.logs import uvicorn_log_config
 from lifeline.api.metrics import ApiMetrics
 from lifeline.api.readings_store import ReadingStore
 from lifeline.api.settings import ApiSettings
@@ -45,11 +49,15 @@ Live alerts, alert history, sensors and series of the Lifeline stream processor 
 HS256 JWT; issue either with `lifeline api token`. Roles: `operator` (all alerts, acknowledge/resolve),
 `owner` (only its own assets), `analyst` (read-only queries), `admin`.
 
-**Live feed**: websocket `/ws/alerts?token=...&max_tier=2&lifeline=gas` — a snapshot of active alerts,
-then every lifecycle event; reconnect with `last_event_id` to receive what was missed.
+**Live feed**: websocket `/ws/alerts?max_tier=2&lifeline=gas` with the token in the `Authorization`
+header, or (browsers) the subprotocols `lifeline` and `bearer.<token>`, or a first message
+`{"type": "auth", "token": "..."}` — a snapshot of active alerts, then every lifecycle event; reconnect with
+`last_event_id` to receive what was missed.
 
-Errors are `{"error": code, "message": text}` with status 400, 401, 403, 404, 409, 422 or 503.
+Errors are `{"error": code, "message": text}` with status 400, 401, 403, 404, 405, 409, 413, 422 or 503.
 """
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "payload_too_large"}  # fmt: skip
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -58,9 +66,18 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def uvicorn_options(api: ApiSettings) -> dict[str, Any]:
-    """How ``lifeline api`` runs uvicorn (the fan-out benchmark serves the same way)."""
+    """How ``lifeline api`` runs uvicorn (the fan-out benchmark and the test server serve the same way).
+
+    No ``server`` banner, websocket messages capped at ``ws_max_frame_bytes``, tokens redacted from the logs.
+    """
     return {"host": api.host, "port": api.port, "ws": "websockets-sansio",
-            "ws_per_message_deflate": api.ws_per_message_deflate, "backlog": 4096}  # fmt: skip
+            "ws_per_message_deflate": api.ws_per_message_deflate, "backlog": 4096, "server_header": False,
+            "ws_max_size": api.ws_max_frame_bytes, "log_config": uvicorn_log_config()}  # fmt: skip
+
+
+def _public_paths(api: ApiSettings) -> frozenset[str]:
+    ops = {"/healthz": api.public_healthz, "/metrics": api.public_metrics}
+    return DOC_PATHS | {path for path, public in ops.items() if public}
 
 
 def create_app(
@@ -75,7 +92,8 @@ def create_app(
     api = api_settings or ApiSettings()
     if registry is None:
         registry = load_registry(settings.registry_path) if settings.registry_path else Registry([])
-    auth = authenticator or Authenticator.from_files(api.tokens_path, api.jwt_secret, api.jwt_issuer)
+    auth = authenticator or Authenticator.from_files(api.tokens_path, api.jwt_secret, api.jwt_issuer,
+                                                     max_ttl_s=api.jwt_max_ttl_hours * 3600)  # fmt: skip
     topic = api.alerts_topic or settings.alerts_topic
 
     @asynccontextmanager
@@ -106,8 +124,15 @@ def create_app(
         return _error(exc.status, exc.code, exc.message)
 
     @app.exception_handler(QuestDBError)
-    async def storage_error(_request: Request, exc: QuestDBError) -> JSONResponse:
-        return _error(503, "storage_unavailable", str(exc))
+    async def storage_error(request: Request, exc: QuestDBError) -> JSONResponse:
+        log.warning("storage error on %s %s: %s", request.method, request.url.path, exc)
+        return _error(503, "storage_unavailable", "the alert and reading store (QuestDB) failed; retry later")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = _error(exc.status_code, _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}"), exc.detail)
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -129,7 +154,10 @@ def create_app(
 
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness and readiness")
     def healthz(ctx: Ctx, response: Response) -> Health:
-        """``ok`` once the hub has rebuilt its state from Kafka; 503 while starting or if the feed died."""
+        """``ok`` once the hub has rebuilt its state from Kafka; 503 while starting or if the feed died.
+
+        Needs a token (any role) unless ``LIFELINE_API_PUBLIC_HEALTHZ`` is true (the default).
+        """
         feed_error = None if ctx.feed is None or ctx.feed.error is None else repr(ctx.feed.error)
         ready = ctx.hub.ready.is_set()
         status = "degraded" if feed_error else ("ok" if ready else "starting")
@@ -157,4 +185,14 @@ def create_app(
     app.include_router(routes_alerts.router)
     app.include_router(routes_sensors.router)
     app.include_router(routes_ws.router)
+    _add_guards(app, api, auth)
     return app
+
+
+def _add_guards(app: FastAPI, api: ApiSettings, auth: Authenticator) -> None:
+    """The request guard, and outside it (so preflights and 401s carry CORS headers) the CORS allow-list."""
+    app.add_middleware(RequestGuard, authenticator=auth, max_body_bytes=api.max_body_bytes,
+                       public_paths=_public_paths(api))  # fmt: skip
+    if api.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)  # fmt: skip

@@ -22,10 +22,13 @@ new key once, with the ``[[token]]`` entry to append::
 
 **JWTs** are signed with HS256 and the secret in ``LIFELINE_API_JWT_SECRET``;
 ``lifeline api token --role owner --owner hefei-gas --ttl-hours 8`` issues one. Claims: ``sub``,
-``role``, ``owner`` (owner role only), ``iss`` (``lifeline``), ``iat``, ``exp`` (required).
+``role``, ``owner`` (owner role only), ``iss`` (``lifeline``), ``iat``, ``exp`` (required). The secret
+must be at least 32 bytes, and a JWT whose ``exp`` lies more than ``LIFELINE_API_JWT_MAX_TTL_HOURS``
+(default 24) ahead is refused, whoever signed it.
 
-Clients send ``Authorization: Bearer <token>``; the websocket also takes ``?token=`` or a first
-message ``{"type": "auth", "token": "..."}``.
+Clients send ``Authorization: Bearer <token>``; the websocket also takes the subprotocol pair
+``lifeline, bearer.<token>`` (for browsers), a first message ``{"type": "auth", "token": "..."}``, or
+``?token=`` (kept for old clients; it is redacted from the logs, but prefer the others).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import enum
 import hashlib
 import hmac
 import secrets
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,17 +49,23 @@ from lifeline.exceptions import SettingsError
 
 __all__ = [
     "API_KEY_PREFIX",
+    "MIN_SECRET_BYTES",
     "Authenticator",
     "Permission",
     "Principal",
     "Role",
+    "check_jwt_secret",
     "hash_key",
     "issue_jwt",
     "load_tokens",
     "new_api_key",
+    "token_entry",
 ]
 
 API_KEY_PREFIX = "llk_"
+MIN_SECRET_BYTES = 32
+DEFAULT_MAX_TTL_S = 24 * 3600.0
+_LEEWAY_S = 60.0
 
 
 class Role(enum.StrEnum):
@@ -141,6 +151,39 @@ def new_api_key() -> tuple[str, str]:
     return key, hash_key(key)
 
 
+def check_jwt_secret(secret: str) -> None:
+    """Raise :class:`SettingsError` when an HS256 secret is shorter than :data:`MIN_SECRET_BYTES`."""
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise SettingsError(
+            f"LIFELINE_API_JWT_SECRET has {len(secret.encode())} bytes; use at least {MIN_SECRET_BYTES}, "
+            "e.g. $(openssl rand -hex 32)"
+        )
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (quotes, backslashes and control characters escaped)."""
+    out = []
+    for char in text:
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        elif 0xD800 <= ord(char) <= 0xDFFF:
+            raise SettingsError(f"{text!r} is not valid Unicode text (lone surrogate)")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def token_entry(name: str, role: Role, owner: str | None, digest: str) -> str:
+    """The ``[[token]]`` TOML block for a tokens file; valid TOML whatever the name or owner holds."""
+    lines = ["[[token]]", f"name = {_toml_string(name)}", f"role = {_toml_string(role.value)}"]
+    if owner:
+        lines.append(f"owner = {_toml_string(owner)}")
+    lines.append(f"sha256 = {_toml_string(digest)}")
+    return "\n".join(lines)
+
+
 def _principal(name: str, role_text: object, owner: object, where: str) -> Principal:
     try:
         role = Role(str(role_text))
@@ -183,10 +226,11 @@ def issue_jwt(
     now_s: int | None = None,
 ) -> str:
     """Sign an HS256 JWT for ``role`` (and ``owner`` for the owner role) valid for ``ttl_s`` seconds."""
-    import time
-
     if role is Role.OWNER and not owner:
         raise SettingsError("an owner token needs --owner (the registry's owner column, e.g. hefei-gas)")
+    check_jwt_secret(secret)
+    if ttl_s <= 0:
+        raise SettingsError(f"a token lifetime must be positive, not {ttl_s} s")
     issued = int(time.time()) if now_s is None else now_s
     claims: dict[str, object] = {"sub": subject, "role": role.value, "iss": issuer, "iat": issued,
                                  "exp": issued + ttl_s}  # fmt: skip
@@ -198,16 +242,25 @@ def issue_jwt(
 class Authenticator:
     """Turns a bearer token into a :class:`Principal` or raises :class:`AuthError`."""
 
-    def __init__(self, keys: dict[str, Principal], jwt_secret: str | None, issuer: str = "lifeline") -> None:
+    def __init__(
+        self, keys: dict[str, Principal], jwt_secret: str | None, issuer: str = "lifeline", *,
+        max_ttl_s: float = DEFAULT_MAX_TTL_S,
+    ) -> None:  # fmt: skip
+        if jwt_secret:
+            check_jwt_secret(jwt_secret)
         self._keys = keys
         self._secret = jwt_secret
         self._issuer = issuer
+        self._max_ttl_s = max_ttl_s
 
     @classmethod
-    def from_files(cls, tokens_path: Path | None, jwt_secret: str | None, issuer: str = "lifeline") -> Authenticator:
-        """An authenticator over a tokens file (optional) and a JWT secret (optional)."""
+    def from_files(
+        cls, tokens_path: Path | None, jwt_secret: str | None, issuer: str = "lifeline", *,
+        max_ttl_s: float = DEFAULT_MAX_TTL_S,
+    ) -> Authenticator:  # fmt: skip
+        """An authenticator over a tokens file (optional) and a JWT secret (optional, ≥ 32 bytes)."""
         keys = load_tokens(tokens_path) if tokens_path is not None else {}
-        return cls(keys, jwt_secret, issuer)
+        return cls(keys, jwt_secret, issuer, max_ttl_s=max_ttl_s)
 
     def authenticate(self, token: str | None) -> Principal:
         """The principal holding ``token``; :class:`AuthError` when missing, unknown or invalid."""
@@ -236,6 +289,11 @@ class Authenticator:
             raise AuthError("token expired: issue a new one with `lifeline api token`") from None
         except jwt.InvalidTokenError as exc:
             raise AuthError(f"invalid token: {exc}") from None
+        if claims["exp"] > time.time() + self._max_ttl_s + _LEEWAY_S:
+            raise AuthError(
+                f"token lifetime too long: it expires more than {self._max_ttl_s / 3600:g} h from now "
+                "(LIFELINE_API_JWT_MAX_TTL_HOURS); issue a shorter one with `lifeline api token`"
+            )
         role_text, owner = claims.get("role"), claims.get("owner")
         try:
             role = Role(str(role_text))

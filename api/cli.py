@@ -60,7 +60,9 @@ def api_token(
     ] = None,
     name: Annotated[str | None, typer.Option(help="who holds the token (JWT sub / key name)")] = None,
     kind: Annotated[str, typer.Option(help="jwt (signed with LIFELINE_API_JWT_SECRET) or key (tokens file)")] = "jwt",
-    ttl_hours: Annotated[float, typer.Option(help="JWT lifetime in hours")] = 8.0,
+    ttl_hours: Annotated[
+        float, typer.Option(help="JWT lifetime in hours, > 0 and at most LIFELINE_API_JWT_MAX_TTL_HOURS (24)")
+    ] = 8.0,
 ) -> None:
     """Issue a bearer token.
 
@@ -71,7 +73,7 @@ def api_token(
       lifeline api token --kind key --role operator --name duty-desk-1
     Use it as: curl -H "Authorization: Bearer <token>" http://127.0.0.1:8080/alerts/active
     """
-    from lifeline.api.auth import Role, issue_jwt, new_api_key
+    from lifeline.api.auth import Role, issue_jwt, new_api_key, token_entry
     from lifeline.api.settings import ApiSettings
     from lifeline.exceptions import SettingsError
 
@@ -86,15 +88,21 @@ def api_token(
     holder = name or (f"{owner}-owner" if owner else parsed.value)
     if kind == "key":
         key, digest = new_api_key()
+        entry = token_entry(holder, parsed, owner, digest)
         typer.echo(f"API key (shown once; keep it secret):\n  {key}\n\nAppend to the tokens file:\n")
-        typer.echo(f'[[token]]\nname = "{holder}"\nrole = "{parsed.value}"')
-        if owner:
-            typer.echo(f'owner = "{owner}"')
-        typer.echo(f'sha256 = "{digest}"')
+        typer.echo(entry)
         return
     if kind != "jwt":
         raise typer.BadParameter("use jwt or key", param_hint="--kind")
     api = ApiSettings()
+    if not ttl_hours > 0:
+        raise typer.BadParameter(f"must be > 0, not {ttl_hours:g}", param_hint="--ttl-hours")
+    if ttl_hours > api.jwt_max_ttl_hours:
+        raise typer.BadParameter(
+            f"the server refuses JWTs living longer than {api.jwt_max_ttl_hours:g} h (LIFELINE_API_JWT_MAX_TTL_HOURS); "
+            "use an API key (--kind key) for long-lived clients",
+            param_hint="--ttl-hours",
+        )
     if not api.jwt_secret:
         raise SettingsError("set LIFELINE_API_JWT_SECRET (the server's secret) to sign a JWT, or use --kind key")
     typer.echo(issue_jwt(api.jwt_secret, role=parsed, subject=holder, owner=owner, ttl_s=round(ttl_hours * 3600),

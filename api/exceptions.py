@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from lifeline.exceptions import LifelineError
 
-__all__ = ["ApiError", "AuthError", "ConflictError", "ForbiddenError", "NotFoundError", "RulesError", "UserInputError"]
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "ConflictError",
+    "ForbiddenError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "RulesError",
+    "UserInputError",
+]
 
 
 class ApiError(LifelineError):
@@ -51,6 +60,13 @@ class UserInputError(ApiError):
 
     status = 400
     code = "bad_request"
+
+
+class PayloadTooLargeError(ApiError):
+    """The request body is larger than ``LIFELINE_API_MAX_BODY_BYTES`` (HTTP 413)."""
+
+    status = 413
+    code = "payload_too_large"
 
 
 class RulesError(LifelineError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Query
@@ -14,13 +14,24 @@ from lifeline.api.filters import AlertFilter
 from lifeline.api.state import AlertStatus
 from lifeline.models import AlertKind, Lifeline
 
-__all__ = ["AlertQuery", "Paging", "aware", "time_range"]
+__all__ = ["EARLIEST", "LATEST", "AlertQuery", "Paging", "aware", "time_range"]
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 4, 11, tzinfo=UTC)  # QuestDB timestamps and epoch nanoseconds end just after this
 
 
 def aware(value: datetime | None, name: str) -> datetime | None:
-    """Refuse naive datetimes: a time zone is never guessed."""
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+    """Refuse naive datetimes (a time zone is never guessed) and instants outside 1970-01-01 .. 2262-04-11."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
         raise UserInputError(f"{name}: {value.isoformat()} has no time zone; add Z or +08:00")
+    try:
+        inside = EARLIEST <= value < LATEST
+    except OverflowError:  # the UTC offset pushes a year-1 or year-9999 time outside datetime's range
+        inside = False
+    if not inside:
+        raise UserInputError(f"{name}: {value.isoformat()} is outside {EARLIEST:%Y-%m-%d} .. {LATEST:%Y-%m-%d}")
     return value
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -16,7 +17,9 @@ from lifeline.api.readings_store import choose_interval, parse_interval
 from lifeline.api.views import AssetOut, ErrorOut, Page, SensorOut, SeriesOut, SeriesPoint
 from lifeline.models import Lifeline, SensorKind, SensorSpec
 
-__all__ = ["router"]
+__all__ = ["GROUP_KIND", "router"]
+
+GROUP_KIND = "group"
 
 router = APIRouter(
     tags=["sensors"],
@@ -100,12 +103,35 @@ def assets(
                           has_more=len(asset_ids) > paging.offset + paging.limit)  # fmt: skip
 
 
-@router.get("/assets/{asset_id}", response_model=AssetOut, responses={404: {"model": ErrorOut}})
+def _group(ctx: ApiContext, principal: Principal, group_id: str) -> AssetOut:
+    """A group of linked assets as one asset: the sensors of it the principal may see."""
+    members = ctx.registry.sensors_of_group(group_id)
+    if not members:
+        raise NotFoundError(f"no asset or group {group_id!r} in the registry")
+    specs = [s for s in members if principal.can_see_owner(s.owner)]
+    if not specs:
+        principal.check_owner(members[0].owner, f"group {group_id!r}")
+    owners = Counter(s.owner for s in specs)
+    outs = _with_latest(ctx, specs)
+    return AssetOut(asset_id=group_id, asset_kind=GROUP_KIND, owner=min(owners, key=lambda o: (-owners[o], o)),
+                    district=specs[0].district, lifelines=sorted({s.lifeline for s in specs}), sensors=outs,
+                    is_group=True)  # fmt: skip
+
+
+@router.get(
+    "/assets/{asset_id}", response_model=AssetOut, responses={404: {"model": ErrorOut}},
+    summary="One asset, or one group of linked assets, with its sensors",
+)  # fmt: skip
 def asset(ctx: Ctx, principal: Reader, asset_id: str) -> AssetOut:
-    """One asset with its sensors."""
+    """One asset with its sensors.
+
+    An alert's ``asset_id`` may name a group (a DMA, a gas main with its wells, a catchment, a bridge)
+    when the alert was raised from several of its assets together; such an id answers with
+    ``is_group: true``, ``asset_kind: "group"`` and the group's sensors (an owner token: its own ones).
+    """
     specs = ctx.registry.sensors_of_asset(asset_id)
     if not specs:
-        raise NotFoundError(f"no asset {asset_id!r} in the registry")
+        return _group(ctx, principal, asset_id)
     principal.check_owner(specs[0].owner, f"asset {asset_id!r}")
     outs = {o.sensor_id: o for o in _with_latest(ctx, specs)}
     return _assets(specs, outs)[0]

@@ -2,10 +2,13 @@
 
 Connect::
 
-    ws://127.0.0.1:8080/ws/alerts?token=<token>&lifeline=gas&max_tier=2&owner=hefei-gas
+    ws://127.0.0.1:8080/ws/alerts?lifeline=gas&max_tier=2&owner=hefei-gas
 
-Query parameters: ``token`` (or send ``{"type": "auth", "token": "..."}`` as the first message within
-``LIFELINE_API_WS_AUTH_TIMEOUT_S``), filters ``lifeline``, ``max_tier``, ``kind``, ``district``,
+The token, in order of preference: an ``Authorization: Bearer <token>`` header; for browsers (which
+cannot set headers) the subprotocols ``["lifeline", "bearer.<token>"]`` — the server answers with
+``lifeline``, never echoing the token; a first message ``{"type": "auth", "token": "..."}`` within
+``LIFELINE_API_WS_AUTH_TIMEOUT_S``; or ``?token=`` (old clients; redacted from the logs, but it may still
+land in proxies' logs). Query parameters: filters ``lifeline``, ``max_tier``, ``kind``, ``district``,
 ``owner``, ``status`` (comma-separated lists), and for a reconnect ``last_event_id=<id>`` or
 ``since=<epoch ms | ISO 8601 with zone>``.
 
@@ -24,7 +27,8 @@ An envelope is ``{"id", "kafka_ts", "status", "event": AlertEvent}``; de-duplica
 "filter": {"lifeline": ["gas"], "max_tier": 1}}`` (answered by a new snapshot).
 
 Close codes: 4400 bad request, 4401 unauthorized, 4403 forbidden, 4008 slow consumer (see
-:mod:`lifeline.api.hub` for the backpressure policy), 1013 hub not ready yet.
+:mod:`lifeline.api.hub` for the backpressure policy), 1013 hub not ready yet, 1009 a client message
+larger than ``LIFELINE_API_WS_MAX_FRAME_BYTES``.
 """
 
 from __future__ import annotations
@@ -41,10 +45,14 @@ from lifeline.api.auth import Permission, Principal
 from lifeline.api.context import ApiContext
 from lifeline.api.exceptions import ApiError, UserInputError
 from lifeline.api.filters import AlertFilter
+from lifeline.api.guard import bearer_token
 from lifeline.api.hub import Subscriber, events_frame
 from lifeline.models import datetime_to_ms
 
-__all__ = ["router"]
+__all__ = ["BEARER_PROTOCOL_PREFIX", "SUBPROTOCOL", "offered_credentials", "router"]
+
+SUBPROTOCOL = "lifeline"
+BEARER_PROTOCOL_PREFIX = "bearer."
 
 router = APIRouter()
 _CLOSE_CODES = {400: 4400, 401: 4401, 403: 4403}
@@ -69,6 +77,15 @@ def parse_since(params: QueryParams) -> tuple[int | None, int | None]:
             except ValueError as exc:
                 raise UserInputError(f"since: {exc}; give epoch ms or ISO 8601 with a zone") from None
     return since_id, since_ms
+
+
+def offered_credentials(websocket: WebSocket) -> tuple[str | None, str | None]:
+    """``(token, subprotocol to answer)`` from the handshake: the ``Authorization`` header, else a
+    ``bearer.<token>`` subprotocol; the answered subprotocol is ``lifeline`` when offered, never the token."""
+    protocols: list[str] = list(websocket.scope.get("subprotocols") or [])
+    answer = SUBPROTOCOL if SUBPROTOCOL in protocols else None
+    offered = (p.removeprefix(BEARER_PROTOCOL_PREFIX) for p in protocols if p.startswith(BEARER_PROTOCOL_PREFIX))
+    return bearer_token(websocket.scope["headers"]) or next(offered, None), answer
 
 
 def _filter(values: dict[str, object], principal: Principal) -> AlertFilter:
@@ -101,10 +118,11 @@ async def _auth_message(websocket: WebSocket, timeout_s: float) -> str | None:
 async def ws_alerts(websocket: WebSocket) -> None:
     """Live alert feed (see the module documentation for the protocol)."""
     ctx: ApiContext = websocket.app.state.ctx
-    await websocket.accept()
+    offered, subprotocol = offered_credentials(websocket)
+    await websocket.accept(subprotocol=subprotocol)
     params = websocket.query_params
     try:
-        token = params.get("token") or await _auth_message(websocket, ctx.api.ws_auth_timeout_s)
+        token = offered or params.get("token") or await _auth_message(websocket, ctx.api.ws_auth_timeout_s)
         principal = ctx.auth.authenticate(token)
         principal.require(Permission.LIVE)
         values = {k: params.getlist(k) for k in ("lifeline", "kind", "district", "owner", "status") if k in params}

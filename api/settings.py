@@ -24,7 +24,21 @@ __all__ = ["ApiSettings", "NotifySettings"]
 
 class ApiSettings(LifelineSettings):
     """Tunables of ``lifeline api``. Each field is also ``LIFELINE_API_<FIELD NAME>``, or a key of the
-    config file's ``[api]`` table."""
+    config file's ``[api]`` table.
+
+    Limits and exposure (environment name, default):
+
+    * ``LIFELINE_API_MAX_BODY_BYTES`` (65536): largest request body; larger ones get 413 before they are
+      read in full, and every request is authenticated before its body is read at all.
+    * ``LIFELINE_API_WS_MAX_FRAME_BYTES`` (65536): largest websocket message a client may send (close 1009).
+    * ``LIFELINE_API_JWT_MAX_TTL_HOURS`` (24): JWTs whose ``exp`` lies further ahead are refused, and
+      ``lifeline api token --ttl-hours`` may not exceed it. ``LIFELINE_API_JWT_SECRET`` must be ≥ 32 bytes.
+    * ``LIFELINE_API_PUBLIC_HEALTHZ`` (true) / ``LIFELINE_API_PUBLIC_METRICS`` (true): serve ``/healthz``
+      / ``/metrics`` without a token; when false, ``/healthz`` needs any valid token and ``/metrics`` an
+      admin token.
+    * ``LIFELINE_API_CORS_ORIGINS`` (empty): browser origins allowed to call the API, as a JSON list,
+      e.g. ``'["https://console.example.org"]'``; empty = no cross-origin access.
+    """
 
     toml_table = "api"
 
@@ -61,6 +75,11 @@ class ApiSettings(LifelineSettings):
     )
     ready_timeout_s: float = Field(default=60.0, gt=0, description="wait for the hub to rebuild state from Kafka")
     public_metrics: bool = Field(default=True, description="serve /metrics without a token")
+    public_healthz: bool = Field(default=True, description="serve /healthz without a token")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1, description="largest request body (413 above)")
+    ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024, description="largest websocket message from a client")
+    jwt_max_ttl_hours: float = Field(default=24.0, gt=0, description="JWTs expiring later than this are refused")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed cross-origin; empty = none")
 
 
 class NotifySettings(LifelineSettings):

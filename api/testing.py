@@ -17,6 +17,8 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from lifeline.api.settings import ApiSettings
+
 __all__ = ["CapturedMail", "LiveServer", "SmtpCapture", "WebhookReceiver", "free_port", "wait_until"]
 
 
@@ -39,14 +41,22 @@ def wait_until(predicate: Any, timeout_s: float = 20.0, interval_s: float = 0.05
 
 
 class LiveServer:
-    """Serve an ASGI app with uvicorn in a background thread on 127.0.0.1 (free port)."""
+    """Serve an ASGI app with uvicorn in a background thread on 127.0.0.1 (free port), configured as
+    ``lifeline api`` serves it (:func:`~lifeline.api.app.uvicorn_options` of ``api``)."""
 
-    def __init__(self, app: FastAPI, *, ws: str = "websockets-sansio", log_level: str = "warning") -> None:
+    def __init__(
+        self, app: FastAPI, *, ws: str = "websockets-sansio", log_level: str = "warning",
+        api: ApiSettings | None = None,
+    ) -> None:  # fmt: skip
+        from lifeline.api.app import uvicorn_options
+
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port: int = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level=log_level, ws=ws, lifespan="on", backlog=4096)
+        options = {**uvicorn_options(api or ApiSettings()), "ws": ws, "lifespan": "on"}
+        del options["host"], options["port"]
+        config = uvicorn.Config(app, log_level=log_level, **options)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

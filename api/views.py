@@ -182,7 +182,7 @@ class SensorOut(BaseModel):
 
 
 class AssetOut(BaseModel):
-    """An asset (well, logger point, gauge, bridge span) and its sensors."""
+    """An asset (well, logger point, gauge, bridge span) and its sensors, or a group of linked assets."""
 
     asset_id: str
     asset_kind: str
@@ -190,6 +190,9 @@ class AssetOut(BaseModel):
     district: str
     lifelines: list[Lifeline]
     sensors: list[SensorOut]
+    is_group: bool = Field(
+        default=False, description="the id names a group of linked assets (DMA, gas main, catchment, bridge)"
+    )
 
 
 class SeriesPoint(BaseModel):
