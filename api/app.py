@@ -11,10 +11,10 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -23,8 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lifeline.api import routes_alerts, routes_sensors, routes_ws
 from lifeline.api.alerts_store import AlertStore
-from lifeline.api.auth import Authenticator, Permission
-from lifeline.api.context import ApiContext, Ctx
+from lifeline.api.auth import Authenticator, Permission, Principal
+from lifeline.api.context import ApiContext, BearerCredentials, Ctx, bearer_principal
 from lifeline.api.exceptions import ApiError
 from lifeline.api.guard import DOC_PATHS, RequestGuard
 from lifeline.api.hub import AlertHub, KafkaFeed
@@ -167,19 +167,15 @@ def create_app(
                       ws_clients=ctx.hub.client_count, last_event_id=ctx.hub.last_id)  # fmt: skip
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
-    def metrics(ctx: Ctx, request: Request) -> Response:
+    def metrics(ctx: Ctx, credentials: BearerCredentials) -> Response:
         """Prometheus text format. Needs an admin token unless ``LIFELINE_API_PUBLIC_METRICS`` is true."""
         if not ctx.api.public_metrics:
-            header = request.headers.get("authorization", "")
-            token = header[7:] if header.lower().startswith("bearer ") else None
-            ctx.auth.authenticate(token).require(Permission.ADMIN)
+            bearer_principal(ctx, credentials).require(Permission.ADMIN)
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/whoami", tags=["ops"], summary="The principal behind a token")
-    def whoami(ctx: Ctx, request: Request) -> dict[str, str | None]:
+    def whoami(principal: Annotated[Principal, Depends(bearer_principal)]) -> dict[str, str | None]:
         """Who the bearer token says you are: name, role, owner scope."""
-        header = request.headers.get("authorization", "")
-        principal = ctx.auth.authenticate(header[7:] if header.lower().startswith("bearer ") else None)
         return {"name": principal.name, "role": principal.role.value, "owner": principal.owner}
 
     app.include_router(routes_alerts.router)

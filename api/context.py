@@ -48,15 +48,19 @@ def get_ctx(request: Request) -> ApiContext:
 
 Ctx = Annotated[ApiContext, Depends(get_ctx)]
 _bearer = HTTPBearer(auto_error=False, description="API key (llk_...) or HS256 JWT; see `lifeline api token`")
+#: the request's ``Authorization: Bearer`` credentials, if any (parsed once, by FastAPI's ``HTTPBearer``)
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def bearer_principal(ctx: Ctx, credentials: BearerCredentials) -> Principal:
+    """The principal behind the request's bearer token (FastAPI dependency); 401 without a valid one."""
+    return ctx.auth.authenticate(None if credentials is None else credentials.credentials)
 
 
 def need(permission: Permission) -> Any:
     """A dependency that authenticates the bearer token and checks ``permission``; yields the principal."""
 
-    def dependency(
-        ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> Principal:
-        principal = ctx.auth.authenticate(None if credentials is None else credentials.credentials)
+    def dependency(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
         principal.require(permission)
         return principal
 

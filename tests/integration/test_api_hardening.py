@@ -98,6 +98,13 @@ def _create_topic(settings: Settings, topic: str) -> None:
         consumer.close()
 
 
+def test_whoami_and_metrics_read_the_bearer_token_once_and_check_the_role(target: Target) -> None:
+    with target.client(Role.OWNER, owner="hefei-gas") as owner:
+        assert owner.get("/whoami").json() == {"name": "owner-hefei-gas", "role": "owner", "owner": "hefei-gas"}
+    assert httpx.get(f"{target.server.base_url}/whoami").status_code == 401
+    assert target.admin.get("/metrics").status_code == 200
+
+
 # -- defect 9: bad input gets a 4xx with the documented body ------------------------------------------
 
 
