@@ -2,12 +2,10 @@
 
 * ``lifeline api [--host H] [--port P]`` — serve the REST API and the ``/ws/alerts`` websocket.
 * ``lifeline api token --role ROLE [--owner OWNER] [--kind jwt|key]`` — issue a bearer token.
-* ``lifeline notify --rules FILE`` — the tiered notifier with escalation.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -109,52 +107,6 @@ def api_token(
                          issuer=api.jwt_issuer))  # fmt: skip
 
 
-def notify(
-    rules: Annotated[Path, typer.Option(help="routing rules TOML (contacts, routes, levels, smtp)")],
-    check: Annotated[bool, typer.Option(help="only validate the rules file and print the routes")] = False,
-) -> None:
-    """Send tiered notifications for alerts on the alerts topic, escalating unacknowledged tier-1 alerts.
-
-    \b
-    Tier 1: at once to the route's first level (e.g. the owner's duty officer and the regulator);
-            not acknowledged within escalate_after_s (default 300) -> next level, and so on.
-    Tier 2: at once to the route's first level (the owner's duty desk).
-    Tier 3: collected into a digest sent every digest_interval_s.
-    Channels: signed webhooks (X-Lifeline-Signature: HMAC-SHA256) and e-mail (SMTP).
-    Every delivery is logged in the QuestDB notifications table; a notice is sent once per
-    (alert, event, contact), also when alerts are replayed. See api/notify_rules.example.toml.
-    """
-    import logging
-    import signal
-    import threading
-
-    from lifeline.api.clock import SystemClock
-    from lifeline.api.notifier import build_notifier, run_notifier
-    from lifeline.api.routing import load_rules
-    from lifeline.api.settings import NotifySettings
-    from lifeline.settings import get_settings
-
-    parsed = load_rules(rules)
-    if check:
-        typer.echo(f"ok: {len(parsed.contacts)} contacts, {len(parsed.routes)} routes")
-        for r in parsed.routes:
-            tiers = ",".join(str(int(t)) for t in sorted(r.tiers))
-            typer.echo(f"  owner={r.owner} tiers={tiers} levels={[list(lv) for lv in r.levels]}")
-        return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings, notify_settings = get_settings(), NotifySettings()
-    notifier = build_notifier(settings, notify_settings, parsed, SystemClock())
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        run_notifier(settings, notify_settings, notifier, stop)
-    except KeyboardInterrupt:
-        stop.set()
-    finally:
-        notifier.close()
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``api`` (with ``api token``) and ``notify`` to ``app``. Heavy imports stay in command bodies."""
+    """Add ``api`` (with ``api token``) to ``app``. Heavy imports stay in command bodies."""
     app.add_typer(api_app, name="api")
-    app.command("notify")(notify)

@@ -11,7 +11,6 @@ __all__ = [
     "ForbiddenError",
     "NotFoundError",
     "PayloadTooLargeError",
-    "RulesError",
     "UserInputError",
 ]
 
@@ -67,7 +66,3 @@ class PayloadTooLargeError(ApiError):
 
     status = 413
     code = "payload_too_large"
-
-
-class RulesError(LifelineError):
-    """The notifier's routing rules file cannot be used."""

@@ -1,4 +1,4 @@
-"""Settings of the API server (``LIFELINE_API_*``) and the notifier (``LIFELINE_NOTIFY_*``).
+"""Settings of the API server (``LIFELINE_API_*``; the notifier's are in :mod:`lifeline.notify.settings`).
 
 They live here, not in :mod:`lifeline.settings`, so the core settings stay small; connection
 settings (Kafka, QuestDB, registry path) still come from the core :class:`~lifeline.settings.Settings`.
@@ -19,7 +19,7 @@ from pydantic_settings import SettingsConfigDict
 
 from lifeline.settings import LifelineSettings
 
-__all__ = ["ApiSettings", "NotifySettings"]
+__all__ = ["ApiSettings"]
 
 
 class ApiSettings(LifelineSettings):
@@ -80,23 +80,3 @@ class ApiSettings(LifelineSettings):
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024, description="largest websocket message from a client")
     jwt_max_ttl_hours: float = Field(default=24.0, gt=0, description="JWTs expiring later than this are refused")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed cross-origin; empty = none")
-
-
-class NotifySettings(LifelineSettings):
-    """Tunables of ``lifeline notify``. Each field is also ``LIFELINE_NOTIFY_<FIELD NAME>``, or a key of the
-    config file's ``[notify]`` table."""
-
-    toml_table = "notify"
-
-    model_config = SettingsConfigDict(env_prefix="LIFELINE_NOTIFY_", extra="forbid", frozen=True)
-
-    rules_path: Path | None = Field(default=None, description="routing rules TOML file")
-    alerts_topic: str | None = Field(default=None, description="overrides the core alerts_topic")
-    max_attempts: int = Field(default=4, ge=1, description="delivery attempts per notification")
-    backoff_s: float = Field(default=1.0, ge=0, description="first retry delay; doubles each attempt")
-    max_event_age_s: float = Field(
-        default=3600.0, gt=0, description="events older than this are not notified when first seen (catch-up)"
-    )
-    tick_s: float = Field(default=1.0, gt=0, description="how often escalation deadlines and digests are checked")
-    http_timeout_s: float = Field(default=10.0, gt=0)
-    workers: int = Field(default=4, ge=1, description="parallel deliveries")

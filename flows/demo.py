@@ -268,7 +268,7 @@ def _serve(settings: Settings, demo: Settings, registry: Path, folder: Path, con
     receiver = ThreadingHTTPServer(("127.0.0.1", hook_port), _Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     secret = secrets.token_hex(16)
-    rules = folder / "notify_rules.toml"
+    rules = folder / "notify_routes.toml"
     rules.write_text(
         "digest_interval_s = 60\nescalate_after_s = 300\n\n"
         f'[contacts.duty-hook]\nwebhook = "http://127.0.0.1:{hook_port}/hook"\nsecret = "{secret}"\n\n'
@@ -283,7 +283,7 @@ def _serve(settings: Settings, demo: Settings, registry: Path, folder: Path, con
         "LIFELINE_API_PORT": str(port),
     }
     api = subprocess.Popen([sys.executable, "-m", "lifeline.cli", "api", "--log-level", "warning"], env=env)
-    notifier = subprocess.Popen([sys.executable, "-m", "lifeline.cli", "notify", "--rules", str(rules)], env=env,
+    notifier = subprocess.Popen([sys.executable, "-m", "lifeline.cli", "notify", "--routes", str(rules)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     console.print(f"API docs:        http://127.0.0.1:{port}/docs")
     console.print(f"operator token:  {key}")

@@ -136,7 +136,8 @@ def config_show(
         lifeline config show --changed
         LIFELINE_API_PORT=8090 lifeline config show --part api
     """
-    from lifeline.api.settings import ApiSettings, NotifySettings
+    from lifeline.api.settings import ApiSettings
+    from lifeline.notify.settings import NotifySettings
     from lifeline.settings import LifelineSettings, describe
 
     parts: dict[str, Callable[[], LifelineSettings]] = {"core": _settings, "api": ApiSettings, "notify": NotifySettings}
@@ -200,7 +201,8 @@ _COMMAND_MODULES = (
     "lifeline.simulators.cli",  # simulate, replay
     "lifeline.flows.detect_cli",  # detect
     "lifeline.flows.cli",  # run
-    "lifeline.api.cli",  # api, notify
+    "lifeline.api.cli",  # api
+    "lifeline.notify.cli",  # notify
 )
 
 

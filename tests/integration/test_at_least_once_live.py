@@ -17,14 +17,15 @@ from websockets.sync.client import connect
 
 from lifeline.api.app import create_app
 from lifeline.api.auth import Role, issue_jwt
-from lifeline.api.clock import SystemClock
-from lifeline.api.notifier import build_notifier, run_notifier
-from lifeline.api.routing import parse_rules
-from lifeline.api.settings import ApiSettings, NotifySettings
+from lifeline.api.settings import ApiSettings
 from lifeline.api.testing import LiveServer, WebhookReceiver, wait_until
+from lifeline.clock import SystemClock
 from lifeline.codec import encode
 from lifeline.connectors.kafka import ensure_topics, make_producer
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, Tier
+from lifeline.notify.notifier import build_notifier, run_notifier
+from lifeline.notify.routes import parse_rules
+from lifeline.notify.settings import NotifySettings
 from lifeline.settings import Settings
 
 SECRET = "at-least-once-secret-" + "y" * 20

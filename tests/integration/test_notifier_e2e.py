@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import pytest
 from confluent_kafka.admin import NewTopic
 
-from lifeline.api.clock import ManualClock
-from lifeline.api.notifier import Notifier, build_notifier, run_notifier
-from lifeline.api.routing import parse_rules
-from lifeline.api.settings import NotifySettings
 from lifeline.api.testing import SmtpCapture, WebhookReceiver, wait_until
+from lifeline.clock import ManualClock
 from lifeline.codec import encode
 from lifeline.connectors.kafka import ensure_topics, make_producer
 from lifeline.connectors.questdb import QuestDB
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, Tier
+from lifeline.notify.notifier import Notifier, build_notifier, run_notifier
+from lifeline.notify.routes import parse_rules
+from lifeline.notify.settings import NotifySettings
 from lifeline.settings import Settings
 
 HOOK_SECRET = "hook-secret"

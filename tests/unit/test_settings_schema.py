@@ -72,7 +72,8 @@ def _config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str) -> None:
 
 
 def test_one_file_configures_every_part_each_in_its_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from lifeline.api.settings import ApiSettings, NotifySettings
+    from lifeline.api.settings import ApiSettings
+    from lifeline.notify.settings import NotifySettings
 
     _config(monkeypatch, tmp_path, "kafka_port = 19092\n[api]\nport = 8099\n[notify]\nmax_attempts = 7\n"
                                    "[rules.gas]\nlel_t1 = 45.0\n")  # fmt: skip

@@ -11,16 +11,15 @@ import json
 from collections import Counter
 
 from lifeline.api.auth import Principal, Role
-from lifeline.api.clock import ManualClock
 from lifeline.api.filters import AlertFilter
 from lifeline.api.hub import AlertHub
-from lifeline.api.notifier import DeliveryRecord, Notifier
-from lifeline.api.notify_core import NotifierCore
-from lifeline.api.routing import ChannelKind, Contact, parse_rules
+from lifeline.clock import ManualClock
 from lifeline.models import AlertEvent
 from lifeline.models import AlertEventType as E
-
-from .conftest import make_event
+from lifeline.notify.core import NotifierCore
+from lifeline.notify.notifier import DeliveryRecord, Notifier
+from lifeline.notify.routes import ChannelKind, Contact, parse_rules
+from tests.unit.conftest import make_event
 
 OP = Principal("op", Role.OPERATOR)
 T0 = 1_700_000_000_000
@@ -77,7 +76,7 @@ class Outbox:
         self.sent: list[tuple[str, str, str]] = []
 
     def send(self, contact: Contact, message: object) -> str:
-        from lifeline.api.notify_core import Message
+        from lifeline.notify.core import Message
 
         assert isinstance(message, Message)
         self.sent.extend((n.event.alert_id, n.label, contact.name) for n in message.notices)

@@ -9,8 +9,7 @@ from lifeline.api.auth import Principal, Role
 from lifeline.api.filters import AlertFilter
 from lifeline.api.hub import AlertHub
 from lifeline.models import AlertEventType as E
-
-from .conftest import make_event
+from tests.unit.conftest import make_event
 
 OP = Principal("op", Role.OPERATOR)
 T0 = 1_700_000_000_000

@@ -1,6 +1,6 @@
 """Notifier routing rules: which contacts hear about which alerts, when, and how escalation proceeds.
 
-The rules are a TOML file (``lifeline notify --rules FILE``); see ``notify_rules.example.toml``::
+The rules are a TOML file (``lifeline notify --routes FILE``); see ``routes.example.toml``::
 
     digest_interval_s = 3600   # tier-3 digest period
     escalate_after_s = 300     # default acknowledge wait for tier 1 before the next level is told
@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lifeline.api.exceptions import RulesError
 from lifeline.models import AlertEvent, AlertKind, Tier
+from lifeline.notify.exceptions import RoutesError
 
 __all__ = ["ChannelKind", "Contact", "Route", "Rules", "SmtpConfig", "load_rules", "parse_rules"]
 
@@ -128,60 +128,60 @@ def _secret(entry: dict[str, Any], where: str) -> str:
     if "secret_env" in entry:
         value = os.environ.get(str(entry["secret_env"]), "")
         if not value:
-            raise RulesError(f"{where}: environment variable {entry['secret_env']} (secret_env) is not set")
+            raise RoutesError(f"{where}: environment variable {entry['secret_env']} (secret_env) is not set")
         return value
     return str(entry.get("secret", ""))
 
 
 def _contact(name: str, entry: Any, where: str) -> Contact:
     if not isinstance(entry, dict):
-        raise RulesError(f"{where}: [contacts.{name}] must be a table")
+        raise RoutesError(f"{where}: [contacts.{name}] must be a table")
     if ("webhook" in entry) == ("email" in entry):
-        raise RulesError(f"{where}: contact {name!r} needs exactly one of webhook = URL or email = address")
+        raise RoutesError(f"{where}: contact {name!r} needs exactly one of webhook = URL or email = address")
     if "webhook" in entry:
         url = str(entry["webhook"])
         if not url.startswith(("http://", "https://")):
-            raise RulesError(f"{where}: contact {name!r}: webhook must be an http(s) URL, got {url!r}")
+            raise RoutesError(f"{where}: contact {name!r}: webhook must be an http(s) URL, got {url!r}")
         secret = _secret(entry, f"{where}: contact {name!r}")
         if not secret:
-            raise RulesError(f"{where}: contact {name!r}: a webhook needs secret or secret_env (HMAC key)")
+            raise RoutesError(f"{where}: contact {name!r}: a webhook needs secret or secret_env (HMAC key)")
         return Contact(name, ChannelKind.WEBHOOK, url, secret)
     address = str(entry["email"])
     if "@" not in address:
-        raise RulesError(f"{where}: contact {name!r}: {address!r} is not an e-mail address")
+        raise RoutesError(f"{where}: contact {name!r}: {address!r} is not an e-mail address")
     return Contact(name, ChannelKind.EMAIL, address)
 
 
 def _tiers(entry: dict[str, Any], where: str) -> frozenset[Tier]:
     raw = entry.get("tiers", [entry["tier"]] if "tier" in entry else None)
     if not raw:
-        raise RulesError(f"{where}: a route needs tier = N or tiers = [..] (1 = most severe)")
+        raise RoutesError(f"{where}: a route needs tier = N or tiers = [..] (1 = most severe)")
     try:
         return frozenset(Tier(int(t)) for t in raw)
     except (ValueError, TypeError):
-        raise RulesError(f"{where}: tiers must be 1, 2 or 3, got {raw!r}") from None
+        raise RoutesError(f"{where}: tiers must be 1, 2 or 3, got {raw!r}") from None
 
 
 def _route(entry: Any, contacts: dict[str, Contact], where: str) -> Route:
     if not isinstance(entry, dict):
-        raise RulesError(f"{where}: [[route]] must be a table")
+        raise RoutesError(f"{where}: [[route]] must be a table")
     owner = entry.get("owner")
     if not isinstance(owner, str) or not owner:
-        raise RulesError(f'{where}: a route needs owner = "<registry owner>" or "*"')
+        raise RoutesError(f'{where}: a route needs owner = "<registry owner>" or "*"')
     levels_raw = entry.get("levels")
     if not isinstance(levels_raw, list) or not levels_raw or not all(isinstance(lv, list) and lv for lv in levels_raw):
-        raise RulesError(f"{where}: levels must be a non-empty list of non-empty contact lists")
+        raise RoutesError(f"{where}: levels must be a non-empty list of non-empty contact lists")
     for level in levels_raw:
         for name in level:
             if name not in contacts:
-                raise RulesError(f"{where}: unknown contact {name!r}; define it under [contacts.{name}]")
+                raise RoutesError(f"{where}: unknown contact {name!r}; define it under [contacts.{name}]")
     kinds: frozenset[AlertKind] | None = None
     if entry.get("kinds"):
         try:
             kinds = frozenset(AlertKind(k) for k in entry["kinds"])
         except ValueError:
             known = ", ".join(k.value for k in AlertKind)
-            raise RulesError(f"{where}: unknown kind in {entry['kinds']!r}; known: {known}") from None
+            raise RoutesError(f"{where}: unknown kind in {entry['kinds']!r}; known: {known}") from None
     after = entry.get("escalate_after_s")
     digest = entry.get("digest")
     return Route(
@@ -192,17 +192,17 @@ def _route(entry: Any, contacts: dict[str, Contact], where: str) -> Route:
 
 
 def parse_rules(text: str, source: str = "<rules>") -> Rules:
-    """Parse and validate a rules TOML text; :class:`RulesError` says file, entry and problem."""
+    """Parse and validate a rules TOML text; :class:`RoutesError` says file, entry and problem."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RulesError(f"{source}: not valid TOML: {exc}") from None
+        raise RoutesError(f"{source}: not valid TOML: {exc}") from None
     contacts = {name: _contact(name, entry, source) for name, entry in data.get("contacts", {}).items()}
     routes = tuple(
         _route(entry, contacts, f"{source}: [[route]] #{i}") for i, entry in enumerate(data.get("route", []), 1)
     )
     if not routes:
-        raise RulesError(f"{source}: no [[route]] entries; nobody would ever be notified")
+        raise RoutesError(f"{source}: no [[route]] entries; nobody would ever be notified")
     smtp_raw = data.get("smtp", {})
     password = os.environ.get(str(smtp_raw["password_env"]), "") if smtp_raw.get("password_env") else ""
     smtp = SmtpConfig(
@@ -214,14 +214,14 @@ def parse_rules(text: str, source: str = "<rules>") -> Rules:
     digest = float(data.get("digest_interval_s", 3600.0))
     escalate = float(data.get("escalate_after_s", 300.0))
     if digest <= 0 or escalate <= 0:
-        raise RulesError(f"{source}: digest_interval_s and escalate_after_s must be positive")
+        raise RoutesError(f"{source}: digest_interval_s and escalate_after_s must be positive")
     return Rules(contacts, routes, smtp, digest, escalate)
 
 
 def load_rules(path: Path) -> Rules:
-    """Read a rules file; :class:`RulesError` if missing or invalid."""
+    """Read a rules file; :class:`RoutesError` if missing or invalid."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RulesError(f"rules file {path} does not exist") from None
+        raise RoutesError(f"rules file {path} does not exist") from None
     return parse_rules(text, str(path))

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from lifeline.api.exceptions import RulesError
-from lifeline.api.routing import ChannelKind, parse_rules
 from lifeline.models import AlertKind, Tier
+from lifeline.notify.exceptions import RoutesError
+from lifeline.notify.routes import ChannelKind, parse_rules
 
 RULES = """
 digest_interval_s = 600
@@ -74,5 +74,27 @@ def test_defaults_escalate_tier1_and_digest_tier3(event_factory):
     ],
 )
 def test_problems_are_explained(text, message):
-    with pytest.raises(RulesError, match=message.replace("[", r"\[")):
+    with pytest.raises(RoutesError, match=message.replace("[", r"\[")):
         parse_rules(text)
+
+
+def test_the_notify_command_checks_a_routing_file_and_names_the_setting_when_none_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from lifeline.cli import app
+
+    example = Path(__file__).resolve().parents[3] / "notify" / "routes.example.toml"
+    monkeypatch.setenv("HEFEI_GAS_HOOK_SECRET", "s" * 32)  # the example's webhook secret comes from the environment
+    checked = CliRunner().invoke(app, ["notify", "--check", "--routes", str(example)])
+    assert checked.exit_code == 0, checked.output
+    assert checked.output.startswith("ok: ")
+    monkeypatch.setenv("LIFELINE_NOTIFY_ROUTES_PATH", str(example))
+    assert CliRunner().invoke(app, ["notify", "--check"]).exit_code == 0
+    monkeypatch.delenv("LIFELINE_NOTIFY_ROUTES_PATH")
+    missing = CliRunner().invoke(app, ["notify", "--check"])
+    assert missing.exit_code == 2
+    assert "LIFELINE_NOTIFY_ROUTES_PATH" in missing.output

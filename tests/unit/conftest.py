@@ -1,4 +1,4 @@
-"""Shared builders for the API unit tests."""
+"""Shared builders for the unit tests (API, notifier)."""
 
 from __future__ import annotations
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lifeline.api.clock import Clock
-from lifeline.api.routing import Route, Rules
+from lifeline.clock import Clock
 from lifeline.models import AlertEvent, AlertEventType
+from lifeline.notify.routes import Route, Rules
 
 __all__ = ["Message", "Notice", "NotifierCore"]
 

@@ -24,15 +24,16 @@ from typing import Protocol
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from questdb import TimestampNanos
 
-from lifeline.api.channels import Channel, DeliveryError, EmailChannel, WebhookChannel
-from lifeline.api.clock import Clock
-from lifeline.api.notify_core import Message, Notice, NoticeKey, NotifierCore
-from lifeline.api.routing import ChannelKind, Rules
-from lifeline.api.settings import NotifySettings
+from lifeline.clock import Clock
 from lifeline.codec import MessageError, decode_alert_event
 from lifeline.connectors.kafka import make_consumer
 from lifeline.connectors.questdb import QuestDB
 from lifeline.models import AlertEvent
+from lifeline.notify.channels import Channel, EmailChannel, WebhookChannel
+from lifeline.notify.core import Message, Notice, NoticeKey, NotifierCore
+from lifeline.notify.exceptions import DeliveryError
+from lifeline.notify.routes import ChannelKind, Rules
+from lifeline.notify.settings import NotifySettings
 from lifeline.schema import NOTIFICATIONS
 from lifeline.settings import Settings
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from lifeline.api.channels import DeliveryError, sign
-from lifeline.api.clock import ManualClock
-from lifeline.api.notifier import DeliveryRecord, Notifier
-from lifeline.api.notify_core import NotifierCore
-from lifeline.api.routing import ChannelKind, Contact, parse_rules
+from lifeline.clock import ManualClock
 from lifeline.models import AlertEventType as E
+from lifeline.notify.channels import sign
+from lifeline.notify.core import NotifierCore
+from lifeline.notify.exceptions import DeliveryError
+from lifeline.notify.notifier import DeliveryRecord, Notifier
+from lifeline.notify.routes import ChannelKind, Contact, parse_rules
 
 T0 = 1_700_000_000_000
 RULES = parse_rules(

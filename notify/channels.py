@@ -25,13 +25,13 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from lifeline.api.notify_core import Message, Notice
-from lifeline.api.routing import ChannelKind, Contact, SmtpConfig
 from lifeline.models import Tier, ms_to_datetime
+from lifeline.notify.core import Message, Notice
+from lifeline.notify.exceptions import DeliveryError
+from lifeline.notify.routes import ChannelKind, Contact, SmtpConfig
 
 __all__ = [
     "Channel",
-    "DeliveryError",
     "EmailChannel",
     "WebhookChannel",
     "delivery_id",
@@ -39,14 +39,6 @@ __all__ = [
     "render_text",
     "sign",
 ]
-
-
-class DeliveryError(Exception):
-    """A delivery failed. ``retry`` says whether trying again may help."""
-
-    def __init__(self, message: str, *, retry: bool) -> None:
-        self.retry = retry
-        super().__init__(message)
 
 
 class Channel(Protocol):
