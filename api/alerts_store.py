@@ -10,15 +10,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from questdb import TimestampMicros, TimestampNanos
-
 from lifeline.api.filters import AlertFilter
 from lifeline.api.state import AlertStatus
-from lifeline.connectors.questdb import QuestDB
+from lifeline.connectors.questdb import QuestDB, write_alert_event
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, Tier, datetime_to_ms
 from lifeline.schema import ALERT_EVENTS
 
-__all__ = ["AlertStore", "encode_sensor_ids", "parse_sensor_ids"]
+__all__ = ["AlertStore", "parse_sensor_ids"]
 
 _COLUMNS = ", ".join(ALERT_EVENTS.column_names)
 _STATUS_EVENTS: dict[AlertStatus, tuple[str, ...]] = {
@@ -27,11 +25,6 @@ _STATUS_EVENTS: dict[AlertStatus, tuple[str, ...]] = {
     AlertStatus.CLEARED: ("cleared",),
     AlertStatus.RESOLVED: ("resolved",),
 }
-
-
-def encode_sensor_ids(ids: tuple[str, ...]) -> str:
-    """Sensor ids as stored in the VARCHAR column: comma-separated."""
-    return ",".join(ids)
 
 
 def parse_sensor_ids(text: str | None) -> tuple[str, ...]:
@@ -71,26 +64,17 @@ class AlertStore:
 
     def __init__(self, db: QuestDB) -> None:
         self.db = db
+        self._table = db.table(ALERT_EVENTS.name)
 
     def write(self, event: AlertEvent) -> None:
         """Store one lifecycle event (idempotent: the table de-duplicates on ts, alert_id, event)."""
         with self.db.sender() as sender:
-            sender.row(
-                ALERT_EVENTS.name,
-                symbols={"alert_id": event.alert_id, "event": event.event.value, "lifeline": event.lifeline.value,
-                         "kind": event.kind.value, "asset_id": event.asset_id, "owner": event.owner,
-                         "district": event.district},
-                columns={"tier": int(event.tier), "sensor_ids": encode_sensor_ids(event.sensor_ids),
-                         "started_at": TimestampMicros(event.started_at * 1000), "value": event.value,
-                         "score": event.score, "evidence": event.evidence, "actor": event.actor,
-                         "comment": event.comment},
-                at=TimestampNanos(event.ts * 1_000_000),
-            )  # fmt: skip
+            write_alert_event(sender, self._table, event)
             sender.flush()
 
     def timeline(self, alert_id: str) -> list[AlertEvent]:
         """Every stored event of one alert, oldest first."""
-        sql = f"SELECT {_COLUMNS} FROM alert_events WHERE alert_id = %s ORDER BY ts"  # noqa: S608 (fixed columns)
+        sql = f"SELECT {_COLUMNS} FROM {self._table} WHERE alert_id = %s ORDER BY ts"  # noqa: S608 (fixed names)
         return [row_to_event(r) for r in self.db.query(sql, [alert_id]).dicts()]
 
     def history(
@@ -113,7 +97,7 @@ class AlertStore:
             _in("district", sorted(filt.districts), where, params)
         if filt.owners:
             _in("owner", sorted(filt.owners), where, params)
-        inner = f"SELECT {_COLUMNS} FROM alert_events"  # noqa: S608 (fixed columns)
+        inner = f"SELECT {_COLUMNS} FROM {self._table}"  # noqa: S608 (fixed names)
         if where:
             inner += " WHERE " + " AND ".join(where)
         inner += " LATEST ON ts PARTITION BY alert_id"

@@ -48,6 +48,7 @@ class ReadingStore:
 
     def __init__(self, db: QuestDB) -> None:
         self.db = db
+        self._table = db.table("readings")
 
     def latest(self, sensor_ids: list[str]) -> dict[str, tuple[float, datetime]]:
         """Latest ``(value, ts)`` of each sensor that has readings."""
@@ -56,7 +57,7 @@ class ReadingStore:
             chunk = sensor_ids[i : i + 500]
             marks = ", ".join(["%s"] * len(chunk))
             sql = (
-                f"SELECT sensor_id, value, ts FROM readings WHERE sensor_id IN ({marks}) "  # noqa: S608 (placeholders)
+                f"SELECT sensor_id, value, ts FROM {self._table} WHERE sensor_id IN ({marks}) "  # noqa: S608 (fixed)
                 "LATEST ON ts PARTITION BY sensor_id"
             )
             for sid, value, ts in self.db.query(sql, chunk).rows:
@@ -66,7 +67,7 @@ class ReadingStore:
     def series(self, sensor_id: str, start: datetime, end: datetime, interval: str) -> list[dict[str, Any]]:
         """Buckets ``{ts, mean, min, max, count}`` of one sensor in ``[start, end)``; interval pre-validated."""
         interval, _ = parse_interval(interval)
-        head = "SELECT ts, avg(value) mean, min(value) min, max(value) max, count() count FROM readings"
+        head = f"SELECT ts, avg(value) mean, min(value) min, max(value) max, count() count FROM {self._table}"  # noqa: S608
         sql = f"{head} WHERE sensor_id = %s AND ts >= %s AND ts < %s SAMPLE BY {interval} ALIGN TO CALENDAR"
         rows = self.db.query(sql, [sensor_id, start, end]).dicts()
         for row in rows:

@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 import psycopg
-from questdb import Sender
+from questdb import Sender, TimestampNanos
 
 from lifeline.exceptions import LifelineError
+from lifeline.models import AlertEvent
 from lifeline.schema import TABLES, Table
 from lifeline.settings import Settings
 
-__all__ = ["QueryResult", "QuestDB", "QuestDBError", "parse_exec_body"]
+__all__ = ["QueryResult", "QuestDB", "QuestDBError", "parse_exec_body", "write_alert_event"]
 
 
 class QuestDBError(LifelineError):
@@ -53,6 +54,22 @@ def parse_exec_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise QuestDBError(f"QuestDB answered with JSON that is not an object: {raw[:200]!r}")
     return body
+
+
+def write_alert_event(sender: Sender, table: str, event: AlertEvent) -> None:
+    """Add one ``alert_events`` row for ``event`` to ``sender`` (the one place that row is built: the
+    flow's sink and the API's acknowledge/resolve both write through it). ``table`` is the real table name
+    (:meth:`QuestDB.table`); times are epoch ms in, nanoseconds on the wire."""
+    sender.row(
+        table,
+        symbols={"alert_id": event.alert_id, "event": event.event.value, "lifeline": event.lifeline.value,
+                 "kind": event.kind.value, "asset_id": event.asset_id, "owner": event.owner,
+                 "district": event.district},
+        columns={"tier": int(event.tier), "sensor_ids": ",".join(event.sensor_ids),
+                 "started_at": TimestampNanos(event.started_at * 1_000_000), "value": event.value,
+                 "score": event.score, "evidence": event.evidence, "actor": event.actor, "comment": event.comment},
+        at=TimestampNanos(event.ts * 1_000_000),
+    )  # fmt: skip
 
 
 class QuestDB:

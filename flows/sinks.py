@@ -28,6 +28,7 @@ from confluent_kafka import KafkaException, Producer
 from questdb import Sender, TimestampNanos
 
 from lifeline.codec import encode
+from lifeline.connectors.questdb import write_alert_event
 from lifeline.detectors.api import WindowStats
 from lifeline.flows import metrics
 from lifeline.flows.validate import SensorIndex
@@ -203,15 +204,7 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
                     at=TimestampNanos(s.window_start * 1_000_000),
                 )  # fmt: skip
             for a in batch.alerts:
-                sender.row(
-                    self._alerts,
-                    symbols={"alert_id": a.alert_id, "event": a.event.value, "lifeline": a.lifeline.value,
-                             "kind": a.kind.value, "asset_id": a.asset_id, "owner": a.owner, "district": a.district},
-                    columns={"tier": int(a.tier), "sensor_ids": ",".join(a.sensor_ids),
-                             "started_at": TimestampNanos(a.started_at * 1_000_000), "value": a.value,
-                             "score": a.score, "evidence": a.evidence, "actor": a.actor, "comment": a.comment},
-                    at=TimestampNanos(a.ts * 1_000_000),
-                )  # fmt: skip
+                write_alert_event(sender, self._alerts, a)
             for r in batch.rejects:
                 sender.row(
                     self._rejects,

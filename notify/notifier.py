@@ -71,11 +71,13 @@ class QuestDBDeliveryLog:
 
     def __init__(self, db: QuestDB) -> None:
         self.db = db
+        self._table = db.table(NOTIFICATIONS.name)
 
     def load_sent(self) -> set[NoticeKey]:
         """Keys of rows with status ``sent`` (waits until every committed row is visible)."""
         self.db.wait_for_wal(NOTIFICATIONS.name)
-        rows = self.db.query("SELECT alert_id, event, ts, contact FROM notifications WHERE status = %s", ["sent"]).rows
+        sql = f"SELECT alert_id, event, ts, contact FROM {self._table} WHERE status = %s"  # noqa: S608 (fixed name)
+        rows = self.db.query(sql, ["sent"]).rows
         return {(str(a), str(e), _ms(ts), str(c)) for a, e, ts, c in rows}
 
     def record(self, records: list[DeliveryRecord]) -> None:
@@ -86,7 +88,7 @@ class QuestDBDeliveryLog:
             for r in records:
                 n = r.notice
                 sender.row(
-                    NOTIFICATIONS.name,
+                    self._table,
                     symbols={"alert_id": n.event.alert_id, "event": n.label, "contact": n.contact,
                              "channel": r.channel.value, "status": r.status},
                     columns={"tier": int(n.event.tier), "level": n.level, "attempts": r.attempts,

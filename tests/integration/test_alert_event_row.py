@@ -1,0 +1,44 @@
+"""One alert-event row: what the flow's sink writes and what the API writes (acknowledge/resolve) read back
+as the same event, each in its own prefixed table (the API honours the table prefix too)."""
+
+from __future__ import annotations
+
+from lifeline.api.alerts_store import AlertStore
+from lifeline.connectors.questdb import QuestDB
+from lifeline.flows.sinks import QuestDBBatch, QuestDBSink
+from lifeline.flows.validate import SensorIndex
+from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, Tier
+from lifeline.registry import Registry
+from lifeline.settings import Settings
+
+EVENT = AlertEvent(
+    alert_id="row-test-0001", event=AlertEventType.ESCALATED, tier=Tier.T1, lifeline=Lifeline.WATER,
+    kind=AlertKind.PIPE_BURST, asset_id="DMA-0001", owner="hefei-water", district="baohe",
+    sensor_ids=("W-1-P", "W-2-P"), started_at=1_767_225_600_123, ts=1_767_225_900_456, value=0.21, score=0.93,
+    evidence="一级 from 2 sensor(s): drop 0.12 MPa", actor="", comment="",
+)  # fmt: skip
+
+
+def _prefixed(services: Settings, unique: str, side: str) -> Settings:
+    settings = services.with_overrides(questdb_table_prefix=f"row_{unique}_{side}_")
+    with QuestDB(settings) as db:
+        db.create_tables()
+    return settings
+
+
+def _read_back(settings: Settings) -> list[AlertEvent]:
+    with QuestDB(settings) as db:
+        db.wait_for_wal("alert_events")
+        return AlertStore(db).timeline(EVENT.alert_id)
+
+
+def test_the_flow_and_the_api_write_the_same_alert_event_row(services: Settings, unique: str) -> None:
+    by_flow, by_api = _prefixed(services, unique, "flow"), _prefixed(services, unique, "api")
+    sink = QuestDBSink(by_flow.questdb_ilp_conf, SensorIndex(Registry([])), table_prefix=by_flow.questdb_table_prefix)
+    part = sink.build_part("questdb", "questdb", None)
+    part.write_batch([QuestDBBatch(alerts=[EVENT])])
+    part.close()
+    with QuestDB(by_api) as db:
+        AlertStore(db).write(EVENT)
+    assert _read_back(by_flow) == [EVENT]
+    assert _read_back(by_api) == [EVENT]
