@@ -30,11 +30,11 @@ from lifeline.registry import Registry
 
 from . import bridge, drainage, gas, water
 from .alarms import GroupContext, evaluate_group
-from .api import Finding, SensorResult, WindowStats
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .faults import check_drift, check_reading, check_silence, end_silence
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
+from .results import Finding, SensorResult, WindowStats
 from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, SensorProfile
 from .state import GroupState, SensorState
 from .windows import add_reading, close_at_watermark

@@ -15,7 +15,7 @@ import numpy as np
 
 from lifeline.models import AlertKind, Tier
 
-from .api import Finding
+from .results import Finding
 from .rulebase import SensorProfile, report
 from .state import RING, SensorState
 

@@ -28,9 +28,9 @@ import numpy as np
 
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
-from .api import Finding
 from .config import RulesConfig, threshold, tier_thresholds
 from .faults import BLOCKING
+from .results import Finding
 from .rulebase import KindRule, SensorProfile, persist, report, tier_score
 from .state import RING, SensorState
 

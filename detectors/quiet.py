@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .api import WindowStats
 from .config import FaultRules
+from .results import WindowStats
 from .rulebase import SensorProfile
 from .state import RING, SensorState
 from .windows import add_array, begin_array, fold_window, fold_windows, window_sums

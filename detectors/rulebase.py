@@ -13,8 +13,8 @@ import numpy.typing as npt
 
 from lifeline.models import AlertKind, SensorKind, SensorSpec, Tier
 
-from .api import Finding
 from .config import RulesConfig
+from .results import Finding
 from .state import SensorState
 
 __all__ = ["AUX_KIND", "KindRule", "QuietFn", "RuleFn", "SensorProfile", "persist", "report", "tier_score"]

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, Tier
 
-from .api import Finding
+from .results import Finding
 
 __all__ = ["RING", "AlertRecord", "Contribution", "GroupState", "SensorState"]
 

@@ -25,10 +25,10 @@ import numpy as np
 
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
-from .api import Finding
 from .config import RulesConfig, threshold
 from .faults import BLOCKING
 from .gas import recent_before
+from .results import Finding
 from .rulebase import AUX_KIND, KindRule, SensorProfile, persist, report, tier_score
 from .state import SensorState
 

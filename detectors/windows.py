@@ -17,7 +17,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from .api import WindowStats
+from .results import WindowStats
 from .state import SensorState
 
 __all__ = [

@@ -28,7 +28,7 @@ from confluent_kafka import KafkaException, Producer
 from questdb import Sender, TimestampNanos
 
 from lifeline.codec import encode
-from lifeline.detectors.api import WindowStats
+from lifeline.detectors.results import WindowStats
 from lifeline.flows import metrics
 from lifeline.flows.validate import SensorIndex
 from lifeline.models import AlertEvent, Reject
