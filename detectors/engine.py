@@ -21,6 +21,7 @@ typical one-or-two readings per call, a lean scalar path runs per reading.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,13 +36,13 @@ from .correlation import LOAD_KINDS
 from .faults import check_drift, check_reading, check_silence, end_silence
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
 from .results import Finding, SensorResult, WindowStats
-from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, SensorProfile
+from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, RuleParams, SensorProfile
 from .state import GroupState, SensorState
 from .windows import add_reading, close_at_watermark
 
 __all__ = ["Detectors"]
 
-KIND_RULES: dict[SensorKind, KindRule] = {**gas.RULES, **water.RULES, **drainage.RULES, **bridge.RULES}
+KIND_RULES: dict[SensorKind, KindRule[Any]] = {**gas.RULES, **water.RULES, **drainage.RULES, **bridge.RULES}
 
 #: kinds whose slow linear trends are physical (crack growth, creep, night-flow creep): no drift fault
 DRIFT_EXEMPT = frozenset({
@@ -51,7 +52,7 @@ DRIFT_EXEMPT = frozenset({
 })  # fmt: skip
 
 
-def _always_quiet(prof: SensorProfile, st: SensorState, values: npt.NDArray[np.float64]) -> bool:
+def _always_quiet(prof: SensorProfile[Any], st: SensorState, values: npt.NDArray[np.float64]) -> bool:
     return True
 
 
@@ -65,20 +66,20 @@ class Detectors:
         """Bind the registry and the rules configuration (defaults: DOMAIN.md)."""
         self.registry = registry
         self.config = config or RulesConfig()
-        self._profiles: dict[str, SensorProfile] = {}
+        self._profiles: dict[str, SensorProfile[Any]] = {}
         self._load_sensors: dict[str, int] = {}
         self._context = GroupContext(self.config, self._spec_or_none, self._quiet_ms, self._load_sensors_of)
 
     # -- profiles ------------------------------------------------------------------------------
 
-    def profile(self, sensor_id: str) -> SensorProfile:
+    def profile(self, sensor_id: str) -> SensorProfile[Any]:
         """The compiled rule profile of one sensor (cached)."""
         prof = self._profiles.get(sensor_id)
         if prof is None:
             prof = self._profiles[sensor_id] = self._compile(self.registry[sensor_id])
         return prof
 
-    def _compile(self, spec: SensorSpec) -> SensorProfile:
+    def _compile(self, spec: SensorSpec) -> SensorProfile[Any]:
         cfg = self.config
         kind_rule = KIND_RULES.get(spec.kind)
         span = spec.valid_max - spec.valid_min
@@ -106,7 +107,7 @@ class Detectors:
             rests_at_floor=spec.kind in cfg.faults.floor_kinds,
             step_physical=spec.kind in cfg.faults.step_physical_kinds,
             persistence=max(1, cfg.alarm.persistence_samples),
-            p=kind_rule.params(spec, cfg) if kind_rule else {},
+            p=kind_rule.params(spec, cfg) if kind_rule else RuleParams(),
             flags=frozenset(flags),
             rule=kind_rule.fn if kind_rule else None,
             quiet=kind_rule.quiet if kind_rule else _always_quiet,
@@ -186,7 +187,7 @@ class Detectors:
         return SensorResult(stats, findings)
 
     def _steps(
-        self, prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+        self, prof: SensorProfile[Any], st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
         stats: list[WindowStats], out: list[Finding],
     ) -> None:  # fmt: skip
         step = self._step
@@ -194,7 +195,7 @@ class Detectors:
             step(prof, st, t, v, stats, out)
 
     def _step(
-        self, prof: SensorProfile, st: SensorState, t: int, v: float, stats: list[WindowStats], out: list[Finding]
+        self, prof: SensorProfile[Any], st: SensorState, t: int, v: float, stats: list[WindowStats], out: list[Finding]
     ) -> None:
         add_reading(st, prof.window_ms, t, v, stats)
         check_reading(prof, st, t, v, out)
@@ -210,7 +211,7 @@ class Detectors:
         st.n_seen += 1
 
     def _hourly(
-        self, prof: SensorProfile, st: SensorState, stats: list[WindowStats], out: list[Finding],
+        self, prof: SensorProfile[Any], st: SensorState, stats: list[WindowStats], out: list[Finding],
         decided: npt.NDArray[np.int64],
     ) -> None:  # fmt: skip
         """Fold closed windows into hourly means (aux slots) and run the drift check on each new hour.

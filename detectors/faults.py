@@ -11,6 +11,8 @@ fraction of the physical range. For white noise of std σ, ``E|Δ| ≈ 1.13 σ``
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from lifeline.models import AlertKind, Tier
@@ -45,7 +47,7 @@ _T3 = int(Tier.T3)
 
 
 def _set(
-    prof: SensorProfile, st: SensorState, bit: int, on: bool, rule: str, ts: int, value: float,
+    prof: SensorProfile[Any], st: SensorState, bit: int, on: bool, rule: str, ts: int, value: float,
     evidence: str, out: list[Finding],
 ) -> None:  # fmt: skip
     family = rule.partition(":")[0]
@@ -57,7 +59,7 @@ def _set(
         report(prof, st, family, 0, _FAULT, rule, ts, value, 0.0, lambda: evidence, out)
 
 
-def _forget_old_spike(prof: SensorProfile, st: SensorState, ts: int) -> None:
+def _forget_old_spike(prof: SensorProfile[Any], st: SensorState, ts: int) -> None:
     """A spike is a moment, not a condition that ends: once its finding is older than both the
     group's quiet period (the alert has cleared) and the refresh period (a new spike would be
     reported anyway), forget it, so the sensor counts as quiet again and may take the vectorised
@@ -67,7 +69,7 @@ def _forget_old_spike(prof: SensorProfile, st: SensorState, ts: int) -> None:
         del st.emitted["fault.spike"]
 
 
-def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
+def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
     """Per-reading fault checks; call before the kind's rule and before the sample is pushed."""
     cfg = prof.config.faults
     if st.emitted and "fault.spike" in st.emitted:
@@ -170,7 +172,7 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
             st.step_ref, st.step_t = np.nan, -1
 
 
-def check_silence(prof: SensorProfile, st: SensorState, watermark_ms: int, out: list[Finding]) -> None:
+def check_silence(prof: SensorProfile[Any], st: SensorState, watermark_ms: int, out: list[Finding]) -> None:
     """Dropout: no reading for ``silence_intervals × interval_s`` of event time behind the watermark."""
     if st.last_ts < 0:
         return
@@ -201,7 +203,7 @@ def check_silence(prof: SensorProfile, st: SensorState, watermark_ms: int, out: 
     )
 
 
-def end_silence(prof: SensorProfile, st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
+def end_silence(prof: SensorProfile[Any], st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
     """A reading arrived after a reported silence: end the dropout fault."""
     st.silent = 0
     st.faults &= ~SILENCE
@@ -209,7 +211,7 @@ def end_silence(prof: SensorProfile, st: SensorState, ts: int, value: float, out
 
 
 def check_drift(
-    prof: SensorProfile, st: SensorState, hourly: np.ndarray, ts: int, value: float, out: list[Finding]
+    prof: SensorProfile[Any], st: SensorState, hourly: np.ndarray, ts: int, value: float, out: list[Finding]
 ) -> None:
     """Drift: a near-perfectly linear trend over ``drift_hours`` hourly means (R² ≥ drift_min_r2)
     whose total change exceeds ``drift_min_fraction_of_range`` of the physical range.
@@ -248,7 +250,7 @@ def check_drift(
         _set(prof, st, DRIFT, False, "fault.drift:linear_trend", ts, value, "trend gone", out)
 
 
-def noise_scale(prof: SensorProfile, st: SensorState) -> float:
+def noise_scale(prof: SensorProfile[Any], st: SensorState) -> float:
     """The sensor's current noise scale (EW of |Δ|, floored)."""
     noise = st.noise
     return noise if noise == noise and noise > prof.noise_floor else prof.noise_floor

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -54,20 +55,20 @@ def ew(start: float, xs: npt.NDArray[np.float64], alpha: float) -> float:
     return float(start * powers[n] + weights[n - 1 :: -1] @ xs) if n else start
 
 
-def may_be_quiet(prof: SensorProfile, st: SensorState, values: npt.NDArray[np.float64]) -> bool:
+def may_be_quiet(prof: SensorProfile[Any], st: SensorState, values: npt.NDArray[np.float64]) -> bool:
     """The state allows the vectorised path: past warm-up, nothing open; then the kind's screen decides."""
     if st.n_seen < WARM_UP or st.emitted or st.faults or st.equal_run or st.sat_run:
         return False
     return prof.quiet is not None and prof.quiet(prof, st, values)
 
 
-def noise_scale(prof: SensorProfile, st: SensorState) -> float:
+def noise_scale(prof: SensorProfile[Any], st: SensorState) -> float:
     """The sensor's noise estimate, floored."""
     return st.noise if st.noise > prof.noise_floor else prof.noise_floor
 
 
 def quiet_array(
-    prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+    prof: SensorProfile[Any], st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
     stats: list[WindowStats],
 ) -> bool:  # fmt: skip
     """One sensor's array: fold it in if quiet; ``False`` (nothing changed) when the scalar path is needed."""
@@ -116,7 +117,7 @@ def _stuck_run(cfg: FaultRules) -> int:
 
 
 def _settle(
-    prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+    prof: SensorProfile[Any], st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
     moving: npt.NDArray[np.float64], scale: float, trailing_equal: int, previous_ts: int,
 ) -> None:  # fmt: skip
     """The rest of a quiet array's update: noise and level estimates, ring buffer, counters."""
@@ -143,7 +144,7 @@ class QuietRun:
     at: int  # position among the screened arrays
 
     def apply(
-        self, prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+        self, prof: SensorProfile[Any], st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
         stats: list[WindowStats],
     ) -> None:  # fmt: skip
         """Update ``st`` with its array ``ts``/``values`` as :func:`quiet_array` would (state unchanged
@@ -161,7 +162,7 @@ class QuietRuns:
     """
 
     def __init__(
-        self, cfg: FaultRules, profs: Sequence[SensorProfile], states: Sequence[SensorState],
+        self, cfg: FaultRules, profs: Sequence[SensorProfile[Any]], states: Sequence[SensorState],
         ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64], starts: Sequence[int], stops: Sequence[int],
     ) -> None:  # fmt: skip
         chosen = [
@@ -188,7 +189,7 @@ class QuietRuns:
         return QuietRun(self, at) if at is not None and self._quiet[at] else None
 
     def _screen(
-        self, cfg: FaultRules, profs: list[SensorProfile], states: list[SensorState],
+        self, cfg: FaultRules, profs: list[SensorProfile[Any]], states: list[SensorState],
         ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
         starts: npt.NDArray[np.intp], stops: npt.NDArray[np.intp],
     ) -> None:  # fmt: skip
@@ -250,7 +251,7 @@ class QuietRuns:
         self._scale, self._trailing = scale.tolist(), trailing.tolist()
 
     def apply(
-        self, at: int, prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64],
+        self, at: int, prof: SensorProfile[Any], st: SensorState, ts: npt.NDArray[np.int64],
         values: npt.NDArray[np.float64], stats: list[WindowStats],
     ) -> None:  # fmt: skip
         """Fold screened array ``at`` into its state (see :meth:`QuietRun.apply`)."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -17,13 +18,51 @@ from .config import RulesConfig
 from .results import Finding
 from .state import SensorState
 
-__all__ = ["AUX_KIND", "KindRule", "QuietFn", "RuleFn", "SensorProfile", "persist", "report", "tier_score"]
+__all__ = [
+    "AUX_KIND", "KindRule", "QuietFn", "RuleFn", "RuleParams", "SensorProfile", "StepParams", "TierParams",
+    "lookback_ms", "persist", "report", "step_hold_ms", "tier_score",
+]  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class RuleParams:
+    """A kind's resolved rule parameters (registry thresholds over the defaults); each kind subclasses it."""
+
+
+@dataclass(frozen=True, slots=True)
+class TierParams(RuleParams):
+    """The three graded bounds of a rule: tier 3 (lowest), tier 2 and tier 1 (most severe)."""
+
+    t3: float
+    t2: float
+    t1: float
+
+
+@dataclass(frozen=True, slots=True)
+class StepParams(RuleParams):
+    """A level-step rule: how far back the pre-event level is taken, and how long a step is held."""
+
+    lookback_ms: float
+    hold_ms: float
+
+
+def lookback_ms(spec: SensorSpec, window_s: float) -> float:
+    """The look-back for a pre-event level: ``window_s``, but at least 1.5 reporting intervals."""
+    return max(window_s * 1000.0, 1.5 * spec.interval_s * 1000.0)
+
+
+def step_hold_ms(cfg: RulesConfig) -> float:
+    """How long a level step (burst, surge) is tracked at most before it is taken as the new level."""
+    return cfg.water.step_max_hold_s * 1000.0
+
+
+P = TypeVar("P", bound=RuleParams)
 
 #: a kind's rule, called once per reading after the generic fault checks
-RuleFn = Callable[["SensorProfile", SensorState, int, float, list[Finding]], None]
+RuleFn = Callable[["SensorProfile[P]", SensorState, int, float, list[Finding]], None]
 
 #: a kind's vectorised "nothing to do here" screen over an array of values
-QuietFn = Callable[["SensorProfile", SensorState, npt.NDArray[np.float64]], bool]
+QuietFn = Callable[["SensorProfile[P]", SensorState, npt.NDArray[np.float64]], bool]
 
 #: auxiliary array layout: [0, AUX_KIND) hourly means for the drift check, then the kind's own slots
 AUX_DRIFT_HOURS = 24
@@ -31,14 +70,14 @@ AUX_KIND = 4 + AUX_DRIFT_HOURS
 
 
 @dataclass(frozen=True, slots=True)
-class KindRule:
+class KindRule(Generic[P]):
     """A sensor kind's rule: the per-reading function, its parameter resolver and aux slots."""
 
-    fn: RuleFn
-    params: Callable[[SensorSpec, RulesConfig], dict[str, float]]
+    fn: RuleFn[P]
+    params: Callable[[SensorSpec, RulesConfig], P]
     aux_size: int = 0
     #: vectorised screen: ``True`` when the rule has nothing to do for these values (bulk path allowed)
-    quiet: QuietFn | None = None
+    quiet: QuietFn[P] | None = None
 
 
 _TIERS = (None, Tier.T1, Tier.T2, Tier.T3)
@@ -46,7 +85,7 @@ _TIER_BASE_SCORE = (0.0, 0.9, 0.7, 0.4)
 
 
 @dataclass(slots=True)
-class SensorProfile:
+class SensorProfile(Generic[P]):
     """One sensor's registry entry compiled with the rules configuration (built once, cached)."""
 
     spec: SensorSpec
@@ -64,12 +103,12 @@ class SensorProfile:
     rests_at_floor: bool
     step_physical: bool
     persistence: int
-    #: resolved numeric parameters of this sensor's rule (registry thresholds over defaults)
-    p: dict[str, float] = field(default_factory=dict)
+    #: resolved parameters of this sensor's rule (registry thresholds over defaults)
+    p: P
     #: word flags from the asset kind (sewer well, valve well, ...)
     flags: frozenset[str] = frozenset()
-    rule: RuleFn | None = None
-    quiet: QuietFn | None = None
+    rule: RuleFn[P] | None = None
+    quiet: QuietFn[P] | None = None
     aux_size: int = 0
     #: no supporting finding for this long → the alert clears
     quiet_ms: int = 1_800_000
@@ -124,7 +163,7 @@ def tier_score(tier: int, ratio: float = math.nan) -> float:
 
 
 def report(
-    prof: SensorProfile,
+    prof: SensorProfile[Any],
     st: SensorState,
     family: str,
     tier: int,
