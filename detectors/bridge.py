@@ -43,11 +43,11 @@ _H_MS = 3_600_000
 
 def _tier_from_levels(prof: SensorProfile[Any], st: SensorState, ts: int, min_duration_ms: float = 0.0) -> int:
     need = prof.persistence
-    if st.c1 >= need and ts - st.s1 >= min_duration_ms:
+    if st.run_t1 >= need and ts - st.run_t1_since >= min_duration_ms:
         return 1
-    if st.c2 >= need and ts - st.s2 >= min_duration_ms:
+    if st.run_t2 >= need and ts - st.run_t2_since >= min_duration_ms:
         return 2
-    if st.c3 >= need and ts - st.s3 >= min_duration_ms:
+    if st.run_t3 >= need and ts - st.run_t3_since >= min_duration_ms:
         return 3
     return 0
 
@@ -87,16 +87,16 @@ def _load_params(spec: SensorSpec, cfg: RulesConfig) -> LiveLoadParams:
 def _live_load(prof: SensorProfile[LiveLoadParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     p = prof.p
     design = p.design
-    base = st.base
+    base = st.baseline
     if base != base or design != design or design <= 0:
-        st.base, st.base_t = v, ts
+        st.baseline, st.baseline_ts = v, ts
         return
     ratio = (v - base) / design
     loaded = ratio >= 0.25 * p.t3 / 0.7
     tau = p.frozen_tau_ms if loaded else p.tau_ms
-    st.base = base + (v - base) * (1.0 - math.exp(-(ts - st.base_t) / tau))
-    st.base_t = ts
-    if ratio < p.t3 and st.c3 == 0:
+    st.baseline = base + (v - base) * (1.0 - math.exp(-(ts - st.baseline_ts) / tau))
+    st.baseline_ts = ts
+    if ratio < p.t3 and st.run_t3 == 0:
         if "bridge.load" in st.emitted:
             report(prof, st, "bridge.load", 0, AlertKind.BRIDGE_OVERLOAD, "", ts, v, 0.0, lambda: "load gone", out)
         return
@@ -143,14 +143,14 @@ def _acc_params(spec: SensorSpec, cfg: RulesConfig) -> AccelerationParams:
 def _acceleration_quiet(
     prof: SensorProfile[AccelerationParams], st: SensorState, values: npt.NDArray[np.float64]
 ) -> bool:
-    return st.c2 == 0 and "bridge.acc" not in st.emitted and float(np.abs(values).max()) < prof.p.t2
+    return st.run_t2 == 0 and "bridge.acc" not in st.emitted and float(np.abs(values).max()) < prof.p.t2
 
 
 def _acceleration(
     prof: SensorProfile[AccelerationParams], st: SensorState, ts: int, v: float, out: list[Finding]
 ) -> None:
     t2 = prof.p.t2
-    if abs(v) < t2 and st.c2 == 0:
+    if abs(v) < t2 and st.run_t2 == 0:
         if "bridge.acc" in st.emitted:
             report(prof, st, "bridge.acc", 0, AlertKind.STRUCTURAL_ANOMALY, "", ts, v, 0.0, lambda: "calm", out)
         return
@@ -216,7 +216,7 @@ def _bounded(
             x = measure(prof, st, ts, v)
             if x != x:
                 return
-            if x < p.t3 and st.c3 == 0:
+            if x < p.t3 and st.run_t3 == 0:
                 if family in st.emitted:
                     report(prof, st, family, 0, kind, "", ts, v, 0.0, lambda: "back to normal", out)
                 return
@@ -248,11 +248,11 @@ def _bounded(
 def _learned_baseline(st: SensorState, v: float, design: float | None, learn: int) -> float:
     if design is not None:
         return design
-    if st.base_n < learn:
-        st.base = v if st.base_n == 0 else st.base + (v - st.base) / (st.base_n + 1)
-        st.base_n += 1
+    if st.baseline_n < learn:
+        st.baseline = v if st.baseline_n == 0 else st.baseline + (v - st.baseline) / (st.baseline_n + 1)
+        st.baseline_n += 1
         return math.nan
-    return st.base
+    return st.baseline
 
 
 @_bounded("bridge.crack", "bridge.crack_width", "crack width mm")
@@ -321,7 +321,7 @@ def _bearing(prof: SensorProfile[BearingParams], st: SensorState, ts: int, v: fl
     p = prof.p
     hour = ts // _H_MS
     if aux[_B_HOUR] != hour:
-        if aux[_B_HOUR] == aux[_B_HOUR] and aux[_B_N] > 0 and st.c3 == 0:
+        if aux[_B_HOUR] == aux[_B_HOUR] and aux[_B_N] > 0 and st.run_t3 == 0:
             slot = _B_PROFILE + int(aux[_B_HOUR]) % 24
             mean = aux[_B_SUM] / aux[_B_N]
             aux[slot] = mean if aux[slot] != aux[slot] else 0.5 * (aux[slot] + mean)
@@ -335,7 +335,7 @@ def _bearing(prof: SensorProfile[BearingParams], st: SensorState, ts: int, v: fl
     scale = aux[_B_SCALE]
     relative = abs(residual) / (1.25 * scale) if scale == scale and scale > 0 else 0.0
     x = abs(residual) if p.absolute else relative
-    if x < p.t3 and st.c3 == 0:
+    if x < p.t3 and st.run_t3 == 0:
         aux[_B_SCALE] = abs(residual) if scale != scale else scale + (abs(residual) - scale) / 48.0
         if "bridge.bearing" in st.emitted:
             report(prof, st, "bridge.bearing", 0, AlertKind.STRUCTURAL_ANOMALY, "", ts, v, 0.0, lambda: "follows", out)

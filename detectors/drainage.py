@@ -48,7 +48,7 @@ def _rise_and_ref(st: SensorState, ts: int, v: float, interval_ms: float) -> tup
     before = recent_before(st, ts, lookback)
     if before.size == 0:
         return 0.0, v
-    n = st.ring_n
+    n = st.ring_count
     times = st.ring[0, :n] if n < st.ring.shape[1] else st.ring[0]
     window = (times >= ts - lookback) & (times < ts)
     oldest = int(np.argmin(np.where(window, times, np.inf)))
@@ -64,11 +64,11 @@ def _fast_rise(
     previous sample and has not fallen back below the midpoint of that rise (a spike falls back).
     Returns (fast or held, the rise now). Uses ``step_ref`` / ``step_t`` for the pending rise."""
     rise, ref = _rise_and_ref(st, ts, v, interval_ms) if v >= floor else (0.0, v)
-    held = st.step_t >= 0 and v >= st.step_ref and ts - st.step_t <= 1.5 * max(interval_ms, _FIVE_MIN_MS)
+    held = st.step_ts >= 0 and v >= st.step_level and ts - st.step_ts <= 1.5 * max(interval_ms, _FIVE_MIN_MS)
     if v >= floor and rise > limit:
-        st.step_ref, st.step_t = 0.5 * (v + ref), ts
+        st.step_level, st.step_ts = 0.5 * (v + ref), ts
         return True, rise
-    st.step_ref, st.step_t = math.nan, -1
+    st.step_level, st.step_ts = math.nan, -1
     return held and v >= floor, rise
 
 
@@ -116,7 +116,7 @@ def _rain(prof: SensorProfile[RainParams], st: SensorState, ts: int, v: float, o
     aux[AUX_KIND] = bucket
     if v > 0.0:
         ring[bucket % slots] += v * prof.spec.interval_s / 3600.0
-    elif "drainage.rain" not in st.emitted and st.c3 == 0:
+    elif "drainage.rain" not in st.emitted and st.run_t3 == 0:
         return
     total6 = float(ring.sum())
     newest = (bucket - np.arange(half)) % slots
@@ -125,7 +125,7 @@ def _rain(prof: SensorProfile[RainParams], st: SensorState, ts: int, v: float, o
     level = 1 if total >= p.t1 else 2 if t2_hit else 3 if v >= p.t3 else 0
     persist(st, level, ts)
     tier = 0
-    if st.c3 >= prof.persistence:
+    if st.run_t3 >= prof.persistence:
         tier = 3
     if t2_hit:
         tier = 2
@@ -173,7 +173,7 @@ def _ponding_params(spec: SensorSpec, cfg: RulesConfig) -> PondingParams:
 
 def _ponding(prof: SensorProfile[PondingParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     p = prof.p
-    if v < p.t3 and st.c3 == 0:
+    if v < p.t3 and st.run_t3 == 0:
         if "drainage.ponding" in st.emitted:
             report(prof, st, "drainage.ponding", 0, AlertKind.WATERLOGGING, "", ts, v, 0.0, lambda: "receded", out)
         return
@@ -181,7 +181,7 @@ def _ponding(prof: SensorProfile[PondingParams], st: SensorState, ts: int, v: fl
     level = 1 if v >= p.t1 or rising else 2 if v >= p.t2 else 3 if v >= p.t3 else 0
     persist(st, level, ts)
     need = prof.persistence
-    tier = 1 if st.c1 >= need else 2 if st.c2 >= need else 3 if st.c3 >= need else 0
+    tier = 1 if st.run_t1 >= need else 2 if st.run_t2 >= need else 3 if st.run_t3 >= need else 0
     if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
         tier = 3
     if st.faults & BLOCKING:
@@ -238,7 +238,7 @@ def _manhole(prof: SensorProfile[ManholeParams], st: SensorState, ts: int, v: fl
     lowest = crown if crown == crown else t2
     if lowest != lowest:
         return
-    if v < lowest and st.c3 == 0:
+    if v < lowest and st.run_t3 == 0:
         if "drainage.manhole" in st.emitted:
             report(prof, st, "drainage.manhole", 0, AlertKind.OVERFLOW, "", ts, v, 0.0, lambda: "receded", out)
         return
@@ -246,7 +246,7 @@ def _manhole(prof: SensorProfile[ManholeParams], st: SensorState, ts: int, v: fl
     level = 1 if v >= t1 else 2 if v >= t2 or rising else 3 if v >= lowest else 0
     persist(st, level, ts)
     need = prof.persistence
-    tier = 1 if st.c1 >= need else 2 if st.c2 >= need else 3 if st.c3 >= need else 0
+    tier = 1 if st.run_t1 >= need else 2 if st.run_t2 >= need else 3 if st.run_t3 >= need else 0
     if st.faults & BLOCKING:
         tier = 0
     ground = p.ground

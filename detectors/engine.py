@@ -176,8 +176,8 @@ class Detectors:
             self._step(prof, state, int(ts_ms.item(0)), float(values.item(0)), stats, findings)
         else:
             head = 0
-            if n >= BULK_MIN + 1 and state.n_seen < WARM_UP:  # warm up on the first readings, then go vectorised
-                head = min(n, WARM_UP - state.n_seen)
+            if n >= BULK_MIN + 1 and state.seen < WARM_UP:  # warm up on the first readings, then go vectorised
+                head = min(n, WARM_UP - state.seen)
                 self._steps(prof, state, ts_ms[:head], values[:head], stats, findings)
             rest_ts, rest_values = ts_ms[head:], values[head:]
             if rest_ts.shape[0] < BULK_MIN or not quiet_array(prof, state, rest_ts, rest_values, stats):
@@ -203,18 +203,19 @@ class Detectors:
         if rule is not None:
             rule(prof, st, t, v, out)
         st.push(t, v)
-        lvl = st.lvl
-        st.lvl = v if lvl != lvl else lvl + (v - lvl) * LVL_ALPHA
+        lvl = st.level
+        st.level = v if lvl != lvl else lvl + (v - lvl) * LVL_ALPHA
         st.last_ts = t
-        st.prev_v = st.last_v
-        st.last_v = v
-        st.n_seen += 1
+        st.prev_value = st.last_value
+        st.last_value = v
+        st.seen += 1
 
     def _hourly(
         self, prof: SensorProfile[Any], st: SensorState, stats: list[WindowStats], out: list[Finding],
         decided: npt.NDArray[np.int64],
     ) -> None:  # fmt: skip
-        """Fold closed windows into hourly means (aux slots) and run the drift check on each new hour.
+        """Fold closed windows into hourly means (the drift slots and the aux ring of means) and run
+        the drift check on each new hour.
 
         ``decided`` holds the event times of the readings (or the watermark) that closed the windows; a
         drift finding is stamped with the first of them at or after the window's end, so it is never
@@ -225,21 +226,21 @@ class Detectors:
             return
         for w in stats:
             hour = w.window_start - w.window_start % _MS_PER_H
-            if aux[0] != aux[0]:
-                aux[0], aux[1], aux[2], aux[3] = hour, 0.0, 0.0, 0.0
-            if hour != aux[0]:
-                if aux[2] > 0:
-                    pos = int(aux[3])
-                    aux[4 + pos] = aux[1] / aux[2]
-                    aux[3] = (pos + 1) % AUX_DRIFT_HOURS
-                    ring = np.roll(aux[4 : 4 + AUX_DRIFT_HOURS], -int(aux[3]))
+            if st.drift_hour < 0:
+                st.drift_hour, st.drift_sum, st.drift_count, st.drift_slot = hour, 0.0, 0, 0
+            if hour != st.drift_hour:
+                if st.drift_count > 0:
+                    pos = st.drift_slot
+                    aux[pos] = st.drift_sum / st.drift_count
+                    st.drift_slot = (pos + 1) % AUX_DRIFT_HOURS
+                    ring = np.roll(aux[:AUX_DRIFT_HOURS], -st.drift_slot)
                     end = w.window_start + prof.window_ms
                     at = int(np.searchsorted(decided, end, side="left"))
                     decided_ts = int(decided[at]) if at < decided.shape[0] else int(decided[-1])
                     check_drift(prof, st, ring, max(decided_ts, end), w.mean, out)
-                aux[0], aux[1], aux[2] = hour, 0.0, 0.0
-            aux[1] += w.mean * w.count
-            aux[2] += w.count
+                st.drift_hour, st.drift_sum, st.drift_count = hour, 0.0, 0
+            st.drift_sum += w.mean * w.count
+            st.drift_count += w.count
 
     def advance_sensor(self, state: SensorState, watermark_ms: int) -> SensorResult:
         """The event-time watermark moved: close a window it passed, report silence (dropout)."""

@@ -74,15 +74,15 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
     cfg = prof.config.faults
     if st.emitted and "fault.spike" in st.emitted:
         _forget_old_spike(prof, st, ts)
-    if st.n_seen:
-        last = st.last_v
+    if st.seen:
+        last = st.last_value
         delta = value - last
         ad = abs(delta)
         noise = st.noise
         scale = noise if noise > prof.noise_floor else prof.noise_floor
         # spike: the PREVIOUS sample jumped away and this one came back (judged one sample late)
-        if st.n_seen >= 8 and noise == noise:
-            prev = st.prev_v
+        if st.seen >= 8 and noise == noise:
+            prev = st.prev_value
             limit = cfg.spike_sigma * scale
             if abs(last - prev) > limit and ad > limit and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)):
                 # confirm against a robust scale of the recent samples before the candidate
@@ -112,8 +112,8 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
         if ad > 0.0:
             if noise != noise:
                 st.noise = ad
-            elif st.n_seen < RING:  # warm-up: plain running mean, no clipping
-                st.noise = noise + (ad - noise) / st.n_seen
+            elif st.seen < RING:  # warm-up: plain running mean, no clipping
+                st.noise = noise + (ad - noise) / st.seen
             else:
                 st.noise = noise + (min(ad, 4.0 * scale) - noise) / cfg.noise_tau_samples
             if st.equal_run:
@@ -167,9 +167,7 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
         if st.faults & SATURATED:
             _set(prof, st, SATURATED, False, "fault.saturation:range_limit", ts, value, "back inside range", out)
             # clipped samples are no pre-event level: forget them, so leaving saturation is no "step"
-            st.ring[1, :] = np.nan
-            st.last_v = np.nan  # so the next spike check sees no clipped neighbour (as the ring does)
-            st.step_ref, st.step_t = np.nan, -1
+            st.forget_values()
 
 
 def check_silence(prof: SensorProfile[Any], st: SensorState, watermark_ms: int, out: list[Finding]) -> None:
@@ -192,7 +190,7 @@ def check_silence(prof: SensorProfile[Any], st: SensorState, watermark_ms: int, 
         _FAULT,
         "fault.silence:no_data",
         ts,
-        st.last_v,
+        st.last_value,
         0.5,
         lambda: (
             f"silence: no reading for {overdue / 1000:.0f} s of event time "

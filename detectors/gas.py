@@ -55,7 +55,7 @@ __all__ = [
 
 def recent_before(st: SensorState, ts: int, lookback_ms: float) -> np.ndarray:
     """Values of the ring buffer with event time in ``[ts - lookback_ms, ts)``."""
-    n = st.ring_n
+    n = st.ring_count
     times = st.ring[0, :n] if n < RING else st.ring[0]
     values = st.ring[1, :n] if n < RING else st.ring[1]
     mask = (times >= ts - lookback_ms) & (times < ts)
@@ -65,8 +65,8 @@ def recent_before(st: SensorState, ts: int, lookback_ms: float) -> np.ndarray:
 
 def last_values(st: SensorState, k: int) -> np.ndarray:
     """The last ``k`` values pushed (oldest first)."""
-    k = min(k, st.ring_n)
-    idx = (st.ring_i - k + np.arange(k)) % RING
+    k = min(k, st.ring_count)
+    idx = (st.ring_next - k + np.arange(k)) % RING
     out: np.ndarray = st.ring[1, idx]
     return out
 
@@ -104,7 +104,7 @@ def _ch4_params(spec: SensorSpec, cfg: RulesConfig) -> LelParams:
 def _ch4(prof: SensorProfile[LelParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     p = prof.p
     t3 = p.t3
-    if v < t3 and st.c3 == 0:
+    if v < t3 and st.run_t3 == 0:
         if "gas.lel" in st.emitted:
             report(prof, st, "gas.lel", 0, AlertKind.GAS_LEAK, "", ts, v, 0.0, lambda: f"{v:.1f} %LEL < {t3:g}", out)
         return
@@ -115,24 +115,24 @@ def _ch4(prof: SensorProfile[LelParams], st: SensorState, ts: int, v: float, out
         # hysteresis: hold the reported level (T1 by a rising sensitive well holds T2) through dips
         held = 2 if previous[0] == 1 and previous[2] == _T1_RISING else previous[0]
         if level == 0 or level > held:
-            st.hold_n += 1
-            if st.hold_n < p.release:
+            st.hold_reports += 1
+            if st.hold_reports < p.release:
                 level = held
             else:
-                st.hold_n = 0
+                st.hold_reports = 0
         else:
-            st.hold_n = 0
+            st.hold_reports = 0
     persist(st, level, ts)
     need = prof.persistence
     tier, rule = 0, ""
-    if st.c3 >= need:
+    if st.run_t3 >= need:
         tier, rule = 3, "gas.lel:t3_persistent"
-    if st.c2 >= need and ts - st.s2 >= p.sustain_ms:
+    if st.run_t2 >= need and ts - st.run_t2_since >= p.sustain_ms:
         tier, rule = 2, "gas.lel:t2_sustained"
     recent = last_values(st, 3)
-    if st.c2 >= need and "sensitive" in prof.flags and recent.size and v > float(np.median(recent)):
+    if st.run_t2 >= need and "sensitive" in prof.flags and recent.size and v > float(np.median(recent)):
         tier, rule = 1, _T1_RISING
-    if st.c1 >= need:
+    if st.run_t1 >= need:
         tier, rule = 1, "gas.lel:t1_upper_alarm"
     relative = 1.0
     if tier and ("sewer" in prof.flags or p.biogas_history > 0):
@@ -150,7 +150,7 @@ def _ch4(prof: SensorProfile[LelParams], st: SensorState, ts: int, v: float, out
         tier, rule = 3, "gas.lel:identical_readings_capped"
     if st.faults & BLOCKING:
         tier = 0
-    count = st.c1 if tier == 1 else st.c2 if tier == 2 else st.c3
+    count = st.run_t1 if tier == 1 else st.run_t2 if tier == 2 else st.run_t3
     report(
         prof,
         st,
@@ -203,32 +203,32 @@ def _gas_pressure(
     p = prof.p
     sp = p.set_point
     if sp != sp:  # no set point: learn a slow baseline
-        st.base = v if st.base != st.base else st.base + (v - st.base) * 0.02
-        sp = st.base
+        st.baseline = v if st.baseline != st.baseline else st.baseline + (v - st.baseline) * 0.02
+        sp = st.baseline
     if sp <= 0:
         return
     dev = (v - sp) / sp
-    if abs(dev) <= p.dev_t3 and st.step_ref != st.step_ref and st.c3 == 0 and "gas.pressure" not in st.emitted:
+    if abs(dev) <= p.dev_t3 and st.step_level != st.step_level and st.run_t3 == 0 and "gas.pressure" not in st.emitted:
         return
-    if st.step_ref != st.step_ref:
+    if st.step_level != st.step_level:
         before = recent_before(st, ts, p.lookback_ms)
         if before.size and v < (1.0 - p.drop_t1) * float(before.max()):
-            st.step_ref, st.step_t = float(before.max()), ts
-    elif v >= (1.0 - 0.5 * p.drop_t1) * st.step_ref:
-        st.step_ref, st.step_t = float("nan"), -1
-    sudden = st.step_ref == st.step_ref
+            st.step_level, st.step_ts = float(before.max()), ts
+    elif v >= (1.0 - 0.5 * p.drop_t1) * st.step_level:
+        st.step_level, st.step_ts = float("nan"), -1
+    sudden = st.step_level == st.step_level
     level = 1 if sudden else 2 if abs(dev) > p.dev_t2 else 3 if abs(dev) > p.dev_t3 else 0
     persist(st, level, ts)
     tier, rule = 0, ""
-    if st.c3 and ts - st.s3 >= p.sustain_ms:
+    if st.run_t3 and ts - st.run_t3_since >= p.sustain_ms:
         tier, rule = 3, "gas.pressure:deviation_t3"
-    if st.c2 and ts - st.s2 >= p.sustain_ms:
+    if st.run_t2 and ts - st.run_t2_since >= p.sustain_ms:
         tier, rule = 2, "gas.pressure:deviation_t2"
-    if st.c1 >= prof.persistence:
+    if st.run_t1 >= prof.persistence:
         tier, rule = 1, "gas.pressure:sudden_drop"
     if st.faults & BLOCKING:
         tier = 0
-    ref = st.step_ref
+    ref = st.step_level
     report(
         prof,
         st,
@@ -264,21 +264,21 @@ def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> GasFlowParams:
 
 def _gas_flow(prof: SensorProfile[GasFlowParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     p = prof.p
-    if st.step_ref != st.step_ref:
-        lvl = st.lvl
+    if st.step_level != st.step_level:
+        lvl = st.level
         if lvl != lvl or v < (1.0 + 0.8 * p.surge) * lvl:
             if "gas.flow.surge" in st.emitted:
                 report(prof, st, "gas.flow.surge", 0, AlertKind.GAS_PRESSURE_ANOMALY, "", ts, v, 0.0, lambda: "", out)
             return
         before = recent_before(st, ts, p.lookback_ms)
         if before.size and v >= (1.0 + p.surge) * float(before.mean()):
-            st.step_ref, st.step_t = float(before.mean()), ts
-    elif v < (1.0 + 0.5 * p.surge) * st.step_ref or ts - st.step_t > p.hold_ms:
-        st.step_ref, st.step_t = float("nan"), -1
-    on = st.step_ref == st.step_ref
+            st.step_level, st.step_ts = float(before.mean()), ts
+    elif v < (1.0 + 0.5 * p.surge) * st.step_level or ts - st.step_ts > p.hold_ms:
+        st.step_level, st.step_ts = float("nan"), -1
+    on = st.step_level == st.step_level
     persist(st, 3 if on else 0, ts)
-    tier = 3 if st.c3 >= prof.persistence and not st.faults & BLOCKING else 0
-    ref = st.step_ref
+    tier = 3 if st.run_t3 >= prof.persistence and not st.faults & BLOCKING else 0
+    ref = st.step_level
     report(
         prof,
         st,
@@ -312,11 +312,11 @@ def _tilt_params(spec: SensorSpec, cfg: RulesConfig) -> CoverTiltParams:
 
 def _cover_tilt(prof: SensorProfile[CoverTiltParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     p = prof.p
-    if v <= p.t3 and st.c3 == 0 and "gas.cover" not in st.emitted:
+    if v <= p.t3 and st.run_t3 == 0 and "gas.cover" not in st.emitted:
         return
     level = 2 if v > p.t2 else 3 if v > p.t3 else 0
     persist(st, level, ts)
-    tier = 2 if st.c2 >= prof.persistence else 3 if st.c3 >= 1 else 0
+    tier = 2 if st.run_t2 >= prof.persistence else 3 if st.run_t3 >= 1 else 0
     if st.faults & BLOCKING:
         tier = 0
     report(

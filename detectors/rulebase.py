@@ -64,9 +64,9 @@ RuleFn = Callable[["SensorProfile[P]", SensorState, int, float, list[Finding]], 
 #: a kind's vectorised "nothing to do here" screen over an array of values
 QuietFn = Callable[["SensorProfile[P]", SensorState, npt.NDArray[np.float64]], bool]
 
-#: auxiliary array layout: [0, AUX_KIND) hourly means for the drift check, then the kind's own slots
+#: auxiliary array layout: [0, AUX_KIND) the ring of hourly means for the drift check, then the kind's own slots
 AUX_DRIFT_HOURS = 24
-AUX_KIND = 4 + AUX_DRIFT_HOURS
+AUX_KIND = AUX_DRIFT_HOURS
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,30 +124,30 @@ def persist(st: SensorState, level: int, ts: int) -> None:
 
     >>> st = SensorState("s")
     >>> persist(st, 2, 1000); persist(st, 3, 2000)
-    >>> (st.c3, st.c2, st.c1, st.s3)
+    >>> (st.run_t3, st.run_t2, st.run_t1, st.run_t3_since)
     (2, 0, 0, 1000)
     """
     if level and level <= 3:
-        if st.c3 == 0:
-            st.s3 = ts
-        st.c3 += 1
+        if st.run_t3 == 0:
+            st.run_t3_since = ts
+        st.run_t3 += 1
     else:
-        st.c3 = 0
-        st.s3 = -1
+        st.run_t3 = 0
+        st.run_t3_since = -1
     if level and level <= 2:
-        if st.c2 == 0:
-            st.s2 = ts
-        st.c2 += 1
+        if st.run_t2 == 0:
+            st.run_t2_since = ts
+        st.run_t2 += 1
     else:
-        st.c2 = 0
-        st.s2 = -1
+        st.run_t2 = 0
+        st.run_t2_since = -1
     if level == 1:
-        if st.c1 == 0:
-            st.s1 = ts
-        st.c1 += 1
+        if st.run_t1 == 0:
+            st.run_t1_since = ts
+        st.run_t1 += 1
     else:
-        st.c1 = 0
-        st.s1 = -1
+        st.run_t1 = 0
+        st.run_t1_since = -1
 
 
 def tier_score(tier: int, ratio: float = math.nan) -> float:

@@ -96,27 +96,27 @@ def _water_pressure(
 ) -> None:
     p = prof.p
     _low_pressure(prof, st, ts, v, out)
-    if st.step_ref != st.step_ref:
-        lvl = st.lvl
+    if st.step_level != st.step_level:
+        lvl = st.level
         if lvl != lvl or lvl - v < 0.5 * min(p.drop, p.drop_frac * lvl):
             if "water.pressure.drop" in st.emitted:
                 report(
                     prof, st, "water.pressure.drop", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "recovered", out
                 )
-            st.c3 = st.c2 = st.c1 = 0
+            st.run_t3 = st.run_t2 = st.run_t1 = 0
             return
         before = recent_before(st, ts, p.lookback_ms)
         if before.size == 0:
             return
         ref = float(before.max())
         if ref - v >= min(p.drop, p.drop_frac * ref):
-            st.step_ref, st.step_t = ref, ts
+            st.step_level, st.step_ts = ref, ts
         else:
             return
-    ref = st.step_ref
+    ref = st.step_level
     drop = ref - v
-    if drop < 0.5 * min(p.drop, p.drop_frac * ref) or ts - st.step_t > p.hold_ms:
-        st.step_ref, st.step_t = math.nan, -1
+    if drop < 0.5 * min(p.drop, p.drop_frac * ref) or ts - st.step_ts > p.hold_ms:
+        st.step_level, st.step_ts = math.nan, -1
         persist(st, 0, ts)
         report(prof, st, "water.pressure.drop", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "recovered", out)
         return
@@ -125,17 +125,17 @@ def _water_pressure(
     persist(st, 1 if big else 3 if moderate else 0, ts)
     need = prof.persistence
     tier, rule = 0, ""
-    if st.c3 >= need:
+    if st.run_t3 >= need:
         tier, rule = 3, "water.pressure.drop:moderate"
-        if ts - st.step_t >= p.sustain_ms:
+        if ts - st.step_ts >= p.sustain_ms:
             tier, rule = 2, "water.pressure.drop:sustained"
-    if st.c1 >= need:
+    if st.run_t1 >= need:
         tier, rule = 1, "water.pressure.drop:big"
     if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
         tier, rule = 3, "water.pressure.drop:identical_readings_capped"
     if st.faults & BLOCKING:
         tier = 0
-    since = st.step_t
+    since = st.step_ts
     report(
         prof,
         st,
@@ -158,11 +158,11 @@ def _water_pressure(
 def _low_pressure(prof: SensorProfile[PressureParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     low = prof.p.low
     emitted = "water.pressure.low" in st.emitted
-    if v >= low and not emitted and st.base_n == 0:
+    if v >= low and not emitted and st.baseline_n == 0:
         return
-    st.base_n = st.base_n + 1 if v < low else 0
-    tier = 1 if st.base_n >= prof.persistence and not st.faults & BLOCKING else 0
-    count = st.base_n
+    st.baseline_n = st.baseline_n + 1 if v < low else 0
+    tier = 1 if st.baseline_n >= prof.persistence and not st.faults & BLOCKING else 0
+    count = st.baseline_n
     report(
         prof,
         st,
@@ -207,30 +207,30 @@ def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> FlowParams:
 def _water_flow(prof: SensorProfile[FlowParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     _night_minimum(prof, st, ts, v, out, "water.flow.mnf", prof.p.mnf, relative=True)
     p = prof.p
-    if st.step_ref != st.step_ref:
-        lvl = st.lvl
+    if st.step_level != st.step_level:
+        lvl = st.level
         if lvl != lvl or v < (1.0 + 0.8 * p.t2) * lvl:
             if "water.flow.surge" in st.emitted:
                 report(prof, st, "water.flow.surge", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "settled", out)
-            st.c3 = st.c1 = 0
+            st.run_t3 = st.run_t1 = 0
             return
         before = recent_before(st, ts, p.lookback_ms)
         if before.size == 0 or v < (1.0 + p.t2) * float(before.mean()):
             return
-        st.step_ref, st.step_t = float(before.mean()), ts
-    ref = st.step_ref
+        st.step_level, st.step_ts = float(before.mean()), ts
+    ref = st.step_level
     surge = v / ref - 1.0 if ref > 0 else 0.0
-    if surge < 0.5 * p.t2 or ts - st.step_t > p.hold_ms:
-        st.step_ref, st.step_t = math.nan, -1
+    if surge < 0.5 * p.t2 or ts - st.step_ts > p.hold_ms:
+        st.step_level, st.step_ts = math.nan, -1
         persist(st, 0, ts)
         report(prof, st, "water.flow.surge", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "settled", out)
         return
     persist(st, 1 if surge >= p.t1 else 3 if surge >= p.t2 else 0, ts)
     need = prof.persistence
     tier, rule = 0, ""
-    if st.c3 >= need:
+    if st.run_t3 >= need:
         tier, rule = 3, "water.flow.surge:t2"
-    if st.c1 >= need:
+    if st.run_t1 >= need:
         tier, rule = 3, "water.flow.surge:t1"
     if st.faults & BLOCKING:
         tier = 0
