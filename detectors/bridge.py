@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import isnan
 from typing import Any, TypeVar
 
 import numpy as np
@@ -31,25 +32,25 @@ import numpy.typing as npt
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
 from .config import RulesConfig, threshold, tier_thresholds
-from .faults import BLOCKING
+from .faults import report_rule
 from .results import Finding
-from .rulebase import AUX_KIND, KindRule, RuleFn, RuleParams, SensorProfile, TierParams, persist, report, tier_score
+from .rulebase import (
+    AUX_KIND,
+    KindRule,
+    RuleFn,
+    RuleParams,
+    SensorProfile,
+    TierParams,
+    persist,
+    persistent_tier,
+    report,
+    tier_score,
+)  # fmt: skip
 from .state import SensorState
 
 __all__ = ["RULES", "AccelerationParams", "BearingParams", "CrackParams", "LearnedTierParams", "LiveLoadParams"]
 
 _H_MS = 3_600_000
-
-
-def _tier_from_levels(prof: SensorProfile[Any], st: SensorState, ts: int, min_duration_ms: float = 0.0) -> int:
-    need = prof.persistence
-    if st.run_t1 >= need and ts - st.run_t1_since >= min_duration_ms:
-        return 1
-    if st.run_t2 >= need and ts - st.run_t2_since >= min_duration_ms:
-        return 2
-    if st.run_t3 >= need and ts - st.run_t3_since >= min_duration_ms:
-        return 3
-    return 0
 
 
 def _level(x: float, t3: float, t2: float, t1: float) -> int:
@@ -88,7 +89,7 @@ def _live_load(prof: SensorProfile[LiveLoadParams], st: SensorState, ts: int, v:
     p = prof.p
     design = p.design
     base = st.baseline
-    if base != base or design != design or design <= 0:
+    if isnan(base) or isnan(design) or design <= 0:
         st.baseline, st.baseline_ts = v, ts
         return
     ratio = (v - base) / design
@@ -101,14 +102,12 @@ def _live_load(prof: SensorProfile[LiveLoadParams], st: SensorState, ts: int, v:
             report(prof, st, "bridge.load", 0, AlertKind.BRIDGE_OVERLOAD, "", ts, v, 0.0, lambda: "load gone", out)
         return
     persist(st, _level(ratio, p.t3, p.t2, p.t1), ts)
-    tier = _tier_from_levels(prof, st, ts, p.min_ms)
+    tier = persistent_tier(prof, st, ts, p.min_ms)
     if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
         tier = 3
-    if st.faults & BLOCKING:
-        tier = 0
     what = "strain" if prof.kind is SensorKind.STRAIN else "deflection"
     unit = prof.spec.unit
-    report(
+    report_rule(
         prof,
         st,
         "bridge.load",
@@ -155,10 +154,8 @@ def _acceleration(
             report(prof, st, "bridge.acc", 0, AlertKind.STRUCTURAL_ANOMALY, "", ts, v, 0.0, lambda: "calm", out)
         return
     persist(st, 2 if abs(v) >= t2 else 0, ts)
-    tier = _tier_from_levels(prof, st, ts)
-    if st.faults & BLOCKING:
-        tier = 0
-    report(
+    tier = persistent_tier(prof, st, ts)
+    report_rule(
         prof,
         st,
         "bridge.acc",
@@ -214,17 +211,15 @@ def _bounded(
         def fn(prof: SensorProfile[T], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
             p = prof.p
             x = measure(prof, st, ts, v)
-            if x != x:
+            if isnan(x):
                 return
             if x < p.t3 and st.run_t3 == 0:
                 if family in st.emitted:
                     report(prof, st, family, 0, kind, "", ts, v, 0.0, lambda: "back to normal", out)
                 return
             persist(st, _level(x, p.t3, p.t2, p.t1), ts)
-            tier = _tier_from_levels(prof, st, ts)
-            if st.faults & BLOCKING:
-                tier = 0
-            report(
+            tier = persistent_tier(prof, st, ts)
+            report_rule(
                 prof,
                 st,
                 family,
@@ -268,7 +263,7 @@ def _freq_params(spec: SensorSpec, cfg: RulesConfig) -> LearnedTierParams:
 @_bounded("bridge.frequency", "bridge.modal_frequency.drop", "modal frequency drop from baseline (fraction)")
 def _frequency(prof: SensorProfile[LearnedTierParams], st: SensorState, ts: int, v: float) -> float:
     base = _learned_baseline(st, v, prof.spec.design_value, prof.p.learn)
-    return (base - v) / base if base == base and base > 0 else math.nan
+    return (base - v) / base if not isnan(base) and base > 0 else math.nan
 
 
 def _tilt_params(spec: SensorSpec, cfg: RulesConfig) -> LearnedTierParams:
@@ -279,7 +274,7 @@ def _tilt_params(spec: SensorSpec, cfg: RulesConfig) -> LearnedTierParams:
 @_bounded("bridge.tilt", "bridge.pier_tilt.change", "pier tilt change from baseline (deg)")
 def _pier_tilt(prof: SensorProfile[LearnedTierParams], st: SensorState, ts: int, v: float) -> float:
     base = _learned_baseline(st, v, prof.spec.design_value, prof.p.learn)
-    return abs(v - base) if base == base else math.nan
+    return abs(v - base) if not isnan(base) else math.nan
 
 
 # -- bearing: residual from the daily thermal cycle ------------------------------------------------------
@@ -329,23 +324,21 @@ def _bearing(prof: SensorProfile[BearingParams], st: SensorState, ts: int, v: fl
     aux[_B_SUM] += v
     aux[_B_N] += 1
     predicted = _predict(aux, ts)
-    if predicted != predicted:
+    if isnan(predicted):
         return
     residual = v - predicted
     scale = aux[_B_SCALE]
-    relative = abs(residual) / (1.25 * scale) if scale == scale and scale > 0 else 0.0
+    relative = abs(residual) / (1.25 * scale) if not isnan(scale) and scale > 0 else 0.0
     x = abs(residual) if p.absolute else relative
     if x < p.t3 and st.run_t3 == 0:
-        aux[_B_SCALE] = abs(residual) if scale != scale else scale + (abs(residual) - scale) / 48.0
+        aux[_B_SCALE] = abs(residual) if isnan(scale) else scale + (abs(residual) - scale) / 48.0
         if "bridge.bearing" in st.emitted:
             report(prof, st, "bridge.bearing", 0, AlertKind.STRUCTURAL_ANOMALY, "", ts, v, 0.0, lambda: "follows", out)
         return
     persist(st, _level(x, p.t3, p.t2, p.t1), ts)
-    tier = _tier_from_levels(prof, st, ts)
-    if st.faults & BLOCKING:
-        tier = 0
+    tier = persistent_tier(prof, st, ts)
     unit = "mm" if p.absolute else "σ"
-    report(
+    report_rule(
         prof,
         st,
         "bridge.bearing",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from math import isnan
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,20 @@ import numpy as np
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
 from .config import RulesConfig, threshold, tier_thresholds
-from .faults import BLOCKING
+from .faults import report_rule
 from .gas import recent_before
 from .results import Finding
-from .rulebase import AUX_KIND, KindRule, RuleParams, SensorProfile, TierParams, persist, report, tier_score
+from .rulebase import (
+    AUX_KIND,
+    KindRule,
+    RuleParams,
+    SensorProfile,
+    TierParams,
+    persist,
+    persistent_tier,
+    report,
+    tier_score,
+)  # fmt: skip
 from .state import SensorState
 
 __all__ = ["RULES", "ManholeParams", "PondingParams", "RainParams", "rise_per_5min"]
@@ -108,7 +119,7 @@ def _rain(prof: SensorProfile[RainParams], st: SensorState, ts: int, v: float, o
     bucket = ts // p.bucket_ms
     current = aux[AUX_KIND]
     ring = aux[AUX_KIND + 1 : AUX_KIND + 1 + slots]
-    if current != current or bucket - current >= slots:
+    if isnan(current) or bucket - current >= slots:
         ring[:] = 0.0
     else:
         for b in range(int(current) + 1, int(bucket) + 1):
@@ -131,9 +142,7 @@ def _rain(prof: SensorProfile[RainParams], st: SensorState, ts: int, v: float, o
         tier = 2
     if total >= p.t1:
         tier = 1
-    if st.faults & BLOCKING:
-        tier = 0
-    report(
+    report_rule(
         prof,
         st,
         "drainage.rain",
@@ -180,14 +189,11 @@ def _ponding(prof: SensorProfile[PondingParams], st: SensorState, ts: int, v: fl
     rising, rise = _fast_rise(st, ts, v, prof.interval_ms, p.rising_t1, p.rise)
     level = 1 if v >= p.t1 or rising else 2 if v >= p.t2 else 3 if v >= p.t3 else 0
     persist(st, level, ts)
-    need = prof.persistence
-    tier = 1 if st.run_t1 >= need else 2 if st.run_t2 >= need else 3 if st.run_t3 >= need else 0
+    tier = persistent_tier(prof, st, ts)
     if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
         tier = 3
-    if st.faults & BLOCKING:
-        tier = 0
     rule = "drainage.ponding:" + ("t1_rising" if tier == 1 and v < p.t1 else f"t{tier}")
-    report(
+    report_rule(
         prof,
         st,
         "drainage.ponding",
@@ -235,8 +241,8 @@ def _manhole_params(spec: SensorSpec, cfg: RulesConfig) -> ManholeParams:
 def _manhole(prof: SensorProfile[ManholeParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     p = prof.p
     crown, t2, t1 = p.crown, p.t2, p.t1
-    lowest = crown if crown == crown else t2
-    if lowest != lowest:
+    lowest = crown if not isnan(crown) else t2
+    if isnan(lowest):
         return
     if v < lowest and st.run_t3 == 0:
         if "drainage.manhole" in st.emitted:
@@ -245,12 +251,9 @@ def _manhole(prof: SensorProfile[ManholeParams], st: SensorState, ts: int, v: fl
     rising, rise = _fast_rise(st, ts, v, prof.interval_ms, lowest, p.rise)
     level = 1 if v >= t1 else 2 if v >= t2 or rising else 3 if v >= lowest else 0
     persist(st, level, ts)
-    need = prof.persistence
-    tier = 1 if st.run_t1 >= need else 2 if st.run_t2 >= need else 3 if st.run_t3 >= need else 0
-    if st.faults & BLOCKING:
-        tier = 0
+    tier = persistent_tier(prof, st, ts)
     ground = p.ground
-    report(
+    report_rule(
         prof,
         st,
         "drainage.manhole",
@@ -262,7 +265,7 @@ def _manhole(prof: SensorProfile[ManholeParams], st: SensorState, ts: int, v: fl
         tier_score(tier, (v - lowest) / (t1 - lowest) if t1 > lowest else math.nan),
         lambda: (
             f"manhole level {v:.2f} m above invert"
-            + (f", {ground - v:.2f} m below ground" if ground == ground else "")
+            + (f", {ground - v:.2f} m below ground" if not isnan(ground) else "")
             + f", rising {rise:+.2f} m/5 min (T3 crown {crown:g} m, T2 ≥{t2:g} m, T1 ≥{t1:g} m)"
         ),
         out,

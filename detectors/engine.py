@@ -204,7 +204,7 @@ class Detectors:
             rule(prof, st, t, v, out)
         st.push(t, v)
         lvl = st.level
-        st.level = v if lvl != lvl else lvl + (v - lvl) * LVL_ALPHA
+        st.level = v if lvl != lvl else lvl + (v - lvl) * LVL_ALPHA  # lvl != lvl: NaN, inline on the hot path
         st.last_ts = t
         st.prev_value = st.last_value
         st.last_value = v

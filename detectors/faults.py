@@ -11,6 +11,8 @@ fraction of the physical range. For white noise of std σ, ``E|Δ| ≈ 1.13 σ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from math import isnan
 from typing import Any
 
 import numpy as np
@@ -32,6 +34,7 @@ __all__ = [
     "check_reading",
     "check_silence",
     "end_silence",
+    "report_rule",
 ]
 
 STUCK = 1
@@ -44,6 +47,15 @@ BLOCKING = STUCK | SATURATED | DRIFT | OFFSET
 
 _FAULT = AlertKind.SENSOR_FAULT
 _T3 = int(Tier.T3)
+
+
+def report_rule(
+    prof: SensorProfile[Any], st: SensorState, family: str, tier: int, kind: AlertKind, rule: str, ts: int,
+    value: float, score: float, evidence: Callable[[], str], out: list[Finding],
+) -> None:  # fmt: skip
+    """The common tail of a graded rule: a blocking fault (stuck, saturated, drifting, offset) holds the
+    condition at "none", so a faulty sensor cannot raise or escalate an incident; then :func:`report`."""
+    report(prof, st, family, 0 if st.faults & BLOCKING else tier, kind, rule, ts, value, score, evidence, out)
 
 
 def _set(
@@ -81,7 +93,7 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
         noise = st.noise
         scale = noise if noise > prof.noise_floor else prof.noise_floor
         # spike: the PREVIOUS sample jumped away and this one came back (judged one sample late)
-        if st.seen >= 8 and noise == noise:
+        if st.seen >= 8 and noise == noise:  # not NaN (inline: every reading passes here)
             prev = st.prev_value
             limit = cfg.spike_sigma * scale
             if abs(last - prev) > limit and ad > limit and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)):
@@ -110,7 +122,7 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
                     out,
                 )
         if ad > 0.0:
-            if noise != noise:
+            if noise != noise:  # NaN: the first change seen
                 st.noise = ad
             elif st.seen < RING:  # warm-up: plain running mean, no clipping
                 st.noise = noise + (ad - noise) / st.seen
@@ -251,4 +263,4 @@ def check_drift(
 def noise_scale(prof: SensorProfile[Any], st: SensorState) -> float:
     """The sensor's current noise scale (EW of |Δ|, floored)."""
     noise = st.noise
-    return noise if noise == noise and noise > prof.noise_floor else prof.noise_floor
+    return noise if not isnan(noise) and noise > prof.noise_floor else prof.noise_floor

@@ -25,6 +25,7 @@ anomaly by one tier. Cover tilt: >10° → T3, >90° (``t1``/``t2`` threshold) �
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import isnan
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ import numpy as np
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
 from .config import RulesConfig, threshold, tier_thresholds
-from .faults import BLOCKING
+from .faults import BLOCKING, report_rule
 from .results import Finding
 from .rulebase import (
     KindRule,
@@ -202,21 +203,21 @@ def _gas_pressure(
 ) -> None:
     p = prof.p
     sp = p.set_point
-    if sp != sp:  # no set point: learn a slow baseline
-        st.baseline = v if st.baseline != st.baseline else st.baseline + (v - st.baseline) * 0.02
+    if isnan(sp):  # no set point: learn a slow baseline
+        st.baseline = v if isnan(st.baseline) else st.baseline + (v - st.baseline) * 0.02
         sp = st.baseline
     if sp <= 0:
         return
     dev = (v - sp) / sp
-    if abs(dev) <= p.dev_t3 and st.step_level != st.step_level and st.run_t3 == 0 and "gas.pressure" not in st.emitted:
+    if abs(dev) <= p.dev_t3 and isnan(st.step_level) and st.run_t3 == 0 and "gas.pressure" not in st.emitted:
         return
-    if st.step_level != st.step_level:
+    if isnan(st.step_level):
         before = recent_before(st, ts, p.lookback_ms)
         if before.size and v < (1.0 - p.drop_t1) * float(before.max()):
             st.step_level, st.step_ts = float(before.max()), ts
     elif v >= (1.0 - 0.5 * p.drop_t1) * st.step_level:
         st.step_level, st.step_ts = float("nan"), -1
-    sudden = st.step_level == st.step_level
+    sudden = not isnan(st.step_level)
     level = 1 if sudden else 2 if abs(dev) > p.dev_t2 else 3 if abs(dev) > p.dev_t3 else 0
     persist(st, level, ts)
     tier, rule = 0, ""
@@ -226,10 +227,8 @@ def _gas_pressure(
         tier, rule = 2, "gas.pressure:deviation_t2"
     if st.run_t1 >= prof.persistence:
         tier, rule = 1, "gas.pressure:sudden_drop"
-    if st.faults & BLOCKING:
-        tier = 0
     ref = st.step_level
-    report(
+    report_rule(
         prof,
         st,
         "gas.pressure",
@@ -241,7 +240,7 @@ def _gas_pressure(
         tier_score(tier, abs(dev) / 0.3),
         lambda: (
             f"pressure {v:.4g} MPa, {dev:+.1%} from set point {sp:.4g} MPa"
-            + (f"; sudden drop from {ref:.4g} MPa" if ref == ref else "")
+            + (f"; sudden drop from {ref:.4g} MPa" if not isnan(ref) else "")
         ),
         out,
     )
@@ -264,9 +263,9 @@ def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> GasFlowParams:
 
 def _gas_flow(prof: SensorProfile[GasFlowParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     p = prof.p
-    if st.step_level != st.step_level:
+    if isnan(st.step_level):
         lvl = st.level
-        if lvl != lvl or v < (1.0 + 0.8 * p.surge) * lvl:
+        if isnan(lvl) or v < (1.0 + 0.8 * p.surge) * lvl:
             if "gas.flow.surge" in st.emitted:
                 report(prof, st, "gas.flow.surge", 0, AlertKind.GAS_PRESSURE_ANOMALY, "", ts, v, 0.0, lambda: "", out)
             return
@@ -275,11 +274,11 @@ def _gas_flow(prof: SensorProfile[GasFlowParams], st: SensorState, ts: int, v: f
             st.step_level, st.step_ts = float(before.mean()), ts
     elif v < (1.0 + 0.5 * p.surge) * st.step_level or ts - st.step_ts > p.hold_ms:
         st.step_level, st.step_ts = float("nan"), -1
-    on = st.step_level == st.step_level
+    on = not isnan(st.step_level)
     persist(st, 3 if on else 0, ts)
-    tier = 3 if st.run_t3 >= prof.persistence and not st.faults & BLOCKING else 0
+    tier = 3 if st.run_t3 >= prof.persistence else 0
     ref = st.step_level
-    report(
+    report_rule(
         prof,
         st,
         "gas.flow.surge",
@@ -317,9 +316,7 @@ def _cover_tilt(prof: SensorProfile[CoverTiltParams], st: SensorState, ts: int, 
     level = 2 if v > p.t2 else 3 if v > p.t3 else 0
     persist(st, level, ts)
     tier = 2 if st.run_t2 >= prof.persistence else 3 if st.run_t3 >= 1 else 0
-    if st.faults & BLOCKING:
-        tier = 0
-    report(
+    report_rule(
         prof,
         st,
         "gas.cover",

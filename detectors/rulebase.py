@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import isnan
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -20,7 +21,7 @@ from .state import SensorState
 
 __all__ = [
     "AUX_KIND", "KindRule", "QuietFn", "RuleFn", "RuleParams", "SensorProfile", "StepParams", "TierParams",
-    "lookback_ms", "persist", "report", "step_hold_ms", "tier_score",
+    "lookback_ms", "persist", "persistent_tier", "report", "step_hold_ms", "tier_score",
 ]  # fmt: skip
 
 
@@ -119,35 +120,39 @@ class SensorProfile(Generic[P]):
         return self.spec.sensor_id
 
 
+def _run(on: bool, count: int, since: int, ts: int) -> tuple[int, int]:
+    """One persistence counter: (consecutive samples with the condition on, when that run started)."""
+    if not on:
+        return 0, -1
+    return count + 1, ts if count == 0 else since
+
+
 def persist(st: SensorState, level: int, ts: int) -> None:
     """Update the consecutive-sample counters for a raw condition level (0 none, 3/2/1 = T3/T2/T1).
+
+    A level counts for its own tier and every lower one (a T1 sample is also a T2 and a T3 sample).
 
     >>> st = SensorState("s")
     >>> persist(st, 2, 1000); persist(st, 3, 2000)
     >>> (st.run_t3, st.run_t2, st.run_t1, st.run_t3_since)
     (2, 0, 0, 1000)
     """
-    if level and level <= 3:
-        if st.run_t3 == 0:
-            st.run_t3_since = ts
-        st.run_t3 += 1
-    else:
-        st.run_t3 = 0
-        st.run_t3_since = -1
-    if level and level <= 2:
-        if st.run_t2 == 0:
-            st.run_t2_since = ts
-        st.run_t2 += 1
-    else:
-        st.run_t2 = 0
-        st.run_t2_since = -1
-    if level == 1:
-        if st.run_t1 == 0:
-            st.run_t1_since = ts
-        st.run_t1 += 1
-    else:
-        st.run_t1 = 0
-        st.run_t1_since = -1
+    on = level > 0
+    st.run_t3, st.run_t3_since = _run(on and level <= 3, st.run_t3, st.run_t3_since, ts)
+    st.run_t2, st.run_t2_since = _run(on and level <= 2, st.run_t2, st.run_t2_since, ts)
+    st.run_t1, st.run_t1_since = _run(level == 1, st.run_t1, st.run_t1_since, ts)
+
+
+def persistent_tier(prof: SensorProfile[Any], st: SensorState, ts: int, min_duration_ms: float = 0.0) -> int:
+    """The most severe tier whose run has lasted ``persistence`` samples and ``min_duration_ms``; 0 if none."""
+    need = prof.persistence
+    if st.run_t1 >= need and ts - st.run_t1_since >= min_duration_ms:
+        return 1
+    if st.run_t2 >= need and ts - st.run_t2_since >= min_duration_ms:
+        return 2
+    if st.run_t3 >= need and ts - st.run_t3_since >= min_duration_ms:
+        return 3
+    return 0
 
 
 def tier_score(tier: int, ratio: float = math.nan) -> float:
@@ -157,7 +162,7 @@ def tier_score(tier: int, ratio: float = math.nan) -> float:
     (0.4, 1.0)
     """
     base = _TIER_BASE_SCORE[tier] if 0 < tier <= 3 else 0.0
-    if ratio == ratio:  # not NaN
+    if not isnan(ratio):
         base = max(base, min(1.0, ratio))
     return min(1.0, max(0.0, base))
 

@@ -82,15 +82,6 @@ def _float_array(data: bytes | npt.NDArray[np.float64]) -> npt.NDArray[np.float6
     return np.frombuffer(data, dtype=np.float64).copy() if isinstance(data, bytes) else data
 
 
-def is_nan(x: float) -> bool:
-    """``x`` is NaN (the detectors' "not set" marker). Inline ``x != x`` on the per-reading path.
-
-    >>> is_nan(math.nan), is_nan(0.0)
-    (True, False)
-    """
-    return x != x
-
-
 class SensorState:
     """Everything the detectors remember about one sensor between calls.
 

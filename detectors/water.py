@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from math import isnan
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
 from .config import RulesConfig, threshold
-from .faults import BLOCKING
+from .faults import BLOCKING, report_rule
 from .gas import recent_before
 from .results import Finding
 from .rulebase import (
@@ -96,9 +97,9 @@ def _water_pressure(
 ) -> None:
     p = prof.p
     _low_pressure(prof, st, ts, v, out)
-    if st.step_level != st.step_level:
+    if isnan(st.step_level):
         lvl = st.level
-        if lvl != lvl or lvl - v < 0.5 * min(p.drop, p.drop_frac * lvl):
+        if isnan(lvl) or lvl - v < 0.5 * min(p.drop, p.drop_frac * lvl):
             if "water.pressure.drop" in st.emitted:
                 report(
                     prof, st, "water.pressure.drop", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "recovered", out
@@ -133,10 +134,8 @@ def _water_pressure(
         tier, rule = 1, "water.pressure.drop:big"
     if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
         tier, rule = 3, "water.pressure.drop:identical_readings_capped"
-    if st.faults & BLOCKING:
-        tier = 0
     since = st.step_ts
-    report(
+    report_rule(
         prof,
         st,
         "water.pressure.drop",
@@ -161,9 +160,9 @@ def _low_pressure(prof: SensorProfile[PressureParams], st: SensorState, ts: int,
     if v >= low and not emitted and st.baseline_n == 0:
         return
     st.baseline_n = st.baseline_n + 1 if v < low else 0
-    tier = 1 if st.baseline_n >= prof.persistence and not st.faults & BLOCKING else 0
+    tier = 1 if st.baseline_n >= prof.persistence else 0
     count = st.baseline_n
-    report(
+    report_rule(
         prof,
         st,
         "water.pressure.low",
@@ -207,9 +206,9 @@ def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> FlowParams:
 def _water_flow(prof: SensorProfile[FlowParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     _night_minimum(prof, st, ts, v, out, "water.flow.mnf", prof.p.mnf, relative=True)
     p = prof.p
-    if st.step_level != st.step_level:
+    if isnan(st.step_level):
         lvl = st.level
-        if lvl != lvl or v < (1.0 + 0.8 * p.t2) * lvl:
+        if isnan(lvl) or v < (1.0 + 0.8 * p.t2) * lvl:
             if "water.flow.surge" in st.emitted:
                 report(prof, st, "water.flow.surge", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "settled", out)
             st.run_t3 = st.run_t1 = 0
@@ -232,9 +231,7 @@ def _water_flow(prof: SensorProfile[FlowParams], st: SensorState, ts: int, v: fl
         tier, rule = 3, "water.flow.surge:t2"
     if st.run_t1 >= need:
         tier, rule = 3, "water.flow.surge:t1"
-    if st.faults & BLOCKING:
-        tier = 0
-    report(
+    report_rule(
         prof,
         st,
         "water.flow.surge",
@@ -272,13 +269,13 @@ def _night_minimum(
     current = aux[_F_NIGHT]
     if night >= 0:
         if current != night:
-            if current == current:
+            if not isnan(current):
                 _judge_night(prof, st, ts, v, out, family, rise, relative=relative)
             aux[_F_NIGHT], aux[_F_MIN] = night, v
         elif v < aux[_F_MIN]:
             aux[_F_MIN] = v
         return
-    if current == current:
+    if not isnan(current):
         _judge_night(prof, st, ts, v, out, family, rise, relative=relative)
         aux[_F_NIGHT] = math.nan
     elif family in st.emitted:
@@ -334,7 +331,7 @@ def _report_night(
         tier = 0
     previous = st.emitted.get(family)
     # between nights: refresh the standing condition only now and then, so the alert does not go quiet
-    if previous is not None and previous[0] == tier and night_min != night_min and ts - previous[1] < prof.refresh_ms:
+    if previous is not None and previous[0] == tier and isnan(night_min) and ts - previous[1] < prof.refresh_ms:
         return
     unit = prof.spec.unit
     report(
@@ -350,7 +347,7 @@ def _report_night(
         lambda: (
             f"night minimum {night_min:.2f} {unit} vs baseline {baseline:.2f} {unit} of previous nights; "
             f"{creep} consecutive flagged night(s)"
-            if night_min == night_min
+            if not isnan(night_min)
             else f"{creep} consecutive flagged night(s) (standing)"
         ),
         out,
