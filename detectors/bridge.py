@@ -319,7 +319,7 @@ def _bearing(prof: SensorProfile[BearingParams], st: SensorState, ts: int, v: fl
         if aux[_B_HOUR] == aux[_B_HOUR] and aux[_B_N] > 0 and st.run_t3 == 0:
             slot = _B_PROFILE + int(aux[_B_HOUR]) % 24
             mean = aux[_B_SUM] / aux[_B_N]
-            aux[slot] = mean if aux[slot] != aux[slot] else 0.5 * (aux[slot] + mean)
+            aux[slot] = mean if isnan(aux[slot]) else 0.5 * (aux[slot] + mean)
         aux[_B_HOUR], aux[_B_SUM], aux[_B_N] = hour, 0.0, 0.0
     aux[_B_SUM] += v
     aux[_B_N] += 1

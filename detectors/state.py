@@ -172,7 +172,7 @@ class SensorState:
             self.drift_hour, self.drift_sum, self.drift_count, self.drift_slot = -1, 0.0, 0, 0
             return
         hour, total, count, slot = aux[:_LEGACY_DRIFT_SLOTS].tolist()
-        started = hour == hour
+        started = not math.isnan(hour)
         self.drift_hour = int(hour) if started else -1
         self.drift_sum = total if started else 0.0
         self.drift_count = int(count) if started else 0
