@@ -1,5 +1,7 @@
-"""Shared pieces of the sensor-level rules: the compiled per-sensor profile, persistence counters and
-the finding emitter (report a condition when it starts, changes or ends, and refresh it while on).
+"""Shared pieces of the sensor-level rules: typed rule parameters (one frozen dataclass per kind, built
+on :class:`TierParams` / :class:`StepParams`), the compiled per-sensor profile, the persistence counters
+(:func:`persist`, :func:`persistent_tier`) and the finding emitter (report a condition when it starts,
+changes or ends, and refresh it while on).
 """
 
 from __future__ import annotations
