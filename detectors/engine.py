@@ -21,7 +21,7 @@ typical one-or-two readings per call, a lean scalar path runs per reading.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -278,3 +278,9 @@ class Detectors:
     def resolve(self, state: GroupState, alert_id: str, actor: str, ts_ms: int, comment: str = "") -> AlertEvent:
         """A person resolved an alert (same as :meth:`GroupState.resolve`)."""
         return state.resolve(alert_id, actor, ts_ms, comment)
+
+
+if TYPE_CHECKING:
+    from .contract import DetectorSuite
+
+    _SATISFIES_CONTRACT: type[DetectorSuite] = Detectors  # mypy proves Detectors satisfies the contract
