@@ -48,9 +48,10 @@ SCALAR_GROUPS: dict[str, tuple[str, ...]] = {
     # faults.py (and quiet.py) — noise scale (EW of |Δ|), identical-reading run and its start,
     # readings at a range limit, silence flag, active fault bits, time of the last spike
     "faults": ("noise", "equal_run", "equal_since", "sat_run", "silent", "faults", "spike_ts"),
-    # rulebase.py and the kind's rule module — consecutive readings at or above T3/T2/T1 and when each
-    # run started; a level step (pre-event level and when); hysteresis; a learned baseline (value,
-    # samples, last update)
+    # rulebase.py and the kind's rule module (one per sensor) — consecutive readings at or above T3/T2/T1
+    # and when each run started (meaningful while its count is > 0; quiet.py zeroes the counts, as a quiet
+    # array ends every run); a level step (pre-event level and when); hysteresis; a learned baseline
+    # (value, samples, last update)
     "rule": (
         "run_t3", "run_t2", "run_t1", "run_t3_since", "run_t2_since", "run_t1_since", "step_level", "step_ts",
         "hold_reports", "baseline", "baseline_n", "baseline_ts",
