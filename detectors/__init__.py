@@ -4,13 +4,15 @@ Never imports the stream framework, Kafka, QuestDB or FastAPI. The entry point i
 :class:`Detectors` (see :mod:`lifeline.detectors.engine`).
 """
 
-from .api import Finding, SensorResult, WindowStats
 from .config import NATIVE_TIER_MAP, RulesConfig, load_rules_config, native_tier
+from .contract import DetectorSuite
 from .engine import Detectors
+from .results import Finding, SensorResult, WindowStats
 from .state import GroupState, SensorState
 
 __all__ = [
     "NATIVE_TIER_MAP",
+    "DetectorSuite",
     "Detectors",
     "Finding",
     "GroupState",

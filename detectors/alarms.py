@@ -23,9 +23,9 @@ from typing import Any
 
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, SensorSpec, Tier
 
-from .api import Finding
 from .config import RulesConfig
 from .correlation import BLOCKING_FAULT_FAMILIES, GROUP_KINDS, desired_tier
+from .results import Finding
 from .state import AlertRecord, Contribution, GroupState
 
 __all__ = ["GroupContext", "alert_id", "evaluate_group"]

@@ -51,7 +51,7 @@ def score_from_z(z: float) -> float:
     """
     a = abs(z)
     if not a < 1e150:  # inf or nan
-        return 0.0 if a != a else 1.0
+        return 0.0 if math.isnan(a) else 1.0
     if a < 30.0:
         p = math.erfc(a * _SQRT_HALF)
         return score_from_log_p(math.log(p)) if p > 0.0 else 1.0

@@ -2,12 +2,12 @@
 
 HalfSpaceTrees costs 13–22 µs per call and about 1 MiB per model (DESIGN.md, "Performance shape"),
 so there is one :class:`WindowHST` per asset, fed one feature vector per closed window
-(:class:`~lifeline.detectors.api.WindowStats` of the asset's sensors), i.e. a few calls per minute.
+(:class:`~lifeline.detectors.results.WindowStats` of the asset's sensors), i.e. a few calls per minute.
 
 Features are scaled to [0, 1] online (running min/max per feature) as HalfSpaceTrees expects.
 Learning is protected: a window whose score is at or above ``protect_above`` is not learned.
 
->>> from lifeline.detectors.api import WindowStats
+>>> from lifeline.detectors.results import WindowStats
 >>> model = WindowHST(window_size=50, seed=1)
 >>> normal = [WindowStats("p1", 60_000 * i, 60, 60, 1.0 + 0.01 * (i % 5), 0.9, 1.1, 0.05, 0.0, 1.0)
 ...           for i in range(300)]
@@ -24,7 +24,7 @@ import math
 
 from river import anomaly, base
 
-from lifeline.detectors.api import WindowStats
+from lifeline.detectors.results import WindowStats
 
 __all__ = ["WindowHST", "window_features"]
 

@@ -21,6 +21,7 @@ typical one-or-two readings per call, a lean scalar path runs per reading.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,18 +31,18 @@ from lifeline.registry import Registry
 
 from . import bridge, drainage, gas, water
 from .alarms import GroupContext, evaluate_group
-from .api import Finding, SensorResult, WindowStats
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .faults import check_drift, check_reading, check_silence, end_silence
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
-from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, SensorProfile
+from .results import Finding, SensorResult, WindowStats
+from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, RuleParams, SensorProfile
 from .state import GroupState, SensorState
 from .windows import add_reading, close_at_watermark
 
 __all__ = ["Detectors"]
 
-KIND_RULES: dict[SensorKind, KindRule] = {**gas.RULES, **water.RULES, **drainage.RULES, **bridge.RULES}
+KIND_RULES: dict[SensorKind, KindRule[Any]] = {**gas.RULES, **water.RULES, **drainage.RULES, **bridge.RULES}
 
 #: kinds whose slow linear trends are physical (crack growth, creep, night-flow creep): no drift fault
 DRIFT_EXEMPT = frozenset({
@@ -51,7 +52,7 @@ DRIFT_EXEMPT = frozenset({
 })  # fmt: skip
 
 
-def _always_quiet(prof: SensorProfile, st: SensorState, values: npt.NDArray[np.float64]) -> bool:
+def _always_quiet(prof: SensorProfile[Any], st: SensorState, values: npt.NDArray[np.float64]) -> bool:
     return True
 
 
@@ -65,20 +66,20 @@ class Detectors:
         """Bind the registry and the rules configuration (defaults: DOMAIN.md)."""
         self.registry = registry
         self.config = config or RulesConfig()
-        self._profiles: dict[str, SensorProfile] = {}
+        self._profiles: dict[str, SensorProfile[Any]] = {}
         self._load_sensors: dict[str, int] = {}
         self._context = GroupContext(self.config, self._spec_or_none, self._quiet_ms, self._load_sensors_of)
 
     # -- profiles ------------------------------------------------------------------------------
 
-    def profile(self, sensor_id: str) -> SensorProfile:
+    def profile(self, sensor_id: str) -> SensorProfile[Any]:
         """The compiled rule profile of one sensor (cached)."""
         prof = self._profiles.get(sensor_id)
         if prof is None:
             prof = self._profiles[sensor_id] = self._compile(self.registry[sensor_id])
         return prof
 
-    def _compile(self, spec: SensorSpec) -> SensorProfile:
+    def _compile(self, spec: SensorSpec) -> SensorProfile[Any]:
         cfg = self.config
         kind_rule = KIND_RULES.get(spec.kind)
         span = spec.valid_max - spec.valid_min
@@ -106,7 +107,7 @@ class Detectors:
             rests_at_floor=spec.kind in cfg.faults.floor_kinds,
             step_physical=spec.kind in cfg.faults.step_physical_kinds,
             persistence=max(1, cfg.alarm.persistence_samples),
-            p=kind_rule.params(spec, cfg) if kind_rule else {},
+            p=kind_rule.params(spec, cfg) if kind_rule else RuleParams(),
             flags=frozenset(flags),
             rule=kind_rule.fn if kind_rule else None,
             quiet=kind_rule.quiet if kind_rule else _always_quiet,
@@ -175,8 +176,8 @@ class Detectors:
             self._step(prof, state, int(ts_ms.item(0)), float(values.item(0)), stats, findings)
         else:
             head = 0
-            if n >= BULK_MIN + 1 and state.n_seen < WARM_UP:  # warm up on the first readings, then go vectorised
-                head = min(n, WARM_UP - state.n_seen)
+            if n >= BULK_MIN + 1 and state.seen < WARM_UP:  # warm up on the first readings, then go vectorised
+                head = min(n, WARM_UP - state.seen)
                 self._steps(prof, state, ts_ms[:head], values[:head], stats, findings)
             rest_ts, rest_values = ts_ms[head:], values[head:]
             if rest_ts.shape[0] < BULK_MIN or not quiet_array(prof, state, rest_ts, rest_values, stats):
@@ -186,7 +187,7 @@ class Detectors:
         return SensorResult(stats, findings)
 
     def _steps(
-        self, prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+        self, prof: SensorProfile[Any], st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
         stats: list[WindowStats], out: list[Finding],
     ) -> None:  # fmt: skip
         step = self._step
@@ -194,7 +195,7 @@ class Detectors:
             step(prof, st, t, v, stats, out)
 
     def _step(
-        self, prof: SensorProfile, st: SensorState, t: int, v: float, stats: list[WindowStats], out: list[Finding]
+        self, prof: SensorProfile[Any], st: SensorState, t: int, v: float, stats: list[WindowStats], out: list[Finding]
     ) -> None:
         add_reading(st, prof.window_ms, t, v, stats)
         check_reading(prof, st, t, v, out)
@@ -202,18 +203,19 @@ class Detectors:
         if rule is not None:
             rule(prof, st, t, v, out)
         st.push(t, v)
-        lvl = st.lvl
-        st.lvl = v if lvl != lvl else lvl + (v - lvl) * LVL_ALPHA
+        lvl = st.level
+        st.level = v if lvl != lvl else lvl + (v - lvl) * LVL_ALPHA  # lvl != lvl: NaN, inline on the hot path
         st.last_ts = t
-        st.prev_v = st.last_v
-        st.last_v = v
-        st.n_seen += 1
+        st.prev_value = st.last_value
+        st.last_value = v
+        st.seen += 1
 
     def _hourly(
-        self, prof: SensorProfile, st: SensorState, stats: list[WindowStats], out: list[Finding],
+        self, prof: SensorProfile[Any], st: SensorState, stats: list[WindowStats], out: list[Finding],
         decided: npt.NDArray[np.int64],
     ) -> None:  # fmt: skip
-        """Fold closed windows into hourly means (aux slots) and run the drift check on each new hour.
+        """Fold closed windows into hourly means (the drift slots and the aux ring of means) and run
+        the drift check on each new hour.
 
         ``decided`` holds the event times of the readings (or the watermark) that closed the windows; a
         drift finding is stamped with the first of them at or after the window's end, so it is never
@@ -224,21 +226,21 @@ class Detectors:
             return
         for w in stats:
             hour = w.window_start - w.window_start % _MS_PER_H
-            if aux[0] != aux[0]:
-                aux[0], aux[1], aux[2], aux[3] = hour, 0.0, 0.0, 0.0
-            if hour != aux[0]:
-                if aux[2] > 0:
-                    pos = int(aux[3])
-                    aux[4 + pos] = aux[1] / aux[2]
-                    aux[3] = (pos + 1) % AUX_DRIFT_HOURS
-                    ring = np.roll(aux[4 : 4 + AUX_DRIFT_HOURS], -int(aux[3]))
+            if st.drift_hour < 0:
+                st.drift_hour, st.drift_sum, st.drift_count, st.drift_slot = hour, 0.0, 0, 0
+            if hour != st.drift_hour:
+                if st.drift_count > 0:
+                    pos = st.drift_slot
+                    aux[pos] = st.drift_sum / st.drift_count
+                    st.drift_slot = (pos + 1) % AUX_DRIFT_HOURS
+                    ring = np.roll(aux[:AUX_DRIFT_HOURS], -st.drift_slot)
                     end = w.window_start + prof.window_ms
                     at = int(np.searchsorted(decided, end, side="left"))
                     decided_ts = int(decided[at]) if at < decided.shape[0] else int(decided[-1])
                     check_drift(prof, st, ring, max(decided_ts, end), w.mean, out)
-                aux[0], aux[1], aux[2] = hour, 0.0, 0.0
-            aux[1] += w.mean * w.count
-            aux[2] += w.count
+                st.drift_hour, st.drift_sum, st.drift_count = hour, 0.0, 0
+            st.drift_sum += w.mean * w.count
+            st.drift_count += w.count
 
     def advance_sensor(self, state: SensorState, watermark_ms: int) -> SensorResult:
         """The event-time watermark moved: close a window it passed, report silence (dropout)."""
@@ -276,3 +278,9 @@ class Detectors:
     def resolve(self, state: GroupState, alert_id: str, actor: str, ts_ms: int, comment: str = "") -> AlertEvent:
         """A person resolved an alert (same as :meth:`GroupState.resolve`)."""
         return state.resolve(alert_id, actor, ts_ms, comment)
+
+
+if TYPE_CHECKING:
+    from .contract import DetectorSuite
+
+    _SATISFIES_CONTRACT: type[DetectorSuite] = Detectors  # mypy proves Detectors satisfies the contract

@@ -11,11 +11,15 @@ fraction of the physical range. For white noise of std σ, ``E|Δ| ≈ 1.13 σ``
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from math import isnan
+from typing import Any
+
 import numpy as np
 
 from lifeline.models import AlertKind, Tier
 
-from .api import Finding
+from .results import Finding
 from .rulebase import SensorProfile, report
 from .state import RING, SensorState
 
@@ -30,6 +34,7 @@ __all__ = [
     "check_reading",
     "check_silence",
     "end_silence",
+    "report_rule",
 ]
 
 STUCK = 1
@@ -44,8 +49,17 @@ _FAULT = AlertKind.SENSOR_FAULT
 _T3 = int(Tier.T3)
 
 
+def report_rule(
+    prof: SensorProfile[Any], st: SensorState, family: str, tier: int, kind: AlertKind, rule: str, ts: int,
+    value: float, score: float, evidence: Callable[[], str], out: list[Finding],
+) -> None:  # fmt: skip
+    """The common tail of a graded rule: a blocking fault (stuck, saturated, drifting, offset) holds the
+    condition at "none", so a faulty sensor cannot raise or escalate an incident; then :func:`report`."""
+    report(prof, st, family, 0 if st.faults & BLOCKING else tier, kind, rule, ts, value, score, evidence, out)
+
+
 def _set(
-    prof: SensorProfile, st: SensorState, bit: int, on: bool, rule: str, ts: int, value: float,
+    prof: SensorProfile[Any], st: SensorState, bit: int, on: bool, rule: str, ts: int, value: float,
     evidence: str, out: list[Finding],
 ) -> None:  # fmt: skip
     family = rule.partition(":")[0]
@@ -57,7 +71,7 @@ def _set(
         report(prof, st, family, 0, _FAULT, rule, ts, value, 0.0, lambda: evidence, out)
 
 
-def _forget_old_spike(prof: SensorProfile, st: SensorState, ts: int) -> None:
+def _forget_old_spike(prof: SensorProfile[Any], st: SensorState, ts: int) -> None:
     """A spike is a moment, not a condition that ends: once its finding is older than both the
     group's quiet period (the alert has cleared) and the refresh period (a new spike would be
     reported anyway), forget it, so the sensor counts as quiet again and may take the vectorised
@@ -67,20 +81,20 @@ def _forget_old_spike(prof: SensorProfile, st: SensorState, ts: int) -> None:
         del st.emitted["fault.spike"]
 
 
-def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
+def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
     """Per-reading fault checks; call before the kind's rule and before the sample is pushed."""
     cfg = prof.config.faults
     if st.emitted and "fault.spike" in st.emitted:
         _forget_old_spike(prof, st, ts)
-    if st.n_seen:
-        last = st.last_v
+    if st.seen:
+        last = st.last_value
         delta = value - last
         ad = abs(delta)
         noise = st.noise
         scale = noise if noise > prof.noise_floor else prof.noise_floor
         # spike: the PREVIOUS sample jumped away and this one came back (judged one sample late)
-        if st.n_seen >= 8 and noise == noise:
-            prev = st.prev_v
+        if st.seen >= 8 and noise == noise:  # not NaN (inline: every reading passes here)
+            prev = st.prev_value
             limit = cfg.spike_sigma * scale
             if abs(last - prev) > limit and ad > limit and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)):
                 # confirm against a robust scale of the recent samples before the candidate
@@ -108,10 +122,10 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
                     out,
                 )
         if ad > 0.0:
-            if noise != noise:
+            if noise != noise:  # NaN: the first change seen
                 st.noise = ad
-            elif st.n_seen < RING:  # warm-up: plain running mean, no clipping
-                st.noise = noise + (ad - noise) / st.n_seen
+            elif st.seen < RING:  # warm-up: plain running mean, no clipping
+                st.noise = noise + (ad - noise) / st.seen
             else:
                 st.noise = noise + (min(ad, 4.0 * scale) - noise) / cfg.noise_tau_samples
             if st.equal_run:
@@ -165,12 +179,10 @@ def check_reading(prof: SensorProfile, st: SensorState, ts: int, value: float, o
         if st.faults & SATURATED:
             _set(prof, st, SATURATED, False, "fault.saturation:range_limit", ts, value, "back inside range", out)
             # clipped samples are no pre-event level: forget them, so leaving saturation is no "step"
-            st.ring[1, :] = np.nan
-            st.last_v = np.nan  # so the next spike check sees no clipped neighbour (as the ring does)
-            st.step_ref, st.step_t = np.nan, -1
+            st.forget_values()
 
 
-def check_silence(prof: SensorProfile, st: SensorState, watermark_ms: int, out: list[Finding]) -> None:
+def check_silence(prof: SensorProfile[Any], st: SensorState, watermark_ms: int, out: list[Finding]) -> None:
     """Dropout: no reading for ``silence_intervals × interval_s`` of event time behind the watermark."""
     if st.last_ts < 0:
         return
@@ -190,7 +202,7 @@ def check_silence(prof: SensorProfile, st: SensorState, watermark_ms: int, out: 
         _FAULT,
         "fault.silence:no_data",
         ts,
-        st.last_v,
+        st.last_value,
         0.5,
         lambda: (
             f"silence: no reading for {overdue / 1000:.0f} s of event time "
@@ -201,7 +213,7 @@ def check_silence(prof: SensorProfile, st: SensorState, watermark_ms: int, out: 
     )
 
 
-def end_silence(prof: SensorProfile, st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
+def end_silence(prof: SensorProfile[Any], st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
     """A reading arrived after a reported silence: end the dropout fault."""
     st.silent = 0
     st.faults &= ~SILENCE
@@ -209,7 +221,7 @@ def end_silence(prof: SensorProfile, st: SensorState, ts: int, value: float, out
 
 
 def check_drift(
-    prof: SensorProfile, st: SensorState, hourly: np.ndarray, ts: int, value: float, out: list[Finding]
+    prof: SensorProfile[Any], st: SensorState, hourly: np.ndarray, ts: int, value: float, out: list[Finding]
 ) -> None:
     """Drift: a near-perfectly linear trend over ``drift_hours`` hourly means (R² ≥ drift_min_r2)
     whose total change exceeds ``drift_min_fraction_of_range`` of the physical range.
@@ -248,7 +260,7 @@ def check_drift(
         _set(prof, st, DRIFT, False, "fault.drift:linear_trend", ts, value, "trend gone", out)
 
 
-def noise_scale(prof: SensorProfile, st: SensorState) -> float:
+def noise_scale(prof: SensorProfile[Any], st: SensorState) -> float:
     """The sensor's current noise scale (EW of |Δ|, floored)."""
     noise = st.noise
-    return noise if noise == noise and noise > prof.noise_floor else prof.noise_floor
+    return noise if not isnan(noise) and noise > prof.noise_floor else prof.noise_floor

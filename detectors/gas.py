@@ -24,22 +24,39 @@ anomaly by one tier. Cover tilt: >10° → T3, >90° (``t1``/``t2`` threshold) �
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from math import isnan
+from typing import Any
+
 import numpy as np
 
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
-from .api import Finding
 from .config import RulesConfig, threshold, tier_thresholds
-from .faults import BLOCKING
-from .rulebase import KindRule, SensorProfile, persist, report, tier_score
+from .faults import BLOCKING, report_rule
+from .results import Finding
+from .rulebase import (
+    KindRule,
+    RuleParams,
+    SensorProfile,
+    StepParams,
+    TierParams,
+    lookback_ms,
+    persist,
+    report,
+    step_hold_ms,
+    tier_score,
+)
 from .state import RING, SensorState
 
-__all__ = ["RULES", "recent_before"]
+__all__ = [
+    "RULES", "CoverTiltParams", "GasFlowParams", "GasPressureParams", "LelParams", "recent_before",
+]  # fmt: skip
 
 
 def recent_before(st: SensorState, ts: int, lookback_ms: float) -> np.ndarray:
     """Values of the ring buffer with event time in ``[ts - lookback_ms, ts)``."""
-    n = st.ring_n
+    n = st.ring_count
     times = st.ring[0, :n] if n < RING else st.ring[0]
     values = st.ring[1, :n] if n < RING else st.ring[1]
     mask = (times >= ts - lookback_ms) & (times < ts)
@@ -49,8 +66,8 @@ def recent_before(st: SensorState, ts: int, lookback_ms: float) -> np.ndarray:
 
 def last_values(st: SensorState, k: int) -> np.ndarray:
     """The last ``k`` values pushed (oldest first)."""
-    k = min(k, st.ring_n)
-    idx = (st.ring_i - k + np.arange(k)) % RING
+    k = min(k, st.ring_count)
+    idx = (st.ring_next - k + np.arange(k)) % RING
     out: np.ndarray = st.ring[1, idx]
     return out
 
@@ -61,59 +78,72 @@ def last_values(st: SensorState, k: int) -> np.ndarray:
 _T1_RISING = "gas.lel:t1_rising_in_sensitive_well"
 
 
-def _ch4_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+@dataclass(frozen=True, slots=True)
+class LelParams(TierParams):
+    """Methane in a well: the %LEL bounds, the T2 sustain, biogas screening and the hysteresis release."""
+
+    sustain_ms: float
+    #: 1 when the well has a registered biogas history (a steady level then raises nothing)
+    biogas_history: float
+    #: median |Δ| below this fraction of the level counts as steady (biogas-like)
+    steady: float
+    #: consecutive reports below the held tier's threshold that release it
+    release: int
+
+
+def _ch4_params(spec: SensorSpec, cfg: RulesConfig) -> LelParams:
     g = cfg.gas
-    return {
+    return LelParams(
         **tier_thresholds(spec, g.lel_t3, g.lel_t2, g.lel_t1),
-        "sustain_ms": g.lel_t2_sustain_s * 1000.0,
-        "biogas_history": threshold(spec, "biogas_history", 0.0),
-        "steady": g.biogas_max_relative_change,
-        "release": float(max(1, g.lel_release_reports)),
-    }
+        sustain_ms=g.lel_t2_sustain_s * 1000.0,
+        biogas_history=threshold(spec, "biogas_history", 0.0),
+        steady=g.biogas_max_relative_change,
+        release=max(1, g.lel_release_reports),
+    )
 
 
-def _ch4(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+def _ch4(prof: SensorProfile[LelParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     p = prof.p
-    t3 = p["t3"]
-    if v < t3 and st.c3 == 0:
+    t3 = p.t3
+    if v < t3 and st.run_t3 == 0:
         if "gas.lel" in st.emitted:
             report(prof, st, "gas.lel", 0, AlertKind.GAS_LEAK, "", ts, v, 0.0, lambda: f"{v:.1f} %LEL < {t3:g}", out)
         return
-    t2, t1 = p["t2"], p["t1"]
+    t2, t1 = p.t2, p.t1
     level = 1 if v >= t1 else 2 if v >= t2 else 3 if v >= t3 else 0
     previous = st.emitted.get("gas.lel")
     if previous is not None:
         # hysteresis: hold the reported level (T1 by a rising sensitive well holds T2) through dips
         held = 2 if previous[0] == 1 and previous[2] == _T1_RISING else previous[0]
         if level == 0 or level > held:
-            st.hold_n += 1
-            if st.hold_n < p["release"]:
+            st.hold_reports += 1
+            if st.hold_reports < p.release:
                 level = held
             else:
-                st.hold_n = 0
+                st.hold_reports = 0
         else:
-            st.hold_n = 0
+            st.hold_reports = 0
     persist(st, level, ts)
     need = prof.persistence
     tier, rule = 0, ""
-    if st.c3 >= need:
+    if st.run_t3 >= need:
         tier, rule = 3, "gas.lel:t3_persistent"
-    if st.c2 >= need and ts - st.s2 >= p["sustain_ms"]:
+    if st.run_t2 >= need and ts - st.run_t2_since >= p.sustain_ms:
         tier, rule = 2, "gas.lel:t2_sustained"
     recent = last_values(st, 3)
-    if st.c2 >= need and "sensitive" in prof.flags and recent.size and v > float(np.median(recent)):
+    if st.run_t2 >= need and "sensitive" in prof.flags and recent.size and v > float(np.median(recent)):
         tier, rule = 1, _T1_RISING
-    if st.c1 >= need:
+    if st.run_t1 >= need:
         tier, rule = 1, "gas.lel:t1_upper_alarm"
     relative = 1.0
-    if tier and ("sewer" in prof.flags or p["biogas_history"] > 0):
+    if tier and ("sewer" in prof.flags or p.biogas_history > 0):
         window = np.append(last_values(st, 9), v)
         relative = 0.0  # too little history to see fluctuation: treat as biogas-like until it shows
         if window.size >= 5:
             level_now = max(float(np.median(window)), 1.0)
             relative = float(np.median(np.abs(np.diff(window)))) / level_now
-        if relative < p["steady"]:
-            if p["biogas_history"] > 0:
+        if relative < p.steady:
+            if p.biogas_history > 0:
                 tier, rule = 0, "gas.lel:biogas_history"
             else:
                 tier, rule = 3, "gas.lel:biogas_capped"
@@ -121,7 +151,7 @@ def _ch4(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Find
         tier, rule = 3, "gas.lel:identical_readings_capped"
     if st.faults & BLOCKING:
         tier = 0
-    count = st.c1 if tier == 1 else st.c2 if tier == 2 else st.c3
+    count = st.run_t1 if tier == 1 else st.run_t2 if tier == 2 else st.run_t3
     report(
         prof,
         st,
@@ -134,8 +164,8 @@ def _ch4(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Find
         tier_score(tier, v / t1),
         lambda: (
             f"CH4 {v:.1f} %LEL in {prof.spec.asset_kind or 'well'} {prof.spec.asset_id}, {count} consecutive "
-            f"report(s) at this level (T3 ≥{t3:g}, T2 ≥{t2:g} for ≥{p['sustain_ms'] / 60000:g} min, T1 ≥{t1:g})"
-            + (f"; steady (median |Δ| {relative:.0%} of level): biogas-like" if relative < p["steady"] else "")
+            f"report(s) at this level (T3 ≥{t3:g}, T2 ≥{t2:g} for ≥{p.sustain_ms / 60000:g} min, T1 ≥{t1:g})"
+            + (f"; steady (median |Δ| {relative:.0%} of level): biogas-like" if relative < p.steady else "")
         ),
         out,
     )
@@ -144,49 +174,61 @@ def _ch4(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Find
 # -- network pressure and flow -----------------------------------------------------------------------
 
 
-def _pressure_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+@dataclass(frozen=True, slots=True)
+class GasPressureParams(RuleParams):
+    """Network pressure: set point (NaN: learned), deviation bounds, sudden-drop bound and windows."""
+
+    set_point: float
+    dev_t3: float
+    dev_t2: float
+    drop_t1: float
+    sustain_ms: float
+    lookback_ms: float
+
+
+def _pressure_params(spec: SensorSpec, cfg: RulesConfig) -> GasPressureParams:
     g = cfg.gas
-    return {
-        "set_point": spec.design_value if spec.design_value else float("nan"),
-        "dev_t3": threshold(spec, "dev_t3", g.pressure_dev_t3),
-        "dev_t2": threshold(spec, "dev_t2", g.pressure_dev_t2),
-        "drop_t1": threshold(spec, "drop_t1", g.pressure_sudden_drop_t1),
-        "sustain_ms": g.pressure_dev_sustain_s * 1000.0,
-        "lookback_ms": max(g.sudden_window_s * 1000.0, 1.5 * spec.interval_s * 1000.0),
-    }
+    return GasPressureParams(
+        set_point=spec.design_value if spec.design_value else float("nan"),
+        dev_t3=threshold(spec, "dev_t3", g.pressure_dev_t3),
+        dev_t2=threshold(spec, "dev_t2", g.pressure_dev_t2),
+        drop_t1=threshold(spec, "drop_t1", g.pressure_sudden_drop_t1),
+        sustain_ms=g.pressure_dev_sustain_s * 1000.0,
+        lookback_ms=lookback_ms(spec, g.sudden_window_s),
+    )
 
 
-def _gas_pressure(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+def _gas_pressure(
+    prof: SensorProfile[GasPressureParams], st: SensorState, ts: int, v: float, out: list[Finding]
+) -> None:
     p = prof.p
-    sp = p["set_point"]
-    if sp != sp:  # no set point: learn a slow baseline
-        st.base = v if st.base != st.base else st.base + (v - st.base) * 0.02
-        sp = st.base
+    sp = p.set_point
+    if isnan(sp):  # no set point: learn a slow baseline
+        st.baseline = v if isnan(st.baseline) else st.baseline + (v - st.baseline) * 0.02
+        sp = st.baseline
     if sp <= 0:
         return
     dev = (v - sp) / sp
-    if abs(dev) <= p["dev_t3"] and st.step_ref != st.step_ref and st.c3 == 0 and "gas.pressure" not in st.emitted:
+    if abs(dev) <= p.dev_t3 and isnan(st.step_level) and st.run_t3 == 0 and "gas.pressure" not in st.emitted:
         return
-    if st.step_ref != st.step_ref:
-        before = recent_before(st, ts, p["lookback_ms"])
-        if before.size and v < (1.0 - p["drop_t1"]) * float(before.max()):
-            st.step_ref, st.step_t = float(before.max()), ts
-    elif v >= (1.0 - 0.5 * p["drop_t1"]) * st.step_ref:
-        st.step_ref, st.step_t = float("nan"), -1
-    sudden = st.step_ref == st.step_ref
-    level = 1 if sudden else 2 if abs(dev) > p["dev_t2"] else 3 if abs(dev) > p["dev_t3"] else 0
+    if isnan(st.step_level):
+        before = recent_before(st, ts, p.lookback_ms)
+        if before.size and v < (1.0 - p.drop_t1) * float(before.max()):
+            st.step_level, st.step_ts = float(before.max()), ts
+    elif v >= (1.0 - 0.5 * p.drop_t1) * st.step_level:
+        st.step_level, st.step_ts = float("nan"), -1
+    sudden = not isnan(st.step_level)
+    level = 1 if sudden else 2 if abs(dev) > p.dev_t2 else 3 if abs(dev) > p.dev_t3 else 0
     persist(st, level, ts)
     tier, rule = 0, ""
-    if st.c3 and ts - st.s3 >= p["sustain_ms"]:
+    if st.run_t3 and ts - st.run_t3_since >= p.sustain_ms:
         tier, rule = 3, "gas.pressure:deviation_t3"
-    if st.c2 and ts - st.s2 >= p["sustain_ms"]:
+    if st.run_t2 and ts - st.run_t2_since >= p.sustain_ms:
         tier, rule = 2, "gas.pressure:deviation_t2"
-    if st.c1 >= prof.persistence:
+    if st.run_t1 >= prof.persistence:
         tier, rule = 1, "gas.pressure:sudden_drop"
-    if st.faults & BLOCKING:
-        tier = 0
-    ref = st.step_ref
-    report(
+    ref = st.step_level
+    report_rule(
         prof,
         st,
         "gas.pressure",
@@ -198,38 +240,45 @@ def _gas_pressure(prof: SensorProfile, st: SensorState, ts: int, v: float, out: 
         tier_score(tier, abs(dev) / 0.3),
         lambda: (
             f"pressure {v:.4g} MPa, {dev:+.1%} from set point {sp:.4g} MPa"
-            + (f"; sudden drop from {ref:.4g} MPa" if ref == ref else "")
+            + (f"; sudden drop from {ref:.4g} MPa" if not isnan(ref) else "")
         ),
         out,
     )
 
 
-def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
-    return {
-        "surge": threshold(spec, "surge", cfg.gas.flow_surge),
-        "lookback_ms": max(cfg.water.step_lookback_s * 1000.0, 1.5 * spec.interval_s * 1000.0),
-        "hold_ms": cfg.water.step_max_hold_s * 1000.0,
-    }
+@dataclass(frozen=True, slots=True)
+class GasFlowParams(StepParams):
+    """Station flow: the relative step rise that counts as a surge."""
+
+    surge: float
 
 
-def _gas_flow(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> GasFlowParams:
+    return GasFlowParams(
+        surge=threshold(spec, "surge", cfg.gas.flow_surge),
+        lookback_ms=lookback_ms(spec, cfg.water.step_lookback_s),
+        hold_ms=step_hold_ms(cfg),
+    )
+
+
+def _gas_flow(prof: SensorProfile[GasFlowParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     p = prof.p
-    if st.step_ref != st.step_ref:
-        lvl = st.lvl
-        if lvl != lvl or v < (1.0 + 0.8 * p["surge"]) * lvl:
+    if isnan(st.step_level):
+        lvl = st.level
+        if isnan(lvl) or v < (1.0 + 0.8 * p.surge) * lvl:
             if "gas.flow.surge" in st.emitted:
                 report(prof, st, "gas.flow.surge", 0, AlertKind.GAS_PRESSURE_ANOMALY, "", ts, v, 0.0, lambda: "", out)
             return
-        before = recent_before(st, ts, p["lookback_ms"])
-        if before.size and v >= (1.0 + p["surge"]) * float(before.mean()):
-            st.step_ref, st.step_t = float(before.mean()), ts
-    elif v < (1.0 + 0.5 * p["surge"]) * st.step_ref or ts - st.step_t > p["hold_ms"]:
-        st.step_ref, st.step_t = float("nan"), -1
-    on = st.step_ref == st.step_ref
+        before = recent_before(st, ts, p.lookback_ms)
+        if before.size and v >= (1.0 + p.surge) * float(before.mean()):
+            st.step_level, st.step_ts = float(before.mean()), ts
+    elif v < (1.0 + 0.5 * p.surge) * st.step_level or ts - st.step_ts > p.hold_ms:
+        st.step_level, st.step_ts = float("nan"), -1
+    on = not isnan(st.step_level)
     persist(st, 3 if on else 0, ts)
-    tier = 3 if st.c3 >= prof.persistence and not st.faults & BLOCKING else 0
-    ref = st.step_ref
-    report(
+    tier = 3 if st.run_t3 >= prof.persistence else 0
+    ref = st.step_level
+    report_rule(
         prof,
         st,
         "gas.flow.surge",
@@ -247,21 +296,27 @@ def _gas_flow(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list
 # -- cover tilt --------------------------------------------------------------------------------------
 
 
-def _tilt_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+@dataclass(frozen=True, slots=True)
+class CoverTiltParams(RuleParams):
+    """Manhole cover tilt bounds in degrees (no tier 1: a displaced cover is at worst tier 2)."""
+
+    t3: float
+    t2: float
+
+
+def _tilt_params(spec: SensorSpec, cfg: RulesConfig) -> CoverTiltParams:
     upper = spec.thresholds.get("t2", spec.thresholds.get("t1", cfg.gas.cover_tilt_t2_deg))
-    return {"t3": threshold(spec, "t3", cfg.gas.cover_tilt_t3_deg), "t2": float(upper)}
+    return CoverTiltParams(t3=threshold(spec, "t3", cfg.gas.cover_tilt_t3_deg), t2=float(upper))
 
 
-def _cover_tilt(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+def _cover_tilt(prof: SensorProfile[CoverTiltParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     p = prof.p
-    if v <= p["t3"] and st.c3 == 0 and "gas.cover" not in st.emitted:
+    if v <= p.t3 and st.run_t3 == 0 and "gas.cover" not in st.emitted:
         return
-    level = 2 if v > p["t2"] else 3 if v > p["t3"] else 0
+    level = 2 if v > p.t2 else 3 if v > p.t3 else 0
     persist(st, level, ts)
-    tier = 2 if st.c2 >= prof.persistence else 3 if st.c3 >= 1 else 0
-    if st.faults & BLOCKING:
-        tier = 0
-    report(
+    tier = 2 if st.run_t2 >= prof.persistence else 3 if st.run_t3 >= 1 else 0
+    report_rule(
         prof,
         st,
         "gas.cover",
@@ -271,12 +326,12 @@ def _cover_tilt(prof: SensorProfile, st: SensorState, ts: int, v: float, out: li
         ts,
         v,
         tier_score(tier),
-        lambda: f"manhole cover tilted {v:.1f}° (T3 >{p['t3']:g}°, T2 >{p['t2']:g}°)",
+        lambda: f"manhole cover tilted {v:.1f}° (T3 >{p.t3:g}°, T2 >{p.t2:g}°)",
         out,
     )
 
 
-RULES: dict[SensorKind, KindRule] = {
+RULES: dict[SensorKind, KindRule[Any]] = {
     SensorKind.CH4_LEL: KindRule(_ch4, _ch4_params),
     SensorKind.GAS_PRESSURE: KindRule(_gas_pressure, _pressure_params),
     SensorKind.GAS_FLOW: KindRule(_gas_flow, _flow_params),

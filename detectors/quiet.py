@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .api import WindowStats
 from .config import FaultRules
+from .results import WindowStats
 from .rulebase import SensorProfile
 from .state import RING, SensorState
 from .windows import add_array, begin_array, fold_window, fold_windows, window_sums
@@ -54,20 +55,20 @@ def ew(start: float, xs: npt.NDArray[np.float64], alpha: float) -> float:
     return float(start * powers[n] + weights[n - 1 :: -1] @ xs) if n else start
 
 
-def may_be_quiet(prof: SensorProfile, st: SensorState, values: npt.NDArray[np.float64]) -> bool:
+def may_be_quiet(prof: SensorProfile[Any], st: SensorState, values: npt.NDArray[np.float64]) -> bool:
     """The state allows the vectorised path: past warm-up, nothing open; then the kind's screen decides."""
-    if st.n_seen < WARM_UP or st.emitted or st.faults or st.equal_run or st.sat_run:
+    if st.seen < WARM_UP or st.emitted or st.faults or st.equal_run or st.sat_run:
         return False
     return prof.quiet is not None and prof.quiet(prof, st, values)
 
 
-def noise_scale(prof: SensorProfile, st: SensorState) -> float:
+def noise_scale(prof: SensorProfile[Any], st: SensorState) -> float:
     """The sensor's noise estimate, floored."""
     return st.noise if st.noise > prof.noise_floor else prof.noise_floor
 
 
 def quiet_array(
-    prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+    prof: SensorProfile[Any], st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
     stats: list[WindowStats],
 ) -> bool:  # fmt: skip
     """One sensor's array: fold it in if quiet; ``False`` (nothing changed) when the scalar path is needed."""
@@ -76,7 +77,7 @@ def quiet_array(
     cfg = prof.config.faults
     scale = noise_scale(prof, st)
     deltas = np.empty_like(values)
-    deltas[0] = values[0] - st.last_v
+    deltas[0] = values[0] - st.last_value
     np.subtract(values[1:], values[:-1], out=deltas[1:])
     np.abs(deltas, out=deltas)
     zero = deltas == 0.0
@@ -93,7 +94,7 @@ def quiet_array(
     limit = cfg.spike_sigma * scale
     if float(deltas.max()) > limit:
         # a spike = a jump away and straight back: |x[i]-x[i-1]| and |x[i+1]-x[i]| large, |x[i+1]-x[i-1]| small
-        ext = np.concatenate(([float(st.ring[1, (st.ring_i - 2) % RING]), st.last_v], values))
+        ext = np.concatenate(([float(st.ring[1, (st.ring_next - 2) % RING]), st.last_value], values))
         jump_in = np.abs(ext[1:-1] - ext[:-2]) > limit
         jump_out = np.abs(ext[2:] - ext[1:-1]) > limit
         back = np.abs(ext[2:] - ext[:-2]) < np.maximum(0.5 * limit, 0.2 * np.abs(ext[1:-1] - ext[:-2]))
@@ -116,19 +117,19 @@ def _stuck_run(cfg: FaultRules) -> int:
 
 
 def _settle(
-    prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+    prof: SensorProfile[Any], st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
     moving: npt.NDArray[np.float64], scale: float, trailing_equal: int, previous_ts: int,
 ) -> None:  # fmt: skip
     """The rest of a quiet array's update: noise and level estimates, ring buffer, counters."""
     if moving.shape[0]:
         st.noise = ew(st.noise, np.minimum(moving, 4.0 * scale), 1.0 / prof.config.faults.noise_tau_samples)
-    st.lvl = ew(st.lvl, values, LVL_ALPHA)
+    st.level = ew(st.level, values, LVL_ALPHA)
     st.push_last(ts, values)
     st.last_ts = int(ts[-1])
-    st.prev_v = float(values[-2]) if values.shape[0] > 1 else st.last_v
-    st.last_v = float(values[-1])
-    st.n_seen += values.shape[0]
-    st.c3 = st.c2 = st.c1 = 0
+    st.prev_value = float(values[-2]) if values.shape[0] > 1 else st.last_value
+    st.last_value = float(values[-1])
+    st.seen += values.shape[0]
+    st.run_t3 = st.run_t2 = st.run_t1 = 0
     st.equal_run = trailing_equal
     if trailing_equal:
         first = values.shape[0] - trailing_equal  # index of the first repeated sample
@@ -143,7 +144,7 @@ class QuietRun:
     at: int  # position among the screened arrays
 
     def apply(
-        self, prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
+        self, prof: SensorProfile[Any], st: SensorState, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
         stats: list[WindowStats],
     ) -> None:  # fmt: skip
         """Update ``st`` with its array ``ts``/``values`` as :func:`quiet_array` would (state unchanged
@@ -161,7 +162,7 @@ class QuietRuns:
     """
 
     def __init__(
-        self, cfg: FaultRules, profs: Sequence[SensorProfile], states: Sequence[SensorState],
+        self, cfg: FaultRules, profs: Sequence[SensorProfile[Any]], states: Sequence[SensorState],
         ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64], starts: Sequence[int], stops: Sequence[int],
     ) -> None:  # fmt: skip
         chosen = [
@@ -188,7 +189,7 @@ class QuietRuns:
         return QuietRun(self, at) if at is not None and self._quiet[at] else None
 
     def _screen(
-        self, cfg: FaultRules, profs: list[SensorProfile], states: list[SensorState],
+        self, cfg: FaultRules, profs: list[SensorProfile[Any]], states: list[SensorState],
         ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64],
         starts: npt.NDArray[np.intp], stops: npt.NDArray[np.intp],
     ) -> None:  # fmt: skip
@@ -200,7 +201,7 @@ class QuietRuns:
         t, v = ts[gather], values[gather]
 
         # deltas and repeats, as quiet_array computes them per array
-        last_v = np.array([st.last_v for st in states])
+        last_v = np.array([st.last_value for st in states])
         deltas = np.empty(total)
         np.subtract(v[1:], v[:-1], out=deltas[1:])
         deltas[first] = v[first] - last_v
@@ -232,11 +233,11 @@ class QuietRuns:
         first_seg = np.searchsorted(seg, first)
         last_seg = np.searchsorted(seg, end) - 1
         opens_at = window_start[first].tolist()
-        merge = [st.w_start == at and st.w_n > 0 for st, at in zip(states, opens_at, strict=True)]
+        merge = [st.window_start == at and st.window_count > 0 for st, at in zip(states, opens_at, strict=True)]
         refs = v[seg]
         for at, (st, merging) in enumerate(zip(states, merge, strict=True)):
             if merging:
-                refs[first_seg[at]] = st.w_ref
+                refs[first_seg[at]] = st.window_ref
         self._sums = window_sums(v, np.repeat(refs, counts), t - np.repeat(window_start[seg], counts), seg)
         self._lo = np.minimum.reduceat(v, seg)
         self._hi = np.maximum.reduceat(v, seg)
@@ -250,7 +251,7 @@ class QuietRuns:
         self._scale, self._trailing = scale.tolist(), trailing.tolist()
 
     def apply(
-        self, at: int, prof: SensorProfile, st: SensorState, ts: npt.NDArray[np.int64],
+        self, at: int, prof: SensorProfile[Any], st: SensorState, ts: npt.NDArray[np.int64],
         values: npt.NDArray[np.float64], stats: list[WindowStats],
     ) -> None:  # fmt: skip
         """Fold screened array ``at`` into its state (see :meth:`QuietRun.apply`)."""
@@ -287,10 +288,10 @@ def _spikes(
     """
     before = np.empty_like(v)
     before[1:] = v[:-1]
-    before[first] = [st.last_v for st in states]
+    before[first] = [st.last_value for st in states]
     before2 = np.empty_like(v)
     before2[2:] = v[:-2]
-    before2[first] = [float(st.ring[1, (st.ring_i - 2) % RING]) for st in states]
+    before2[first] = [float(st.ring[1, (st.ring_next - 2) % RING]) for st in states]
     before2[first + 1] = before[first]
     jump = np.abs(before - before2)
     back = np.abs(v - before2) < np.maximum(0.5 * limit, 0.2 * jump)

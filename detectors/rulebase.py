@@ -1,44 +1,86 @@
-"""Shared pieces of the sensor-level rules: the compiled per-sensor profile, persistence counters and
-the finding emitter (report a condition when it starts, changes or ends, and refresh it while on).
+"""Shared pieces of the sensor-level rules: typed rule parameters (one frozen dataclass per kind, built
+on :class:`TierParams` / :class:`StepParams`), the compiled per-sensor profile, the persistence counters
+(:func:`persist`, :func:`persistent_tier`) and the finding emitter (report a condition when it starts,
+changes or ends, and refresh it while on).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from math import isnan
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from lifeline.models import AlertKind, SensorKind, SensorSpec, Tier
 
-from .api import Finding
 from .config import RulesConfig
+from .results import Finding
 from .state import SensorState
 
-__all__ = ["AUX_KIND", "KindRule", "QuietFn", "RuleFn", "SensorProfile", "persist", "report", "tier_score"]
-
-#: a kind's rule, called once per reading after the generic fault checks
-RuleFn = Callable[["SensorProfile", SensorState, int, float, list[Finding]], None]
-
-#: a kind's vectorised "nothing to do here" screen over an array of values
-QuietFn = Callable[["SensorProfile", SensorState, npt.NDArray[np.float64]], bool]
-
-#: auxiliary array layout: [0, AUX_KIND) hourly means for the drift check, then the kind's own slots
-AUX_DRIFT_HOURS = 24
-AUX_KIND = 4 + AUX_DRIFT_HOURS
+__all__ = [
+    "AUX_KIND", "KindRule", "QuietFn", "RuleFn", "RuleParams", "SensorProfile", "StepParams", "TierParams",
+    "lookback_ms", "persist", "persistent_tier", "report", "step_hold_ms", "tier_score",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
-class KindRule:
+class RuleParams:
+    """A kind's resolved rule parameters (registry thresholds over the defaults); each kind subclasses it."""
+
+
+@dataclass(frozen=True, slots=True)
+class TierParams(RuleParams):
+    """The three graded bounds of a rule: tier 3 (lowest), tier 2 and tier 1 (most severe)."""
+
+    t3: float
+    t2: float
+    t1: float
+
+
+@dataclass(frozen=True, slots=True)
+class StepParams(RuleParams):
+    """A level-step rule: how far back the pre-event level is taken, and how long a step is held."""
+
+    lookback_ms: float
+    hold_ms: float
+
+
+def lookback_ms(spec: SensorSpec, window_s: float) -> float:
+    """The look-back for a pre-event level: ``window_s``, but at least 1.5 reporting intervals."""
+    return max(window_s * 1000.0, 1.5 * spec.interval_s * 1000.0)
+
+
+def step_hold_ms(cfg: RulesConfig) -> float:
+    """How long a level step (burst, surge) is tracked at most before it is taken as the new level."""
+    return cfg.water.step_max_hold_s * 1000.0
+
+
+P = TypeVar("P", bound=RuleParams)
+
+#: a kind's rule, called once per reading after the generic fault checks
+RuleFn = Callable[["SensorProfile[P]", SensorState, int, float, list[Finding]], None]
+
+#: a kind's vectorised "nothing to do here" screen over an array of values
+QuietFn = Callable[["SensorProfile[P]", SensorState, npt.NDArray[np.float64]], bool]
+
+#: auxiliary array layout: [0, AUX_KIND) the ring of hourly means for the drift check, then the kind's own slots
+AUX_DRIFT_HOURS = 24
+AUX_KIND = AUX_DRIFT_HOURS
+
+
+@dataclass(frozen=True, slots=True)
+class KindRule(Generic[P]):
     """A sensor kind's rule: the per-reading function, its parameter resolver and aux slots."""
 
-    fn: RuleFn
-    params: Callable[[SensorSpec, RulesConfig], dict[str, float]]
+    fn: RuleFn[P]
+    params: Callable[[SensorSpec, RulesConfig], P]
     aux_size: int = 0
     #: vectorised screen: ``True`` when the rule has nothing to do for these values (bulk path allowed)
-    quiet: QuietFn | None = None
+    quiet: QuietFn[P] | None = None
 
 
 _TIERS = (None, Tier.T1, Tier.T2, Tier.T3)
@@ -46,7 +88,7 @@ _TIER_BASE_SCORE = (0.0, 0.9, 0.7, 0.4)
 
 
 @dataclass(slots=True)
-class SensorProfile:
+class SensorProfile(Generic[P]):
     """One sensor's registry entry compiled with the rules configuration (built once, cached)."""
 
     spec: SensorSpec
@@ -64,12 +106,12 @@ class SensorProfile:
     rests_at_floor: bool
     step_physical: bool
     persistence: int
-    #: resolved numeric parameters of this sensor's rule (registry thresholds over defaults)
-    p: dict[str, float] = field(default_factory=dict)
+    #: resolved parameters of this sensor's rule (registry thresholds over defaults)
+    p: P
     #: word flags from the asset kind (sewer well, valve well, ...)
     flags: frozenset[str] = frozenset()
-    rule: RuleFn | None = None
-    quiet: QuietFn | None = None
+    rule: RuleFn[P] | None = None
+    quiet: QuietFn[P] | None = None
     aux_size: int = 0
     #: no supporting finding for this long → the alert clears
     quiet_ms: int = 1_800_000
@@ -80,35 +122,39 @@ class SensorProfile:
         return self.spec.sensor_id
 
 
+def _run(on: bool, count: int, since: int, ts: int) -> tuple[int, int]:
+    """One persistence counter: (consecutive samples with the condition on, when that run started)."""
+    if not on:
+        return 0, -1
+    return count + 1, ts if count == 0 else since
+
+
 def persist(st: SensorState, level: int, ts: int) -> None:
     """Update the consecutive-sample counters for a raw condition level (0 none, 3/2/1 = T3/T2/T1).
 
+    A level counts for its own tier and every lower one (a T1 sample is also a T2 and a T3 sample).
+
     >>> st = SensorState("s")
     >>> persist(st, 2, 1000); persist(st, 3, 2000)
-    >>> (st.c3, st.c2, st.c1, st.s3)
+    >>> (st.run_t3, st.run_t2, st.run_t1, st.run_t3_since)
     (2, 0, 0, 1000)
     """
-    if level and level <= 3:
-        if st.c3 == 0:
-            st.s3 = ts
-        st.c3 += 1
-    else:
-        st.c3 = 0
-        st.s3 = -1
-    if level and level <= 2:
-        if st.c2 == 0:
-            st.s2 = ts
-        st.c2 += 1
-    else:
-        st.c2 = 0
-        st.s2 = -1
-    if level == 1:
-        if st.c1 == 0:
-            st.s1 = ts
-        st.c1 += 1
-    else:
-        st.c1 = 0
-        st.s1 = -1
+    on = level > 0
+    st.run_t3, st.run_t3_since = _run(on and level <= 3, st.run_t3, st.run_t3_since, ts)
+    st.run_t2, st.run_t2_since = _run(on and level <= 2, st.run_t2, st.run_t2_since, ts)
+    st.run_t1, st.run_t1_since = _run(level == 1, st.run_t1, st.run_t1_since, ts)
+
+
+def persistent_tier(prof: SensorProfile[Any], st: SensorState, ts: int, min_duration_ms: float = 0.0) -> int:
+    """The most severe tier whose run has lasted ``persistence`` samples and ``min_duration_ms``; 0 if none."""
+    need = prof.persistence
+    if st.run_t1 >= need and ts - st.run_t1_since >= min_duration_ms:
+        return 1
+    if st.run_t2 >= need and ts - st.run_t2_since >= min_duration_ms:
+        return 2
+    if st.run_t3 >= need and ts - st.run_t3_since >= min_duration_ms:
+        return 3
+    return 0
 
 
 def tier_score(tier: int, ratio: float = math.nan) -> float:
@@ -118,13 +164,13 @@ def tier_score(tier: int, ratio: float = math.nan) -> float:
     (0.4, 1.0)
     """
     base = _TIER_BASE_SCORE[tier] if 0 < tier <= 3 else 0.0
-    if ratio == ratio:  # not NaN
+    if not isnan(ratio):
         base = max(base, min(1.0, ratio))
     return min(1.0, max(0.0, base))
 
 
 def report(
-    prof: SensorProfile,
+    prof: SensorProfile[Any],
     st: SensorState,
     family: str,
     tier: int,

@@ -1,7 +1,7 @@
 """Per-sensor and per-group state: plain data that pickles small into dataflow snapshots.
 
-:class:`SensorState` holds a few dozen floats and one fixed-size numpy ring buffer (the last
-:data:`RING` samples), never a list that grows; its pickled size stays well under 2 KiB.
+:class:`SensorState` holds a few dozen numbers and one fixed-size numpy ring buffer (the last
+:data:`RING` samples), never a list that grows; its pickled size stays under 1 KiB.
 :class:`GroupState` holds the pending findings of one group (bounded by the settle delay), the
 active sensor-level contributions and the active alerts, with the people's actions
 (:meth:`GroupState.acknowledge`, :meth:`GroupState.resolve`).
@@ -19,9 +19,9 @@ import numpy.typing as npt
 
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, Tier
 
-from .api import Finding
+from .results import Finding
 
-__all__ = ["RING", "AlertRecord", "Contribution", "GroupState", "SensorState"]
+__all__ = ["LEGACY_SCALARS", "RING", "SCALAR_GROUPS", "AlertRecord", "Contribution", "GroupState", "SensorState"]
 
 #: samples kept per sensor for rates of rise, pre-event levels, stuck and step checks
 RING = 16
@@ -29,16 +29,53 @@ RING = 16
 NAN = math.nan
 _RING_SLOTS = np.arange(2 * RING) % RING  # ring positions from any start, without a modulo per call
 
-_SCALARS = (
-    "w_start", "w_n", "w_ref", "w_s1", "w_s2", "w_min", "w_max", "w_st", "w_stt", "w_stv", "w_last",
-    "last_ts", "last_v", "prev_v", "n_seen", "lvl", "noise", "base", "base2", "base_n", "base_t",
-    "c3", "c2", "c1", "s3", "s2", "s1", "step_ref", "step_t",
-    "equal_run", "equal_since", "sat_run", "silent", "faults", "spike_ts", "offset_run", "hold_n",
-    "ring_i", "ring_n",
-)  # fmt: skip
+#: The scalar slots of :class:`SensorState`, by the one module that writes them. Flat slots rather than
+#: nested part objects: this is the per-reading path, and a part object costs an attribute load per use
+#: plus a pickled object per part (see ``SensorState``).
+SCALAR_GROUPS: dict[str, tuple[str, ...]] = {
+    # windows.py — the open tumbling window: start (ms, -1 when none), count, the reference value the
+    # sums are taken against, sums of dev = value - ref, dev², h = hours since start, h², h·dev; min, max, last
+    "windows": (
+        "window_start", "window_count", "window_ref", "window_sum_dev", "window_sum_dev_sq", "window_min",
+        "window_max", "window_sum_h", "window_sum_h_sq", "window_sum_h_dev", "window_last",
+    ),
+    # engine.py (and quiet.py, its vectorised twin) — the stream: newest event time and value, the value
+    # before it, readings seen, the fast level (EW mean), the ring position and fill
+    "stream": ("last_ts", "last_value", "prev_value", "seen", "level", "ring_next", "ring_count"),
+    # engine.py — hourly means for the drift check: current hour (ms, -1 none), its sum and count of
+    # readings, and the next slot of the 24-hour ring of means in ``aux``
+    "drift": ("drift_hour", "drift_sum", "drift_count", "drift_slot"),
+    # faults.py (and quiet.py) — noise scale (EW of |Δ|), identical-reading run and its start,
+    # readings at a range limit, silence flag, active fault bits, time of the last spike
+    "faults": ("noise", "equal_run", "equal_since", "sat_run", "silent", "faults", "spike_ts"),
+    # rulebase.py and the kind's rule module (one per sensor) — consecutive readings at or above T3/T2/T1
+    # and when each run started (meaningful while its count is > 0; quiet.py zeroes the counts, as a quiet
+    # array ends every run); a level step (pre-event level and when); hysteresis; a learned baseline
+    # (value, samples, last update)
+    "rule": (
+        "run_t3", "run_t2", "run_t1", "run_t3_since", "run_t2_since", "run_t1_since", "step_level", "step_ts",
+        "hold_reports", "baseline", "baseline_n", "baseline_ts",
+    ),
+}  # fmt: skip
 
+_SCALARS = tuple(name for names in SCALAR_GROUPS.values() for name in names)
+_get_scalars = operator.attrgetter(*_SCALARS)  # one C call instead of a generator over the names
 
-_get_scalars = operator.attrgetter(*_SCALARS)  # one C call instead of a generator over 39 names
+#: the scalar layout of snapshots written before the state had named parts (``aux[0:4]`` held the
+#: drift slots; ``base2`` and ``offset_run`` were never used): old name → new name or ``None``
+LEGACY_SCALARS: dict[str, str | None] = {
+    "w_start": "window_start", "w_n": "window_count", "w_ref": "window_ref", "w_s1": "window_sum_dev",
+    "w_s2": "window_sum_dev_sq", "w_min": "window_min", "w_max": "window_max", "w_st": "window_sum_h",
+    "w_stt": "window_sum_h_sq", "w_stv": "window_sum_h_dev", "w_last": "window_last",
+    "last_ts": "last_ts", "last_v": "last_value", "prev_v": "prev_value", "n_seen": "seen", "lvl": "level",
+    "noise": "noise", "base": "baseline", "base2": None, "base_n": "baseline_n", "base_t": "baseline_ts",
+    "c3": "run_t3", "c2": "run_t2", "c1": "run_t1", "s3": "run_t3_since", "s2": "run_t2_since",
+    "s1": "run_t1_since", "step_ref": "step_level", "step_t": "step_ts",
+    "equal_run": "equal_run", "equal_since": "equal_since", "sat_run": "sat_run", "silent": "silent",
+    "faults": "faults", "spike_ts": "spike_ts", "offset_run": None, "hold_n": "hold_reports",
+    "ring_i": "ring_next", "ring_n": "ring_count",
+}  # fmt: skip
+_LEGACY_DRIFT_SLOTS = 4
 
 
 def _float_array(data: bytes | npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -50,62 +87,62 @@ class SensorState:
     """Everything the detectors remember about one sensor between calls.
 
     Only numbers, one short id, a tiny dict of the conditions currently reported, a ring buffer and
-    (for a few kinds) a small fixed-size auxiliary array: rain buckets, night minima, hourly means.
+    a small fixed-size auxiliary array (hourly means, then the kind's own slots: rain buckets, night
+    minima, hourly profiles). Each scalar belongs to one module, see :data:`SCALAR_GROUPS`.
     """
 
     __slots__ = ("aux", "emitted", "ring", "sensor_id", *_SCALARS)
 
     def __init__(self, sensor_id: str, aux_size: int = 0) -> None:
         self.sensor_id = sensor_id
-        # the open tumbling window: start (ms, -1 when none), count, reference value, sums
-        self.w_start = -1
-        self.w_n = 0
-        self.w_ref = 0.0
-        self.w_s1 = 0.0
-        self.w_s2 = 0.0
-        self.w_min = math.inf
-        self.w_max = -math.inf
-        self.w_st = 0.0
-        self.w_stt = 0.0
-        self.w_stv = 0.0
-        self.w_last = NAN
-        # the stream
+        # windows.py: the open tumbling window
+        self.window_start = -1
+        self.window_count = 0
+        self.window_ref = 0.0
+        self.window_sum_dev = 0.0
+        self.window_sum_dev_sq = 0.0
+        self.window_min = math.inf
+        self.window_max = -math.inf
+        self.window_sum_h = 0.0
+        self.window_sum_h_sq = 0.0
+        self.window_sum_h_dev = 0.0
+        self.window_last = NAN
+        # engine.py: the stream
         self.last_ts = -1
-        self.last_v = NAN
-        #: the value before ``last_v`` (the ring's second newest; kept as a float for the spike check)
-        self.prev_v = NAN
-        self.n_seen = 0
-        # robust running estimates: fast level, noise scale (EW of |Δ|), kind-specific baselines
-        self.lvl = NAN
+        self.last_value = NAN
+        #: the value before ``last_value`` (the ring's second newest; kept as a float for the spike check)
+        self.prev_value = NAN
+        self.seen = 0
+        self.level = NAN
+        self.ring: npt.NDArray[np.float64] = np.full((2, RING), NAN)
+        self.ring_next = 0
+        self.ring_count = 0
+        # engine.py: hourly means for the drift check (the 24-hour ring of means is aux[:AUX_DRIFT_HOURS])
+        self.drift_hour = -1
+        self.drift_sum = 0.0
+        self.drift_count = 0
+        self.drift_slot = 0
+        # faults.py
         self.noise = NAN
-        self.base = NAN
-        self.base2 = NAN
-        self.base_n = 0
-        self.base_t = -1
-        # rule persistence: consecutive samples at or above T3/T2/T1 and when each run started
-        self.c3 = 0
-        self.c2 = 0
-        self.c1 = 0
-        self.s3 = -1
-        self.s2 = -1
-        self.s1 = -1
-        # a level step (burst, surge, sudden drop): the pre-event level and when it happened
-        self.step_ref = NAN
-        self.step_t = -1
-        # faults
         self.equal_run = 0
         self.equal_since = -1
         self.sat_run = 0
         self.silent = 0
         self.faults = 0
         self.spike_ts = -1
-        self.offset_run = 0
-        # hysteresis: consecutive reports below the reported condition's threshold while it is held
-        self.hold_n = 0
-        # ring buffer of (ts, value)
-        self.ring: npt.NDArray[np.float64] = np.full((2, RING), NAN)
-        self.ring_i = 0
-        self.ring_n = 0
+        # rulebase.py and the kind's rule: persistence runs, level step, hysteresis, learned baseline
+        self.run_t3 = 0
+        self.run_t2 = 0
+        self.run_t1 = 0
+        self.run_t3_since = -1
+        self.run_t2_since = -1
+        self.run_t1_since = -1
+        self.step_level = NAN
+        self.step_ts = -1
+        self.hold_reports = 0
+        self.baseline = NAN
+        self.baseline_n = 0
+        self.baseline_ts = -1
         self.aux: npt.NDArray[np.float64] | None = np.full(aux_size, NAN) if aux_size else None
         #: condition family → (tier value or 0, ts of the last emitted finding, rule)
         self.emitted: dict[str, tuple[int, int, str]] = {}
@@ -119,39 +156,67 @@ class SensorState:
         self.sensor_id, scalars, ring, aux, self.emitted = data
         self.ring = _float_array(ring).reshape(2, RING)
         self.aux = None if aux is None else _float_array(aux)
+        if len(scalars) == len(LEGACY_SCALARS) and len(scalars) != len(_SCALARS):
+            self._load_legacy(scalars)
+            return
         for name, value in zip(_SCALARS, scalars, strict=True):
             setattr(self, name, value)
 
+    def _load_legacy(self, scalars: tuple[Any, ...]) -> None:
+        """Restore a snapshot of the flat pre-parts layout (drift slots in ``aux[0:4]``)."""
+        for old, value in zip(LEGACY_SCALARS, scalars, strict=True):
+            new = LEGACY_SCALARS[old]
+            if new is not None:
+                setattr(self, new, value)
+        aux = self.aux
+        if aux is None:  # every kind had the drift slots, but a hand-made state may not
+            self.drift_hour, self.drift_sum, self.drift_count, self.drift_slot = -1, 0.0, 0, 0
+            return
+        hour, total, count, slot = aux[:_LEGACY_DRIFT_SLOTS].tolist()
+        started = not math.isnan(hour)
+        self.drift_hour = int(hour) if started else -1
+        self.drift_sum = total if started else 0.0
+        self.drift_count = int(count) if started else 0
+        self.drift_slot = int(slot) if started else 0
+        self.aux = aux[_LEGACY_DRIFT_SLOTS:].copy()
+
     def push(self, ts: int, value: float) -> None:
         """Append one sample to the ring buffer."""
-        i = self.ring_i
+        i = self.ring_next
         self.ring[0, i] = ts
         self.ring[1, i] = value
-        self.ring_i = (i + 1) % RING
-        if self.ring_n < RING:
-            self.ring_n += 1
+        self.ring_next = (i + 1) % RING
+        if self.ring_count < RING:
+            self.ring_count += 1
 
     def push_last(self, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> None:
         """Append the last :data:`RING` samples of arrays (what as many :meth:`push` calls would keep)."""
         k = min(ts.shape[0], RING)
         if k == 0:
             return
-        at = _RING_SLOTS[self.ring_i : self.ring_i + k]
+        at = _RING_SLOTS[self.ring_next : self.ring_next + k]
         self.ring[0, at] = ts[-k:]
         self.ring[1, at] = values[-k:]
-        self.ring_i = (self.ring_i + k) % RING
-        self.ring_n = min(RING, self.ring_n + k)
+        self.ring_next = (self.ring_next + k) % RING
+        self.ring_count = min(RING, self.ring_count + k)
 
     def recent(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """The ring's samples, oldest first, as (ts_ms, values) arrays."""
-        n = self.ring_n
+        n = self.ring_count
         if n < RING:
             return self.ring[0, :n].copy(), self.ring[1, :n].copy()
-        order = np.roll(np.arange(RING), -self.ring_i)
+        order = np.roll(np.arange(RING), -self.ring_next)
         return self.ring[0, order], self.ring[1, order]
 
+    def forget_values(self) -> None:
+        """Forget the recent values (clipped samples after saturation are no pre-event level): the ring's
+        values, the last value (so the spike check sees no clipped neighbour) and any level step."""
+        self.ring[1, :] = np.nan
+        self.last_value = np.nan
+        self.step_level, self.step_ts = np.nan, -1
+
     def __repr__(self) -> str:
-        return f"SensorState({self.sensor_id!r}, seen={self.n_seen}, last_ts={self.last_ts}, faults={self.faults:#x})"
+        return f"SensorState({self.sensor_id!r}, seen={self.seen}, last_ts={self.last_ts}, faults={self.faults:#x})"
 
 
 @dataclass(slots=True)

@@ -20,19 +20,33 @@ above the median of the previous nights flags the night; 1 night → T3, ≥2 co
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from math import isnan
+from typing import Any
 
 import numpy as np
 
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
-from .api import Finding
 from .config import RulesConfig, threshold
-from .faults import BLOCKING
+from .faults import BLOCKING, report_rule
 from .gas import recent_before
-from .rulebase import AUX_KIND, KindRule, SensorProfile, persist, report, tier_score
+from .results import Finding
+from .rulebase import (
+    AUX_KIND,
+    KindRule,
+    RuleParams,
+    SensorProfile,
+    StepParams,
+    lookback_ms,
+    persist,
+    report,
+    step_hold_ms,
+    tier_score,
+)
 from .state import SensorState
 
-__all__ = ["RULES", "local_night"]
+__all__ = ["RULES", "FlowParams", "NoiseParams", "PressureParams", "local_night"]
 
 _DAY_MS = 86_400_000
 _NIGHTS = 7
@@ -52,64 +66,76 @@ def local_night(ts: int, offset_h: float, start_h: int, end_h: int) -> int:
 # -- pressure ------------------------------------------------------------------------------------------
 
 
-def _pressure_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+@dataclass(frozen=True, slots=True)
+class PressureParams(StepParams):
+    """Pressure logger: big and moderate drops (MPa or fraction of the level), low pressure, sustain."""
+
+    big: float
+    big_frac: float
+    drop: float
+    drop_frac: float
+    low: float
+    sustain_ms: float
+
+
+def _pressure_params(spec: SensorSpec, cfg: RulesConfig) -> PressureParams:
     w = cfg.water
-    return {
-        "big": threshold(spec, "drop_t1", w.burst_drop_mpa),
-        "big_frac": w.burst_drop_fraction,
-        "drop": threshold(spec, "drop_t2", w.drop_mpa),
-        "drop_frac": w.drop_fraction,
-        "low": threshold(spec, "low_t1", w.low_pressure_mpa),
-        "sustain_ms": w.drop_sustain_s * 1000.0,
-        "lookback_ms": max(w.drop_window_s * 1000.0, 1.5 * spec.interval_s * 1000.0),
-        "hold_ms": w.step_max_hold_s * 1000.0,
-    }
+    return PressureParams(
+        big=threshold(spec, "drop_t1", w.burst_drop_mpa),
+        big_frac=w.burst_drop_fraction,
+        drop=threshold(spec, "drop_t2", w.drop_mpa),
+        drop_frac=w.drop_fraction,
+        low=threshold(spec, "low_t1", w.low_pressure_mpa),
+        sustain_ms=w.drop_sustain_s * 1000.0,
+        lookback_ms=lookback_ms(spec, w.drop_window_s),
+        hold_ms=step_hold_ms(cfg),
+    )
 
 
-def _water_pressure(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+def _water_pressure(
+    prof: SensorProfile[PressureParams], st: SensorState, ts: int, v: float, out: list[Finding]
+) -> None:
     p = prof.p
     _low_pressure(prof, st, ts, v, out)
-    if st.step_ref != st.step_ref:
-        lvl = st.lvl
-        if lvl != lvl or lvl - v < 0.5 * min(p["drop"], p["drop_frac"] * lvl):
+    if isnan(st.step_level):
+        lvl = st.level
+        if isnan(lvl) or lvl - v < 0.5 * min(p.drop, p.drop_frac * lvl):
             if "water.pressure.drop" in st.emitted:
                 report(
                     prof, st, "water.pressure.drop", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "recovered", out
                 )
-            st.c3 = st.c2 = st.c1 = 0
+            st.run_t3 = st.run_t2 = st.run_t1 = 0
             return
-        before = recent_before(st, ts, p["lookback_ms"])
+        before = recent_before(st, ts, p.lookback_ms)
         if before.size == 0:
             return
         ref = float(before.max())
-        if ref - v >= min(p["drop"], p["drop_frac"] * ref):
-            st.step_ref, st.step_t = ref, ts
+        if ref - v >= min(p.drop, p.drop_frac * ref):
+            st.step_level, st.step_ts = ref, ts
         else:
             return
-    ref = st.step_ref
+    ref = st.step_level
     drop = ref - v
-    if drop < 0.5 * min(p["drop"], p["drop_frac"] * ref) or ts - st.step_t > p["hold_ms"]:
-        st.step_ref, st.step_t = math.nan, -1
+    if drop < 0.5 * min(p.drop, p.drop_frac * ref) or ts - st.step_ts > p.hold_ms:
+        st.step_level, st.step_ts = math.nan, -1
         persist(st, 0, ts)
         report(prof, st, "water.pressure.drop", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "recovered", out)
         return
-    big = drop >= min(p["big"], p["big_frac"] * ref)
-    moderate = drop >= min(p["drop"], p["drop_frac"] * ref)
+    big = drop >= min(p.big, p.big_frac * ref)
+    moderate = drop >= min(p.drop, p.drop_frac * ref)
     persist(st, 1 if big else 3 if moderate else 0, ts)
     need = prof.persistence
     tier, rule = 0, ""
-    if st.c3 >= need:
+    if st.run_t3 >= need:
         tier, rule = 3, "water.pressure.drop:moderate"
-        if ts - st.step_t >= p["sustain_ms"]:
+        if ts - st.step_ts >= p.sustain_ms:
             tier, rule = 2, "water.pressure.drop:sustained"
-    if st.c1 >= need:
+    if st.run_t1 >= need:
         tier, rule = 1, "water.pressure.drop:big"
     if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
         tier, rule = 3, "water.pressure.drop:identical_readings_capped"
-    if st.faults & BLOCKING:
-        tier = 0
-    since = st.step_t
-    report(
+    since = st.step_ts
+    report_rule(
         prof,
         st,
         "water.pressure.drop",
@@ -118,25 +144,25 @@ def _water_pressure(prof: SensorProfile, st: SensorState, ts: int, v: float, out
         rule,
         ts,
         v,
-        tier_score(tier, drop / p["big"]),
+        tier_score(tier, drop / p.big),
         lambda: (
             f"pressure {v:.3f} MPa, {drop:.3f} MPa ({drop / ref:.0%}) below the level {ref:.3f} MPa before ts {since}, "
-            f"held {(ts - since) / 60000:.0f} min (big ≥{p['big']:g} MPa/{p['big_frac']:.0%}, "
-            f"drop ≥{p['drop']:g} MPa/{p['drop_frac']:.0%}, sustained ≥{p['sustain_ms'] / 60000:g} min)"
+            f"held {(ts - since) / 60000:.0f} min (big ≥{p.big:g} MPa/{p.big_frac:.0%}, "
+            f"drop ≥{p.drop:g} MPa/{p.drop_frac:.0%}, sustained ≥{p.sustain_ms / 60000:g} min)"
         ),
         out,
     )
 
 
-def _low_pressure(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
-    low = prof.p["low"]
+def _low_pressure(prof: SensorProfile[PressureParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    low = prof.p.low
     emitted = "water.pressure.low" in st.emitted
-    if v >= low and not emitted and st.base_n == 0:
+    if v >= low and not emitted and st.baseline_n == 0:
         return
-    st.base_n = st.base_n + 1 if v < low else 0
-    tier = 1 if st.base_n >= prof.persistence and not st.faults & BLOCKING else 0
-    count = st.base_n
-    report(
+    st.baseline_n = st.baseline_n + 1 if v < low else 0
+    tier = 1 if st.baseline_n >= prof.persistence else 0
+    count = st.baseline_n
+    report_rule(
         prof,
         st,
         "water.pressure.low",
@@ -157,48 +183,55 @@ def _low_pressure(prof: SensorProfile, st: SensorState, ts: int, v: float, out: 
 _F_NIGHT, _F_MIN, _F_CREEP, _F_POS, _F_SEEN, _F_RING = range(AUX_KIND, AUX_KIND + 6)
 
 
-def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
+@dataclass(frozen=True, slots=True)
+class FlowParams(StepParams):
+    """Inlet flow: surge fractions over the level before the step, and the night-minimum creep."""
+
+    t2: float
+    t1: float
+    mnf: float
+
+
+def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> FlowParams:
     w = cfg.water
-    return {
-        "t2": threshold(spec, "surge_t2", w.surge_t2),
-        "t1": threshold(spec, "surge_t1", w.surge_t1),
-        "mnf": threshold(spec, "mnf_t3", w.mnf_creep),
-        "lookback_ms": max(w.step_lookback_s * 1000.0, 1.5 * spec.interval_s * 1000.0),
-        "hold_ms": w.step_max_hold_s * 1000.0,
-    }
+    return FlowParams(
+        t2=threshold(spec, "surge_t2", w.surge_t2),
+        t1=threshold(spec, "surge_t1", w.surge_t1),
+        mnf=threshold(spec, "mnf_t3", w.mnf_creep),
+        lookback_ms=lookback_ms(spec, w.step_lookback_s),
+        hold_ms=step_hold_ms(cfg),
+    )
 
 
-def _water_flow(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
-    _night_minimum(prof, st, ts, v, out, "water.flow.mnf", prof.p["mnf"], relative=True)
+def _water_flow(prof: SensorProfile[FlowParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    _night_minimum(prof, st, ts, v, out, "water.flow.mnf", prof.p.mnf, relative=True)
     p = prof.p
-    if st.step_ref != st.step_ref:
-        lvl = st.lvl
-        if lvl != lvl or v < (1.0 + 0.8 * p["t2"]) * lvl:
+    if isnan(st.step_level):
+        lvl = st.level
+        if isnan(lvl) or v < (1.0 + 0.8 * p.t2) * lvl:
             if "water.flow.surge" in st.emitted:
                 report(prof, st, "water.flow.surge", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "settled", out)
-            st.c3 = st.c1 = 0
+            st.run_t3 = st.run_t1 = 0
             return
-        before = recent_before(st, ts, p["lookback_ms"])
-        if before.size == 0 or v < (1.0 + p["t2"]) * float(before.mean()):
+        before = recent_before(st, ts, p.lookback_ms)
+        if before.size == 0 or v < (1.0 + p.t2) * float(before.mean()):
             return
-        st.step_ref, st.step_t = float(before.mean()), ts
-    ref = st.step_ref
+        st.step_level, st.step_ts = float(before.mean()), ts
+    ref = st.step_level
     surge = v / ref - 1.0 if ref > 0 else 0.0
-    if surge < 0.5 * p["t2"] or ts - st.step_t > p["hold_ms"]:
-        st.step_ref, st.step_t = math.nan, -1
+    if surge < 0.5 * p.t2 or ts - st.step_ts > p.hold_ms:
+        st.step_level, st.step_ts = math.nan, -1
         persist(st, 0, ts)
         report(prof, st, "water.flow.surge", 0, AlertKind.PIPE_BURST, "", ts, v, 0.0, lambda: "settled", out)
         return
-    persist(st, 1 if surge >= p["t1"] else 3 if surge >= p["t2"] else 0, ts)
+    persist(st, 1 if surge >= p.t1 else 3 if surge >= p.t2 else 0, ts)
     need = prof.persistence
     tier, rule = 0, ""
-    if st.c3 >= need:
+    if st.run_t3 >= need:
         tier, rule = 3, "water.flow.surge:t2"
-    if st.c1 >= need:
+    if st.run_t1 >= need:
         tier, rule = 3, "water.flow.surge:t1"
-    if st.faults & BLOCKING:
-        tier = 0
-    report(
+    report_rule(
         prof,
         st,
         "water.flow.surge",
@@ -210,14 +243,14 @@ def _water_flow(prof: SensorProfile, st: SensorState, ts: int, v: float, out: li
         tier_score(tier, surge / 2),
         lambda: (
             f"inlet flow {v:.1f} m3/h, {surge:+.0%} over the level {ref:.1f} m3/h before the step "
-            f"(T2 ≥{p['t2']:.0%}, T1 ≥{p['t1']:.0%})"
+            f"(T2 ≥{p.t2:.0%}, T1 ≥{p.t1:.0%})"
         ),
         out,
     )
 
 
 def _night_minimum(
-    prof: SensorProfile,
+    prof: SensorProfile[Any],
     st: SensorState,
     ts: int,
     v: float,
@@ -236,13 +269,13 @@ def _night_minimum(
     current = aux[_F_NIGHT]
     if night >= 0:
         if current != night:
-            if current == current:
+            if not isnan(current):
                 _judge_night(prof, st, ts, v, out, family, rise, relative=relative)
             aux[_F_NIGHT], aux[_F_MIN] = night, v
         elif v < aux[_F_MIN]:
             aux[_F_MIN] = v
         return
-    if current == current:
+    if not isnan(current):
         _judge_night(prof, st, ts, v, out, family, rise, relative=relative)
         aux[_F_NIGHT] = math.nan
     elif family in st.emitted:
@@ -250,7 +283,7 @@ def _night_minimum(
 
 
 def _judge_night(
-    prof: SensorProfile,
+    prof: SensorProfile[Any],
     st: SensorState,
     ts: int,
     v: float,
@@ -282,7 +315,7 @@ def _judge_night(
 
 
 def _report_night(
-    prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding], family: str, *,
+    prof: SensorProfile[Any], st: SensorState, ts: int, v: float, out: list[Finding], family: str, *,
     relative: bool, baseline: float, night_min: float,
 ) -> None:  # fmt: skip
     aux = st.aux
@@ -298,7 +331,7 @@ def _report_night(
         tier = 0
     previous = st.emitted.get(family)
     # between nights: refresh the standing condition only now and then, so the alert does not go quiet
-    if previous is not None and previous[0] == tier and night_min != night_min and ts - previous[1] < prof.refresh_ms:
+    if previous is not None and previous[0] == tier and isnan(night_min) and ts - previous[1] < prof.refresh_ms:
         return
     unit = prof.spec.unit
     report(
@@ -314,7 +347,7 @@ def _report_night(
         lambda: (
             f"night minimum {night_min:.2f} {unit} vs baseline {baseline:.2f} {unit} of previous nights; "
             f"{creep} consecutive flagged night(s)"
-            if night_min == night_min
+            if not isnan(night_min)
             else f"{creep} consecutive flagged night(s) (standing)"
         ),
         out,
@@ -324,15 +357,22 @@ def _report_night(
 # -- noise logger --------------------------------------------------------------------------------------
 
 
-def _noise_params(spec: SensorSpec, cfg: RulesConfig) -> dict[str, float]:
-    return {"rise_db": threshold(spec, "flag_rise_db", cfg.water.noise_leak_db)}
+@dataclass(frozen=True, slots=True)
+class NoiseParams(RuleParams):
+    """Noise logger: the rise of the night minimum (dB) that flags a night."""
+
+    rise_db: float
 
 
-def _noise(prof: SensorProfile, st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
-    _night_minimum(prof, st, ts, v, out, "water.noise.leak", prof.p["rise_db"], relative=False)
+def _noise_params(spec: SensorSpec, cfg: RulesConfig) -> NoiseParams:
+    return NoiseParams(rise_db=threshold(spec, "flag_rise_db", cfg.water.noise_leak_db))
 
 
-RULES: dict[SensorKind, KindRule] = {
+def _noise(prof: SensorProfile[NoiseParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    _night_minimum(prof, st, ts, v, out, "water.noise.leak", prof.p.rise_db, relative=False)
+
+
+RULES: dict[SensorKind, KindRule[Any]] = {
     SensorKind.WATER_PRESSURE: KindRule(_water_pressure, _pressure_params),
     SensorKind.WATER_FLOW: KindRule(_water_flow, _flow_params, aux_size=6 + _NIGHTS),
     SensorKind.NOISE_LEVEL: KindRule(_noise, _noise_params, aux_size=6 + _NIGHTS),

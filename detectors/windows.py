@@ -17,7 +17,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from .api import WindowStats
+from .results import WindowStats
 from .state import SensorState
 
 __all__ = [
@@ -30,11 +30,11 @@ _FIRST = np.zeros(1, dtype=np.intp)  # the segment starts of an array that lies 
 
 
 def _reset(st: SensorState) -> None:
-    st.w_start = -1
-    st.w_n = 0
-    st.w_s1 = st.w_s2 = st.w_st = st.w_stt = st.w_stv = 0.0
-    st.w_min = math.inf
-    st.w_max = -math.inf
+    st.window_start = -1
+    st.window_count = 0
+    st.window_sum_dev = st.window_sum_dev_sq = st.window_sum_h = st.window_sum_h_sq = st.window_sum_h_dev = 0.0
+    st.window_min = math.inf
+    st.window_max = -math.inf
 
 
 def _stats(
@@ -54,12 +54,13 @@ def _stats(
 
 def close_open_window(st: SensorState, window_ms: int) -> WindowStats | None:
     """Close the sensor's open window (if it holds samples) and return its statistics."""
-    if st.w_start < 0 or st.w_n == 0:
+    if st.window_start < 0 or st.window_count == 0:
         _reset(st)
         return None
     out = _stats(
-        st.sensor_id, st.w_start, window_ms // 1000, st.w_n, st.w_ref,
-        st.w_s1, st.w_s2, st.w_min, st.w_max, st.w_st, st.w_stt, st.w_stv, st.w_last,
+        st.sensor_id, st.window_start, window_ms // 1000, st.window_count, st.window_ref,
+        st.window_sum_dev, st.window_sum_dev_sq, st.window_min, st.window_max,
+        st.window_sum_h, st.window_sum_h_sq, st.window_sum_h_dev, st.window_last,
     )  # fmt: skip
     _reset(st)
     return out
@@ -67,35 +68,35 @@ def close_open_window(st: SensorState, window_ms: int) -> WindowStats | None:
 
 def close_at_watermark(st: SensorState, window_ms: int, watermark_ms: int) -> WindowStats | None:
     """Close the open window when the watermark has reached its end."""
-    if st.w_start >= 0 and watermark_ms >= st.w_start + window_ms:
+    if st.window_start >= 0 and watermark_ms >= st.window_start + window_ms:
         return close_open_window(st, window_ms)
     return None
 
 
 def add_reading(st: SensorState, window_ms: int, ts: int, value: float, out: list[WindowStats]) -> None:
     """Add one reading; a window it leaves behind is appended to ``out``."""
-    start = st.w_start
+    start = st.window_start
     if start < 0 or ts >= start + window_ms:
         if start >= 0:
             closed = close_open_window(st, window_ms)
             if closed is not None:
                 out.append(closed)
-        st.w_start = start = ts - ts % window_ms
-        st.w_ref = value
-        st.w_min = st.w_max = value
-    d = value - st.w_ref
+        st.window_start = start = ts - ts % window_ms
+        st.window_ref = value
+        st.window_min = st.window_max = value
+    d = value - st.window_ref
     x = (ts - start) / _MS_PER_H
-    st.w_n += 1
-    st.w_s1 += d
-    st.w_s2 += d * d
-    st.w_st += x
-    st.w_stt += x * x
-    st.w_stv += x * d
-    if value < st.w_min:
-        st.w_min = value
-    if value > st.w_max:
-        st.w_max = value
-    st.w_last = value
+    st.window_count += 1
+    st.window_sum_dev += d
+    st.window_sum_dev_sq += d * d
+    st.window_sum_h += x
+    st.window_sum_h_sq += x * x
+    st.window_sum_h_dev += x * d
+    if value < st.window_min:
+        st.window_min = value
+    if value > st.window_max:
+        st.window_max = value
+    st.window_last = value
 
 
 def add_array(
@@ -123,7 +124,7 @@ def add_array(
     counts = np.diff(np.append(seg, n))
     refs = values[seg].copy()
     if merge:
-        refs[0] = st.w_ref
+        refs[0] = st.window_ref
     sums = window_sums(values, np.repeat(refs, counts), ts - np.repeat(starts_ms[seg], counts), seg)
     lo = np.minimum.reduceat(values, seg)
     hi = np.maximum.reduceat(values, seg)
@@ -134,11 +135,11 @@ def add_array(
 def begin_array(st: SensorState, window_ms: int, first_start: int, out: list[WindowStats]) -> bool:
     """Before adding an array whose first reading falls in the window starting at ``first_start``:
     close the open window if it is an earlier one; ``True`` when the array continues the open window."""
-    if st.w_start >= 0 and st.w_start != first_start:
+    if st.window_start >= 0 and st.window_start != first_start:
         closed = close_open_window(st, window_ms)
         if closed is not None:
             out.append(closed)
-    return st.w_start == first_start and st.w_n > 0
+    return st.window_start == first_start and st.window_count > 0
 
 
 def fold_windows(
@@ -151,14 +152,14 @@ def fold_windows(
     (one entry per window; ``sums`` is 5 × windows) are updated in place."""
     s1, s2, sx, sxx, sxv = sums
     if merge:
-        counts[0] += st.w_n
-        s1[0] += st.w_s1
-        s2[0] += st.w_s2
-        sx[0] += st.w_st
-        sxx[0] += st.w_stt
-        sxv[0] += st.w_stv
-        lo[0] = min(lo[0], st.w_min)
-        hi[0] = max(hi[0], st.w_max)
+        counts[0] += st.window_count
+        s1[0] += st.window_sum_dev
+        s2[0] += st.window_sum_dev_sq
+        sx[0] += st.window_sum_h
+        sxx[0] += st.window_sum_h_sq
+        sxv[0] += st.window_sum_h_dev
+        lo[0] = min(lo[0], st.window_min)
+        hi[0] = max(hi[0], st.window_max)
     window_s = window_ms // 1000
     k = window_starts.shape[0]
     for i in range(k - 1):
@@ -180,17 +181,17 @@ def fold_windows(
             )
         )
     j = k - 1
-    st.w_start = int(window_starts[j])
-    st.w_n = int(counts[j])
-    st.w_ref = float(refs[j])
-    st.w_s1 = float(s1[j])
-    st.w_s2 = float(s2[j])
-    st.w_st = float(sx[j])
-    st.w_stt = float(sxx[j])
-    st.w_stv = float(sxv[j])
-    st.w_min = float(lo[j])
-    st.w_max = float(hi[j])
-    st.w_last = float(last[j])
+    st.window_start = int(window_starts[j])
+    st.window_count = int(counts[j])
+    st.window_ref = float(refs[j])
+    st.window_sum_dev = float(s1[j])
+    st.window_sum_dev_sq = float(s2[j])
+    st.window_sum_h = float(sx[j])
+    st.window_sum_h_sq = float(sxx[j])
+    st.window_sum_h_dev = float(sxv[j])
+    st.window_min = float(lo[j])
+    st.window_max = float(hi[j])
+    st.window_last = float(last[j])
 
 
 def window_sums(
@@ -214,7 +215,7 @@ def _add_within_window(
     st: SensorState, start: int, merge: bool, ts: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
 ) -> None:
     """:func:`add_array` for readings that all fall in one window: the same sums, fewer numpy calls."""
-    ref = st.w_ref if merge else float(values[0])
+    ref = st.window_ref if merge else float(values[0])
     s1, s2, sx, sxx, sxv = window_sums(values, ref, ts - start, _FIRST)[:, 0].tolist()
     fold_window(
         st, start, merge, ts.shape[0], ref, s1, s2, sx, sxx, sxv, float(values.min()), float(values.max()),
@@ -229,16 +230,22 @@ def fold_window(
     """Fold the sums of ``n`` readings that all fall in the window starting at ``start`` into the
     state: added to the open window when ``merge``, else they open it."""
     if merge:
-        st.w_n += n
-        st.w_s1 += s1
-        st.w_s2 += s2
-        st.w_st += sx
-        st.w_stt += sxx
-        st.w_stv += sxv
-        st.w_min = min(lo, st.w_min)
-        st.w_max = max(hi, st.w_max)
+        st.window_count += n
+        st.window_sum_dev += s1
+        st.window_sum_dev_sq += s2
+        st.window_sum_h += sx
+        st.window_sum_h_sq += sxx
+        st.window_sum_h_dev += sxv
+        st.window_min = min(lo, st.window_min)
+        st.window_max = max(hi, st.window_max)
     else:
-        st.w_start, st.w_n, st.w_ref = start, n, ref
-        st.w_s1, st.w_s2, st.w_st, st.w_stt, st.w_stv = s1, s2, sx, sxx, sxv
-        st.w_min, st.w_max = lo, hi
-    st.w_last = last
+        st.window_start, st.window_count, st.window_ref = start, n, ref
+        st.window_sum_dev, st.window_sum_dev_sq, st.window_sum_h, st.window_sum_h_sq, st.window_sum_h_dev = (
+            s1,
+            s2,
+            sx,
+            sxx,
+            sxv,
+        )
+        st.window_min, st.window_max = lo, hi
+    st.window_last = last

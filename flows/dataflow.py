@@ -26,7 +26,7 @@ from bytewax.operators import StatefulLogic
 from bytewax.outputs import Sink
 
 from lifeline.connectors.kafka import consumer_config, producer_config
-from lifeline.detectors.api import Finding
+from lifeline.detectors.results import Finding
 from lifeline.flows import metrics
 from lifeline.flows.observe import FlowObserver, RejectLog
 from lifeline.flows.sinks import KafkaOut, KafkaSink, QuestDBBatch, QuestDBSink

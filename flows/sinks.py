@@ -29,7 +29,7 @@ from questdb import Sender, TimestampNanos
 
 from lifeline.codec import encode
 from lifeline.connectors.questdb import write_alert_event
-from lifeline.detectors.api import WindowStats
+from lifeline.detectors.results import WindowStats
 from lifeline.flows import metrics
 from lifeline.flows.validate import SensorIndex
 from lifeline.models import AlertEvent, Reject

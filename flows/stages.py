@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lifeline.detectors.api import Finding, WindowStats
+from lifeline.detectors.results import Finding, WindowStats
 from lifeline.flows.validate import Accepted, Lateness, SensorIndex, ValidationLimits, sensor_runs, validate_batch
 from lifeline.models import AlertEvent, Reject
 

@@ -8,7 +8,7 @@ import logging
 import numpy as np
 import pytest
 
-from lifeline.detectors.api import Finding, SensorResult
+from lifeline.detectors.results import Finding, SensorResult
 from lifeline.flows.observe import RejectLog
 from lifeline.flows.stages import GroupStage, PartitionStage
 from lifeline.flows.validate import SensorIndex, ValidationLimits

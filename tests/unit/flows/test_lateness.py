@@ -8,7 +8,7 @@ import random
 
 import numpy as np
 
-from lifeline.detectors.api import SensorResult
+from lifeline.detectors.results import SensorResult
 from lifeline.flows.stages import PartitionStage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
 from lifeline.models import RejectReason, SensorKind, SensorSpec

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lifeline.detectors.api import WindowStats
+from lifeline.detectors.results import WindowStats
 from lifeline.flows import metrics, sinks
 from lifeline.flows.sinks import QuestDBBatch, QuestDBSink
 from lifeline.flows.validate import SensorIndex

@@ -1,19 +1,8 @@
-"""The public surface of ``lifeline.detectors`` that the dataflow and offline tools call.
+"""The values the detectors hand to their callers: closed windows, findings and per-call results.
 
-Split between *logic* and *state*: a :class:`Detectors` object holds the registry and the
-configuration and is built once per process; the per-sensor and per-group state objects it creates
-hold only data, so they pickle small and fast into Bytewax snapshots (target: a few KiB per sensor).
-
-Contract with the caller (the dataflow guarantees it):
-
-* ``process_sensor`` receives one sensor's readings in strictly increasing event time; late and
-  duplicate readings were already sent to the DLQ. Values are finite and inside the sensor's
-  physical range.
-* Every decision is made on **event time**, never on the wall clock. ``watermark_ms`` is the
-  event-time watermark of the caller (e.g. of the Kafka partition); it only moves forward.
-* ``process_group`` may receive findings from several partitions, in any interleaving; the group
-  logic buffers and orders them by event time so that the same set of findings yields the same
-  alert events (1 worker or N workers produce the same alerts).
+:class:`WindowStats` rows go to ``sensor_stats``; :class:`Finding` objects go from the partition stage to
+the group stage; :class:`SensorResult` is what one per-sensor call returns. What the dataflow may call
+and what it guarantees in return is in :mod:`lifeline.detectors.contract`.
 """
 
 from __future__ import annotations
