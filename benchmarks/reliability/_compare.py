@@ -149,19 +149,19 @@ def _table_digest(settings: Settings, table: Table) -> TableDigest:
     total = hashlib.sha256()
     hours: dict[str, tuple[int, Any]] = {}
     count = 0
-    for row in _sorted_rows(settings, table):
-        line = _normalised(row).encode()
+    for line, ts in _sorted_lines(settings, table):
         total.update(line)
         count += 1
-        hour = _hour(row[-1])
+        hour = _hour(ts)
         n, h = hours.get(hour, (0, hashlib.sha256()))
         h.update(line)
         hours[hour] = (n + 1, h)
     return TableDigest(count, total.hexdigest(), {k: (n, h.hexdigest()) for k, (n, h) in hours.items()})
 
 
-def _sorted_rows(settings: Settings, table: Table) -> Iterator[tuple[Any, ...]]:
-    """Rows with ``ts`` last, sorted by ``ts`` (in QuestDB) and then by the whole row (here).
+def _sorted_lines(settings: Settings, table: Table) -> Iterator[tuple[bytes, Any]]:
+    """Each row as one normalised line (``ts`` last) with its ``ts``, sorted by ``ts`` in QuestDB and
+    then by the whole line here.
 
     Sorting within one timestamp here, not by SYMBOL columns in SQL, keeps the order independent of
     the order in which each run happened to create its symbols.
@@ -169,13 +169,16 @@ def _sorted_rows(settings: Settings, table: Table) -> Iterator[tuple[Any, ...]]:
     columns = [c for c in table.column_names if c != table.timestamp] + [table.timestamp]
     name = settings.questdb_table_prefix + table.name
     sql = f"SELECT {', '.join(columns)} FROM {name} ORDER BY {table.timestamp}"  # noqa: S608 (schema names)
-    same_ts: list[tuple[Any, ...]] = []
+    same_ts: list[bytes] = []
+    current: Any = None
     for row in _stream(settings, sql):
-        if same_ts and row[-1] != same_ts[0][-1]:
-            yield from sorted(same_ts, key=_normalised)
+        ts = row[-1]
+        if same_ts and ts != current:
+            yield from ((line, current) for line in sorted(same_ts))
             same_ts = []
-        same_ts.append(row)
-    yield from sorted(same_ts, key=_normalised)
+        current = ts
+        same_ts.append(_normalised(row).encode())
+    yield from ((line, current) for line in sorted(same_ts))
 
 
 def _stream(settings: Settings, sql: str) -> Iterator[tuple[Any, ...]]:

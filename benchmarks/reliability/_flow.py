@@ -11,6 +11,7 @@ import contextlib
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ class Replay:
     registry: Path
     readings: int
     messages: int
+    tag: str
 
 
 @contextlib.contextmanager
@@ -78,20 +80,26 @@ def isolated(servers: Settings, tag: str, workdir: Path, **overrides: object) ->
     return settings
 
 
-def prepare_replay(servers: Settings, *, workdir: Path, hours: float, seed: int = 11) -> Replay:
-    """Produce ``hours`` of the storm-day city, plus one bad message of every DLQ reason, to a new topic."""
+def prepare_replay(servers: Settings, *, workdir: Path, hours: float, name: str, seed: int = 11) -> Replay:
+    """Produce ``hours`` of the storm-day city, plus one bad message of every DLQ reason, to a new topic.
+
+    Its topics and tables are named after the scenario ``name`` and a random suffix, so several
+    scenarios (or the same one twice) can share servers.
+    """
+    tag = f"{name}-{uuid.uuid4().hex[:8]}"
     scenario = build("storm-day", seed=seed, duration_s=hours * 3600)
     scenario.bad_messages = make_bad_messages(scenario.sensors, scenario.start_ms, scenario.end_ms)[0]
     registry = workdir / "registry.csv"
     scenario.write_registry(registry)
-    settings = isolated(servers, "input", workdir)
+    settings = isolated(servers, f"{tag}-input", workdir)
     sent = produce_scenario(scenario, settings)
-    return Replay(settings, registry, sent.readings, sent.messages)
+    return Replay(settings, registry, sent.readings, sent.messages, tag)
 
 
 def run_settings(replay: Replay, tag: str, workdir: Path) -> Settings:
     """Settings for one run over ``replay``: its input topic, its own outputs and recovery folder."""
-    return isolated(replay.settings, tag, workdir).with_overrides(readings_topic=replay.settings.readings_topic)
+    settings = isolated(replay.settings, f"{replay.tag}-{tag}", workdir)
+    return settings.with_overrides(readings_topic=replay.settings.readings_topic)
 
 
 def start_flow(settings: Settings, registry: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:

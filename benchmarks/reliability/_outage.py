@@ -47,7 +47,7 @@ def run_outage(
     problems: list[str] = []
     with real_servers() as servers:
         report(f"{scenario}: producing {plan.hours:g} h of storm-day")
-        replay = prepare_replay(servers, workdir=workdir, hours=plan.hours)
+        replay = prepare_replay(servers, workdir=workdir, hours=plan.hours, name=scenario)
         reference = run_settings(replay, "reference", workdir)
         report(f"{scenario}: {replay.readings:,} readings; reference run")
         with (workdir / "reference.log").open("wb") as log:

@@ -3,9 +3,11 @@
 The storm-day city (plus one bad message of every DLQ reason) goes to Kafka once. An uninterrupted
 flow runs over it; then a second flow over the same topic, with its own output topics, tables and
 recovery folder, is SIGKILLed ``kills`` times at random moments and restarted each time, then left to
-finish. Every QuestDB table (rows and content hash), the set of ``(alert_id, event, ts, tier)`` on
-the alerts topic and the set of DLQ messages must equal the reference; repeated Kafka messages
-(at-least-once after a crash) are counted as ``duplicates``.
+finish. A kill lands when the run has stored a random fraction (5–90 %) of the reference's readings,
+so it is inside the replay on a fast or a slow machine alike. Every QuestDB table (rows and content
+hash), the set of ``(alert_id, event, ts, tier)`` on the alerts topic and the set of DLQ messages
+must equal the reference; repeated Kafka messages (at-least-once after a crash) are counted as
+``duplicates``.
 
 Nothing but names is overridden: the epoch interval, the group stage's skew cap and every other
 setting are the defaults (or whatever the environment says, for both runs alike).
@@ -14,9 +16,6 @@ setting are the defaults (or whatever the environment says, for both runs alike)
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,6 @@ from pathlib import Path
 
 from benchmarks.reliability._compare import compare_runs, digest_run
 from benchmarks.reliability._flow import (
-    ROOT,
     Life,
     Replay,
     prepare_replay,
@@ -35,6 +33,7 @@ from benchmarks.reliability._flow import (
     stop,
 )
 from benchmarks.reliability.outcome import Outcome, Size
+from lifeline.connectors.questdb import QuestDB
 from lifeline.settings import Settings
 
 __all__ = ["run"]
@@ -60,7 +59,7 @@ def run(
     started = time.monotonic()
     with servers_for(services) as servers:
         report(f"kills: producing {plan.hours:g} h of storm-day")
-        replay = prepare_replay(servers, workdir=workdir, hours=plan.hours)
+        replay = prepare_replay(servers, workdir=workdir, hours=plan.hours, name="kills")
         report(f"kills: {replay.readings:,} readings in {replay.messages:,} messages; reference run")
         reference = run_settings(replay, "reference", workdir)
         with (workdir / "reference.log").open("wb") as log:
@@ -70,7 +69,10 @@ def run(
         problems = [] if ref_life.proc.returncode == 0 else [f"reference flow exited {ref_life.proc.returncode}"]
         report(f"kills: reference took {reference_s:.1f} s; now the run with {plan.kills} kills")
         killed = run_settings(replay, "killed", workdir)
-        outcome = _killed_run(killed, replay, plan, random.Random(seed), workdir, report)
+        with QuestDB(reference) as db:
+            db.wait_for_wal("readings", timeout_s=120)
+            rows = db.count("readings")
+        outcome = _killed_run(killed, replay, plan, rows, random.Random(seed), workdir, report)
         problems += outcome.problems
         report("kills: comparing every table and topic")
         expected, got = digest_run(reference), digest_run(killed)
@@ -103,24 +105,31 @@ class KilledRun:
 
 
 def _killed_run(
-    settings: Settings, replay: Replay, plan: Plan, rng: random.Random, workdir: Path, report: Callable[[str], None]
-) -> KilledRun:
-    """Start the flow, SIGKILL it ``plan.kills`` times at random moments, then let it finish."""
+    settings: Settings, replay: Replay, plan: Plan, rows: int, rng: random.Random, workdir: Path,
+    report: Callable[[str], None],
+) -> KilledRun:  # fmt: skip
+    """Start the flow, SIGKILL it ``plan.kills`` times at random points of the replay, then let it finish.
+
+    The points are random fractions of the reference's ``rows`` readings rows: each life is killed as
+    soon as the run has stored that many, so every kill lands inside the replay however fast the
+    machine is, and where it lands relative to the last snapshot is left to chance.
+    """
     result = KilledRun()
-    startup_s = _startup_seconds()
+    targets = sorted(rng.uniform(0.05, 0.9) for _ in range(plan.kills))
     with (workdir / "killed.log").open("wb") as log:
-        while result.kills < plan.kills:
+        for target in targets:
             life = Life(start_flow(settings, replay.registry, log))
-            moment = startup_s + rng.uniform(0.2, 2 * settings.epoch_interval_s)
-            code = life.wait(moment)
-            result.peak_rss_mb = max(result.peak_rss_mb, life.peak_rss_mb)
-            if code is not None:
-                result.problems = [f"the flow ended (exit {code}) before kill {result.kills + 1} of {plan.kills}"]
+            try:
+                reached = _wait_for_fraction(settings, life, round(target * rows))
+            finally:
+                result.peak_rss_mb = max(result.peak_rss_mb, life.peak_rss_mb)
+                stop(life.proc)  # SIGKILL
+            if not reached:
+                code = life.proc.returncode
+                result.problems.append(f"the flow ended (exit {code}) before kill {result.kills + 1} of {plan.kills}")
                 return result
-            life.proc.send_signal(signal.SIGKILL)
-            life.proc.wait()
             result.kills += 1
-            report(f"kills: SIGKILL {result.kills}/{plan.kills} after {moment:.1f} s")
+            report(f"kills: SIGKILL {result.kills}/{plan.kills} at {target:.0%} of the readings")
         final = Life(start_flow(settings, replay.registry, log))
         try:
             code = final.wait(1800)
@@ -128,13 +137,16 @@ def _killed_run(
             stop(final.proc)
         result.peak_rss_mb = max(result.peak_rss_mb, final.peak_rss_mb)
     if code != 0:
-        result.problems = [f"the last restart exited {code} (see killed.log)"]
+        result.problems.append(f"the last restart exited {code} (see killed.log)")
     return result
 
 
-def _startup_seconds() -> float:
-    """How long a flow process takes to import everything before it reads a message."""
-    started = time.monotonic()
-    code = "import lifeline.flows.dataflow, lifeline.detectors.engine"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
-    return time.monotonic() - started
+def _wait_for_fraction(settings: Settings, life: Life, rows: int) -> bool:
+    """Wait until the run's readings table holds ``rows`` rows; False if the flow ended first."""
+    with QuestDB(settings) as db:
+        while life.proc.poll() is None:
+            life.sample()
+            if db.count("readings") >= rows:
+                return life.proc.poll() is None
+            time.sleep(0.1)
+    return False
