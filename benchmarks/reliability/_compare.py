@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -149,19 +149,19 @@ def _table_digest(settings: Settings, table: Table) -> TableDigest:
     total = hashlib.sha256()
     hours: dict[str, tuple[int, Any]] = {}
     count = 0
-    for line, ts in _sorted_lines(settings, table):
-        total.update(line)
-        count += 1
+    for ts, lines in _rows_by_ts(settings, table):
+        block = b"".join(lines)
+        total.update(block)
+        count += len(lines)
         hour = _hour(ts)
         n, h = hours.get(hour, (0, hashlib.sha256()))
-        h.update(line)
-        hours[hour] = (n + 1, h)
+        h.update(block)
+        hours[hour] = (n + len(lines), h)
     return TableDigest(count, total.hexdigest(), {k: (n, h.hexdigest()) for k, (n, h) in hours.items()})
 
 
-def _sorted_lines(settings: Settings, table: Table) -> Iterator[tuple[bytes, Any]]:
-    """Each row as one normalised line (``ts`` last) with its ``ts``, sorted by ``ts`` in QuestDB and
-    then by the whole line here.
+def _rows_by_ts(settings: Settings, table: Table) -> Iterator[tuple[Any, list[bytes]]]:
+    """Each ``ts`` in order with its rows as normalised lines (``ts`` last), sorted.
 
     Sorting within one timestamp here, not by SYMBOL columns in SQL, keeps the order independent of
     the order in which each run happened to create its symbols.
@@ -173,36 +173,42 @@ def _sorted_lines(settings: Settings, table: Table) -> Iterator[tuple[bytes, Any
     current: Any = None
     for row in _stream(settings, sql):
         ts = row[-1]
-        if same_ts and ts != current:
-            yield from ((line, current) for line in sorted(same_ts))
+        if ts != current:
+            if same_ts:
+                yield current, sorted(same_ts)
             same_ts = []
-        current = ts
+            current = ts
         same_ts.append(_normalised(row).encode())
-    yield from ((line, current) for line in sorted(same_ts))
+    if same_ts:
+        yield current, sorted(same_ts)
 
 
-def _stream(settings: Settings, sql: str) -> Iterator[tuple[Any, ...]]:
-    """Rows of a query over PG-wire, one at a time (never the whole table in memory)."""
+def _stream(settings: Settings, sql: str, *, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
+    """Rows of a query over PG-wire, converted ``chunk`` rows at a time (far faster than row by row)."""
     s = settings
     with psycopg.connect(
         host=s.questdb_host, port=s.questdb_pg_port, user=s.questdb_user, password=s.questdb_password,
         dbname="qdb", autocommit=True,
     ) as conn, conn.cursor() as cursor:  # fmt: skip
-        yield from cursor.stream(sql.encode())
+        cursor.execute(sql.encode())
+        while rows := cursor.fetchmany(chunk):
+            yield from rows
 
 
 def _normalised(row: tuple[Any, ...]) -> str:
-    return "\x1f".join(_text(v) for v in row) + "\n"
+    return "\x1f".join([_TEXT.get(type(v), str)(v) for v in row]) + "\n"
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return format(value + 0.0, ".12g")  # + 0.0: -0.0 and 0.0 hash alike
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return "\x00" if value is None else str(value)
+def _float_text(value: float) -> str:
+    # 12 significant digits; + 0.0 makes -0.0 and 0.0 alike; NaN prints as "nan"
+    return format(value + 0.0, ".12g")
+
+
+_TEXT: dict[type, Callable[[Any], str]] = {
+    float: _float_text,
+    datetime: datetime.isoformat,
+    type(None): lambda _none: "\x00",
+}
 
 
 def _hour(ts: Any) -> str:
@@ -232,7 +238,9 @@ def _keyed_rows(settings: Settings, table: Table) -> dict[tuple[str, ...], tuple
     name = settings.questdb_table_prefix + table.name
     keys = table.dedup_keys
     sql = f"SELECT {', '.join(keys + table.column_names)} FROM {name}"  # noqa: S608 (schema names)
-    return {tuple(_text(v) for v in row[: len(keys)]): row[len(keys) :] for row in _stream(settings, sql)}
+    return {
+        tuple(_TEXT.get(type(v), str)(v) for v in row[: len(keys)]): row[len(keys) :] for row in _stream(settings, sql)
+    }
 
 
 def _close(a: tuple[Any, ...], b: tuple[Any, ...], rel_tol: float) -> bool:

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.reliability import kafka_outage
 
-pytestmark = [pytest.mark.fault, pytest.mark.slow]
+pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def test_kafka_broker_killed_and_restarted_changes_no_output(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from benchmarks.reliability import kills
 from lifeline.settings import Settings
 
-pytestmark = [pytest.mark.fault, pytest.mark.slow]
+pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def test_random_sigkills_change_no_table_and_no_alert(services: Settings, tmp_path: Path) -> None:

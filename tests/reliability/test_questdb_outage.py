@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.reliability import questdb_outage
 
-pytestmark = [pytest.mark.fault, pytest.mark.slow]
+pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def test_questdb_down_mid_run_changes_no_output(tmp_path: Path) -> None:
