@@ -1,0 +1,18 @@
+"""QuestDB SIGKILLed mid-replay, down for seconds, restarted (private servers): the same outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks.reliability import questdb_outage
+
+pytestmark = [pytest.mark.fault, pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+def test_questdb_down_mid_run_changes_no_output(tmp_path: Path) -> None:
+    outcome = questdb_outage.run(size="ci", workdir=tmp_path)
+    assert outcome.passed, "\n".join(outcome.problems)
+    assert outcome.figures["outages"] == 1
+    assert int(outcome.figures["alert_events"]) > 0
