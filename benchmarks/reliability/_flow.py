@@ -68,7 +68,7 @@ def servers_for(services: Settings | None) -> Iterator[Settings]:
 def isolated(servers: Settings, tag: str, workdir: Path, **overrides: object) -> Settings:
     """``servers`` with the run's own topics, table prefix and recovery folder; schema created.
 
-    Nothing else is changed: the flow runs with default settings (epoch interval, skew cap, …)
+    Nothing else is changed: the flow runs with default settings (epoch interval, group watermark, …)
     unless ``overrides`` or the environment say otherwise.
     """
     settings = servers.with_overrides(

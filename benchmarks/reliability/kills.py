@@ -9,7 +9,7 @@ hash), the set of ``(alert_id, event, ts, tier)`` on the alerts topic and the se
 must equal the reference; repeated Kafka messages (at-least-once after a crash) are counted as
 ``duplicates``.
 
-Nothing but names is overridden: the epoch interval, the group stage's skew cap and every other
+Nothing but names is overridden: the epoch interval, the group watermark and every other
 setting are the defaults (or whatever the environment says, for both runs alike).
 """
 
