@@ -242,7 +242,7 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--verbose", "-v", action="store_true")
-    parser.add_argument("--rules", help="a rules TOML file overriding the DOMAIN.md defaults")
+    parser.add_argument("--rules", help="a rules TOML file overriding the docs/domain.md defaults")
     args = parser.parse_args()
     names = args.scenario or [n for n in scenario_names() if n not in DEFAULT_SKIP]
     totals: dict[str, list[float]] = defaultdict(list)

@@ -61,7 +61,7 @@ def bench_kafka(scenario: Scenario, state: Path, repeats: int) -> Measurement:
 def main() -> None:
     """Run both benchmarks and print medians with their spread."""
     quick = "--quick" in sys.argv
-    # hefei-scale-load carries the DOMAIN §8 mix: ~1,200 raw 50 Hz bridge channels produce ~222 M readings
+    # hefei-scale-load carries the docs/domain.md load mix: ~1,200 raw 50 Hz bridge channels produce ~222 M readings
     # per hour, so a few minutes of event time already give millions of readings
     minutes = 2.0 if quick else 4.0
     repeats = 2 if quick else 3

@@ -1,6 +1,6 @@
 """Kafka helpers: tuned client configs, topic creation, and small produce/consume utilities.
 
-Settings that were measured to matter (DESIGN.md, "Performance shape") are the defaults here:
+Settings that were measured to matter (docs/architecture.md#performance-notes) are the defaults here:
 ``fetch.queue.backoff.ms`` is lowered from librdkafka's 1000 ms so a catching-up consumer is not
 throttled, and the producer is idempotent so retries never duplicate a message.
 """

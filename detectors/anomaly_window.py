@@ -1,6 +1,6 @@
 """The heavier per-asset model: river ``HalfSpaceTrees`` on window features, never on raw readings.
 
-HalfSpaceTrees costs 13–22 µs per call and about 1 MiB per model (DESIGN.md, "Performance shape"),
+HalfSpaceTrees costs 13–22 µs per call and about 1 MiB per model (docs/architecture.md#performance-notes),
 so there is one :class:`WindowHST` per asset, fed one feature vector per closed window
 (:class:`~lifeline.detectors.results.WindowStats` of the asset's sensors), i.e. a few calls per minute.
 

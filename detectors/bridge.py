@@ -1,4 +1,4 @@
-"""Graded rules for bridges (DOMAIN.md, Table B).
+"""Graded rules for bridges (docs/domain.md#bridges).
 
 * Strain / deflection: the thermal part is removed with a time-varying mean (EW, ``thermal_tau_s``;
   during a load event it follows only at ``frozen_tau_s``). The remainder is compared with the design

@@ -1,6 +1,6 @@
 """One typed rules configuration for every graded rule, fault check, window and alarm setting.
 
-Defaults are the DOMAIN.md numbers (tier 1 = 一级 = most severe). Per-sensor values in the registry
+Defaults are the docs/domain.md numbers (tier 1 = 一级 = most severe). Per-sensor values in the registry
 (``SensorSpec.thresholds`` / ``design_value``) override the defaults for that sensor; see
 :func:`threshold`. A TOML file can override any field::
 
@@ -87,7 +87,7 @@ def native_tier(scheme: str, native_level: int) -> Tier:
 
 @dataclass(frozen=True)
 class GasRules:
-    """Table G of DOMAIN.md: methane in wells, network pressure and flow, cover tilt."""
+    """docs/domain.md#gas-network-and-adjacent-wells: methane in wells, network pressure and flow, cover tilt."""
 
     lel_t3: float = 10.0
     lel_t2: float = 25.0
@@ -114,7 +114,7 @@ class GasRules:
 
 @dataclass(frozen=True)
 class WaterRules:
-    """Table W of DOMAIN.md: bursts, low pressure, background leaks."""
+    """docs/domain.md#water-supply-mains: bursts, low pressure, background leaks."""
 
     burst_drop_mpa: float = 0.10
     burst_drop_fraction: float = 0.30
@@ -141,7 +141,7 @@ class WaterRules:
 
 @dataclass(frozen=True)
 class DrainageRules:
-    """Table D of DOMAIN.md: rain, manhole level, road ponding."""
+    """docs/domain.md#drainage-and-waterlogging: rain, manhole level, road ponding."""
 
     rain_t3_mm_h: float = 20.0
     rain_t2_mm_6h: float = 50.0
@@ -159,7 +159,7 @@ class DrainageRules:
 
 @dataclass(frozen=True)
 class BridgeRules:
-    """Table B of DOMAIN.md: live load, deflection, modal frequency, cracks, bearings, tilt."""
+    """docs/domain.md#bridges: live load, deflection, modal frequency, cracks, bearings, tilt."""
 
     live_ratio_t3: float = 0.70
     live_ratio_t2: float = 0.85
@@ -192,7 +192,7 @@ class BridgeRules:
 
 @dataclass(frozen=True)
 class FaultRules:
-    """DOMAIN.md §5: data-quality checks. Faults are tier 3 and go to the device maintainer."""
+    """docs/domain.md#sensor-faults: data-quality checks. Faults are tier 3 and go to the device maintainer."""
 
     stuck_samples: int = 12
     stuck_min_s: float = 3600.0
@@ -270,7 +270,7 @@ class AlarmRules:
 
 @dataclass(frozen=True)
 class RulesConfig:
-    """Every rule parameter, with DOMAIN.md defaults. Frozen; build a new one to change it."""
+    """Every rule parameter, with the defaults of docs/domain.md. Frozen; build a new one to change it."""
 
     gas: GasRules = field(default_factory=GasRules)
     water: WaterRules = field(default_factory=WaterRules)

@@ -1,6 +1,6 @@
 """Group-level correlation: from the active sensor-level contributions of one alert key to a tier.
 
-Rules (DOMAIN.md, tier 1 = most severe):
+Rules (docs/domain.md#persistence-and-corroboration, tier 1 = most severe):
 
 * gas leak (per gas group): the most severe well; ≥ ``linked_wells_t2`` wells at ≥ T3 → at least T2;
   ≥ ``spread_wells_t1`` wells → T1. Biogas-capped wells never count as linked wells.

@@ -1,4 +1,4 @@
-"""Graded rules for drainage and urban waterlogging (DOMAIN.md, Table D).
+"""Graded rules for drainage and urban waterlogging (docs/domain.md#drainage-and-waterlogging).
 
 * Rain gauge (``rain``, mm/h): T3 ≥20 mm/h for ``persistence`` reports; T2 ≥50 mm accumulated over
   the last 6 h (CMA yellow) or 3 h (orange); T1 ≥100 mm over the last 3 h (red). Accumulation is

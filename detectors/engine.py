@@ -63,7 +63,7 @@ class Detectors:
     """Rules, fault checks, window statistics and the alarm state machine, bound to one registry."""
 
     def __init__(self, registry: Registry, config: RulesConfig | None = None) -> None:
-        """Bind the registry and the rules configuration (defaults: DOMAIN.md)."""
+        """Bind the registry and the rules configuration (defaults: docs/domain.md)."""
         self.registry = registry
         self.config = config or RulesConfig()
         self._profiles: dict[str, SensorProfile[Any]] = {}

@@ -1,4 +1,4 @@
-"""Sensor-fault discrimination (DOMAIN.md §5): stuck, spike, saturation, silence, drift, offset step.
+"""Sensor-fault discrimination (docs/domain.md#sensor-faults): stuck, spike, saturation, silence, drift, offset step.
 
 A fault is a data-quality finding of kind :attr:`AlertKind.SENSOR_FAULT`, always tier 3, routed to the
 device maintainer. While a *blocking* fault (stuck, saturated, drifting, offset) is active the sensor's
@@ -227,7 +227,7 @@ def check_drift(
     whose total change exceeds ``drift_min_fraction_of_range`` of the physical range.
 
     Physical signals of the lifelines have a daily cycle, so a full day of hourly means is far from a
-    straight line; a slow sensor drift (DOMAIN.md: 0.5–3 % of range per week) is one.
+    straight line; a slow sensor drift (docs/domain.md#fault-behaviour: 0.5–3 % of range per week) is one.
     """
     cfg = prof.config.faults
     y = hourly[np.isfinite(hourly)]

@@ -1,4 +1,4 @@
-"""Graded rules for gas networks and adjacent underground spaces (DOMAIN.md, Table G).
+"""Graded rules for gas networks and adjacent underground spaces (docs/domain.md#gas-network-and-adjacent-wells).
 
 Methane in a well (``ch4_lel``, %LEL), per sensor:
 
@@ -14,7 +14,7 @@ Methane in a well (``ch4_lel``, %LEL), per sensor:
 * Identical consecutive readings never escalate beyond T3 (a stuck sensor is not a leak).
 * Hysteresis: once reported, a tier is held until ``lel_release_reports`` (4) consecutive reports fall
   below its threshold. A leak persists until repaired while its level fluctuates ±20–40 % and
-  ventilation dips it (DOMAIN.md §1), so one leak stays one alert.
+  ventilation dips it (docs/domain.md#methane-in-wells), so one leak stays one alert.
 
 Network pressure (``gas_pressure``, MPa) against the set point (``design_value``): deviation >10 % for
 15 min → T3, >20 % for 15 min → T2, a sudden drop >30 % within 5 min → T1. Station flow

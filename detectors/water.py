@@ -1,4 +1,4 @@
-"""Graded rules for water supply mains (DOMAIN.md, Table W).
+"""Graded rules for water supply mains (docs/domain.md#water-supply-mains).
 
 Pressure logger (``water_pressure``, MPa): a *step* against the level of the last minutes
 (``max`` of the readings within ``max(5 min, 1.5 intervals)`` before) is tracked until it recovers:

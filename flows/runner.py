@@ -80,7 +80,7 @@ def run_flow(
 
 
 def tune_gc() -> None:
-    """Python's cyclic GC costs 35-60 % on the per-reading path (DESIGN.md): freeze the start-up
+    """Python's cyclic GC costs 35-60 % on the per-reading path (docs/architecture.md): freeze the start-up
     objects and collect young objects less often."""
     gc.collect()
     gc.freeze()

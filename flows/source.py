@@ -1,7 +1,7 @@
 """A Bytewax source that reads ``lifeline.readings`` one *consume batch* per item.
 
 One Bytewax item per Kafka message caps a flow near 140k items/s; one item per ``consume(n)``
-batch removes that overhead (DESIGN.md, "Performance shape"). Each Kafka partition is one Bytewax
+batch removes that overhead (docs/architecture.md#performance-notes). Each Kafka partition is one Bytewax
 source partition, so Bytewax assigns partitions to workers itself and snapshots the next offset to
 read together with operator state: after a crash the flow resumes exactly where its snapshot was.
 """

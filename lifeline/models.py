@@ -4,7 +4,7 @@ Every message that crosses a process boundary is a frozen ``msgspec.Struct``: ty
 and encoded/decoded by :mod:`lifeline.codec` at C speed. Times on the wire are integer epoch
 milliseconds in UTC; :func:`ms_to_datetime` turns them into aware datetimes for people.
 
-Tier 1 (一级) is the MOST severe, tier 3 (三级) the least (see DOMAIN.md, "Naming trap").
+Tier 1 (一级) is the MOST severe, tier 3 (三级) the least (see docs/domain.md#tiers-and-native-alarm-levels).
 
 >>> Tier.T1.is_more_severe_than(Tier.T3)
 True

@@ -1,6 +1,6 @@
 """Bridges: strain, deflection, acceleration, crack width, bearing displacement and structure temperature.
 
-Channels report 10-minute aggregates by default (DOMAIN.md §4): a thermal part following structure
+Channels report 10-minute aggregates by default (docs/domain.md#bridge-behaviour): a thermal part following structure
 temperature (which lags air by ~2 h), a live-load part following heavy traffic (rush hours), noise.
 Optional high-rate accelerometers (50 Hz) send batches with truck pulses ringing at the first mode.
 Injected: overload (a truck queue: a 20–60 min plateau on strain and deflection) and bearing jam

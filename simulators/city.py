@@ -26,7 +26,7 @@ DISTRICTS: tuple[tuple[str, float, float], ...] = (
     ("xinzhan", 31.900, 117.360), ("binhu", 31.740, 117.280),
 )  # fmt: skip
 
-#: Default reporting interval per kind (DOMAIN.md tables and the Hefei load model).
+#: Default reporting interval per kind (docs/domain.md#sensor-kinds-and-units and #load-model).
 DEFAULT_INTERVALS_S: dict[SensorKind, float] = {
     SensorKind.CH4_LEL: 900, SensorKind.WELL_TEMPERATURE: 900, SensorKind.COVER_TILT: 3600,
     SensorKind.GAS_PRESSURE: 300, SensorKind.GAS_FLOW: 300,
@@ -58,7 +58,7 @@ class CityPlan:
     channel_sets_per_bridge: int = 1
     high_rate_channels_per_bridge: int = 0
     high_rate_hz: int = 50
-    #: raw channels are batched at the edge every this many seconds (DOMAIN.md §8: 1–10 s)
+    #: raw channels are batched at the edge every this many seconds (docs/domain.md#load-model: 1–10 s)
     high_rate_batch_s: int = 10
     intervals_s: dict[SensorKind, float] = field(default_factory=dict)
 
@@ -88,7 +88,7 @@ class CityPlan:
         """A plan of about ``total`` sensors with Hefei's mix: gas 50 %, water 15 %, drainage 20 %, bridges 15 %.
 
         Bridges get more channels rather than more bridges as the city grows (Hefei: 137 bridges).
-        ``raw_fraction`` of the bridge channels are 50 Hz raw accelerometer channels (DOMAIN.md §8: ~10 %);
+        ``raw_fraction`` of the bridge channels are 50 Hz raw accelerometer channels (docs/domain.md#load-model: ~10 %);
         they count inside the bridges' 15 %.
         """
         bridges = max(1, min(137, round(total * 0.15 / 16)))

@@ -48,7 +48,7 @@ def simulate(
 ) -> None:
     """Generate a synthetic city's readings with ground truth, to files or to Kafka.
 
-    The city's sensors behave like the real ones (DOMAIN.md); incidents, look-alikes and sensor faults are
+    The city's sensors behave like the real ones (docs/domain.md); incidents, look-alikes and sensor faults are
     injected and listed in ground_truth.csv with the tier each should get. Deterministic for a seed.
 
     Examples:

@@ -1,6 +1,6 @@
 """Drainage and waterlogging: catchments with a rain gauge, manhole level gauges and underpass ponding gauges.
 
-Rain drives the network through two linear reservoirs (DOMAIN.md §3): rain → pipe level with a time
+Rain drives the network through two linear reservoirs (docs/domain.md#drainage-behaviour): rain → pipe level with a time
 constant of 10–30 min; inflow above the inlet capacity → surface ponding after a further 5–20 min,
 draining with a recession of 0.5–3 h. Levels are capped at the ground (overflow). A blocked inlet
 lowers the capacity and slows draining, so ponding appears at less rain and lasts longer.

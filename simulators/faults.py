@@ -1,4 +1,4 @@
-"""Sensor faults (DOMAIN.md §5): stuck, drift, spike, dropout, saturation, offset after maintenance.
+"""Sensor faults (docs/domain.md#fault-behaviour): stuck, drift, spike, dropout, saturation, offset after maintenance.
 
 Faults are injected on sensors that no incident touches, after every incident, so a fault sits on
 top of the normal signal. Each fault is one ground-truth row with ``label="fault"``,

@@ -1,6 +1,6 @@
 """Gas network: combustible-gas monitors in wells beside gas mains, and regulator stations.
 
-Normal behaviour (DOMAIN.md §1): CH4 0–2 %LEL in most wells; sewer wells hold biogas that follows
+Normal behaviour (docs/domain.md#gas-behaviour): CH4 0–2 %LEL in most wells; sewer wells hold biogas that follows
 well temperature (which lags air temperature by ~3 h); regulator pressure dips a few % at the cooking
 peaks that drive station flow. Injected: gas leaks (delayed, slow, fluctuating rise that spreads to
 linked wells on the same main), strong-biogas wells and covers opened for maintenance (look-alikes).

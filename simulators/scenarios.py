@@ -248,7 +248,7 @@ def _load_10k(b: Builder, n: Networks) -> None:
 
 
 _ALL_FAULTS = "1 of each fault type"
-#: DOMAIN.md §8 load mix: 10 % of the bridge channels raw at 50 Hz, batched at the edge every 1 s
+#: docs/domain.md#load-model mix: 10 % of the bridge channels raw at 50 Hz, batched at the edge every 1 s
 _LOAD_85K = CityPlan.for_sensor_total(85_000, raw_fraction=0.10, high_rate_batch_s=1)
 _LOAD_10K = CityPlan.for_sensor_total(11_000, raw_fraction=0.10, high_rate_batch_s=1)
 _MEDIUM = CityPlan.for_sensor_total(3000)
@@ -336,7 +336,7 @@ SCENARIOS: dict[str, ScenarioDef] = {
         ),
         ScenarioDef(
             "hefei-scale-load",
-            "Hefei scale (~85,000 devices) for load tests, with the DOMAIN §8 mix: 10 % of the bridge channels "
+            "Hefei scale (~85,000 devices) for load tests, with the docs/domain.md mix: 10 % of the bridge channels "
             "are 50 Hz raw accelerometers sent as 1-s batches",
             _LOAD_85K,
             3600,

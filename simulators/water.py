@@ -1,6 +1,6 @@
 """Water supply: district metered areas (DMAs) with an inlet flow meter, pressure and noise loggers.
 
-Normal behaviour (DOMAIN.md §2): inlet flow follows daily demand with the minimum night flow around
+Normal behaviour (docs/domain.md#water-behaviour): inlet flow follows daily demand with the minimum night flow around
 03:00; pressure is highest at night and sags with the square of demand (head loss); noise loggers give
 an hourly minimum noise level that is quiet at night. Injected: bursts (pressure drop at the nearest
 loggers plus an inlet-flow surge), background leaks (night flow creeping up, noise flag), and the

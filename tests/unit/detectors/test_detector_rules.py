@@ -1,4 +1,4 @@
-"""Graded rules against hand-computed expectations from DOMAIN.md numbers (tier 1 = most severe)."""
+"""Graded rules against hand-computed expectations from docs/domain.md numbers (tier 1 = most severe)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def gas_det(asset_kind: str = "telecom_well", **thresholds: float) -> Detectors:
 
 
 def leaky(levels: list[float]) -> list[float]:
-    """A leak fluctuates ±20–40 % (DOMAIN.md): alternate ±30 % around the level."""
+    """A leak fluctuates ±20–40 % (docs/domain.md#methane-in-wells): alternate ±30 % around the level."""
     return [v * (1.3 if i % 2 else 0.75) for i, v in enumerate(levels)]
 
 
@@ -215,7 +215,7 @@ def test_ponding_25_cm_rising_more_than_5_cm_per_5_min_is_t1() -> None:
     det = drain_det()
     assert best_tier(feed(det, "D", [0.0, 18.0, 25.0, 31.0, 37.0], 5 * MIN)) is Tier.T1  # +6 cm / 5 min
     assert best_tier(feed(det, "D", [0.0, 20.0, 25.0, 26.0, 26.5], 5 * MIN)) is Tier.T3  # slow: T3 (< 27)
-    # one 5-min rise of 6 cm at ≥25 cm that holds is the DOMAIN condition (one rate over 5 min)
+    # one 5-min rise of 6 cm at ≥25 cm that holds is the docs/domain.md#road-ponding condition (one rate over 5 min)
     assert best_tier(feed(det, "D", [0.0, 10.0, 20.0, 24.0, 30.0, 31.0, 31.5], 5 * MIN)) is Tier.T1
     # a one-sample jump that falls straight back is no rise (spike), stays at the depth tier
     assert best_tier(feed(det, "D", [20.0, 24.0, 25.0, 26.0, 33.0, 26.2, 26.1], 5 * MIN)) is Tier.T3
@@ -232,7 +232,7 @@ def test_manhole_surcharge_freeboard_and_overflow() -> None:
 
 def test_manhole_surcharged_and_rising_fast_is_t2() -> None:
     det = drain_det()  # crown 1.0 m, T2 freeboard at 2.5 m
-    # +0.25 m in one 5-min interval above the crown, and the level stays up: T2 (DOMAIN Table D)
+    # +0.25 m in one 5-min interval above the crown, and the level stays up: T2 (docs/domain.md#manhole-level)
     assert best_tier(feed(det, "M", [0.9, 1.0, 1.05, 1.3, 1.32, 1.33], 5 * MIN)) is Tier.T2
     # the same jump coming straight back is a spike, not a rise: T3 (surcharge) only
     assert best_tier(feed(det, "M", [1.05, 1.08, 1.1, 1.12, 1.4, 1.13, 1.14], 5 * MIN)) is Tier.T3

@@ -1,4 +1,4 @@
-"""Statistical properties of the generators, checked against DOMAIN.md rather than the code's own numbers."""
+"""Statistical properties of the generators, checked against docs/domain.md rather than the code's own numbers."""
 
 from __future__ import annotations
 

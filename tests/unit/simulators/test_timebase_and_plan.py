@@ -61,7 +61,7 @@ def test_hefei_scale_plan_is_about_85000_devices() -> None:
 
 
 def test_load_scenarios_carry_raw_bridge_channels_per_the_load_model() -> None:
-    """DOMAIN.md §8: bridge channels ≈15 % of devices, 50 Hz raw on ~10 % of them, edge batches of 1 s."""
+    """docs/domain.md#load-model: bridge channels ≈15 % of devices, 50 Hz raw on ~10 % of them, edge batches of 1 s."""
     from lifeline.models import SensorKind
 
     for name, low, high in (("hefei-scale-load", 80_000, 90_000), ("load-10k", 10_000, 12_000)):
