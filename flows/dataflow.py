@@ -26,6 +26,7 @@ from bytewax.operators import StatefulLogic
 from bytewax.outputs import Sink
 
 from lifeline.connectors.kafka import consumer_config, producer_config
+from lifeline.detectors.contract import DetectorSuite
 from lifeline.detectors.results import Finding
 from lifeline.flows import metrics
 from lifeline.flows.observe import FlowObserver, RejectLog
@@ -72,7 +73,7 @@ def _stateful_map(step_id: str, up: Any, step: Callable[[Any, Any], tuple[Any, A
     return op.stateful(step_id, up, lambda resume: _SnapshotAsPickle(step, resume))
 
 
-def make_detectors(settings: Settings, registry: Registry) -> Any:
+def make_detectors(settings: Settings, registry: Registry) -> DetectorSuite:
     """The detectors as the flow runs them: the documented rule defaults, overridden by the config file's
     ``[rules]`` table, then by ``LIFELINE_DETECTOR_RULES_PATH``; and no settle delay.
 
@@ -141,7 +142,7 @@ def build_flow(
     settings: Settings,
     registry: Registry,
     *,
-    detectors: Any = None,
+    detectors: DetectorSuite | None = None,
     stop_at_end: bool = False,
     flow_id: str = "lifeline",
     io: FlowIO | None = None,

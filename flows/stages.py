@@ -16,12 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from lifeline.detectors.contract import DetectorSuite
+from lifeline.detectors.quiet import QuietRuns
 from lifeline.detectors.results import Finding, WindowStats
+from lifeline.detectors.state import GroupState, SensorState
 from lifeline.flows.validate import Accepted, Lateness, SensorIndex, ValidationLimits, sensor_runs, validate_batch
 from lifeline.models import AlertEvent, Reject
 
@@ -50,7 +52,7 @@ class PartitionState:
 
     last_ts: npt.NDArray[np.int64]  # newest event time delivered per sensor (validation's verdicts)
     processed_ts: npt.NDArray[np.int64]  # newest event time handed to the detectors per sensor
-    sensors: dict[int, Any] = field(default_factory=dict)  # sensor number → detector SensorState
+    sensors: dict[int, SensorState] = field(default_factory=dict)  # sensor number → detector state
     watermark: int = -1  # event time up to which the partition is complete: newest - allowed lateness
     last_sweep: int = -1
     stored_bucket: npt.NDArray[np.int64] | None = None  # last stored time bucket per sensor (down-sampling)
@@ -74,7 +76,7 @@ class PartitionOutput:
 class PartitionStage:
     """Per-partition logic; the detectors object is shared, the state is per partition."""
 
-    def __init__(self, detectors: Any, index: SensorIndex, topic: str, *, limits: ValidationLimits,
+    def __init__(self, detectors: DetectorSuite, index: SensorIndex, topic: str, *, limits: ValidationLimits,
                  sweep_interval_ms: int = 300_000, allowed_lateness_ms: int = 0) -> None:  # fmt: skip
         self.detectors = detectors
         self.index = index
@@ -234,15 +236,14 @@ class PartitionStage:
             state.processed_ts[number] = ts[stop - 1]
 
     def _screen(
-        self, sensor_states: list[Any], runs: list[tuple[int, int, int]], ts: npt.NDArray[np.int64],
+        self, sensor_states: list[SensorState], runs: list[tuple[int, int, int]], ts: npt.NDArray[np.int64],
         value: npt.NDArray[np.float64],
-    ) -> Any:  # fmt: skip
-        """The detectors' joint screening of these runs, if they offer one and there are enough runs."""
-        screen = getattr(self.detectors, "screen_runs", None)
-        if screen is None or len(runs) < _SCREEN_MIN_RUNS:
+    ) -> QuietRuns | None:  # fmt: skip
+        """The detectors' joint screening of these runs, when there are enough runs to pay for it."""
+        if len(runs) < _SCREEN_MIN_RUNS:
             return None
         try:
-            return screen(sensor_states, ts, value, [r[1] for r in runs], [r[2] for r in runs])
+            return self.detectors.screen_runs(sensor_states, ts, value, [r[1] for r in runs], [r[2] for r in runs])
         except Exception:  # nothing changed yet: every sensor takes its own path instead
             self.detector_errors += 1
             partition, _offsets, _accepted = getattr(self._batch, "where", (None, [], None))
@@ -289,7 +290,7 @@ class GroupStageState:
     partition_watermarks: dict[int, int] = field(default_factory=dict)
     idle: set[int] = field(default_factory=set)  # caught-up partitions: they hold nobody back
     pending: list[Finding] = field(default_factory=list)
-    groups: dict[str, Any] = field(default_factory=dict)  # group id → detector GroupState
+    groups: dict[str, GroupState] = field(default_factory=dict)  # group id → detector state
     released_to: int = -1
     last_tick: int = -1
 
@@ -307,7 +308,7 @@ class GroupStage:
     dropped, and counted in :attr:`late_findings`.
     """
 
-    def __init__(self, detectors: Any, *, partitions: int = 1, tick_interval_ms: int = 60_000) -> None:
+    def __init__(self, detectors: DetectorSuite, *, partitions: int = 1, tick_interval_ms: int = 60_000) -> None:
         self.detectors = detectors
         self.partitions = partitions
         self.late_findings = 0  # findings that arrived behind the watermark (see the class docstring)

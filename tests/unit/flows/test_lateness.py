@@ -42,6 +42,9 @@ class SpyDetectors:
     def advance_sensor(self, state: str, watermark_ms: int) -> SensorResult:
         return SensorResult([], [])
 
+    def screen_runs(self, *_args: object) -> None:
+        return None  # no joint screening: every sensor takes its own path
+
 
 def reading(sensor: str, offset_s: float) -> bytes:
     return b'{"sensor_id":"%s","ts":%d,"value":0.3}' % (sensor.encode(), T + round(offset_s * S))
