@@ -46,6 +46,7 @@ from benchmarks._servers import real_servers
 from lifeline.codec import WireReading, decode_alert_event
 from lifeline.connectors.bootstrap import apply_schema
 from lifeline.connectors.kafka import consumer_config, make_producer
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.dataflow import build_flow, make_detectors
 from lifeline.flows.runner import ensure_recovery_store, tune_gc
 from lifeline.flows.stages import PartitionStage
@@ -111,7 +112,9 @@ def snapshot_cost(scenario: Any, settings: Settings) -> tuple[float, int, int]:
         for p, items in enumerate(per):
             for i in range(0, len(items), 1000):
                 chunk = items[i : i + 1000]
-                stage.process(states[p], p, [c[0] for c in chunk], list(range(len(chunk))), [c[1] for c in chunk])
+                stage.process(
+                    states[p], RawBatch(p, [c[0] for c in chunk], list(range(len(chunk))), [c[1] for c in chunk])
+                )
     started = time.perf_counter()
     size = sum(len(pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in states)
     seconds = time.perf_counter() - started

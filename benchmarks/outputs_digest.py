@@ -19,6 +19,7 @@ import time
 import zlib
 from typing import Any
 
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.dataflow import make_detectors
 from lifeline.flows.stages import GroupStage, PartitionStage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
@@ -46,8 +47,8 @@ def digest(name: str, seed: int = 7, duration_s: float | None = None) -> dict[st
         chunk, pending[p] = pending[p], []
         first = offsets[p]
         offsets[p] += len(chunk)
-        out = stage.process(states[p], p, [c[0] for c in chunk], list(range(first, offsets[p])),
-                            [c[1] for c in chunk], end=end)  # fmt: skip
+        batch = RawBatch(p, [c[0] for c in chunk], list(range(first, offsets[p])), [c[1] for c in chunk], end=end)
+        out = stage.process(states[p], batch)
         hashes["stats"].update(pickle.dumps(out.stats, protocol=5))
         hashes["findings"].update(pickle.dumps(out.findings, protocol=5))
         hashes["rejects"].update(pickle.dumps(out.rejects, protocol=5))

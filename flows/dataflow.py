@@ -29,9 +29,10 @@ from lifeline.connectors.kafka import consumer_config, producer_config
 from lifeline.detectors.contract import DetectorSuite
 from lifeline.detectors.results import Finding
 from lifeline.flows import metrics
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.observe import FlowObserver, RejectLog
 from lifeline.flows.sinks import KafkaOut, KafkaSink, QuestDBBatch, QuestDBSink
-from lifeline.flows.source import KafkaBatchSource, RawBatch
+from lifeline.flows.source import KafkaBatchSource
 from lifeline.flows.stages import GroupStage, GroupStageState, PartitionOutput, PartitionStage, PartitionState
 from lifeline.flows.storage import ReadingStorage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
@@ -173,9 +174,7 @@ def build_flow(
     ) -> tuple[PartitionState, tuple[PartitionOutput, QuestDBBatch, bool]]:
         if state is None:
             state = partition_stage.new_state()
-        out = partition_stage.process(
-            state, batch.partition, batch.payloads, batch.offsets, batch.kafka_ts, end=batch.end
-        )
+        out = partition_stage.process(state, batch)
         observer.partition_step(out)
         return state, (out, storage.rows(state, out), batch.idle)
 

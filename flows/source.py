@@ -14,27 +14,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import msgspec
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.exceptions import KafkaReadError, TopicMissingError
 
 __all__ = ["KafkaBatchSource", "RawBatch"]
 
 log = logging.getLogger("lifeline.flow")
-
-
-class RawBatch(msgspec.Struct, frozen=True, gc=False):
-    """Messages from one consume call on one partition: payloads with their offsets and Kafka times."""
-
-    partition: int
-    payloads: list[bytes]
-    offsets: list[int]
-    kafka_ts: list[int]
-    idle: bool = False  # True: the partition holds nobody back (caught up with its end, or declared stalled)
-    end: bool = False  # True: a finite run's partition reached its stop offset; nothing more will come
-    stalled: bool = False  # True (with idle): unread messages, but none delivered for the stall timeout
 
 
 class _PartitionReader(StatefulSourcePartition[RawBatch, int]):

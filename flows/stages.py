@@ -24,6 +24,7 @@ from lifeline.detectors.contract import DetectorSuite
 from lifeline.detectors.quiet import QuietRuns
 from lifeline.detectors.results import Finding, WindowStats
 from lifeline.detectors.state import GroupState, SensorState
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.validate import Accepted, Lateness, SensorIndex, ValidationLimits, sensor_runs, validate_batch
 from lifeline.models import AlertEvent, Reject
 
@@ -92,17 +93,15 @@ class PartitionStage:
         n = len(self.index)
         return PartitionState(last_ts=np.full(n, -1, dtype=np.int64), processed_ts=np.full(n, -1, dtype=np.int64))
 
-    def process(
-        self, state: PartitionState, partition: int, payloads: list[bytes], offsets: list[int], kafka_ts: list[int],
-        *, end: bool = False,
-    ) -> PartitionOutput:  # fmt: skip
-        """Validate a batch and run every sensor's readings through its detector state.
+    def process(self, state: PartitionState, batch: RawBatch) -> PartitionOutput:
+        """Validate a consume batch and run every sensor's readings through its detector state.
 
         Silence sweeps happen at fixed event-time boundaries (multiples of ``sweep_interval_ms``),
         at the exact position in the partition's stream where its watermark crosses a boundary,
-        so what they find does not depend on how the stream was cut into batches. ``end`` (the
+        so what they find does not depend on how the stream was cut into batches. ``batch.end`` (the
         partition's input is over) releases every reading still held back by the allowed lateness.
         """
+        partition, offsets, kafka_ts, end = batch.partition, batch.offsets, batch.kafka_ts, batch.end
         lateness = None
         if self.allowed_lateness_ms > 0:
             held = state.held
@@ -111,9 +110,8 @@ class PartitionStage:
                 held.sensor if held is not None else _NO_SENSORS, held.ts if held is not None else _NO_TIMES,
             )  # fmt: skip
         accepted, rejects = validate_batch(
-            payloads, offsets, kafka_ts, partition=partition, topic=self.topic,
-            index=self.index, last_ts=state.last_ts, limits=self.limits, lateness=lateness,
-        )  # fmt: skip
+            batch, topic=self.topic, index=self.index, last_ts=state.last_ts, limits=self.limits, lateness=lateness
+        )
         self._batch.where = (partition, offsets, accepted)
         stats: list[WindowStats] = []
         findings: list[Finding] = []

@@ -1,7 +1,7 @@
 """Run the whole dataflow in memory: a source of consume batches per partition and collecting sinks.
 
 Like Bytewax's own ``bytewax.testing``: :class:`BatchTestingSource` replaces the Kafka source with
-lists of :class:`~lifeline.flows.source.RawBatch` per partition (each partition announces its end as
+lists of :class:`~lifeline.flows.batch.RawBatch` per partition (each partition announces its end as
 the finite Kafka source does), and :func:`memory_io` wires it with Bytewax ``TestingSink`` lists in
 place of Kafka and QuestDB, so a unit test can run :func:`~lifeline.flows.dataflow.build_flow` with
 1 or N workers and no server.
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.testing import TestingSink
 
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.dataflow import FlowIO
 from lifeline.flows.sinks import KafkaOut, QuestDBBatch
-from lifeline.flows.source import RawBatch
 
 __all__ = ["BatchTestingSource", "Collected", "memory_io", "split_into_batches"]
 

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
 from lifeline.codec import WireReading
+from lifeline.flows.batch import RawBatch
 from lifeline.models import Reject, RejectReason
 from lifeline.registry import Registry
 
-__all__ = ["Accepted", "Lateness", "SensorIndex", "ValidationLimits", "sensor_runs", "validate_batch"]
+__all__ = ["Accepted", "Lateness", "SensorIndex", "Validation", "ValidationLimits", "sensor_runs", "validate_batch"]
 
 _EARLIEST_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 _LATEST_MS = 1 << 42  # year 2109; keeps event times far inside int64 for the vector arithmetic
@@ -134,33 +136,40 @@ def sensor_runs(sensor: npt.NDArray[np.int32]) -> list[tuple[int, int, int]]:
     return list(zip(sensor[starts].tolist(), starts.tolist(), stops.tolist(), strict=True))
 
 
+class Validation(NamedTuple):
+    """What validation made of a batch: the accepted readings and one reject per refused input."""
+
+    accepted: Accepted
+    rejects: list[Reject]
+
+
 def validate_batch(
-    payloads: list[bytes],
-    offsets: list[int],
-    kafka_ts: list[int],
+    batch: RawBatch,
     *,
-    partition: int,
     topic: str,
     index: SensorIndex,
     last_ts: npt.NDArray[np.int64],
     limits: ValidationLimits,
     lateness: Lateness | None = None,
-) -> tuple[Accepted, list[Reject]]:
-    """Validate a batch. ``last_ts`` (per sensor number) is read and advanced for accepted readings.
+) -> Validation:
+    """Validate a consume batch. ``last_ts`` (per sensor number) is read and advanced for accepted readings.
 
     Without ``lateness`` a reading behind its sensor's newest event time is ``late`` (equal:
     ``duplicate``); with it, see :class:`Lateness`. Never raises on any input: each message yields
     its accepted readings and rejects (one reject for a message refused as a whole).
     """
+    payloads, offsets, kafka_ts, partition = batch.payloads, batch.offsets, batch.kafka_ts, batch.partition
     try:
-        return _validate(payloads, offsets, kafka_ts, partition=partition, topic=topic, index=index,
-                         last_ts=last_ts, limits=limits, lateness=lateness)  # fmt: skip
+        return Validation(*_validate(payloads, offsets, kafka_ts, partition=partition, topic=topic, index=index,
+                                     last_ts=last_ts, limits=limits, lateness=lateness))  # fmt: skip
     except Exception:  # a bug met by some input: isolate the message that triggers it, judge the rest
         log.exception("batch validation raised; validating its %d messages one by one", len(payloads),
                       extra={"step": "validate", "partition": partition,
                              "offset": f"{offsets[0]}-{offsets[-1]}" if offsets else None})  # fmt: skip
-        return _validate_one_by_one(payloads, offsets, kafka_ts, partition=partition, topic=topic, index=index,
-                                    last_ts=last_ts, limits=limits, lateness=lateness)  # fmt: skip
+        return Validation(*_validate_one_by_one(
+            payloads, offsets, kafka_ts, partition=partition, topic=topic, index=index, last_ts=last_ts,
+            limits=limits, lateness=lateness,
+        ))  # fmt: skip
 
 
 def _validate_one_by_one(

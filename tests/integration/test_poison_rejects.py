@@ -11,6 +11,7 @@ from questdb import Sender
 
 from lifeline.connectors.kafka import producer_config
 from lifeline.connectors.questdb import QuestDB
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.sinks import KafkaOut, KafkaSink, QuestDBBatch, QuestDBSink, reject_symbol
 from lifeline.flows.validate import SensorIndex, ValidationLimits, validate_batch
 from lifeline.models import Reject, RejectReason, SensorKind, SensorSpec
@@ -37,7 +38,7 @@ def _rejects() -> list[Reject]:
     """Rejects as validation makes them from the poison, plus an ``internal`` one with garbage everywhere."""
     index = SensorIndex(REGISTRY)
     _, rejects = validate_batch(
-        POISON, list(range(len(POISON))), [KAFKA_TS] * len(POISON), partition=2, topic="poison.readings",
+        RawBatch(2, POISON, list(range(len(POISON))), [KAFKA_TS] * len(POISON)), topic="poison.readings",
         index=index, last_ts=np.full(len(index), -1, dtype=np.int64), limits=ValidationLimits(),
     )  # fmt: skip
     garbage = EVERY_BYTE.decode("utf-8", "replace")

@@ -3,6 +3,7 @@
 import numpy as np
 import numpy.typing as npt
 
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.validate import Accepted, SensorIndex, ValidationLimits, validate_batch
 from lifeline.models import Reject, SensorKind, SensorSpec
 from lifeline.registry import Registry
@@ -22,8 +23,8 @@ def call(
     """Validate ``payloads`` as one batch on partition 0 at offsets 100, 101, ..."""
     if last_ts is None:
         last_ts = np.full(len(INDEX), -1, dtype=np.int64)
+    batch = RawBatch(0, payloads, [100 + i for i in range(len(payloads))], [KAFKA_TS] * len(payloads))
     accepted, rejects = validate_batch(
-        payloads, [100 + i for i in range(len(payloads))], [KAFKA_TS] * len(payloads),
-        partition=0, topic="lifeline.readings", index=INDEX, last_ts=last_ts, limits=ValidationLimits(),
-    )  # fmt: skip
+        batch, topic="lifeline.readings", index=INDEX, last_ts=last_ts, limits=ValidationLimits()
+    )
     return accepted, rejects, last_ts

@@ -46,7 +46,7 @@ def _expected(scenario: Any, partitions: list[list[RawBatch]]) -> dict[str, Any]
     for p, batches in enumerate(partitions):
         state = stage.new_state()
         for batch in [*batches, RawBatch(p, [], [], [], idle=True, end=True)]:
-            out = stage.process(state, p, batch.payloads, batch.offsets, batch.kafka_ts, end=batch.end)
+            out = stage.process(state, batch)
             readings += len(out.accepted)
             stats |= {(s.sensor_id, s.window_start, s.count, s.mean) for s in out.stats}
             rejects |= {(r.partition, r.offset, r.reason.value) for r in out.rejects}

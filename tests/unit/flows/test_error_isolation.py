@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lifeline.detectors.results import Finding, SensorResult
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.observe import RejectLog
 from lifeline.flows.stages import GroupStage, PartitionStage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
@@ -54,8 +55,8 @@ def test_a_raising_detector_is_logged_with_its_context_and_the_others_go_on(capl
     state = stage.new_state()
     batch = [message("GOOD", 1, 0.3), message("BAD", 1, 0.9), message("GOOD", 2, 0.31), message("BAD", 2, 0.3)]
     with caplog.at_level(logging.ERROR, logger="lifeline.flow"):
-        out = stage.process(state, 3, batch, [70, 71, 72, 73], [T + 10**6] * 4)
-        stage.process(state, 3, [message("BAD", 3, 0.2)], [74], [T + 10**6])
+        out = stage.process(state, RawBatch(3, batch, [70, 71, 72, 73], [T + 10**6] * 4))
+        stage.process(state, RawBatch(3, [message("BAD", 3, 0.2)], [74], [T + 10**6]))
     assert detectors.fed == {"GOOD": [0.3, 0.31], "BAD": [0.2]}  # BAD's failed batch skipped, then fresh
     assert detectors.states_made.count("BAD") == 2
     assert stage.detector_errors == 1 and len(out.accepted) == 4
@@ -80,7 +81,7 @@ def test_a_raising_joint_screening_falls_back_to_one_sensor_at_a_time(caplog: py
     stage = PartitionStage(detectors, SensorIndex(registry), "t", limits=ValidationLimits(future_tolerance_ms=10**12))
     batch = [message(f"S{i}", 1, 0.3) for i in range(6)]
     with caplog.at_level(logging.ERROR, logger="lifeline.flow"):
-        out = stage.process(stage.new_state(), 2, batch, list(range(6)), [T + 10**6] * 6)
+        out = stage.process(stage.new_state(), RawBatch(2, batch, list(range(6)), [T + 10**6] * 6))
     assert detectors.fed == {f"S{i}": [0.3] for i in range(6)} and len(out.accepted) == 6
     assert stage.detector_errors == 1
     [record] = caplog.records

@@ -9,6 +9,7 @@ import random
 import numpy as np
 
 from lifeline.detectors.results import SensorResult
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.stages import PartitionStage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
 from lifeline.models import RejectReason, SensorKind, SensorSpec
@@ -62,9 +63,9 @@ def run(batches: list[list[bytes]], lateness_s: float) -> tuple[dict[str, list[f
     for batch in batches:
         offsets = list(range(offset, offset + len(batch)))
         offset += len(batch)
-        out = stage.process(state, 0, batch, offsets, [T + 10**9] * len(batch))
+        out = stage.process(state, RawBatch(0, batch, offsets, [T + 10**9] * len(batch)))
         rejects += [(r.offset, r.reason.value) for r in out.rejects]
-    stage.process(state, 0, [], [], [], end=True)
+    stage.process(state, RawBatch(0, [], [], [], idle=True, end=True))
     fed = {sensor: [(t - T) / S for t in times] for sensor, times in spy.fed.items()}
     return fed, sorted(rejects)
 
@@ -87,12 +88,12 @@ def test_held_readings_wait_for_the_partition_watermark() -> None:
     stage = PartitionStage(spy, SensorIndex(REGISTRY), "t", limits=ValidationLimits(future_tolerance_ms=10**12),
                            allowed_lateness_ms=60 * S)  # fmt: skip
     state = stage.new_state()
-    stage.process(state, 0, [reading("P", 0), reading("P", 30)], [0, 1], [T + 10**9] * 2)
+    stage.process(state, RawBatch(0, [reading("P", 0), reading("P", 30)], [0, 1], [T + 10**9] * 2))
     assert spy.fed.get("P", []) == []  # newest 30 s, watermark -30 s: all held
-    out = stage.process(state, 0, [reading("Q", 75)], [2], [T + 10**9])  # another sensor moves the watermark
+    out = stage.process(state, RawBatch(0, [reading("Q", 75)], [2], [T + 10**9]))  # another sensor moves the watermark
     assert out.watermark == T + 15 * S
     assert [(t - T) // S for t in spy.fed["P"]] == [0]  # 0 s released, 30 s still held
-    out = stage.process(state, 0, [], [], [], end=True)
+    out = stage.process(state, RawBatch(0, [], [], [], idle=True, end=True))
     assert [(t - T) // S for t in spy.fed["P"]] == [0, 30] and out.watermark == T + 75 * S
 
 

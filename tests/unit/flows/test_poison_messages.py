@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lifeline.flows import validate
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.dataflow import make_detectors
 from lifeline.flows.stages import PartitionStage
 from lifeline.flows.validate import Accepted, SensorIndex, ValidationLimits
@@ -220,7 +221,8 @@ def test_the_partition_stage_never_raises_and_accounts_for_every_message(
     state = _STAGE.new_state()
     for i, (payloads, good) in enumerate(batches):
         offsets = [100 + k for k in range(len(payloads))]
-        out = _STAGE.process(state, 0, payloads, offsets, [KAFKA_TS] * len(payloads), end=end and i == len(batches) - 1)
+        last = end and i == len(batches) - 1
+        out = _STAGE.process(state, RawBatch(0, payloads, offsets, [KAFKA_TS] * len(payloads), end=last))
         first_time = good if i == 0 else set()  # sensor A's valid readings repeat their times in later batches
         _assert_accounted(payloads, first_time, out.accepted, out.rejects)
         assert all(math.isfinite(s.mean) for s in out.stats if s.count)

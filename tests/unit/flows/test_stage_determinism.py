@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from lifeline.flows.batch import RawBatch
 from lifeline.flows.dataflow import make_detectors
 from lifeline.flows.stages import GroupStage, PartitionStage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
@@ -55,7 +56,7 @@ def _run(
             p = lead
         if cursors[p] >= len(per_partition[p]):  # the source announces a partition that reached its end
             idle.add(p)
-            out = stage.process(states[p], p, [], [], [], end=True)
+            out = stage.process(states[p], RawBatch(p, [], [], [], idle=True, end=True))
             alerts |= {(e.alert_id, e.event.value, e.ts, int(e.tier)) for e in groups.process(
                 group_state, p, out.watermark, out.findings, idle=True)}  # fmt: skip
             continue
@@ -63,7 +64,7 @@ def _run(
         chunk = per_partition[p][cursors[p] : cursors[p] + size]
         offsets = list(range(cursors[p], cursors[p] + len(chunk)))
         cursors[p] += len(chunk)
-        out = stage.process(states[p], p, [c[0] for c in chunk], offsets, [c[1] for c in chunk])
+        out = stage.process(states[p], RawBatch(p, [c[0] for c in chunk], offsets, [c[1] for c in chunk]))
         stats |= {(s.sensor_id, s.window_start, s.count, round(s.mean, 9)) for s in out.stats}
         rejects |= {(r.partition, r.offset, r.reason.value) for r in out.rejects}
         alerts |= {(e.alert_id, e.event.value, e.ts, int(e.tier)) for e in groups.process(
