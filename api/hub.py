@@ -68,8 +68,9 @@ from lifeline.api.filters import AlertFilter
 from lifeline.api.metrics import ApiMetrics
 from lifeline.api.settings import ApiSettings
 from lifeline.api.state import AlertState
-from lifeline.codec import MessageError, decode_alert_event, encode
+from lifeline.codec import decode_alert_event, encode
 from lifeline.connectors.kafka import make_consumer
+from lifeline.exceptions import MessageError
 from lifeline.models import AlertEvent
 from lifeline.settings import Settings
 

@@ -10,7 +10,7 @@ Reading(sensor_id='s1', ts=5, value=1.5, quality=None)
 >>> decode_reading_message(b'{"sensor_id":"s1"}')
 Traceback (most recent call last):
 ...
-lifeline.codec.MessageError: malformed: a reading needs either ts+value or t0+dt_ms+values
+lifeline.exceptions.MessageError: malformed: a reading needs either ts+value or t0+dt_ms+values
 """
 
 from __future__ import annotations
@@ -19,24 +19,15 @@ from typing import Annotated
 
 import msgspec
 
+from lifeline.exceptions import MessageError
 from lifeline.models import AlertEvent, Reading, ReadingBatch
 
 __all__ = [
-    "MessageError",
     "WireReading",
     "decode_alert_event",
     "decode_reading_message",
     "encode",
 ]
-
-
-class MessageError(ValueError):
-    """A wire message could not be decoded. ``reason`` is a short DLQ reason code."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason}: {detail}")
 
 
 Quality = Annotated[int, msgspec.Meta(ge=-(2**31) + 1, le=2**31 - 1)]

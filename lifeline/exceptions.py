@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LifelineError", "RegistryError", "RegistryProblem", "SettingsError"]
+__all__ = ["LifelineError", "MessageError", "RegistryError", "RegistryProblem", "SettingsError"]
 
 
 class LifelineError(Exception):
@@ -13,6 +13,18 @@ class LifelineError(Exception):
 
 class SettingsError(LifelineError):
     """The configuration (environment or config file) cannot be used."""
+
+
+class MessageError(LifelineError, ValueError):
+    """A wire message could not be decoded. ``reason`` is a short DLQ reason code.
+
+    Also a ``ValueError`` (it is one: a bad value on the wire), so generic handlers still catch it.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,10 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from questdb import TimestampNanos
 
 from lifeline.clock import Clock
-from lifeline.codec import MessageError, decode_alert_event
+from lifeline.codec import decode_alert_event
 from lifeline.connectors.kafka import make_consumer
 from lifeline.connectors.questdb import QuestDB
+from lifeline.exceptions import MessageError
 from lifeline.models import AlertEvent
 from lifeline.notify.channels import Channel, EmailChannel, WebhookChannel
 from lifeline.notify.core import Message, Notice, NoticeKey, NotifierCore

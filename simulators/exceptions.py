@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from lifeline.exceptions import LifelineError
 
-__all__ = ["BadDurationError", "BadStartError", "ReplayInputError", "SimulatorError", "UnknownScenarioError"]
+__all__ = [
+    "BadDurationError",
+    "BadOptionError",
+    "BadStartError",
+    "DeliveryFailedError",
+    "ReplayInputError",
+    "SimulatorError",
+    "UnknownScenarioError",
+]
 
 
 class SimulatorError(LifelineError):
@@ -36,3 +44,11 @@ class BadStartError(SimulatorError):
 
 class ReplayInputError(SimulatorError):
     """A replay input folder or file is missing or has an unexpected layout."""
+
+
+class BadOptionError(SimulatorError, ValueError):
+    """An option of a simulator call is out of its range (a format, a speed); the message lists what works."""
+
+
+class DeliveryFailedError(SimulatorError):
+    """Kafka did not take every simulated message; check the broker (``lifeline services status``)."""

@@ -30,6 +30,7 @@ import numpy as np
 
 from lifeline.simulators.badmessages import BadMessage
 from lifeline.simulators.engine import Ints, ReadingChunk
+from lifeline.simulators.exceptions import BadOptionError, DeliveryFailedError
 from lifeline.simulators.groundtruth import write_ground_truth
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ def write_files(
     import pyarrow.parquet as pq
 
     if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise BadOptionError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     out = Path(out_dir)
     started = time.perf_counter()
     if with_metadata:
@@ -223,7 +224,7 @@ class Pacer:
 
     def __init__(self, speed: float | None) -> None:
         if speed is not None and not speed > 0:
-            raise ValueError("speed must be positive (or None for as fast as possible)")
+            raise BadOptionError("speed must be positive (or None for as fast as possible)")
         self.speed = speed
         self._first_event_ms: int | None = None
         self._wall_start = 0.0
@@ -295,7 +296,10 @@ def produce_blocks(
             progress(block.readings)
     remaining = producer.flush(60)
     if remaining or errors:
-        raise RuntimeError(f"Kafka delivery failed: {remaining} message(s) undelivered; errors: {errors}")
+        raise DeliveryFailedError(
+            f"Kafka delivery failed: {remaining} message(s) undelivered; errors: {errors}; "
+            "check the broker with `lifeline services status`"
+        )
     return SendReport(readings, messages, 0, time.perf_counter() - started)
 
 

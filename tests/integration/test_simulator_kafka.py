@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from lifeline.codec import MessageError, decode_reading_message
+from lifeline.codec import decode_reading_message
 from lifeline.connectors.kafka import make_consumer
+from lifeline.exceptions import MessageError
 from lifeline.models import Reading, ReadingBatch
 from lifeline.settings import Settings
 from lifeline.simulators.output import produce_scenario, scenario_blocks

@@ -2,7 +2,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from lifeline.codec import MessageError, decode_alert_event, decode_reading_message, encode
+from lifeline.codec import decode_alert_event, decode_reading_message, encode
+from lifeline.exceptions import MessageError
 from lifeline.models import (
     KIND_INFO,
     AlertEvent,

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lifeline.codec import MessageError, decode_reading_message
+from lifeline.codec import decode_reading_message
+from lifeline.exceptions import MessageError
 from lifeline.models import Reading, ReadingBatch
 from lifeline.registry import load_registry
 from lifeline.simulators.groundtruth import read_ground_truth

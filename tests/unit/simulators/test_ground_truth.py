@@ -7,7 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from lifeline.codec import MessageError, decode_reading_message
+from lifeline.codec import decode_reading_message
+from lifeline.exceptions import MessageError
 from lifeline.models import AlertKind, Reading
 from lifeline.simulators.scenarios import SCENARIOS, Scenario
 
