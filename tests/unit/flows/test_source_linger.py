@@ -15,23 +15,7 @@ import pytest
 
 from lifeline.flows import source as source_module
 from lifeline.flows.source import KafkaBatchSource
-
-
-class _Message:
-    def __init__(self, offset: int) -> None:
-        self._offset = offset
-
-    def error(self) -> None:
-        return None
-
-    def offset(self) -> int:
-        return self._offset
-
-    def value(self) -> bytes:
-        return b'{"sensor_id":"S","ts":%d,"value":1.0}' % self._offset
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1_700_000_000_000 + self._offset)
+from tests.unit.flows.kafka_fakes import FakeMessage
 
 
 class _FakeConsumer:
@@ -45,9 +29,9 @@ class _FakeConsumer:
     def assign(self, _partitions: list[Any]) -> None:
         pass
 
-    def consume(self, n: int, timeout: float) -> list[_Message]:
+    def consume(self, n: int, timeout: float) -> list[FakeMessage]:
         take = min(n, _FakeConsumer.backlog - self._next)
-        messages = [_Message(self._next + i) for i in range(take)]
+        messages = [FakeMessage(self._next + i) for i in range(take)]
         self._next += take
         return messages
 
