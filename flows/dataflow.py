@@ -13,11 +13,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
@@ -40,13 +41,27 @@ from lifeline.models import AlertEvent
 from lifeline.registry import Registry
 from lifeline.settings import Settings, config_table
 
-__all__ = ["FlowIO", "GroupInput", "build_flow", "kafka_io", "make_detectors"]
+__all__ = ["FlowIO", "GroupInput", "build_flow", "kafka_io", "load_snapshot", "make_detectors"]
 
 log = logging.getLogger("lifeline.flow")
 
 S = TypeVar("S")
 V = TypeVar("V")
 W = TypeVar("W")
+
+
+class _SnapshotUnpickler(pickle.Unpickler):
+    """Reads snapshots written before a class moved to another module, so an upgrade keeps its state."""
+
+    MOVED: ClassVar[dict[str, str]] = {"lifeline.detectors.api": "lifeline.detectors.results"}
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(self.MOVED.get(module, module), name)
+
+
+def load_snapshot(data: bytes) -> Any:
+    """A pickled operator state, as written by this version or an earlier one."""
+    return _SnapshotUnpickler(io.BytesIO(data)).load()
 
 
 class _SnapshotAsPickle(StatefulLogic[V, W, bytes], Generic[S, V, W]):
@@ -59,7 +74,7 @@ class _SnapshotAsPickle(StatefulLogic[V, W, bytes], Generic[S, V, W]):
 
     def __init__(self, step: Callable[[S | None, V], tuple[S, W]], resume_state: bytes | S | None) -> None:
         self._step = step
-        self._state: S | None = pickle.loads(resume_state) if isinstance(resume_state, bytes) else resume_state
+        self._state: S | None = load_snapshot(resume_state) if isinstance(resume_state, bytes) else resume_state
 
     def on_item(self, value: V) -> tuple[list[W], bool]:
         self._state, out = self._step(self._state, value)
