@@ -33,8 +33,9 @@ from lifeline.api.metrics import ApiMetrics
 from lifeline.api.readings_store import ReadingStore
 from lifeline.api.settings import ApiSettings
 from lifeline.api.views import ErrorOut, Health
+from lifeline.connectors.exceptions import QuestDBError
 from lifeline.connectors.kafka import ensure_topics, make_producer
-from lifeline.connectors.questdb import QuestDB, QuestDBError
+from lifeline.connectors.questdb import QuestDB
 from lifeline.registry import Registry, load_registry
 from lifeline.settings import Settings, get_settings
 

@@ -16,16 +16,12 @@ import httpx
 import psycopg
 from questdb import Sender, TimestampNanos
 
-from lifeline.exceptions import LifelineError
+from lifeline.connectors.exceptions import QuestDBError
 from lifeline.models import AlertEvent
 from lifeline.schema import TABLES, Table
 from lifeline.settings import Settings
 
-__all__ = ["QueryResult", "QuestDB", "QuestDBError", "parse_exec_body", "write_alert_event"]
-
-
-class QuestDBError(LifelineError):
-    """QuestDB refused a statement or could not be reached."""
+__all__ = ["QueryResult", "QuestDB", "parse_exec_body", "write_alert_event"]
 
 
 @dataclass(frozen=True, slots=True)

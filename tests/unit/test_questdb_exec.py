@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from lifeline.connectors.questdb import QuestDB, QuestDBError, parse_exec_body
+from lifeline.connectors.exceptions import QuestDBError
+from lifeline.connectors.questdb import QuestDB, parse_exec_body
 from lifeline.settings import Settings
 
 # what QuestDB 9 sends for a payload with NUL, SOH, a newline, a tab and US inside one string
