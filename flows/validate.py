@@ -224,6 +224,58 @@ def _reject(
     )  # fmt: skip
 
 
+class _Rejects:
+    """The rejects of one batch, each carrying its message's offset, Kafka time and payload."""
+
+    __slots__ = ("_kafka_ts", "_offsets", "_partition", "_payloads", "_topic", "items")
+
+    def __init__(self, payloads: list[bytes], offsets: list[int], kafka_ts: list[int], *, partition: int,
+                 topic: str) -> None:  # fmt: skip
+        self.items: list[Reject] = []
+        self._payloads, self._offsets, self._kafka_ts = payloads, offsets, kafka_ts
+        self._partition, self._topic = partition, topic
+
+    def add(self, pos: int, item: int, reason: RejectReason, detail: str, sensor_id: str = "") -> None:
+        """Refuse reading ``item`` of the message at ``pos`` (item 0 and no reading: the whole message)."""
+        self.items.append(_reject(reason, detail, sensor_id, topic=self._topic, partition=self._partition,
+                                  offset=self._offsets[pos], item=item, kafka_ts=self._kafka_ts[pos],
+                                  payload=self._payloads[pos]))  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Decoded:
+    """The decoded messages of a batch: single readings as lists, batch messages as values plus metadata."""
+
+    sensors: list[int]
+    stamps: list[int]
+    values: list[float]
+    qualities: list[int]
+    origin: list[int]  # message position of each single reading
+    batch_values: _ValueBuffer
+    batch_meta: list[int]  # flat: sensor, t0, dt_ms, message position, count per batch message
+
+
+@dataclass(frozen=True, slots=True)
+class _Readings:
+    """Every reading of a batch as arrays (singles first, then batch messages expanded), and one row per
+    message (sensor, position in the batch, first reading, readings) for the arrival order."""
+
+    sensor: npt.NDArray[np.int32]
+    ts: npt.NDArray[np.int64]
+    value: npt.NDArray[np.float64]
+    quality: npt.NDArray[np.int32]
+    origin: npt.NDArray[np.int64]  # message position of each reading
+    item: npt.NDArray[np.int64]  # index of the reading within its message
+    msg_sensor: npt.NDArray[np.int64]
+    msg_pos: npt.NDArray[np.int64]
+    msg_start: npt.NDArray[np.int64]
+    msg_count: npt.NDArray[np.int64]
+
+
+#: the value checks in the order they apply; a reading is refused for the first one it fails
+_VALUE_CHECKS = (RejectReason.NON_FINITE, RejectReason.OUT_OF_RANGE, RejectReason.BAD_TIMESTAMP, RejectReason.FUTURE)
+
+
 def _validate(
     payloads: list[bytes],
     offsets: list[int],
@@ -236,24 +288,30 @@ def _validate(
     limits: ValidationLimits,
     lateness: Lateness | None,
 ) -> tuple[Accepted, list[Reject]]:
-    """The batch path of :func:`validate_batch`; ``last_ts`` is written only once nothing can raise any more."""
-    rejects: list[Reject] = []
-    number = index.number
-    sensors: list[int] = []
-    stamps: list[int] = []
-    values: list[float] = []
-    qualities: list[int] = []
-    origin: list[int] = []  # message position, for rejects found by the vector checks
-    batch_values = _ValueBuffer()
-    batch_meta: list[int] = []  # flat: sensor, t0, dt_ms, message position, count per batch message
+    """The batch path of :func:`validate_batch`: decode, expand batch messages, check values, check
+    order. ``last_ts`` is written only by the last step, once nothing can raise any more."""
+    rejects = _Rejects(payloads, offsets, kafka_ts, partition=partition, topic=topic)
+    readings = _expand(_decode(payloads, index, limits, rejects))
+    valid = _check_values(readings, kafka_ts, index, limits, rejects)
+    accepted = _check_order(readings, valid, index, last_ts, lateness, rejects)
+    return accepted, rejects.items
 
-    def reject(pos: int, item: int, reason: RejectReason, detail: str, sensor_id: str = "") -> None:
-        rejects.append(_reject(reason, detail, sensor_id, topic=topic, partition=partition, offset=offsets[pos],
-                               item=item, kafka_ts=kafka_ts[pos], payload=payloads[pos]))  # fmt: skip
 
+def _decode(payloads: list[bytes], index: SensorIndex, limits: ValidationLimits, rejects: _Rejects) -> _Decoded:
+    """Decode each message; refuse whole messages that are oversize, undecodable, of an unknown sensor,
+    or malformed (an empty, oversize or implausibly timed batch; a reading without time or value)."""
+    decoded = _Decoded([], [], [], [], [], _ValueBuffer(), [])
+    sensors, stamps, values, qualities, origin = (
+        decoded.sensors,
+        decoded.stamps,
+        decoded.values,
+        decoded.qualities,
+        decoded.origin,
+    )
+    reject = rejects.add
     # locals: this loop runs once per message, so every lookup saved counts
-    decode, number_of = _decoder.decode, number.get
-    add_values, extend_meta = batch_values.add, batch_meta.extend
+    decode, number_of = _decoder.decode, index.number.get
+    add_values, extend_meta = decoded.batch_values.add, decoded.batch_meta.extend
     max_bytes, max_values, latest = limits.max_message_bytes, limits.max_batch_values, _LATEST_MS
     check_size = bool(payloads) and max(map(len, payloads)) > max_bytes
     for pos, payload in enumerate(payloads):
@@ -298,58 +356,81 @@ def _validate(
             values.append(wire.value)
             qualities.append(wire.quality or 0)
             origin.append(pos)
+    return decoded
 
-    sensor_arr = np.array(sensors, dtype=np.int32)
-    ts_arr = np.array(stamps, dtype=np.int64)
-    value_arr = np.array(values, dtype=np.float64)
-    quality_arr = np.array(qualities, dtype=np.int32)
-    origin_arr = np.array(origin, dtype=np.int64)
-    item_arr = np.zeros(len(ts_arr), dtype=np.int64)
-    # per message (singles first, then batches): sensor, position in the batch, first reading, readings
-    msg_sensor, msg_pos = sensor_arr.astype(np.int64), origin_arr
-    msg_start, msg_count = np.arange(len(ts_arr), dtype=np.int64), np.ones(len(ts_arr), dtype=np.int64)
-    if batch_meta:
-        meta = np.array(batch_meta, dtype=np.int64).reshape(-1, 5)
+
+def _expand(decoded: _Decoded) -> _Readings:
+    """Every reading as arrays: the single readings, then each batch message's values at t0 + k·dt_ms."""
+    sensor = np.array(decoded.sensors, dtype=np.int32)
+    ts = np.array(decoded.stamps, dtype=np.int64)
+    value = np.array(decoded.values, dtype=np.float64)
+    quality = np.array(decoded.qualities, dtype=np.int32)
+    origin = np.array(decoded.origin, dtype=np.int64)
+    item = np.zeros(len(ts), dtype=np.int64)
+    msg_sensor, msg_pos = sensor.astype(np.int64), origin
+    msg_start, msg_count = np.arange(len(ts), dtype=np.int64), np.ones(len(ts), dtype=np.int64)
+    if decoded.batch_meta:
+        meta = np.array(decoded.batch_meta, dtype=np.int64).reshape(-1, 5)
         counts = meta[:, 4]
         msg_sensor, msg_pos = np.concatenate((msg_sensor, meta[:, 0])), np.concatenate((msg_pos, meta[:, 3]))
-        msg_start = np.concatenate((msg_start, len(ts_arr) + np.cumsum(counts) - counts))
+        msg_start = np.concatenate((msg_start, len(ts) + np.cumsum(counts) - counts))
         msg_count = np.concatenate((msg_count, counts))
         starts = np.repeat(np.cumsum(counts) - counts, counts)
         within = np.arange(int(counts.sum()), dtype=np.int64) - starts
-        sensor_arr = np.concatenate((sensor_arr, np.repeat(meta[:, 0], counts).astype(np.int32)))
-        ts_arr = np.concatenate((ts_arr, np.repeat(meta[:, 1], counts) + within * np.repeat(meta[:, 2], counts)))
-        value_arr = np.concatenate((value_arr, batch_values.array()))
-        quality_arr = np.concatenate((quality_arr, np.zeros(len(within), dtype=np.int32)))
-        origin_arr = np.concatenate((origin_arr, np.repeat(meta[:, 3], counts)))
-        item_arr = np.concatenate((item_arr, within))
-    kts = np.array(kafka_ts, dtype=np.int64)[origin_arr] if len(origin_arr) else np.zeros(0, np.int64)
+        sensor = np.concatenate((sensor, np.repeat(meta[:, 0], counts).astype(np.int32)))
+        ts = np.concatenate((ts, np.repeat(meta[:, 1], counts) + within * np.repeat(meta[:, 2], counts)))
+        value = np.concatenate((value, decoded.batch_values.array()))
+        quality = np.concatenate((quality, np.zeros(len(within), dtype=np.int32)))
+        origin = np.concatenate((origin, np.repeat(meta[:, 3], counts)))
+        item = np.concatenate((item, within))
+    return _Readings(sensor, ts, value, quality, origin, item, msg_sensor, msg_pos, msg_start, msg_count)
 
-    reason = np.zeros(len(ts_arr), dtype=np.int8)  # 0 = accepted
-    codes = (RejectReason.NON_FINITE, RejectReason.OUT_OF_RANGE, RejectReason.BAD_TIMESTAMP, RejectReason.FUTURE)
-    finite = np.isfinite(value_arr)
-    reason[~finite] = 1
+
+def _check_values(
+    readings: _Readings, kafka_ts: list[int], index: SensorIndex, limits: ValidationLimits, rejects: _Rejects
+) -> npt.NDArray[np.bool_]:
+    """Refuse readings that are not finite, outside their sensor's range, too early, or in the future
+    (:data:`_VALUE_CHECKS`, first failure wins); return which readings passed."""
+    sensor, ts, value, origin = readings.sensor, readings.ts, readings.value, readings.origin
+    kts = np.array(kafka_ts, dtype=np.int64)[origin] if len(origin) else np.zeros(0, np.int64)
     with np.errstate(invalid="ignore"):
-        outside = (value_arr < index.valid_min[sensor_arr]) | (value_arr > index.valid_max[sensor_arr])
-    reason[(reason == 0) & outside] = 2
-    reason[(reason == 0) & (ts_arr < _EARLIEST_MS)] = 3
-    reason[(reason == 0) & (ts_arr > kts + limits.future_tolerance_ms)] = 4
-    for i in np.flatnonzero(reason).tolist():
-        code = codes[reason[i] - 1]
-        sid = index.sensor_ids[sensor_arr[i]]
-        detail = _detail(code, float(value_arr[i]), int(ts_arr[i]), int(kts[i]), index, int(sensor_arr[i]))
-        reject(int(origin_arr[i]), int(item_arr[i]), code, detail, sid)
+        outside = (value < index.valid_min[sensor]) | (value > index.valid_max[sensor])
+    failures = (
+        ~np.isfinite(value),
+        outside,
+        ts < _EARLIEST_MS,
+        ts > kts + limits.future_tolerance_ms,
+    )  # in the order of _VALUE_CHECKS
+    first_failed = np.full(len(ts), len(_VALUE_CHECKS), dtype=np.int8)  # len(_VALUE_CHECKS): passed every check
+    for check, failed in enumerate(failures):
+        first_failed[(first_failed == len(_VALUE_CHECKS)) & failed] = check
+    for i in np.flatnonzero(first_failed < len(_VALUE_CHECKS)).tolist():
+        reason = _VALUE_CHECKS[first_failed[i]]
+        number = int(sensor[i])
+        detail = _detail(reason, float(value[i]), int(ts[i]), int(kts[i]), index, number)
+        rejects.add(int(origin[i]), int(readings.item[i]), reason, detail, index.sensor_ids[number])
+    passed: npt.NDArray[np.bool_] = first_failed == len(_VALUE_CHECKS)
+    return passed
 
-    # Per sensor, in ARRIVAL order: a reading is late when its event time is behind the newest event
-    # time that sensor already delivered (in an earlier batch or earlier in this one), a duplicate when
-    # equal. Judging in arrival order makes the verdict independent of where batch boundaries fall.
-    arrival = _arrival_order_per_sensor(msg_sensor, msg_pos, msg_start, msg_count)
-    order = arrival[reason[arrival] == 0]
-    s, t = sensor_arr[order], ts_arr[order]
+
+def _check_order(
+    readings: _Readings, valid: npt.NDArray[np.bool_], index: SensorIndex, last_ts: npt.NDArray[np.int64],
+    lateness: Lateness | None, rejects: _Rejects,
+) -> Accepted:  # fmt: skip
+    """Refuse late and duplicate readings; accept the rest, grouped by sensor in arrival order, and
+    advance ``last_ts``.
+
+    Per sensor, in ARRIVAL order: a reading is late when its event time is behind the newest event
+    time that sensor already delivered (in an earlier batch or earlier in this one), a duplicate when
+    equal. Judging in arrival order makes the verdict independent of where batch boundaries fall.
+    """
+    arrival = _arrival_order_per_sensor(readings.msg_sensor, readings.msg_pos, readings.msg_start,
+                                        readings.msg_count)  # fmt: skip
+    order = arrival[valid[arrival]]
+    s, t = readings.sensor[order], readings.ts[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = s[1:] != s[:-1]
-    segment = np.cumsum(first) - 1
-    shifted = (segment.astype(np.int64) << 42) + t  # event times < 2**42 ms (year 2109): segments never mix
-    running = np.maximum.accumulate(shifted) - (segment.astype(np.int64) << 42)
+    running = _running_max_per_segment(t, first)
     previous = np.empty_like(t)
     previous[1:] = running[:-1]
     previous[first] = -1
@@ -359,25 +440,36 @@ def _validate(
         duplicate = t == watermark
         late = t < watermark
     else:
-        arrival_key = origin_arr[order] * (int(item_arr.max(initial=0)) + 1) + item_arr[order]
+        item = readings.item
+        arrival_key = readings.origin[order] * (int(item.max(initial=0)) + 1) + item[order]
         duplicate, late, late_details = _out_of_order(s, t, watermark, arrival_key, lateness)
     bad = duplicate | late
     for j in np.flatnonzero(bad).tolist():
         i = int(order[j])
-        code = RejectReason.DUPLICATE if duplicate[j] else RejectReason.LATE
-        if code is RejectReason.DUPLICATE:
-            detail = f"event time {int(t[j])} already accepted for this sensor"
+        if duplicate[j]:
+            reason, detail = RejectReason.DUPLICATE, f"event time {int(t[j])} already accepted for this sensor"
         else:
+            reason = RejectReason.LATE
             detail = (
                 late_details.get(j) or f"event time {int(t[j])} is behind the sensor's watermark {int(watermark[j])}"
             )
-        reject(int(origin_arr[i]), int(item_arr[i]), code, detail, index.sensor_ids[int(s[j])])
+        rejects.add(int(readings.origin[i]), int(readings.item[i]), reason, detail, index.sensor_ids[int(s[j])])
     good = order[~bad]
-    accepted = Accepted(sensor_arr[good], ts_arr[good], value_arr[good], quality_arr[good], origin_arr[good])
+    accepted = Accepted(readings.sensor[good], readings.ts[good], readings.value[good], readings.quality[good],
+                        readings.origin[good])  # fmt: skip
     if len(order):  # each sensor's newest event time: rejected readings never exceed it, so take all
         ends = np.flatnonzero(np.append(first[1:], True))
         last_ts[s[ends]] = np.maximum(last_ts[s[ends]], running[ends])
-    return accepted, rejects
+    return accepted
+
+
+def _running_max_per_segment(t: npt.NDArray[np.int64], first: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """The running maximum of ``t`` within each segment (segments start where ``first``), in one pass:
+    each segment is lifted above all earlier ones (event times < 2**42 ms, i.e. before the year 2109, so
+    segments never mix), accumulated, and lowered again."""
+    lift = (np.cumsum(first) - 1).astype(np.int64) << 42
+    running: npt.NDArray[np.int64] = np.maximum.accumulate(lift + t) - lift
+    return running
 
 
 def _out_of_order(
