@@ -172,10 +172,7 @@ def build_flow(
         io = kafka_io(settings, index, stop_at_end=stop_at_end, flow_id=flow_id)
     partition_stage = PartitionStage(
         detectors, index, settings.readings_topic,
-        limits=ValidationLimits(
-            max_message_bytes=settings.max_message_bytes,
-            future_tolerance_ms=round(settings.future_tolerance_s * 1000),
-        ),
+        limits=ValidationLimits.from_settings(settings),
         sweep_interval_ms=round(settings.sweep_interval_s * 1000),
         allowed_lateness_ms=round(settings.allowed_lateness_s * 1000),
     )  # fmt: skip

@@ -26,6 +26,7 @@ from lifeline.codec import WireReading
 from lifeline.flows.batch import RawBatch
 from lifeline.models import Reject, RejectReason
 from lifeline.registry import Registry
+from lifeline.settings import Settings
 
 __all__ = ["Accepted", "Lateness", "SensorIndex", "Validation", "ValidationLimits", "sensor_runs", "validate_batch"]
 
@@ -57,11 +58,17 @@ class SensorIndex:
 
 @dataclass(frozen=True, slots=True)
 class ValidationLimits:
-    """Configurable limits of validation."""
+    """Configurable limits of validation (defaults: those of :class:`~lifeline.settings.Settings`)."""
 
     max_message_bytes: int = 262_144
     max_batch_values: int = 10_000
     future_tolerance_ms: int = 300_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ValidationLimits:
+        """The limits as configured: ``LIFELINE_MAX_MESSAGE_BYTES`` and ``LIFELINE_FUTURE_TOLERANCE_S``."""
+        return cls(max_message_bytes=settings.max_message_bytes,
+                   future_tolerance_ms=round(settings.future_tolerance_s * 1000))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

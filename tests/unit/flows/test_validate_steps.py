@@ -74,3 +74,10 @@ def test_check_order_judges_each_sensor_in_arrival_order_and_advances_its_newest
     assert accepted.ts.tolist() == [T, T + 2000]
     assert [(r.offset, r.reason) for r in rejects.items] == [(102, RejectReason.LATE), (103, RejectReason.DUPLICATE)]
     assert last_ts[G] == T + 2000 and last_ts[P] == -1
+
+
+def test_the_limits_come_from_the_settings() -> None:
+    from lifeline.settings import Settings
+
+    limits = ValidationLimits.from_settings(Settings(max_message_bytes=1000, future_tolerance_s=2.5))
+    assert (limits.max_message_bytes, limits.future_tolerance_ms) == (1000, 2500)
