@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from lifeline.api.settings import ApiSettings
 
-__all__ = ["CapturedMail", "LiveServer", "SmtpCapture", "WebhookReceiver", "free_port", "wait_until"]
+__all__ = ["CapturedMail", "LiveServer", "SmtpCapture", "WebhookReceiver", "free_port", "wait_for_api", "wait_until"]
 
 
 def free_port() -> int:
@@ -38,6 +38,19 @@ def wait_until(predicate: Any, timeout_s: float = 20.0, interval_s: float = 0.05
             return
         time.sleep(interval_s)
     raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def wait_for_api(base_url: str, timeout_s: float = 60.0) -> None:
+    """Wait until the API at ``base_url`` answers ``/healthz`` with 200 (its hub is ready)."""
+    import httpx
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(healthy, timeout_s, 0.2, "the API to become ready")
 
 
 class LiveServer:

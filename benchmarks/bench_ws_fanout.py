@@ -339,7 +339,7 @@ def main() -> None:
     print(f"RLIMIT_NOFILE {limit}")
 
     from benchmarks._servers import free_ports
-    from lifeline.api.testing import wait_until
+    from lifeline.api.testing import wait_for_api
     from lifeline.connectors.bootstrap import apply_schema
     from lifeline.connectors.services import manager
     from lifeline.settings import Settings
@@ -361,15 +361,7 @@ def main() -> None:
                    "LIFELINE_API_JWT_SECRET": SECRET, "LIFELINE_API_WS_COALESCE_MS": str(args.coalesce_ms)}  # fmt: skip
             server = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_ws_fanout", "--serve", str(api_port)],
                                       env=env)  # fmt: skip
-            import httpx
-
-            def healthy() -> bool:
-                try:
-                    return httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=2).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_until(healthy, 60, 0.2, "the API to become ready")
+            wait_for_api(f"http://127.0.0.1:{api_port}", 60)
             _run(args, f"ws://127.0.0.1:{api_port}", settings, topic, server.pid)
         finally:
             if server is not None:

@@ -247,7 +247,7 @@ def run(
     from confluent_kafka.admin import NewTopic
 
     from benchmarks._servers import free_ports
-    from lifeline.api.testing import wait_until
+    from lifeline.api.testing import wait_for_api
     from lifeline.connectors.kafka import ensure_topics
 
     seconds = SECONDS[size]
@@ -268,14 +268,7 @@ def run(
         clients: subprocess.Popen[str] | None = None
         try:
             base = f"http://127.0.0.1:{port}"
-
-            def healthy() -> bool:
-                try:
-                    return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_until(healthy, 90, 0.2, "the API to become ready")
+            wait_for_api(base, 90)
             from lifeline.api.auth import Role, issue_jwt
 
             token = issue_jwt(SECRET, role=Role.OPERATOR, subject="reliability")
