@@ -47,6 +47,7 @@ _PONDING_RISE = (25.0, 5.0)
 _MANHOLE_RISE_M = 0.2
 _RAIN_T3_MM_H, _RAIN_T2_MM_6H, _RAIN_T1_MM_3H = 20.0, 50.0, 100.0
 _WET_CM = 1.0
+_DEAD_BAND_CM = 0.5
 _PERSISTENCE = 2
 
 
@@ -142,10 +143,12 @@ class SwmmDrainage:
         return values if rng is None else values + rng.normal(0.0, 0.005, values.shape)
 
     def _ponding_values(self, rows: Rows, ts_ms: Ints, rng: np.random.Generator | None) -> Floats:
-        """Road ponding depth, cm (3 mm gauge noise while wet)."""
+        """Road ponding depth, cm (3 mm gauge noise while wet). Below the gauge's 5 mm dead band it reads 0:
+        the millimetre SWMM leaves in a storage node after the gullies have drained is no ponding."""
         values = self._grid(self._pond_grid, rows, ts_ms)
+        values = np.where(values < _DEAD_BAND_CM, 0.0, values)
         if rng is not None:
-            values = np.clip(values + rng.normal(0.0, 0.3, values.shape) * (values > 0.2), 0.0, None)
+            values = np.clip(values + rng.normal(0.0, 0.3, values.shape) * (values > 0.0), 0.0, None)
         return values
 
     # ----------------------------------------------------------------- ground truth
