@@ -86,7 +86,7 @@ def recorded_style_rain(rng: np.random.Generator, *, hours: float, dry_start_h: 
     """Intensities (mm/h) of 5-min blocks over ``hours``: dry spells and bursty rain events.
 
     The first ``dry_start_h`` hours are dry. Dry spells last 2–12 h; an event is either stratiform
-    (60 %: 1–5 h, peaks 4–20 mm/h) or a convective burst (40 %: 30–100 min, peaks 40–150 mm/h). Within an
+    (60 %: 1–5 h, peaks 4–20 mm/h) or a convective burst (40 %: 30–100 min, peaks 50–180 mm/h). Within an
     event the envelope rises and falls, multiplied by log-normal AR(1) gusts, with 5-min lulls.
     """
     blocks = round(hours * 60 / BLOCK_MIN)
@@ -95,7 +95,7 @@ def recorded_style_rain(rng: np.random.Generator, *, hours: float, dry_start_h: 
     while at < blocks:
         convective = rng.random() < 0.4
         minutes = rng.uniform(30, 100) if convective else rng.uniform(60, 300)
-        peak = rng.uniform(40, 150) if convective else rng.uniform(4, 20)
+        peak = rng.uniform(50, 180) if convective else rng.uniform(4, 20)
         length = max(2, round(minutes / BLOCK_MIN))
         rain[at : at + length] = _event(rng, length, peak, peak_fraction=rng.uniform(0.2, 0.6))[: blocks - at]
         at += length + round(rng.uniform(2, 12) * 60 / BLOCK_MIN)
