@@ -23,14 +23,17 @@ text (:func:`build_inp`), runs it with ``pyswmm`` on a 1-minute step, and keeps 
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lifeline.simulators.engine import Floats
+from lifeline.simulators.exceptions import HydraulicModelError
 from lifeline.simulators.rainfall import BLOCK_MIN
 
 __all__ = [
@@ -181,12 +184,15 @@ def simulate(inp_text: str, minutes: int, cache_dir: Path | None) -> SwmmRun:
     key = hashlib.sha256(f"{_FORMAT_VERSION}|{minutes}|{inp_text}".encode()).hexdigest()
     path = None if cache_dir is None else cache_dir / "swmm" / f"{key}.npz"
     if path is not None and path.exists():
-        with np.load(path) as data:
-            return SwmmRun(_unpack(data, "depth_"), _unpack(data, "flood_"), 0.0, cached=True)
+        try:
+            with np.load(path) as data:
+                return SwmmRun(_unpack(data, "depth_"), _unpack(data, "flood_"), 0.0, cached=True)
+        except (OSError, ValueError, zipfile.BadZipFile):
+            pass  # a damaged cache file: simulate again and replace it
     run = _run(inp_text, minutes)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp.npz")
+        partial = path.with_name(f"{key}.{os.getpid()}.tmp.npz")  # one writer per file; the rename is atomic
         arrays = {f"depth_{k}": v for k, v in run.depth_m.items()} | {
             f"flood_{k}": v for k, v in run.flooding_m3_s.items()
         }
@@ -210,14 +216,19 @@ def _run(inp_text: str, minutes: int) -> SwmmRun:
     with tempfile.TemporaryDirectory(prefix="lifeline-swmm-") as folder:
         inp = Path(folder) / "catchment.inp"
         inp.write_text(inp_text, encoding="utf-8")
-        with Simulation(str(inp)) as sim:
-            nodes = Nodes(sim)
-            handles = [(name, nodes[name]) for name in names]
-            sim.step_advance(60)
-            for minute, _ in enumerate(sim, start=1):
-                if minute > minutes:
-                    break
-                for name, node in handles:
-                    depth[name][minute] = node.depth
-                    flood[name][minute] = node.flooding
+        try:
+            with Simulation(str(inp)) as sim:
+                nodes = Nodes(sim)
+                handles = [(name, nodes[name]) for name in names]
+                sim.step_advance(60)
+                for minute, _ in enumerate(sim, start=1):
+                    if minute > minutes:
+                        break
+                    for name, node in handles:
+                        depth[name][minute] = node.depth
+                        flood[name][minute] = node.flooding
+        except Exception as exc:  # pyswmm raises its own exception types for input and run errors
+            report = inp.with_suffix(".rpt")
+            details = report.read_text(encoding="utf-8", errors="replace")[-2000:] if report.exists() else ""
+            raise HydraulicModelError(f"SWMM could not run the catchment model: {exc}\n{details}") from exc
     return SwmmRun(depth, flood, time.perf_counter() - started, cached=False)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lifeline.models import AlertKind
+from lifeline.simulators.exceptions import HydraulicModelError
 from lifeline.simulators.rainfall import GENERIC_FORMULA, chicago_hyetograph
 from lifeline.simulators.scenarios import Scenario, build
 from lifeline.simulators.swmm_model import LOW_POINTS, MANHOLES, CatchmentModel, build_inp, simulate
@@ -134,3 +135,18 @@ def test_a_50_year_storm_overflows_manholes_to_tier_1_and_a_dry_day_has_no_episo
     for chunk in dry.chunks():
         wet_kinds = np.isin(kinds[chunk.sensor_index], ["rain", "ponding_depth"])
         assert np.all(chunk.value[wet_kinds] == 0.0), "no rain and no ponding on a dry day"
+
+
+def test_a_broken_model_is_a_hydraulic_model_error_and_a_damaged_cache_file_is_simulated_again(
+    tmp_path: Path,
+) -> None:
+    rain = np.full(6, 30.0)
+    text = build_inp(CatchmentModel(), rain, 30)
+    with pytest.raises(HydraulicModelError, match="SWMM"):
+        simulate(text.replace("[CONDUITS]", "[CONDUITS]\nC9 J1 NOWHERE 10 0.013 0 0 0 0"), 30, cache_dir=None)
+    first = simulate(text, 30, cache_dir=tmp_path)
+    (cached,) = (tmp_path / "swmm").glob("*.npz")
+    cached.write_bytes(b"not a zip file")
+    again = simulate(text, 30, cache_dir=tmp_path)
+    assert not again.cached and np.array_equal(again.depth_m["J3"], first.depth_m["J3"])
+    assert simulate(text, 30, cache_dir=tmp_path).cached
