@@ -39,7 +39,7 @@ from lifeline.simulators.rainfall import BLOCK_MIN
 from lifeline.simulators.swmm_model import LOW_POINTS, MANHOLES, CatchmentModel, SwmmRun, build_inp, simulate
 from lifeline.simulators.timebase import HOUR_MS, LOCAL_UTC_OFFSET_H, MINUTE_MS
 
-__all__ = ["OWNER", "SwmmDrainage", "episode_tier", "spells"]
+__all__ = ["OWNER", "Spell", "SwmmDrainage", "episode_tier", "ponding_spells", "spells"]
 
 OWNER = "hefei-drainage"
 #: ponding: ≥25 cm rising >5 cm per 5 min is T1; manhole: >0.2 m per 5 min above the crown is T2
@@ -162,9 +162,9 @@ class SwmmDrainage:
             rule = partial(_manhole_spells, crown=t["crown_m"], t2=t["t2_m"], t1=t["t1_m"])
             self._truths(blocks["swmm.manhole"], row, c, AlertKind.OVERFLOW, rule, node)
         for row, (_sensor, c, _node) in enumerate(self.ponds):
-            self._truths(blocks["swmm.ponding"], row, c, AlertKind.WATERLOGGING, _ponding_spells, "")
+            self._truths(blocks["swmm.ponding"], row, c, AlertKind.WATERLOGGING, ponding_spells, "")
 
-    def _truths(self, block: Block, row: int, c: int, kind: AlertKind, rule: _SpellRule, node: str) -> None:
+    def _truths(self, block: Block, row: int, c: int, kind: AlertKind, rule: SpellRule, node: str) -> None:
         """Ground-truth rows of one sensor, from its noise-free values at its sample times (no effects are
         injected into these blocks, so the block's value function is the whole signal)."""
         b, ca = self.b, self.catchments[c]
@@ -195,7 +195,7 @@ class SwmmDrainage:
 
 
 @dataclass(frozen=True)
-class _Spell:
+class Spell:
     """An episode: the reports it spans (``first``..``end`` exclusive), its tier, the whole wet spell."""
 
     first: int
@@ -205,7 +205,7 @@ class _Spell:
     wet_end: int
 
 
-_SpellRule = Callable[[Floats, int], list[_Spell]]
+SpellRule = Callable[[Floats, int], list[Spell]]
 
 
 def _fixed(row: GroundTruthRow) -> Callable[[object], GroundTruthRow]:
@@ -268,7 +268,8 @@ def _held_rise(values: Floats, interval_ms: int, floor: float, limit: float) -> 
     return result
 
 
-def _ponding_spells(values: Floats, interval_ms: int) -> list[_Spell]:
+def ponding_spells(values: Floats, interval_ms: int) -> list[Spell]:
+    """Waterlogging episodes of a ponding series (cm) and their tiers (see the module docstring)."""
     t3, t2, t1 = PONDING_STEPS_CM["t3"], PONDING_STEPS_CM["t2"], PONDING_STEPS_CM["t1"]
     rising = _held_rise(values, interval_ms, *_PONDING_RISE)
     levels = np.where((values >= t1) | rising, 1, np.where(values >= t2, 2, np.where(values >= t3, 3, 0)))
@@ -277,22 +278,22 @@ def _ponding_spells(values: Floats, interval_ms: int) -> list[_Spell]:
         tier = episode_tier(levels[lo:hi])
         if tier != "none":
             over = lo + np.flatnonzero(values[lo:hi] >= t3)
-            out.append(_Spell(int(over[0]), int(over[-1]) + 1, tier, lo, hi))
+            out.append(Spell(int(over[0]), int(over[-1]) + 1, tier, lo, hi))
     return out
 
 
-def _manhole_spells(values: Floats, interval_ms: int, *, crown: float, t2: float, t1: float) -> list[_Spell]:
+def _manhole_spells(values: Floats, interval_ms: int, *, crown: float, t2: float, t1: float) -> list[Spell]:
     rising = _held_rise(values, interval_ms, crown, _MANHOLE_RISE_M)
     levels = np.where(values >= t1, 1, np.where((values >= t2) | rising, 2, np.where(values >= crown, 3, 0)))
     out = []
     for lo, hi in spells(values >= crown, max_gap=max(1, HOUR_MS // interval_ms)):
         tier = episode_tier(levels[lo:hi])
         if tier != "none":
-            out.append(_Spell(lo, hi, tier, lo, hi))
+            out.append(Spell(lo, hi, tier, lo, hi))
     return out
 
 
-def _rain_spells(values: Floats, interval_ms: int) -> list[_Spell]:
+def _rain_spells(values: Floats, interval_ms: int) -> list[Spell]:
     per_3h = max(1, round(3 * HOUR_MS / interval_ms))
     depth = values * interval_ms / HOUR_MS
     acc3 = np.convolve(depth, np.ones(per_3h))[: values.size]
@@ -305,5 +306,5 @@ def _rain_spells(values: Floats, interval_ms: int) -> list[_Spell]:
         strong = tiers[(tiers > 0) & (tiers < 3)]  # accumulations count at once, intensity needs 2 reports
         tier = str(int(strong.min())) if strong.size else episode_tier(tiers)
         if tier != "none":
-            out.append(_Spell(lo + int(np.flatnonzero(tiers > 0)[0]), hi, tier, lo, hi))
+            out.append(Spell(lo + int(np.flatnonzero(tiers > 0)[0]), hi, tier, lo, hi))
     return out
