@@ -48,7 +48,6 @@ _MANHOLE_RISE_M = 0.2
 _RAIN_T3_MM_H, _RAIN_T2_MM_6H, _RAIN_T1_MM_3H = 20.0, 50.0, 100.0
 _WET_CM = 1.0
 _DEAD_BAND_CM = 0.5
-_PERSISTENCE = 2
 
 
 @dataclass(frozen=True)
