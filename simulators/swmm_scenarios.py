@@ -1,7 +1,8 @@
 """Named drainage scenarios on SWMM hydraulics (registered in :data:`lifeline.simulators.scenarios.SCENARIOS`).
 
 ``swmm-1y``, ``swmm-5y``, ``swmm-20y``, ``swmm-50y``: 12 h around a 2-h Chicago design storm of that
-return period (:mod:`lifeline.simulators.rainfall`), starting 3–5 h in (by seed), over three catchments;
+return period (:mod:`lifeline.simulators.rainfall`), starting 3–5 h in (25–42 % of the length, by seed),
+over three catchments;
 ``swmm-recorded``: three days of recorded-style rain (dry spells, stratiform rain, convective bursts);
 ``swmm-dry``: a dry day, where no alert is expected. The same name and seed give the same numbers; the
 SWMM results are cached on disk (:mod:`lifeline.simulators.swmm_model`).
@@ -57,12 +58,14 @@ class SwmmScenarioSpec:
 
 
 def design_storm_rain(b: Builder, return_period_y: float) -> np.ndarray:
-    """The city's rain (5-min blocks): dry, then a 2-h Chicago storm starting 3–5 h in, then dry."""
+    """The city's rain (5-min blocks): dry, then a 2-h Chicago storm starting at 25–42 % of the scenario
+    (3 to 5 h into the default 12 h), then dry; a scenario shorter than the storm's end cuts it off."""
     blocks = np.zeros(-(-b.duration_ms // (BLOCK_MIN * 60_000)))
-    first = int(b.rng.integers(36, 61))  # 3 to 5 h in
+    first = round(blocks.size * b.rng.uniform(0.25, 0.42))
     storm = chicago_hyetograph(GENERIC_FORMULA, return_period_y=return_period_y, duration_min=STORM_MIN)
     end = min(blocks.size, first + storm.size)
-    blocks[first:end] = storm[: end - first]
+    if end > first:
+        blocks[first:end] = storm[: end - first]
     return blocks
 
 
