@@ -3,7 +3,7 @@
 ::
 
     readings (KafkaBatchSource, one item per consume batch)
-      └─ key by Kafka partition
+      └─ on the worker that reads the partition (flows/local_detect.py)
          └─ detect_sensors (stateful, PartitionStage) ─┬─ rows ──────────► QuestDB
                                                        ├─ rejects ───────► DLQ + QuestDB
                                                        └─ findings
@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
-from bytewax.inputs import Source
+from bytewax.inputs import FixedPartitionedSource, Source
 from bytewax.operators import StatefulLogic
 from bytewax.outputs import Sink
 
@@ -31,6 +31,7 @@ from lifeline.detectors.contract import DetectorSuite
 from lifeline.detectors.results import Finding
 from lifeline.flows import metrics
 from lifeline.flows.batch import RawBatch
+from lifeline.flows.local_detect import LocalDetectSource
 from lifeline.flows.observe import FlowObserver, RejectLog
 from lifeline.flows.sinks import KafkaOut, KafkaSink, QuestDBBatch, QuestDBSink
 from lifeline.flows.source import KafkaBatchSource
@@ -198,9 +199,12 @@ def build_flow(
         return state, events
 
     flow = Dataflow(flow_id)
-    raw = op.input("readings", flow, io.source)
-    by_partition = op.key_on("key_by_partition", raw, lambda b: str(b.partition))
-    detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors))
+    if isinstance(io.source, FixedPartitionedSource):  # detection where the partition is read (flows/local_detect.py)
+        detected = op.input("readings", flow, LocalDetectSource(io.source, detect_sensors, load=load_snapshot))
+    else:
+        raw = op.input("readings", flow, io.source)
+        by_partition = op.key_on("key_by_partition", raw, lambda b: str(b.partition))
+        detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors))
     partition_rows = op.map("partition_rows", detected, lambda item: item[1])
     dlq = op.flat_map("dlq", detected, lambda item: [KafkaOut.reject(dlq_topic, r) for r in item[0].rejects])
     # only what correlation needs crosses to the group stage's worker (not the readings)
