@@ -131,13 +131,14 @@ class FlowIO:
 
 def _live_fetch(settings: Settings) -> dict[str, int]:
     """Fetch settings for the flow's consumers: a caught-up consumer asks the broker for at least
-    64 KiB or waits up to the source's linger, instead of sending one fetch request per few messages.
-    The source reads each partition only once per linger anyway, so this adds at most one more linger
-    to a reading's way and saves the broker most of its requests; a consumer catching up gets full
-    fetches either way. With no linger, fetches return as soon as anything is there."""
+    64 KiB or waits up to 10 ms (at most the source's linger), instead of sending one fetch request
+    per few messages. Low-rate traffic never fills 64 KiB, so the broker's wait is kept short: a
+    reading waits at most that long at the broker, then at most the source's short linger (see
+    ``flows/source.py``). A consumer catching up gets full fetches either way. With no linger,
+    fetches return as soon as anything is there."""
     if settings.source_linger_ms <= 0:
         return {"fetch.min.bytes": 1}
-    return {"fetch.min.bytes": 65_536, "fetch.wait.max.ms": max(10, round(settings.source_linger_ms))}
+    return {"fetch.min.bytes": 65_536, "fetch.wait.max.ms": max(1, min(10, round(settings.source_linger_ms)))}
 
 
 def kafka_io(settings: Settings, index: SensorIndex, *, stop_at_end: bool = False, flow_id: str = "lifeline") -> FlowIO:
