@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,12 +61,13 @@ from lifeline.detectors.engine import Detectors
 from lifeline.flows.dataflow import build_flow
 from lifeline.flows.runner import ensure_recovery_store, tune_gc
 from lifeline.models import SensorKind, SensorSpec
-from lifeline.registry import Registry
+from lifeline.registry import Registry, write_registry
 from lifeline.settings import Settings
 
 QUIX_VERSION = "3.28.1"
 SIZES = {"default": (10_000, 3_000_000), "ci": (200, 24_000)}  # (sensors, readings)
-PARTITIONS = 4
+PARTITIONS = 4  # default; --partitions
+SCALE_OUT = (("-p 1", ["-p", "1"]), ("-p 2", ["-p", "2"]), ("-w 2", ["-w", "2"]))  # `lifeline run` options compared
 KIND = SensorKind.WELL_TEMPERATURE
 
 
@@ -78,6 +80,7 @@ class Topic:
     readings: int
     last_start: int  # start of the data's last window (compared: windows starting before it)
     shifts: set[tuple[str, int]]  # (sensor, window start) of every injected level shift
+    partitions: int
 
 
 @dataclass
@@ -113,14 +116,14 @@ def registry_for(ids: list[str]) -> Registry:
     return Registry(specs, source="bench_peers")
 
 
-def fill_topic(settings: Settings, sensors: int, readings: int, seed: int = 11) -> Topic:
+def fill_topic(settings: Settings, sensors: int, readings: int, seed: int = 11, partitions: int = PARTITIONS) -> Topic:
     """Create a topic and send ``readings`` single readings, one per sensor per second, in event-time order.
 
     About 1 % of the sensors get one window shifted by +8 (about 50 EW std of their window means).
     """
     name = f"peers.readings.{uuid.uuid4().hex[:6]}"
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)])[name].result()
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result()
     ids = sensor_ids(sensors)
     steps = max(readings // sensors, 2 * WINDOW_MS // 1000)
     rng = np.random.default_rng(seed)
@@ -147,7 +150,7 @@ def fill_topic(settings: Settings, sensors: int, readings: int, seed: int = 11) 
         producer.poll(0)
     producer.flush(120)
     last_start = BASE_MS + ((steps - 1) * 1000 + 999) // WINDOW_MS * WINDOW_MS
-    return Topic(name, ids, steps * sensors, last_start, shifts)
+    return Topic(name, ids, steps * sensors, last_start, shifts, partitions)
 
 
 # ------------------------------------------------------------------------------------------ plain loop
@@ -245,7 +248,7 @@ def run_plain(settings: Settings, topic: Topic) -> tuple[float, PlainWindows]:
     """The plain confluent-kafka + msgspec + numpy loop over the whole topic."""
     number = {sid.encode(): i for i, sid in enumerate(topic.sensor_ids)}
     consumer = Consumer(consumer_config(settings, group_id=f"plain-{uuid.uuid4().hex[:8]}"))
-    consumer.assign([TopicPartition(topic.name, p, 0) for p in range(PARTITIONS)])
+    consumer.assign([TopicPartition(topic.name, p, 0) for p in range(topic.partitions)])
     decode = msgspec.json.Decoder(PeerReading).decode
     windows = PlainWindows(len(topic.sensor_ids))
     started = time.perf_counter()
@@ -400,6 +403,54 @@ def product_rows(settings: Settings, prefix: str, expected: int) -> dict[tuple[s
     return job.flag_windows(windows)
 
 
+# ------------------------------------------------------------------------------------------- scale-out
+
+
+def run_cli(settings: Settings, topic: Topic, registry: Registry, options: list[str], tmp: Path) -> tuple[float, float]:
+    """``lifeline run --stop-at-end`` with ``options`` over the topic in a subprocess; (wall seconds, CPU seconds).
+
+    Wall time includes starting the processes (a few seconds), so the topic should be large."""
+    tag = uuid.uuid4().hex[:8]
+    registry_file, rules_file = tmp / f"registry-{tag}.csv", tmp / f"rules-{tag}.toml"
+    write_registry(registry.values(), registry_file)
+    rules_file.write_text(f"[windows.per_kind_s]\n{KIND.value} = {WINDOW_MS // 1000}\n")
+    run_settings = settings.with_overrides(
+        readings_topic=topic.name, store_readings="none", questdb_table_prefix=f"c{tag}_",
+        alerts_topic=f"peers.alerts.{tag}", dlq_topic=f"peers.dlq.{tag}", recovery_dir=tmp / f"recovery-{tag}",
+        detector_rules_path=rules_file, metrics_port=0,
+    )  # fmt: skip
+    apply_schema(run_settings)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry_file), "--stop-at-end", *options],
+        check=True, env=run_settings.environment(),
+    )  # fmt: skip
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def scale_out(settings: Settings, topic: Topic, registry: Registry, rounds: int, tmp: Path) -> None:
+    """``lifeline run`` with one worker, two processes and two workers on the same topic; speed-ups."""
+    walls: dict[str, list[float]] = {name: [] for name, _ in SCALE_OUT}
+    cpus: dict[str, list[float]] = {name: [] for name, _ in SCALE_OUT}
+    for round_no in range(rounds):
+        for name, options in SCALE_OUT:
+            wall, cpu = run_cli(settings, topic, registry, options, tmp)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+        print(f"  scale-out round {round_no + 1}/{rounds} done", flush=True)
+    one = walls[SCALE_OUT[0][0]]
+    print(f"\n== scale-out: `lifeline run --stop-at-end` on {topic.readings:,} readings, {topic.partitions} partitions "
+          f"(wall time includes process start-up), median of {rounds}")  # fmt: skip
+    print(f"{'run':<8} {'readings/s':>12} {'speed-up':>9} {'CPU s':>8} {'CPU/wall':>9}")
+    for name, _ in SCALE_OUT:
+        speedup = statistics.median([a / b for a, b in zip(one, walls[name], strict=True)])
+        wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
+        print(f"{name:<8} {topic.readings / wall:>12,.0f} {speedup:>9.2f} {cpu:>8.1f} {cpu / wall:>9.2f}")
+
+
 # ---------------------------------------------------------------------------------------------- main
 
 
@@ -431,17 +482,24 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     parser.add_argument("--skip", action="append", default=[], choices=["bytewax", "quix", "product"])
     parser.add_argument("--bytewax-wait-s", type=float, default=0.0, help="Bytewax EventClock waiting duration")
+    parser.add_argument("--partitions", type=int, default=PARTITIONS, help="partitions of the pre-filled topic")
+    parser.add_argument("--scale-out", action="store_true", help="also time `lifeline run` -p 1 / -p 2 / -w 2")
+    parser.add_argument("--scale-out-only", action="store_true", help="only the scale-out runs")
     args = parser.parse_args()
     sensors, readings = SIZES[args.size]
     sensors, readings = args.sensors or sensors, args.readings or readings
-    with real_servers(readings_partitions=PARTITIONS, epoch_interval_s=5.0) as settings, \
+    with real_servers(readings_partitions=args.partitions, epoch_interval_s=5.0) as settings, \
             tempfile.TemporaryDirectory() as t:  # fmt: skip
         tmp = Path(t)
         started = time.perf_counter()
-        topic = fill_topic(settings, sensors, readings)
-        print(f"pre-filled {topic.name}: {topic.readings:,} readings of {sensors:,} sensors, {PARTITIONS} partitions "
-              f"({time.perf_counter() - started:.0f} s); {len(topic.shifts)} injected level shifts")  # fmt: skip
+        topic = fill_topic(settings, sensors, readings, partitions=args.partitions)
+        print(f"pre-filled {topic.name}: {topic.readings:,} readings of {sensors:,} sensors, "
+              f"{topic.partitions} partitions ({time.perf_counter() - started:.0f} s); "
+              f"{len(topic.shifts)} injected level shifts")  # fmt: skip
         registry = registry_for(topic.sensor_ids)
+        if args.scale_out_only:
+            scale_out(settings, topic, registry, args.rounds, tmp)
+            return
         if "quix" not in args.skip:
             quix_python(settings)
         tune_gc()
@@ -489,6 +547,8 @@ def main() -> None:
                 if peer.seconds:
                     ratio = statistics.median([p / s for p, s in zip(peer.seconds, product.seconds, strict=True)])
                     print(f"product ÷ {peer.name}: {ratio:.2f}×")
+        if args.scale_out:
+            scale_out(settings, topic, registry, args.rounds, tmp)
 
 
 if __name__ == "__main__":
