@@ -133,7 +133,14 @@ async def _client_main(url: str, count: int, conn: Connection) -> None:
     clients = _Clients(url, count)
     opening = asyncio.Semaphore(OPENING_PER_PROC)
     tasks = [asyncio.create_task(clients.client(i, opening)) for i in range(count)]
-    await asyncio.wait_for(clients.all_connected.wait(), _connect_timeout_s(count))
+    try:
+        await asyncio.wait_for(clients.all_connected.wait(), _connect_timeout_s(count))
+    except TimeoutError:
+        conn.send(f"only {clients.connected} of {count} clients connected in {_connect_timeout_s(count):.0f} s")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return
     loop = asyncio.get_running_loop()
     conn.send("connected")
     while True:
@@ -224,7 +231,9 @@ def _run(args: argparse.Namespace, base_ws: str, settings: object, topic: str, s
         for pipe in pipes:
             if not pipe.poll(_connect_timeout_s(args.clients) + 60):
                 raise TimeoutError("clients did not connect")
-            pipe.recv()
+            status = pipe.recv()
+            if status != "connected":
+                raise TimeoutError(f"a client process reports: {status}")
         loop = "uvloop" if _uvloop() else "asyncio"
         print(f"{args.clients} clients connected in {time.perf_counter() - started:.1f} s "
               f"({len(procs)} client processes; event loop: {loop} in the clients and the server)")  # fmt: skip
