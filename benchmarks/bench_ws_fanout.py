@@ -295,8 +295,13 @@ def _run(args: argparse.Namespace, base_ws: str, settings: object, topic: str, s
                   f"clients {sum(r[4] for r in results):.1f} s; {sum(r[5] for r in results):,} event frames "
                   f"received")  # fmt: skip
             busy = (user + system) / wall if wall > 0 else 0.0
-            limit = ("the API server's one event loop (≥ 90 % of a core busy)" if busy >= 0.9 else
-                     "not the server's CPU: see Kafka→hub lag above and the clients' CPU")  # fmt: skip
+            load, cores = os.getloadavg()[0], os.cpu_count() or 1
+            if load > 1.5 * cores:
+                limit = f"the machine: load average {load:.1f} on {cores} cores starves every process (not meaningful)"
+            elif busy >= 0.9:
+                limit = "the API server's one event loop (≥ 90 % of a core busy)"
+            else:
+                limit = "not the server's CPU: see Kafka→hub lag above and the clients' CPU"
             print(f"   what limits it: {limit}; server busy {busy:.0%} of one core")
         med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
         print(
