@@ -3,7 +3,7 @@
 ::
 
     readings (KafkaBatchSource, one item per consume batch)
-      └─ key by Kafka partition
+      └─ on the worker that reads the partition (flows/local_detect.py)
          └─ detect_sensors (stateful, PartitionStage) ─┬─ rows ──────────► QuestDB
                                                        ├─ rejects ───────► DLQ + QuestDB
                                                        └─ findings
@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
-from bytewax.inputs import Source
+from bytewax.inputs import FixedPartitionedSource, Source
 from bytewax.operators import StatefulLogic
 from bytewax.outputs import Sink
 
@@ -31,6 +31,7 @@ from lifeline.detectors.contract import DetectorSuite
 from lifeline.detectors.results import Finding
 from lifeline.flows import metrics
 from lifeline.flows.batch import RawBatch
+from lifeline.flows.local_detect import LocalDetectSource
 from lifeline.flows.observe import FlowObserver, RejectLog
 from lifeline.flows.sinks import KafkaOut, KafkaSink, QuestDBBatch, QuestDBSink
 from lifeline.flows.source import KafkaBatchSource
@@ -130,13 +131,14 @@ class FlowIO:
 
 def _live_fetch(settings: Settings) -> dict[str, int]:
     """Fetch settings for the flow's consumers: a caught-up consumer asks the broker for at least
-    64 KiB or waits up to the source's linger, instead of sending one fetch request per few messages.
-    The source reads each partition only once per linger anyway, so this adds at most one more linger
-    to a reading's way and saves the broker most of its requests; a consumer catching up gets full
-    fetches either way. With no linger, fetches return as soon as anything is there."""
+    64 KiB or waits up to 10 ms (at most the source's linger), instead of sending one fetch request
+    per few messages. Low-rate traffic never fills 64 KiB, so the broker's wait is kept short: a
+    reading waits at most that long at the broker, then at most the source's short linger (see
+    ``flows/source.py``). A consumer catching up gets full fetches either way. With no linger,
+    fetches return as soon as anything is there."""
     if settings.source_linger_ms <= 0:
         return {"fetch.min.bytes": 1}
-    return {"fetch.min.bytes": 65_536, "fetch.wait.max.ms": max(10, round(settings.source_linger_ms))}
+    return {"fetch.min.bytes": 65_536, "fetch.wait.max.ms": max(1, min(10, round(settings.source_linger_ms)))}
 
 
 def kafka_io(settings: Settings, index: SensorIndex, *, stop_at_end: bool = False, flow_id: str = "lifeline") -> FlowIO:
@@ -198,9 +200,12 @@ def build_flow(
         return state, events
 
     flow = Dataflow(flow_id)
-    raw = op.input("readings", flow, io.source)
-    by_partition = op.key_on("key_by_partition", raw, lambda b: str(b.partition))
-    detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors))
+    if isinstance(io.source, FixedPartitionedSource):  # detection where the partition is read (flows/local_detect.py)
+        detected = op.input("readings", flow, LocalDetectSource(io.source, detect_sensors, load=load_snapshot))
+    else:
+        raw = op.input("readings", flow, io.source)
+        by_partition = op.key_on("key_by_partition", raw, lambda b: str(b.partition))
+        detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors))
     partition_rows = op.map("partition_rows", detected, lambda item: item[1])
     dlq = op.flat_map("dlq", detected, lambda item: [KafkaOut.reject(dlq_topic, r) for r in item[0].rejects])
     # only what correlation needs crosses to the group stage's worker (not the readings)
