@@ -7,6 +7,8 @@
   until the last level.
 * ``cleared``, ``resolved``, ``de-escalated``: a closing notice to every contact already told.
 * ``acknowledged``: stops escalation; nobody is notified.
+* Quiet hours: a tier-3 notice for a contact inside its ``quiet_hours`` (local time in the rules'
+  ``timezone``) joins that contact's digest, and digests wait until the contact's quiet hours end.
 
 Every notice has a key ``(alert_id, label, event_ts, contact)``; the engine sends a key at most once.
 Events older than ``max_age_ms`` when first seen (a catch-up after downtime) update state but are not
@@ -87,11 +89,18 @@ class NotifierCore:
         alert = self.alerts[event.alert_id]
         alert.told.update(contacts)
         notices = [Notice(event, label, c, level) for c in contacts]
-        if route.digests(event.tier):
-            for n in notices:
+        now = self.clock.now_ms()
+        out: list[Message] = []
+        for n in notices:
+            if route.digests(event.tier) or (event.tier == 3 and self._quiet(n.contact, now)):
                 self.digest_queue.setdefault(n.contact, []).append(n)
-            return []
-        return [Message(n.contact, (n,)) for n in notices]
+            else:
+                out.append(Message(n.contact, (n,)))
+        return out
+
+    def _quiet(self, contact: str, now_ms: int) -> bool:
+        known = self.rules.contacts.get(contact)
+        return known is not None and known.quiet_at(now_ms, self.rules.timezone)
 
     def handle(self, event: AlertEvent) -> list[Message]:
         """Apply one lifecycle event; return the messages to send now. A repeated event changes nothing."""
@@ -155,7 +164,12 @@ class NotifierCore:
         return out
 
     def flush_digests(self) -> list[Message]:
-        """Every queued digest, one message per contact, emptied."""
-        out = [Message(c, tuple(ns), digest=True) for c, ns in sorted(self.digest_queue.items()) if ns]
-        self.digest_queue.clear()
+        """Every queued digest, one message per contact, emptied; contacts in quiet hours keep theirs."""
+        now = self.clock.now_ms()
+        out: list[Message] = []
+        for contact in sorted(self.digest_queue):
+            notices = self.digest_queue[contact]
+            if notices and not self._quiet(contact, now):
+                out.append(Message(contact, tuple(notices), digest=True))
+                del self.digest_queue[contact]
         return out

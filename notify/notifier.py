@@ -33,8 +33,10 @@ from lifeline.models import AlertEvent
 from lifeline.notify.channels import Channel, EmailChannel, WebhookChannel
 from lifeline.notify.core import Message, Notice, NoticeKey, NotifierCore
 from lifeline.notify.exceptions import DeliveryError
+from lifeline.notify.robots import RobotChannel
 from lifeline.notify.routes import ChannelKind, Rules
 from lifeline.notify.settings import NotifySettings
+from lifeline.notify.sms import SmsChannel
 from lifeline.schema import NOTIFICATIONS
 from lifeline.settings import Settings
 
@@ -181,6 +183,19 @@ class Notifier:
         return [DeliveryRecord(n, contact.channel, status, attempts, detail, message.digest) for n in message.notices]
 
 
+def default_channels(rules: Rules, timeout_s: float) -> dict[ChannelKind, Channel]:
+    """The real channel for every kind of contact in ``rules``."""
+    robots = RobotChannel(console_url=rules.console_url, zone=rules.timezone, timeout_s=timeout_s)
+    channels: dict[ChannelKind, Channel] = {
+        ChannelKind.WEBHOOK: WebhookChannel(timeout_s), ChannelKind.EMAIL: EmailChannel(rules.smtp),
+        ChannelKind.DINGTALK: robots, ChannelKind.WECOM: robots, ChannelKind.FEISHU: robots,
+    }  # fmt: skip
+    if rules.sms is not None:
+        channels[ChannelKind.SMS] = SmsChannel(rules.sms, console_url=rules.console_url, zone=rules.timezone,
+                                               timeout_s=timeout_s)  # fmt: skip
+    return channels
+
+
 def build_notifier(
     settings: Settings, notify: NotifySettings, rules: Rules, clock: Clock, *,
     channels: dict[ChannelKind, Channel] | None = None, delivery_log: DeliveryLog | None = None,
@@ -189,10 +204,7 @@ def build_notifier(
     """A notifier with real channels and the QuestDB delivery log unless others are given."""
     core = NotifierCore(rules, clock, max_age_ms=round(notify.max_event_age_s * 1000))
     if channels is None:
-        channels = {
-            ChannelKind.WEBHOOK: WebhookChannel(notify.http_timeout_s),
-            ChannelKind.EMAIL: EmailChannel(rules.smtp),
-        }
+        channels = default_channels(rules, notify.http_timeout_s)
     return Notifier(
         core, channels=channels, delivery_log=delivery_log or QuestDBDeliveryLog(QuestDB(settings)),
         max_attempts=notify.max_attempts, backoff_s=notify.backoff_s, sleep=sleep, workers=notify.workers,
