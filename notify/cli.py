@@ -51,6 +51,10 @@ def notify(
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     notifier = build_notifier(settings, notify_settings, parsed, SystemClock())
+    if notify_settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(notify_settings.metrics_port, addr="127.0.0.1", registry=notifier.first_notice.registry)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
