@@ -29,6 +29,7 @@ from lifeline.models import Tier, ms_to_datetime
 from lifeline.notify.core import Message, Notice
 from lifeline.notify.exceptions import DeliveryError
 from lifeline.notify.routes import ChannelKind, Contact, SmtpConfig
+from lifeline.notify.text import daily_markdown, daily_title
 
 __all__ = [
     "Channel",
@@ -72,8 +73,28 @@ def _notice_json(n: Notice) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _daily_json(message: Message) -> dict[str, Any]:
+    d = message.daily
+    assert d is not None
+
+    def ids(events: tuple[Any, ...]) -> list[dict[str, Any]]:
+        return [
+            {"alert_id": e.alert_id, "tier": int(e.tier), "kind": e.kind.value, "asset_id": e.asset_id} for e in events
+        ]
+
+    return {
+        "type": "daily-digest", "contact": message.contact, "delivery_id": delivery_id(message), "owner": d.owner,
+        "day": d.day, "start": ms_to_datetime(d.start_ms).isoformat(), "end": ms_to_datetime(d.due_ms).isoformat(),
+        "new": ids(d.new), "escalated": ids(d.escalated), "resolved": ids(d.resolved), "open": ids(d.open),
+        "top_assets": [{"asset_id": a, "alerts": n} for a, n in d.top_assets], "faults_to_fix": ids(d.faults_to_fix),
+    }  # fmt: skip
+
+
 def render_json(message: Message) -> bytes:
-    """The webhook body: ``{"type": "alert"|"digest", "contact", "delivery_id", "notices": [...]}``."""
+    """The webhook body: ``{"type": "alert"|"digest", "contact", "delivery_id", "notices": [...]}``; a daily
+    digest is ``{"type": "daily-digest", "owner", "day", "new", "escalated", "resolved", "open", ...}``."""
+    if message.daily is not None:
+        return orjson.dumps(_daily_json(message))
     body = {
         "type": "digest" if message.digest else "alert",
         "contact": message.contact,
@@ -95,6 +116,10 @@ def _line(n: Notice) -> str:
 
 def render_text(message: Message) -> tuple[str, str]:
     """E-mail subject and body."""
+    if message.daily is not None:
+        return daily_title(message.daily, "zh"), daily_markdown(
+            message.daily, "zh", console_url="", zone="Asia/Shanghai"
+        )
     first = message.notices[0].event
     if message.digest:
         subject = f"[Lifeline] 三级 digest: {len(message.notices)} alert event(s)"

@@ -81,7 +81,7 @@ class FirstNoticeMetric:
         """Observe the first sent record of every alert not noticed before."""
         for r in sorted(records, key=lambda r: r.sent_at_ms):
             alert_id = r.notice.event.alert_id
-            if r.status == "sent" and alert_id not in self.noticed:
+            if r.status == "sent" and alert_id not in self.noticed and r.notice.label != "daily-digest":
                 self.noticed.add(alert_id)
                 self.histogram.labels(tier=str(int(r.notice.event.tier))).observe(max(r.latency_s, 0.0))
 
@@ -184,7 +184,7 @@ class Notifier:
             if not fresh:
                 continue
             pending.update(n.key for n in fresh)
-            work.append(Message(message.contact, fresh, message.digest))
+            work.append(Message(message.contact, fresh, message.digest, message.daily))
         if not work:
             return []
         results = list(self._pool.map(self._send, work))

@@ -13,8 +13,18 @@ from zoneinfo import ZoneInfo
 
 from lifeline.models import AlertEvent, AlertKind, Tier
 from lifeline.notify.core import Message, Notice
+from lifeline.notify.daily import OwnerDigest
 
-__all__ = ["Language", "card_markdown", "card_title", "console_link", "kind_label", "label_text", "sms_text"]
+__all__ = [
+    "Language",
+    "card_markdown",
+    "card_title",
+    "console_link",
+    "daily_markdown",
+    "kind_label",
+    "label_text",
+    "sms_text",
+]
 
 Language = Literal["zh", "en"]
 
@@ -63,8 +73,63 @@ def console_link(console_url: str, alert_id: str) -> str:
     return f"{console_url.rstrip('/')}/console/alerts/{alert_id}"
 
 
+def daily_title(digest: OwnerDigest, language: Language) -> str:
+    """``【每日汇总】hefei-gas 2026-12-03``."""
+    return (
+        f"【每日汇总】{digest.owner} {digest.day}"
+        if language == "zh"
+        else f"[Daily digest] {digest.owner} {digest.day}"
+    )
+
+
+def _alert_line(e: AlertEvent, language: Language) -> str:
+    return (
+        f"- {_tier(e.tier, language)} {kind_label(e.kind, language)} {e.asset_id}({e.district})"
+        if (language == "zh")
+        else f"- {_tier(e.tier, language)} {kind_label(e.kind, language)} {e.asset_id} ({e.district})"
+    )
+
+
+def daily_markdown(digest: OwnerDigest, language: Language, *, console_url: str, zone: str, limit: int = 10) -> str:
+    """The daily digest as markdown: counts first, then the new and open alerts, top assets, faults to fix."""
+    zh = language == "zh"
+    counts = (
+        (
+            f"**新增** {len(digest.new)} · **升级** {len(digest.escalated)} · **处置/消除** {len(digest.resolved)} · "
+            f"**未关闭** {len(digest.open)} · **待修设备** {len(digest.faults_to_fix)}"
+        )
+        if zh
+        else (
+            f"**New** {len(digest.new)} · **Escalated** {len(digest.escalated)} · **Resolved/cleared** "
+            f"{len(digest.resolved)} · **Open** {len(digest.open)} · **Faults to fix** {len(digest.faults_to_fix)}"
+        )
+    )
+    period = f"{local_time(digest.start_ms, zone)} – {local_time(digest.due_ms, zone)}"
+    lines = [f"### {daily_title(digest, language)}", f"统计时段:{period}" if zh else f"Period: {period}", "", counts]
+    if not (digest.new or digest.escalated or digest.resolved or digest.open):
+        lines += ["", "当日无新告警,无未关闭告警。" if zh else "No new and no open alerts."]
+    sections = (
+        ("新增告警", "New alerts", digest.new),
+        ("未关闭告警", "Open alerts", digest.open),
+        ("待修设备", "Sensor faults to fix", digest.faults_to_fix),
+    )
+    for heading_zh, heading_en, items in sections:
+        if items:
+            lines += ["", f"**{heading_zh if zh else heading_en}**"]
+            lines += [_alert_line(e, language) for e in items[:limit]]
+            if len(items) > limit:
+                lines.append(f"- …共 {len(items)} 条" if zh else f"- … {len(items)} in all")
+    if digest.top_assets:
+        joined = ("、" if zh else ", ").join(f"{a}({n})" if zh else f"{a} ({n})" for a, n in digest.top_assets)
+        lines += ["", f"**重点设施**:{joined}" if zh else f"**Top assets**: {joined}"]
+    lines += ["", f"[{'打开控制台' if zh else 'Open the console'}]({console_url.rstrip('/')}/console/alerts)"]
+    return "\n".join(lines)
+
+
 def card_title(message: Message, language: Language) -> str:
     """A one-line title: ``【一级】燃气泄漏 GW-0001 新告警``, or the digest's count."""
+    if message.daily is not None:
+        return daily_title(message.daily, language)
     if message.digest:
         count = len(message.notices)
         return f"【三级汇总】{count} 条告警事件" if language == "zh" else f"[Tier 3 digest] {count} alert event(s)"
@@ -94,12 +159,24 @@ def _card_lines(n: Notice, language: Language, console_url: str, zone: str) -> l
 
 def card_markdown(message: Message, language: Language, *, console_url: str, zone: str) -> str:
     """The markdown body of a group-robot card (one block per notice, a digest lists them all)."""
+    if message.daily is not None:
+        return daily_markdown(message.daily, language, console_url=console_url, zone=zone)
     blocks = ["\n".join(_card_lines(n, language, console_url, zone)) for n in message.notices]
     return f"### {card_title(message, language)}\n\n" + "\n\n---\n\n".join(blocks)
 
 
 def sms_text(message: Message, language: Language, *, console_url: str, zone: str) -> str:
     """A short SMS line per notice (sign-off bracket first, as Chinese carriers require a signature)."""
+    d = message.daily
+    if d is not None:
+        counts = (len(d.new), len(d.escalated), len(d.resolved), len(d.open), len(d.faults_to_fix))
+        if language == "zh":
+            head = "【城市生命线】{} {}日报:新增{},升级{},处置{},未关闭{},待修设备{}。".format(
+                d.owner, d.day[5:], *counts
+            )
+            return head + f"详情 {console_url.rstrip('/')}/console/alerts"
+        return ("[Lifeline] {} {} digest: new {}, escalated {}, resolved {}, open {}, faults {}. ".format(
+            d.owner, d.day, *counts) + f"{console_url.rstrip('/')}/console/alerts")  # fmt: skip
     parts: list[str] = []
     for n in message.notices:
         e = n.event
