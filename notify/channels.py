@@ -58,6 +58,8 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def delivery_id(message: Message) -> str:
     """A stable id of the notices in a message."""
+    if message.text is not None and not message.notices:
+        return hashlib.sha256("|".join(message.text).encode()).hexdigest()[:32]
     text = "|".join(f"{a}/{lb}/{ts}/{c}" for a, lb, ts, c in sorted(n.key for n in message.notices))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -95,6 +97,9 @@ def render_json(message: Message) -> bytes:
     digest is ``{"type": "daily-digest", "owner", "day", "new", "escalated", "resolved", "open", ...}``."""
     if message.daily is not None:
         return orjson.dumps(_daily_json(message))
+    if message.text is not None:
+        title, text = message.text
+        return orjson.dumps({"type": "notice", "contact": message.contact, "title": title, "text": text})
     body = {
         "type": "digest" if message.digest else "alert",
         "contact": message.contact,
@@ -116,6 +121,8 @@ def _line(n: Notice) -> str:
 
 def render_text(message: Message) -> tuple[str, str]:
     """E-mail subject and body."""
+    if message.text is not None:
+        return message.text
     if message.daily is not None:
         return daily_title(message.daily, "zh"), daily_markdown(
             message.daily, "zh", console_url="", zone="Asia/Shanghai"

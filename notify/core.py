@@ -54,6 +54,8 @@ class Message:
     notices: tuple[Notice, ...]
     digest: bool = False
     daily: OwnerDigest | None = None
+    #: a free-standing notice (title, markdown), e.g. "the weekly health report is ready"
+    text: tuple[str, str] | None = None
 
 
 def _daily_notice(digest: OwnerDigest, contact: str) -> Notice:

@@ -95,7 +95,7 @@ def feishu_payload(
 ) -> dict[str, Any]:
     """Feishu's interactive card with one markdown element; signed when the contact has a secret."""
     lang = _language(contact)
-    tier = min(int(n.event.tier) for n in message.notices)
+    tier = min((int(n.event.tier) for n in message.notices), default=3)
     body_md = card_markdown(message, lang, console_url=console_url, zone=zone).split("\n\n", 1)[-1]
     payload: dict[str, Any] = {
         "msg_type": "interactive",

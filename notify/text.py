@@ -128,6 +128,8 @@ def daily_markdown(digest: OwnerDigest, language: Language, *, console_url: str,
 
 def card_title(message: Message, language: Language) -> str:
     """A one-line title: ``【一级】燃气泄漏 GW-0001 新告警``, or the digest's count."""
+    if message.text is not None:
+        return message.text[0]
     if message.daily is not None:
         return daily_title(message.daily, language)
     if message.digest:
@@ -159,6 +161,8 @@ def _card_lines(n: Notice, language: Language, console_url: str, zone: str) -> l
 
 def card_markdown(message: Message, language: Language, *, console_url: str, zone: str) -> str:
     """The markdown body of a group-robot card (one block per notice, a digest lists them all)."""
+    if message.text is not None:
+        return f"### {message.text[0]}\n\n{message.text[1]}"
     if message.daily is not None:
         return daily_markdown(message.daily, language, console_url=console_url, zone=zone)
     blocks = ["\n".join(_card_lines(n, language, console_url, zone)) for n in message.notices]
@@ -167,6 +171,8 @@ def card_markdown(message: Message, language: Language, *, console_url: str, zon
 
 def sms_text(message: Message, language: Language, *, console_url: str, zone: str) -> str:
     """A short SMS line per notice (sign-off bracket first, as Chinese carriers require a signature)."""
+    if message.text is not None:
+        return ("【城市生命线】" if language == "zh" else "[Lifeline] ") + message.text[0]
     d = message.daily
     if d is not None:
         counts = (len(d.new), len(d.escalated), len(d.resolved), len(d.open), len(d.faults_to_fix))
