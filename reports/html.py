@@ -27,7 +27,9 @@ h2 { font-size: 15px; margin: 18px 0 6px; border-bottom: 2px solid #1f5fbf; }
 .v0 { background: #eaf7ee; border-left: 6px solid #2e8b57; }
 table { border-collapse: collapse; width: 100%; margin: 4px 0; }
 th, td { border: 1px solid #d5d9e0; padding: 3px 5px; }
-th { background: #eef1f6; text-align: left; } td.num { text-align: right; } .bad { color: #c0392b; font-weight: bold; }
+th { background: #eef1f6; text-align: left; }
+table.stats { font-size: 11px; } td.id { white-space: nowrap; }
+td.num { text-align: right; } .bad { color: #c0392b; font-weight: bold; }
 .chart { page-break-inside: avoid; margin: 6px 0 10px; } .chart h3 { font-size: 13px; margin: 4px 0; }
 """
 
@@ -49,7 +51,8 @@ def _sensor_rows(data: ReportData) -> str:
         reached = s.threshold_reached()
         thresholds = ", ".join(f"{k}={v:g}" for k, v in sorted(s.sensor.thresholds.items())) or "—"
         rows.append(
-            f"<tr><td>{escape(s.sensor.sensor_id)}</td><td>{escape(s.sensor.kind.value)}</td><td>{escape(unit)}</td>"
+            f'<tr><td class="id">{escape(s.sensor.sensor_id)}</td><td>{escape(s.sensor.kind.value)}</td>'
+            f"<td>{escape(unit)}</td>"
             f'<td class="num">{s.readings}/{s.expected}</td>{cov}<td class="num">{_num(s.mean)}</td>'
             f'<td class="num">{_num(s.low)}</td><td class="num">{_num(s.high)}</td>'
             f'<td class="num">{_num(s.sensor.design_value)}</td><td class="num">{ratio}</td>'
@@ -95,7 +98,7 @@ def render_html(data: ReportData) -> str:
 <h2>结论 Verdict</h2>
 <div class="verdict v{worst}">{escape(zh)}<div class="en">{escape(en)}</div></div>
 <h2>数据完整率与统计 Coverage and window statistics vs design values</h2>
-<table>{head}{_sensor_rows(data)}</table>
+<table class="stats">{head}{_sensor_rows(data)}</table>
 <h2>告警 Alerts</h2>
 <table>{alert_head}{_alert_rows(data, False, zone)}</table>
 <h2>设备故障 Sensor faults</h2>
