@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import msgspec
 import pytest
 
 from lifeline.models import SensorKind, SensorSpec
@@ -77,3 +78,15 @@ def test_html_is_self_contained() -> None:
 def test_last_full_week_is_monday_to_sunday_before_this_week() -> None:
     week = last_full_week(_ms(2026, 12, 9, 2), "Asia/Shanghai")  # Wednesday Dec 9, 10:00 local
     assert (week.first, week.last) == (date(2026, 11, 30), date(2026, 12, 6))
+
+
+def test_weekly_mode_reports_each_bridge_once() -> None:
+    from lifeline.registry import Registry
+    from lifeline.reports.weekly import bridge_targets
+
+    gas = SensorSpec(sensor_id="G-1", kind=SensorKind.CH4_LEL, asset_id="GW-1", owner="gas", district="d", lat=0,
+                     lon=0)  # fmt: skip
+    lone = SensorSpec(sensor_id="BR-9-CRK01", kind=SensorKind.CRACK_WIDTH, asset_id="BR-9", owner="b", district="d",
+                      lat=0, lon=0)  # fmt: skip
+    registry = Registry([STRAIN, msgspec.structs.replace(STRAIN, sensor_id="BR-1-STR02"), gas, lone])
+    assert bridge_targets(registry) == ["BR-1", "BR-9"]

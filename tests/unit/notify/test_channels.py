@@ -254,3 +254,15 @@ def test_routes_parse_robot_and_sms_contacts() -> None:
     assert rules.contacts["night-group"].quiet_hours == (22 * 60, 7 * 60)
     assert rules.contacts["duty"].secret == "s"
     assert rules.contacts["mgr"].language == "en" and rules.sms is not None
+
+
+def test_a_free_standing_notice_goes_out_as_a_card(receiver: Receiver) -> None:
+    contact = Contact("bridge-group", ChannelKind.DINGTALK, f"{receiver.url}/robot/send?access_token=t", SECRET)
+    message = Message(
+        "bridge-group", (), text=("BR-001 健康周报已生成", "运行正常。\n\n报告:https://r.example/BR-001.html")
+    )
+    RobotChannel(console_url=CONSOLE, zone="Asia/Shanghai").send(contact, message)
+    body = json.loads(receiver.requests[0]["body"])
+    assert _dingtalk_verify(receiver.requests[0]["path"], SECRET)
+    assert body["markdown"]["title"] == "BR-001 健康周报已生成"
+    assert body["markdown"]["text"] == "### BR-001 健康周报已生成\n\n运行正常。\n\n报告:https://r.example/BR-001.html"
