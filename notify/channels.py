@@ -119,8 +119,8 @@ def _line(n: Notice) -> str:
     )
 
 
-def render_text(message: Message) -> tuple[str, str]:
-    """E-mail subject and body."""
+def render_text(message: Message, *, console_url: str = "", zone: str = "Asia/Shanghai") -> tuple[str, str]:
+    """E-mail subject and body (a daily digest's times in ``zone``, its link under ``console_url``)."""
     if message.text is not None:
         return message.text
     if message.daily is not None:
@@ -171,13 +171,15 @@ class WebhookChannel:
 class EmailChannel:
     """Plain-text e-mail through one SMTP relay."""
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, *, console_url: str = "", zone: str = "Asia/Shanghai") -> None:
         self.config = config
+        self.console_url = console_url
+        self.zone = zone
 
     def send(self, contact: Contact, message: Message) -> str:
         """Send the e-mail; :class:`DeliveryError` on failure (refused recipients are not retried)."""
         c = self.config
-        subject, body = render_text(message)
+        subject, body = render_text(message, console_url=self.console_url, zone=self.zone)
         mail = EmailMessage()
         mail["From"] = c.sender
         mail["To"] = contact.target

@@ -220,8 +220,9 @@ class Notifier:
 def default_channels(rules: Rules, timeout_s: float) -> dict[ChannelKind, Channel]:
     """The real channel for every kind of contact in ``rules``."""
     robots = RobotChannel(console_url=rules.console_url, zone=rules.timezone, timeout_s=timeout_s)
+    email = EmailChannel(rules.smtp, console_url=rules.console_url, zone=rules.timezone)
     channels: dict[ChannelKind, Channel] = {
-        ChannelKind.WEBHOOK: WebhookChannel(timeout_s), ChannelKind.EMAIL: EmailChannel(rules.smtp),
+        ChannelKind.WEBHOOK: WebhookChannel(timeout_s), ChannelKind.EMAIL: email,
         ChannelKind.DINGTALK: robots, ChannelKind.WECOM: robots, ChannelKind.FEISHU: robots,
     }  # fmt: skip
     if rules.sms is not None:
