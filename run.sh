@@ -32,6 +32,16 @@ case "$cmd" in
     ;;
   test)
     shift
+    # the health-report test prints a PDF with Chromium and rasterises its first page with pdftoppm
+    for need in chromium:chromium pdftoppm:poppler-utils fc-list:fonts-noto-cjk; do
+      if ! command -v "${need%%:*}" >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+          echo "==> installing ${need##*:} (apt-get)"; apt-get install -y "${need##*:}" fonts-noto-cjk >/dev/null
+        else
+          echo "error: the report tests need ${need%%:*}: run  sudo apt-get install -y ${need##*:} fonts-noto-cjk" >&2; exit 1
+        fi
+      fi
+    done
     echo "==> ruff"
     ruff check .
     ruff format --check .

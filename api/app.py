@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lifeline.api import routes_alerts, routes_sensors, routes_ws
+from lifeline.api import routes_alerts, routes_notify, routes_sensors, routes_ws
 from lifeline.api.alerts_store import AlertStore
 from lifeline.api.auth import Authenticator, Permission, Principal
 from lifeline.api.context import ApiContext, BearerCredentials, Ctx, bearer_principal
@@ -182,6 +182,7 @@ def create_app(
     app.include_router(routes_alerts.router)
     app.include_router(routes_sensors.router)
     app.include_router(routes_ws.router)
+    app.include_router(routes_notify.router)
     _add_guards(app, api, auth)
     return app
 

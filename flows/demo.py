@@ -290,6 +290,9 @@ def _serve(settings: Settings, demo: Settings, registry: Path, folder: Path, con
     console.print(f'active alerts:   curl -H "Authorization: Bearer {key}" http://127.0.0.1:{port}/alerts/active')
     console.print(f"live feed:       ws://127.0.0.1:{port}/ws/alerts?token={key}&max_tier=2")
     console.print(f"webhook receiver (prints notifications below): http://127.0.0.1:{hook_port}/hook")
+    console.print(
+        f'alert → first notice: curl -H "Authorization: Bearer {key}" http://127.0.0.1:{port}/notifications/latency'
+    )
     try:
         while api.poll() is None:
             time.sleep(0.5)

@@ -128,11 +128,15 @@ NOTIFICATIONS = Table(
         ("status", "SYMBOL CAPACITY 16 CACHE"),
         ("attempts", "INT"),
         ("detail", "VARCHAR"),
+        ("sent_at", "TIMESTAMP"),
         ("ts", "TIMESTAMP"),
     ),
     timestamp="ts",
     dedup_keys=("ts", "alert_id", "event", "contact"),
-    description="notifier delivery log: one row per (alert, event, contact) delivery outcome",
+    description=(
+        "notifier delivery log: one row per (alert, event, contact) delivery outcome; ts = the alert event's "
+        "time, sent_at = when the last attempt ended (the send time of a sent notice)"
+    ),
 )
 
 TABLES: tuple[Table, ...] = (READINGS, SENSOR_STATS, ALERT_EVENTS, REJECTS, NOTIFICATIONS)
