@@ -121,6 +121,22 @@ class QuestDB:
         """Create every project table if missing (idempotent)."""
         for table in tables:
             self.exec(table.create_sql(self.settings.questdb_table_prefix))
+            self.add_missing_columns(table)
+
+    def add_missing_columns(self, table: Table) -> list[str]:
+        """Add the columns a newer release defines to a table an older one created; return their names.
+
+        ``CREATE TABLE IF NOT EXISTS`` leaves an existing table alone, so a column added later (for
+        example ``notifications.sent_at``) would be missing on a server that ran an older schema.
+        """
+        name = self.table(table.name)
+        present = {str(row[0]) for row in self.exec(f"SELECT \"column\" FROM table_columns('{name}')").rows}  # noqa: S608
+        missing = [(col, sql_type) for col, sql_type in table.columns if col not in present]
+        for col, sql_type in missing:
+            self.exec(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {col} {sql_type}")
+        if missing:  # a WAL table applies the change asynchronously
+            self.wait_for_wal(table.name)
+        return [col for col, _ in missing]
 
     def count(self, table: str) -> int:
         """Row count of a project table (name must be one of :data:`lifeline.schema.TABLES`)."""
