@@ -82,15 +82,21 @@ class ModelInputs:
     source_linger_s: float = 0.05
     #: Kafka partitions per worker (1 worker per core): 2 leaves room to add hosts without re-partitioning.
     partitions_per_core: int = 2
-    #: measured with benchmarks.scale_inputs (counts, seed 7; docs/scale-out.md): quiet-day-with-faults.
-    findings_per_sensor_hour: float = 0.0
-    stats_per_sensor_hour: float = 0.0
-    alert_events_per_sensor_hour: float = 0.0
-    #: CPU time of GroupStage.process on the shared machine (order of magnitude; benchmarks.scale_inputs).
-    group_s_per_finding: float = 0.0
-    group_s_per_call: float = 0.0
-    group_s_per_group_tick: float = 0.0
+    #: measured with benchmarks.scale_inputs (counts, seed 7, 2026-12-03; docs/scale-out.md) on
+    #: quiet-day-with-faults (3,021 sensors, 24 h): 293 findings, 45 alert events; --storm takes storm-day's.
+    findings_per_sensor_hour: float = 0.0040
+    #: 4.51 window statistics per sensor-hour for the 5-15 min sensors (quiet-day-with-faults); the raw 50 Hz
+    #: channels close a 60-s window a minute (RulesConfig.subminute_window_s): 0.985 x 4.51 + 0.015 x 60.
+    stats_per_sensor_hour: float = 0.985 * 4.51 + 0.015 * 60
+    alert_events_per_sensor_hour: float = 0.00062
+    #: CPU time of GroupStage.process on the shared machine, quiet-day-with-faults (order of magnitude only).
+    group_s_per_finding: float = 20e-6
+    group_s_per_call: float = 31e-6
+    #: per group visited by the per-minute tick: 14 us on the quiet day, 70 us on storm-day (open alarms).
+    group_s_per_group_tick: float = 14e-6
     #: groups per sensor: 199 groups for 3,021 sensors in quiet-day-with-faults, 727 for 11,238 in load-10k.
+    #: A group enters the tick once it has state (after its first finding) and is never dropped: on the
+    #: first day 17 (quiet) and 63 (storm) of the 199 had state; a long-running city tends to all of them.
     groups_per_sensor: float = 199 / 3021
     #: GroupStage tick_interval_ms default: every minute of event time the group stage visits every group.
     group_tick_interval_s: float = 60.0
@@ -125,6 +131,7 @@ class HostPlan:
     findings_s: float
     group_calls_s: float
     group_core_share: float
+    group_tick_pass_s: float
     questdb_rows_s: float
 
 
@@ -148,6 +155,18 @@ def stored_readings_s(mix: Sequence[SensorClass], sensors: float, downsample_s: 
 def storm_mix(mix: Sequence[SensorClass], interval_s: float = STORM_INTERVAL_S) -> tuple[SensorClass, ...]:
     """The mix with water and drainage reporting every ``interval_s`` (docs/domain.md: 1 min in storms)."""
     return tuple(replace(c, interval_s=interval_s) if c.name == "water + drainage" else c for c in mix)
+
+
+def storm_inputs(inputs: ModelInputs) -> ModelInputs:
+    """A storm: water and drainage every minute, and storm-day's measured finding and alert rates
+    (14,405 findings and 1,949 alert events from 3,021 sensors in 24 h; 70 us per group in the tick)."""
+    return replace(
+        inputs,
+        mix=storm_mix(inputs.mix),
+        findings_per_sensor_hour=0.199,
+        alert_events_per_sensor_hour=0.0269,
+        group_s_per_group_tick=70e-6,
+    )
 
 
 def plan(inputs: ModelInputs, hosts: int) -> HostPlan:
@@ -185,6 +204,7 @@ def plan(inputs: ModelInputs, hosts: int) -> HostPlan:
         findings_s=findings_s,
         group_calls_s=group_calls_s,
         group_core_share=group_core,
+        group_tick_pass_s=inputs.sensors * inputs.groups_per_sensor * inputs.group_s_per_group_tick,
         questdb_rows_s=rows_s,
     )
 
@@ -228,6 +248,7 @@ def _table(inputs: ModelInputs, host_counts: Sequence[int]) -> str:
         ("findings/s to the group stage", [f"{p.findings_s:,.0f}" for p in plans]),
         ("batches/s to the group stage", [f"{p.group_calls_s:,.0f}" for p in plans]),
         ("group stage: share of its one core", [f"{p.group_core_share:.0%}" for p in plans]),
+        ("group stage: tick pass once a minute (s)", [f"{p.group_tick_pass_s:.1f}" for p in plans]),
         ("QuestDB rows/s (whole cluster)", [f"{p.questdb_rows_s:,.0f}" for p in plans]),
     ]
     head = "| per host | " + " | ".join(f"{h} hosts" for h in host_counts) + " |"
@@ -245,7 +266,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--sensors", type=int, default=defaults.sensors, help="sensors in the city (default %(default)s)")
     add("--hosts", type=int, nargs="+", default=[8, 16, 32, 64], help="host counts to compare (default %(default)s)")
     add("--cores-per-host", type=int, default=defaults.cores_per_host, help="one worker per core (default %(default)s)")
-    add("--storm", action="store_true", help="water and drainage report every minute (docs/domain.md load model)")
+    add(
+        "--storm",
+        action="store_true",
+        help="water and drainage every minute (docs/domain.md), storm-day's finding rates",
+    )
     add("--batch-rate", type=float, default=defaults.batch_readings_per_core_s,
         help="readings/s per core when readings come in 50-value batches; README figures table, (b) full flow, "
              "load-10k, 2026-12-03 (default %(default).3g)")  # fmt: skip
@@ -330,7 +355,7 @@ def inputs_from_args(args: argparse.Namespace) -> ModelInputs:
     return ModelInputs(
         sensors=args.sensors,
         cores_per_host=args.cores_per_host,
-        mix=storm_mix(DEFAULT_MIX) if args.storm else DEFAULT_MIX,
+        mix=DEFAULT_MIX,
         batch_readings_per_core_s=args.batch_rate,
         single_messages_per_core_s=args.single_rate,
         state_bytes_per_sensor=args.state_bytes,
@@ -351,7 +376,7 @@ def inputs_from_args(args: argparse.Namespace) -> ModelInputs:
 def main(argv: list[str] | None = None) -> None:
     """Print the plan table, the fewest hosts, and where the single group stage gives out."""
     args = _parser().parse_args(argv)
-    inputs = inputs_from_args(args)
+    inputs = storm_inputs(inputs_from_args(args)) if args.storm else inputs_from_args(args)
     batched, single = batch_and_single_rates(inputs.mix, inputs.sensors)
     print(f"{inputs.sensors:,} sensors: {single:,.0f} single-reading messages/s + {batched:,.0f} batched readings/s"
           f"{' (storm: water and drainage every minute)' if inputs.mix != DEFAULT_MIX else ''}\n")  # fmt: skip

@@ -19,6 +19,7 @@ from benchmarks.scale_model import (
     min_hosts_for_pause,
     plan,
     stored_readings_s,
+    storm_inputs,
     storm_mix,
 )
 
@@ -39,6 +40,7 @@ SIMPLE = ModelInputs(
     alert_events_per_sensor_hour=0.36,
     group_s_per_finding=0.01,
     group_s_per_call=0.001,
+    group_s_per_group_tick=0.0,
     downsample_s=1.0,
     target_utilisation=0.5,
 )
@@ -123,3 +125,10 @@ def test_the_per_minute_tick_visits_every_group() -> None:
     assert plan(ticking, 2).group_core_share == pytest.approx(0.33 + 0.01)
     # findings 1 % + ticks 1 % of the core; 2 % per partition
     assert group_stage_limit_partitions(ticking) == pytest.approx(0.98 / 0.02)
+
+
+def test_storm_inputs_take_storm_day_rates() -> None:
+    storm = storm_inputs(SIMPLE)
+    assert storm.mix[0].interval_s == 60.0  # the one class is water + drainage
+    # 1,000 sensors x 0.199 findings per sensor-hour / 3,600 s
+    assert plan(storm, 1).findings_s == pytest.approx(1000 * 0.199 / 3600)
