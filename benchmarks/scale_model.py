@@ -13,7 +13,7 @@ How it counts, per host:
 * messages and readings from the sensor mix of docs/domain.md (load model): each class has a share,
   a reporting interval and readings per message (50 Hz raw bridge channels send 1-s batches of 50);
 * partition-stage CPU = readings in batches / (b) batch rate per core + single-reading messages /
-  single-reading rate per core — the flow is 60x cheaper per reading on batches than on single readings;
+  single-reading rate per core — the flow is about 65x cheaper per reading in batches than on single readings;
 * state = active sensors x pickled bytes per sensor; every epoch each worker pickles its partitions'
   whole state (the state is one object per Kafka partition), so snapshot CPU per epoch = sensors x
   pickle time per sensor, and recovery storage takes the whole state every epoch;
