@@ -5,7 +5,7 @@ machine to a fleet of hosts. Every input is an option whose default is a measure
 assumption, and says where it comes from (docs/scale-out.md explains each one)::
 
     python -m benchmarks.scale_model                       # 10 M sensors on 8, 16, 32 and 64 hosts
-    python -m benchmarks.scale_model --storm               # water and drainage report every minute
+    python -m benchmarks.scale_model --storm               # storm: water/drainage every minute, more findings
     python -m benchmarks.scale_model --sensors 85000 --hosts 1 2 --cores-per-host 2
 
 How it counts, per host:
@@ -23,6 +23,12 @@ How it counts, per host:
 * a worker reads nothing while it pickles: the snapshot pause per worker = its sensors x pickle time,
   to be kept under the latency target (p99 250 ms);
 * QuestDB rows/s = window statistics + alert events + readings down-sampled to one per sensor per second.
+
+Reading the output: "cores needed" against the host's cores (headroom keeps half free); "snapshot per
+worker" against the latency target; "group stage: share of its one core" must stay well under 100 % and
+its "tick pass" is how long every alert of the cluster waits once a minute. The last two lines give the
+fewest hosts for CPU and for the snapshot pause, and the partition count at which the single group-stage
+key runs out of its core. Broker and QuestDB capacity are outside the model.
 """
 
 from __future__ import annotations
