@@ -32,6 +32,16 @@ case "$cmd" in
     ;;
   test)
     shift
+    if [ ! -x /usr/bin/chromium ]; then
+      # the browser tests (tests/browser) drive Debian's Chromium through Playwright; never `playwright install`
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "==> installing Debian's chromium for the browser tests"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+      else
+        echo "error: the browser tests need Chromium at /usr/bin/chromium. Install it as root: apt-get install -y chromium" >&2
+        exit 1
+      fi
+    fi
     echo "==> ruff"
     ruff check .
     ruff format --check .

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lifeline.api import routes_alerts, routes_sensors, routes_ws
+from lifeline.api import routes_alerts, routes_console, routes_lifelines, routes_sensors, routes_ws
 from lifeline.api.alerts_store import AlertStore
 from lifeline.api.auth import Authenticator, Permission, Principal
 from lifeline.api.context import ApiContext, BearerCredentials, Ctx, bearer_principal
@@ -78,7 +78,7 @@ def uvicorn_options(api: ApiSettings) -> dict[str, Any]:
 
 def _public_paths(api: ApiSettings) -> frozenset[str]:
     ops = {"/healthz": api.public_healthz, "/metrics": api.public_metrics}
-    return DOC_PATHS | {path for path, public in ops.items() if public}
+    return DOC_PATHS | routes_console.PUBLIC_PATHS | {path for path, public in ops.items() if public}
 
 
 def create_app(
@@ -118,7 +118,8 @@ def create_app(
             ctx.producer.flush(5)
             db.close()
 
-    app = FastAPI(title="Lifeline API", version="0.1.0", description=_DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Lifeline API", version="0.1.0", description=_DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # fmt: skip  # served from local files by routes_console
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -182,6 +183,8 @@ def create_app(
     app.include_router(routes_alerts.router)
     app.include_router(routes_sensors.router)
     app.include_router(routes_ws.router)
+    app.include_router(routes_lifelines.router)
+    app.include_router(routes_console.router)
     _add_guards(app, api, auth)
     return app
 
