@@ -86,15 +86,25 @@ def docs_asset(name: str) -> FileResponse:
     return _file(_DOCS_FILES, name)
 
 
+#: pages of the docs may load images, fonts and data only from this server (Redoc's bundle links its logo
+#: on a CDN; the browser refuses that instead of trying the network)
+_DOCS_CSP = "default-src 'self' 'unsafe-inline' blob: data:; img-src 'self' data:; connect-src 'self'"
+
+
+def _local_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = _DOCS_CSP
+    return page
+
+
 @router.get("/docs")
 def swagger_ui() -> HTMLResponse:
     """Swagger UI over ``/openapi.json``, from local files."""
-    return get_swagger_ui_html(
+    return _local_only(get_swagger_ui_html(
         openapi_url=_OPENAPI_URL, title="Lifeline API — Swagger UI",
         swagger_js_url=f"{DOCS_ASSET_PREFIX}/swagger-ui-bundle.js",
         swagger_css_url=f"{DOCS_ASSET_PREFIX}/swagger-ui.css",
         swagger_favicon_url=f"{DOCS_ASSET_PREFIX}/favicon.png", oauth2_redirect_url="/docs/oauth2-redirect",
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 @router.get("/docs/oauth2-redirect")
@@ -106,8 +116,8 @@ def swagger_ui_redirect() -> HTMLResponse:
 @router.get("/redoc")
 def redoc() -> HTMLResponse:
     """Redoc over ``/openapi.json``, from local files and without web fonts."""
-    return get_redoc_html(
+    return _local_only(get_redoc_html(
         openapi_url=_OPENAPI_URL, title="Lifeline API — Redoc",
         redoc_js_url=f"{DOCS_ASSET_PREFIX}/redoc.standalone.js",
         redoc_favicon_url=f"{DOCS_ASSET_PREFIX}/favicon.png", with_google_fonts=False,
-    )  # fmt: skip
+    ))  # fmt: skip
