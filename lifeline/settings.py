@@ -178,6 +178,7 @@ class Settings(LifelineSettings):
     readings_topic: str = "lifeline.readings"
     alerts_topic: str = "lifeline.alerts"
     dlq_topic: str = "lifeline.dlq"
+    work_orders_topic: str = "lifeline.work_orders"  # LIFELINE_WORK_ORDERS_TOPIC: work order lifecycle events
     readings_partitions: int = Field(default=4, ge=1, le=1024)
 
     # QuestDB

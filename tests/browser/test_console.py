@@ -9,6 +9,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -245,3 +246,79 @@ def test_500_alerts_and_20_events_per_second_without_jank(
     # 200 ms on a quiet machine; LIFELINE_BROWSER_LONGTASK_MS raises it where other work starves the browser
     limit = float(os.environ.get("LIFELINE_BROWSER_LONGTASK_MS", "200"))
     assert all(duration <= limit for duration in long_tasks), long_tasks
+
+
+def test_work_order_dispatch_to_verified_and_the_resolve_gate(
+    console_api: ConsoleApi, open_browser: Callable[[], Any]
+) -> None:
+    from lifeline.connectors.kafka import read_to_end
+    from lifeline.connectors.questdb import QuestDB
+
+    incident = alert(tier=2)
+    desk = open_console(open_browser(), console_api, console_api.token(Role.OPERATOR, name="desk-wo"))
+    crew = open_console(open_browser(), console_api, console_api.token(Role.OWNER, "hefei-gas", name="gas-crew"))
+    console_api.produce(incident)
+    for page in (desk, crew):
+        row(page, incident.alert_id).click()
+        page.locator("#orders-section").wait_for(timeout=5_000)
+    desk.fill("#wo-team", "燃气抢修一班")
+    desk.fill("#wo-deadline", "45")
+    desk.fill("#wo-comment", "关阀并检测")
+    desk.click("#wo-dispatch")
+    order = crew.locator("#orders-section li[data-order]")  # the other browser sees it live
+    order.wait_for(timeout=5_000)
+    assert order.get_attribute("data-state") == "dispatched"
+    order_id = order.get_attribute("data-order")
+    assert "燃气抢修一班" in order.inner_text() and "已派发" in order.inner_text()
+
+    desk.click("#resolve")  # refused while the order is open
+    desk.wait_for_function("document.getElementById('action-result').textContent.includes('open work orders')")
+
+    steps = ["accepted", "on_site", "handled", "verified"]
+    for step, page in zip(steps, (crew, crew, crew, desk), strict=True):
+        page.fill("#wo-comment", f"{step} ok")
+        page.click(f'#orders-section button.advance[data-next="{step}"]')
+        for watcher in (desk, crew):
+            watcher.wait_for_function(
+                f"document.querySelector('#orders-section li[data-order]')?.dataset.state === '{step}'", timeout=5_000
+            )
+    assert crew.locator("#orders-section button.advance").count() == 0  # closed
+    history = crew.locator("#orders-section li[data-order] ol li").evaluate_all("s => s.map(e => e.dataset.step)")
+    assert history == ["dispatched", *steps]
+    shot(crew, "11-work-order-verified")
+
+    desk.fill("#comment", "已修复")
+    desk.click("#resolve")
+    desk.wait_for_function("document.getElementById('detail-status')?.textContent === '已处置'", timeout=5_000)
+
+    with QuestDB(console_api.settings) as db:
+        db.wait_for_wal("work_order_events")
+        sql = f"SELECT event, actor FROM {db.table('work_order_events')} WHERE order_id = %s ORDER BY ts"  # noqa: S608
+        rows = db.query(sql, [order_id]).rows
+    assert [r[0] for r in rows] == ["dispatched", *steps]
+    assert [r[1] for r in rows] == ["desk-wo", "gas-crew", "gas-crew", "gas-crew", "desk-wo"]
+    on_kafka = [json.loads(v) for v in read_to_end(console_api.settings, console_api.settings.work_orders_topic)]
+    assert [e["event"] for e in on_kafka if e["order_id"] == order_id] == ["dispatched", *steps]
+
+
+def test_overdue_order_is_escalated_and_shown(console_api: ConsoleApi, open_browser: Callable[[], Any]) -> None:
+    import httpx
+
+    incident = alert(tier=1)
+    token = console_api.token(Role.OPERATOR, name="desk-late")
+    desk = open_console(open_browser(), console_api, token)
+    console_api.produce(incident)
+    row(desk, incident.alert_id).click()
+    desk.locator("#orders-section").wait_for(timeout=5_000)
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=console_api.server.base_url, headers=headers, timeout=30) as client:
+        r = client.post(f"/alerts/{incident.alert_id}/work-orders", json={"team": "crew", "deadline_minutes": 0.05})
+        assert r.status_code == 201, r.text
+        order_id = r.json()["order_id"]
+        deadline_ms = int(datetime.fromisoformat(r.json()["deadline"]).timestamp() * 1000)
+        desk.locator("#orders-section .order-state.overdue").wait_for(timeout=10_000)
+        order = client.get(f"/work-orders/{order_id}").json()
+    assert order["overdue"] is True and order["state"] == "dispatched"
+    overdue = [h for h in order["history"] if h["event"] == "overdue"]
+    assert len(overdue) == 1
+    assert int(datetime.fromisoformat(overdue[0]["ts"]).timestamp() * 1000) == deadline_ms + 1

@@ -401,7 +401,10 @@ async function showDetail(alertId) {
   const comment = el("textarea", {id: "comment", placeholder: t("comment")});
   const closed = a.status === "resolved";
   const ackButton = el("button", {id: "ack", onclick: () => lifecycle(a.alert_id, "acknowledge", comment.value)}, t("acknowledge"));
-  const resolveButton = el("button", {id: "resolve", onclick: () => lifecycle(a.alert_id, "resolve", comment.value)}, t("resolve"));
+  const resolveButton = el("button", {id: "resolve", onclick: () => lifecycle(a.alert_id, "resolve", comment.value,
+    document.getElementById("override")?.checked ? "?override=true" : "")}, t("resolve"));
+  const override = app.who.role === "admin"
+    ? el("label", {}, el("input", {type: "checkbox", id: "override"}), t("admin_override")) : null;
   ackButton.disabled = a.status !== "open";
   resolveButton.disabled = closed;
   const charts = el("div", {id: "charts"});
@@ -418,7 +421,7 @@ async function showDetail(alertId) {
       el("dt", {}, t("value")), el("dd", {}, `${a.value} (score ${a.score})`),
       el("dt", {}, "ID"), el("dd", {}, a.alert_id)),
     el("h3", {}, t("evidence")), el("p", {id: "evidence"}, a.evidence),
-    el("div", {class: "actions"}, comment, el("div", {class: "row"}, ackButton, resolveButton,
+    el("div", {class: "actions"}, comment, el("div", {class: "row"}, ackButton, resolveButton, override,
        el("span", {id: "action-result"}))),
     ...app.extensions.filter((ext) => ext.detailSection).map((ext) => ext.detailSection(a)),
     el("h3", {}, t("timeline")),
