@@ -21,7 +21,15 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lifeline.api import routes_alerts, routes_console, routes_lifelines, routes_sensors, routes_work_orders, routes_ws
+from lifeline.api import (
+    routes_alerts,
+    routes_analyst,
+    routes_console,
+    routes_lifelines,
+    routes_sensors,
+    routes_work_orders,
+    routes_ws,
+)
 from lifeline.api.alerts_store import AlertStore
 from lifeline.api.auth import Authenticator, Permission, Principal
 from lifeline.api.context import ApiContext, BearerCredentials, Ctx, bearer_principal
@@ -191,6 +199,7 @@ def create_app(
     app.include_router(routes_ws.router)
     app.include_router(routes_lifelines.router)
     app.include_router(routes_work_orders.router)
+    app.include_router(routes_analyst.router)
     app.include_router(routes_console.router)
     _add_guards(app, api, auth)
     return app

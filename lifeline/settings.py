@@ -194,6 +194,8 @@ class Settings(LifelineSettings):
     )
     questdb_user: str = "admin"
     questdb_password: str = "quest"
+    questdb_readonly_user: str = "analyst"  # LIFELINE_QUESTDB_READONLY_USER: QuestDB's read-only PG-wire user
+    questdb_readonly_password: str = ""  # LIFELINE_QUESTDB_READONLY_PASSWORD; empty: the launcher generates one
 
     # launcher
     startup_timeout_s: float = Field(default=90.0, gt=0)
