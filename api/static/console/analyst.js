@@ -35,11 +35,13 @@
     chart(result);
   }
 
-  // first numeric column against the first column: a line over time, else bars per label
+  // a numeric column against the first column: a line over time, else bars per label
   function chart(result) {
     const box = document.getElementById("sql-chart");
     box.replaceChildren();
-    const numeric = result.columns.findIndex((_, i) => i > 0 && result.rows.length && result.rows.every((r) => typeof r[i] === "number"));
+    // the last numeric column is usually the measure (count, mean); the first column labels the x axis
+    const isNumeric = (i) => i > 0 && result.rows.length > 0 && result.rows.every((r) => typeof r[i] === "number");
+    const numeric = result.columns.map((_, i) => i).filter(isNumeric).pop() ?? -1;
     if (numeric < 0 || !result.rows.length) return;
     const rows = result.rows.slice(0, 200);
     const values = rows.map((r) => r[numeric]);
