@@ -116,8 +116,13 @@ def console_api(services: Settings, tmp_path_factory: pytest.TempPathFactory) ->
     """The API on a fresh alerts topic, with a small registry and readings for one sensor."""
     folder = tmp_path_factory.mktemp("console-api")
     write_registry(REGISTRY, folder / "registry.csv")
-    topic = f"bt-alerts-{uuid.uuid4().hex[:8]}"
-    settings = services.with_overrides(registry_path=folder / "registry.csv")
+    tag = uuid.uuid4().hex[:8]
+    topic = f"bt-alerts-{tag}"
+    # own tables per module: readings, alert and work order rows of other tests never mix in
+    settings = services.with_overrides(registry_path=folder / "registry.csv", questdb_table_prefix=f"bt_{tag}_",
+                                       work_orders_topic=f"bt-work-orders-{tag}")  # fmt: skip
+    with QuestDB(settings) as db:
+        db.create_tables()
     _write_readings(settings)
     app = create_app(settings, ApiSettings(alerts_topic=topic, jwt_secret=SECRET, ws_heartbeat_s=2))
     with LiveServer(app) as server:

@@ -35,6 +35,13 @@ def open_console(context: Any, api: ConsoleApi, token: str) -> Any:
     return page
 
 
+def only_district(page: Any, district: str) -> None:
+    """Filter the list to one district (the module's API also holds the other tests' alerts)."""
+    option = page.locator(f'select[data-filter="district"] option[value="{district}"]')
+    option.wait_for(state="attached", timeout=10_000)
+    page.select_option('select[data-filter="district"]', district)
+
+
 def row(page: Any, alert_id: str) -> Any:
     return page.locator(f'#alert-list li[data-id="{alert_id}"]')
 
@@ -193,8 +200,7 @@ def test_500_alerts_and_20_events_per_second_without_jank(
         e = alert(tier=1 + i % 3, district="perf", started_at=base - i * 1000, ts=base - i * 1000)
         latest[e.alert_id] = e
     console_api.produce(*latest.values())
-    page.locator('select[data-filter="district"] option[value="perf"]').wait_for(state="attached", timeout=10_000)
-    page.select_option('select[data-filter="district"]', "perf")  # only this test's alerts
+    only_district(page, "perf")  # only this test's alerts
     page.wait_for_function("document.getElementById('alert-count').textContent === '500'", timeout=20_000)
     page.evaluate("window.__longtasks = []; window.__frames = []; window.lifelineConsole.work = [];")
     ids = list(latest)
@@ -254,11 +260,12 @@ def test_work_order_dispatch_to_verified_and_the_resolve_gate(
     from lifeline.connectors.kafka import read_to_end
     from lifeline.connectors.questdb import QuestDB
 
-    incident = alert(tier=2)
+    incident = alert(tier=2, district="wo-dispatch")
     desk = open_console(open_browser(), console_api, console_api.token(Role.OPERATOR, name="desk-wo"))
     crew = open_console(open_browser(), console_api, console_api.token(Role.OWNER, "hefei-gas", name="gas-crew"))
     console_api.produce(incident)
     for page in (desk, crew):
+        only_district(page, "wo-dispatch")
         row(page, incident.alert_id).click()
         page.locator("#orders-section").wait_for(timeout=5_000)
     desk.fill("#wo-team", "燃气抢修一班")
@@ -304,10 +311,11 @@ def test_work_order_dispatch_to_verified_and_the_resolve_gate(
 def test_overdue_order_is_escalated_and_shown(console_api: ConsoleApi, open_browser: Callable[[], Any]) -> None:
     import httpx
 
-    incident = alert(tier=1)
+    incident = alert(tier=1, district="wo-overdue")
     token = console_api.token(Role.OPERATOR, name="desk-late")
     desk = open_console(open_browser(), console_api, token)
     console_api.produce(incident)
+    only_district(desk, "wo-overdue")
     row(desk, incident.alert_id).click()
     desk.locator("#orders-section").wait_for(timeout=5_000)
     headers = {"Authorization": f"Bearer {token}"}
