@@ -129,10 +129,19 @@ def acknowledge(ctx: Ctx, principal: Writer, alert_id: str, body: LifecycleReque
 
 @router.post(
     "/alerts/{alert_id}/resolve", response_model=AlertEventOut, summary="Resolve (close) an alert",
-    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "already resolved"}},
+    responses={404: {"model": ErrorOut},
+               409: {"model": ErrorOut, "description": "already resolved, or a work order is open"}},
 )  # fmt: skip
-def resolve(ctx: Ctx, principal: Writer, alert_id: str, body: LifecycleRequest | None = None) -> AlertEventOut:
-    """Write a ``resolved`` event (with the comment, e.g. the cause or a false-alarm reason)."""
+def resolve(
+    ctx: Ctx, principal: Writer, alert_id: str, body: LifecycleRequest | None = None,
+    override: Annotated[bool, Query(description="admin only: resolve although a work order is open")] = False,
+) -> AlertEventOut:  # fmt: skip
+    """Write a ``resolved`` event (with the comment, e.g. the cause or a false-alarm reason).
+
+    409 while the alert has a work order that is not verified, unless an admin passes ``override=true``.
+    """
+    if ctx.work_orders is not None:
+        ctx.work_orders.book.check_resolvable(alert_id, principal, override)
     event = _lifecycle(ctx, principal, alert_id, AlertEventType.RESOLVED, body.comment if body else "")
     return AlertEventOut.of(event)
 

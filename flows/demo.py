@@ -286,6 +286,7 @@ def _serve(settings: Settings, demo: Settings, registry: Path, folder: Path, con
     notifier = subprocess.Popen([sys.executable, "-m", "lifeline.cli", "notify", "--routes", str(rules)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     console.print(f"API docs:        http://127.0.0.1:{port}/docs")
+    console.print(f"operator console: http://127.0.0.1:{port}/console/#token={key}  (login in the URL fragment)")
     console.print(f"operator token:  {key}")
     console.print(f'active alerts:   curl -H "Authorization: Bearer {key}" http://127.0.0.1:{port}/alerts/active')
     console.print(f"live feed:       ws://127.0.0.1:{port}/ws/alerts?token={key}&max_tier=2")

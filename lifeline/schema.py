@@ -139,7 +139,26 @@ NOTIFICATIONS = Table(
     ),
 )
 
-TABLES: tuple[Table, ...] = (READINGS, SENSOR_STATS, ALERT_EVENTS, REJECTS, NOTIFICATIONS)
+WORK_ORDER_EVENTS = Table(
+    name="work_order_events",
+    columns=(
+        ("order_id", "SYMBOL CAPACITY 65536 CACHE"),
+        ("alert_id", "SYMBOL CAPACITY 65536 CACHE"),
+        ("event", "SYMBOL CAPACITY 16 CACHE"),
+        ("state", "SYMBOL CAPACITY 16 CACHE"),
+        ("team", "SYMBOL CAPACITY 4096 CACHE"),
+        ("owner", "SYMBOL CAPACITY 1024 CACHE"),
+        ("deadline", "TIMESTAMP"),
+        ("actor", "VARCHAR"),
+        ("comment", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+    ),
+    timestamp="ts",
+    dedup_keys=("ts", "order_id", "event"),
+    description="work order lifecycle events (dispatched, accepted, on_site, handled, verified, overdue)",
+)
+
+TABLES: tuple[Table, ...] = (READINGS, SENSOR_STATS, ALERT_EVENTS, REJECTS, NOTIFICATIONS, WORK_ORDER_EVENTS)
 
 
 def topic_names(readings: str, alerts: str, dlq: str) -> dict[str, str]:
