@@ -72,7 +72,10 @@ class Leak:
         """Leak flow (m³/h) at ``ts_ms``."""
         t = np.asarray(ts_ms, dtype=np.float64)
         grow = max(self.peak_ms - self.start_ms, 1)
-        ramp = np.clip((t - self.start_ms) / grow, 0.0, 1.0) if self.shape == "incipient" else (t >= self.start_ms)
+        if self.shape == "incipient":
+            ramp: Floats = np.clip((t - self.start_ms) / grow, 0.0, 1.0)
+        else:
+            ramp = (t >= self.start_ms).astype(np.float64)
         size: Floats = self.peak_m3h * ramp * ((t >= self.start_ms) & (t < self.end_ms))
         return size
 
