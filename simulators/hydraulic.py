@@ -49,7 +49,7 @@ __all__ = ["NETWORKS", "HydraulicRun", "Leak", "install", "model_path", "simulat
 #: network name → EPANET file shipped inside wntr
 NETWORKS = {"net3": "Net3.inp", "net1": "Net1.inp"}
 STEP_MS = 300_000
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 _M_HEAD_TO_MPA = 0.00980665
 _CLASSES = 8
 OWNER = "hefei-water"
@@ -142,8 +142,16 @@ def cached_model(network: str) -> Path:
     return target
 
 
-def simulate(network: str, seed: int, start_ms: int, steps: int, *, use_cache: bool = True) -> HydraulicRun:
-    """Simulate ``steps`` 5-minute steps of ``network`` from ``start_ms`` (cached on disk)."""
+def simulate(
+    network: str, seed: int, start_ms: int, steps: int, *, use_cache: bool = True, with_leaks: bool = True
+) -> HydraulicRun:
+    """Simulate ``steps`` 5-minute steps of ``network`` from ``start_ms`` (cached on disk).
+
+    ``with_leaks=False`` (never cached) plans the same leaks but leaves them out of the hydraulics: the
+    difference between the two runs is what the leaks do.
+    """
+    if not with_leaks:
+        return _simulate(network, seed, start_ms, steps, with_leaks=False)
     file = _cache_dir() / f"{network}-s{seed}-{start_ms}-{steps}-v{_CACHE_VERSION}.npz"
     if use_cache and file.exists():
         return _load(file)
@@ -287,7 +295,7 @@ def _source_links(wn: wntr.network.WaterNetworkModel) -> list[str]:
     return links
 
 
-def _simulate(network: str, seed: int, start_ms: int, steps: int) -> HydraulicRun:
+def _simulate(network: str, seed: int, start_ms: int, steps: int, *, with_leaks: bool = True) -> HydraulicRun:
     import wntr
 
     wn = wntr.network.WaterNetworkModel(str(model_path(network)))
@@ -311,7 +319,7 @@ def _simulate(network: str, seed: int, start_ms: int, steps: int) -> HydraulicRu
     _rescale(wn, consumers, target)
     _daily_schedules(wn)
     leaks = _plan_leaks(rng, consumers or list(wn.junction_name_list), start_ms, steps)
-    for leak in leaks:
+    for leak in leaks if with_leaks else []:
         wn.add_pattern(f"LL-{leak.leak_id}", _leak_pattern(leak, times))
         wn.get_node(leak.node).add_demand(base=leak.peak_m3h / 3600.0, pattern_name=f"LL-{leak.leak_id}")
     opts = wn.options.time
@@ -441,7 +449,7 @@ def install(b: Builder, network: str) -> HydraulicRun:
     group = run.group_id
     by_kind: dict[SensorKind, list[tuple[int, int]]] = {}
     for row, (sid, kind, element) in enumerate(zip(run.sensor_ids, run.kinds, run.elements, strict=True)):
-        on_node = element.startswith("@") or element in places
+        on_node = kind in (SensorKind.WATER_PRESSURE, SensorKind.TANK_LEVEL) or element.startswith("@") or "-QT-" in sid
         node = element.lstrip("@") if on_node else wn.get_link(element).start_node_name
         info = NetworkInfo(node=node if on_node else "", link="" if on_node else element)
         index = b.add_sensor(_spec(sid, kind, group, places[node], format_network(info)))
