@@ -240,9 +240,10 @@ class DmaLeakDetector:
         raw_p = self._pressure_z(k, change) if quiet_states and change is not None else float("nan")
         h.pressure_stat[k] = raw_p
         z_p = self._calibrated(k, raw_p)
-        combined = (z + max(z_p, 0.0)) / np.sqrt(2.0) if z_p == z_p else z
+        # corroborated: flow and pressure together; without a pressure verdict the flow alone must be strong
+        corroborated = z_p == z_p and (z + max(z_p, 0.0)) / np.sqrt(2.0) >= cfg.burst_z and z > 1.0
         self.trace.append((ts, z, z_p))
-        self._run = self._run + 1 if (combined >= cfg.burst_z and z > 1.0) or z >= cfg.solo_z else 0
+        self._run = self._run + 1 if corroborated or z >= cfg.solo_z else 0
         if self._run < cfg.burst_persistence:
             return
         drops = 0
