@@ -9,13 +9,14 @@ consumption is the registry's derived meter evaluated on the noisy meters, and
 product's alarm state machine (``Detectors.process_group``). Opened ``pipe_burst`` / ``background_leak``
 alerts are then matched with the leaks:
 
-* burst detected: an alert opens in ``[start, start + 6 h]``; delay = opening − start;
-* incipient leak (peak ≥ 2 m³/h): an alert opens between its start and 7 days after it reached 2 m³/h;
+* burst detected: a ``pipe_burst`` alert opens in ``[start, start + 6 h]``; delay = opening − start;
+* incipient leak (peak ≥ 2 m³/h): a ``background_leak`` alert opens between its start and 7 days after it
+  reached 2 m³/h;
 * false alert: an alert that opens while no leak is active (start − 5 min … end + 1 day);
 * pump/tank operation alerts: false alerts within 30 min after a pump or valve state change or a tank
   switching between filling and draining;
-* chance control: as many alerts as the detector opened, at uniformly random times after the learning
-  week, matched by the same rules;
+* chance control: as many alerts of each kind as the detector opened, at uniformly random times after the
+  learning week, matched by the same rules;
 * localisation: pipe-path distance from the top candidate of the alert that detected a leak to the leak's node.
 
 Seed 1 was used to choose :class:`~lifeline.detectors.hydraulic.LeakConfig`'s defaults; seeds 2 and 3 (and
@@ -72,7 +73,7 @@ def _noisy(run: HydraulicRun, seed: int) -> np.ndarray:
     rng = np.random.default_rng((seed, 4242))
     out = run.values.copy()
     times = run.times_ms
-    for kind in set(run.kinds):
+    for kind in sorted(set(run.kinds)):  # a fixed order: the noise is drawn kind by kind
         rows = [i for i, k in enumerate(run.kinds) if k is kind]
         fn = _RunValues(run, rows, kind)
         out[rows] = fn(np.arange(len(rows), dtype=np.intp), np.broadcast_to(times, (len(rows), times.size)), rng)
@@ -148,20 +149,23 @@ def _score(
     operations: list[int], seed: int, days: float,
 ) -> Outcome:  # fmt: skip
     out = Outcome(run.network, seed, days, operations=len(operations))
-    opened = [e.ts for e in events if e.event is AlertEventType.OPENED and e.kind in _WATER_KINDS]
+    opened_all = [e for e in events if e.event is AlertEventType.OPENED and e.kind in _WATER_KINDS]
+    opened = [e.ts for e in opened_all]
+    bursts = [e.ts for e in opened_all if e.kind is AlertKind.PIPE_BURST]
+    nights = [e.ts for e in opened_all if e.kind is AlertKind.BACKGROUND_LEAK]
     out.alerts = len(opened)
     by_time = {loc.ts: loc for loc in located}
     for leak in run.leaks:
         if leak.shape == "burst" and leak.peak_m3h >= 5.0:
             out.bursts += 1
-            hit = _found_burst(leak, opened)
+            hit = _found_burst(leak, bursts)
             if hit is not None:
                 out.bursts_found += 1
                 out.delays_min.append((hit - leak.start_ms) / 60_000)
                 _distance(out, model, by_time.get(hit), leak)
         elif leak.shape == "incipient" and leak.peak_m3h >= 2.0:
             out.incipient += 1
-            hit = _found_incipient(leak, opened)
+            hit = _found_incipient(leak, nights)
             if hit is not None:
                 out.incipient_found += 1
                 _distance(out, model, by_time.get(hit), leak)
@@ -173,11 +177,12 @@ def _score(
     rng = np.random.default_rng((seed, 777))
     learn = run.start_ms + 7 * _DAY_MS
     end = run.start_ms + run.steps * STEP_MS
-    chance = sorted(rng.integers(learn, end, len(opened)).tolist()) if len(opened) and end > learn else []
+    chance_bursts = sorted(rng.integers(learn, end, len(bursts)).tolist()) if bursts and end > learn else []
+    chance_nights = sorted(rng.integers(learn, end, len(nights)).tolist()) if nights and end > learn else []
     for leak in run.leaks:
-        if leak.shape == "burst" and leak.peak_m3h >= 5.0 and _found_burst(leak, chance) is not None:
+        if leak.shape == "burst" and leak.peak_m3h >= 5.0 and _found_burst(leak, chance_bursts) is not None:
             out.chance_bursts += 1
-        if leak.shape == "incipient" and leak.peak_m3h >= 2.0 and _found_incipient(leak, chance) is not None:
+        if leak.shape == "incipient" and leak.peak_m3h >= 2.0 and _found_incipient(leak, chance_nights) is not None:
             out.chance_incipient += 1
     return out
 
