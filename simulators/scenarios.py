@@ -375,7 +375,7 @@ SCENARIOS: dict[str, ScenarioDef] = {
             _hydraulic("net3"),
             "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); pumps under tank "
             "controls; 31 pressure loggers, source/tank meters, tank levels, pump states (cached after the first run)",
-            sensor_count=44,
+            sensor_count=42,
         ),
         ScenarioDef(
             "water-net1",
