@@ -31,6 +31,7 @@ from lifeline.simulators.exceptions import BadDurationError, UnknownScenarioErro
 from lifeline.simulators.faults import inject_faults
 from lifeline.simulators.gas import GasNetwork
 from lifeline.simulators.groundtruth import GroundTruthRow
+from lifeline.simulators.swmm_scenarios import SWMM_SCENARIOS
 from lifeline.simulators.timebase import DEFAULT_START, HOUR_MS, parse_start
 from lifeline.simulators.water import WaterNetwork
 
@@ -389,3 +390,7 @@ SCENARIOS: dict[str, ScenarioDef] = {
         ),
     )
 }
+#: drainage on SWMM hydraulics (simulators/swmm_scenarios.py)
+SCENARIOS.update(
+    {s.name: ScenarioDef(s.name, s.description, s.plan, s.duration_s, s.recipe, s.injects) for s in SWMM_SCENARIOS}
+)
