@@ -48,7 +48,7 @@ KIND_RULES: dict[SensorKind, KindRule[Any]] = {**gas.RULES, **water.RULES, **dra
 DRIFT_EXEMPT = frozenset({
     SensorKind.CRACK_WIDTH, SensorKind.DEFLECTION, SensorKind.WATER_FLOW, SensorKind.NOISE_LEVEL,
     SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.MANHOLE_LEVEL, SensorKind.COVER_TILT,
-    SensorKind.MODAL_FREQUENCY,
+    SensorKind.MODAL_FREQUENCY, SensorKind.TANK_LEVEL, SensorKind.PUMP_STATE, SensorKind.VALVE_STATE,
 })  # fmt: skip
 
 

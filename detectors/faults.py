@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lifeline.models import AlertKind, Tier
+from lifeline.models import AlertKind, SensorKind, Tier
 
 from .results import Finding
 from .rulebase import SensorProfile, report
@@ -47,6 +47,10 @@ BLOCKING = STUCK | SATURATED | DRIFT | OFFSET
 
 _FAULT = AlertKind.SENSOR_FAULT
 _T3 = int(Tier.T3)
+
+
+#: operating states (pump running, valve open): not measurements, so no stuck/spike/saturation fault
+STATE_KINDS = frozenset({SensorKind.PUMP_STATE, SensorKind.VALVE_STATE})
 
 
 def report_rule(
@@ -83,6 +87,8 @@ def _forget_old_spike(prof: SensorProfile[Any], st: SensorState, ts: int) -> Non
 
 def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
     """Per-reading fault checks; call before the kind's rule and before the sample is pushed."""
+    if prof.kind in STATE_KINDS:  # an operating state repeats, jumps and sits at its range by design
+        return
     cfg = prof.config.faults
     if st.emitted and "fault.spike" in st.emitted:
         _forget_old_spike(prof, st, ts)

@@ -66,6 +66,8 @@ class ScenarioDef:
     bad_messages: bool = False
     #: chunk length (s) when raw channels dominate the volume; ``None``: one chunk per window (1 h)
     chunk_s: int | None = None
+    #: sensors, when the plan does not say (scenarios that add their own sensors)
+    sensor_count: int | None = None
 
 
 class Scenario:
@@ -248,7 +250,18 @@ def _load_10k(b: Builder, n: Networks) -> None:
     n.faults = {"stuck": 5, "drift": 5, "spike": 8, "dropout": 5, "saturation": 1, "offset": 3}
 
 
+def _hydraulic(network: str) -> Recipe:
+    def recipe(b: Builder, n: Networks) -> None:
+        from lifeline.simulators.hydraulic import install
+
+        install(b, network)
+
+    return recipe
+
+
 _ALL_FAULTS = "1 of each fault type"
+#: a plan without synthetic assets: the hydraulic scenarios add their own sensors
+_HYDRAULIC = CityPlan(gas_mains=0, regulators=0, dmas=0, catchments=0, bridges=0)
 #: docs/domain.md#load-model mix: 10 % of the bridge channels raw at 50 Hz, batched at the edge every 1 s
 _LOAD_85K = CityPlan.for_sensor_total(85_000, raw_fraction=0.10, high_rate_batch_s=1)
 _LOAD_10K = CityPlan.for_sensor_total(11_000, raw_fraction=0.10, high_rate_batch_s=1)
@@ -354,6 +367,26 @@ SCENARIOS: dict[str, ScenarioDef] = {
             _load_10k,
             "1 gas leak, 1 burst, 1 overload, biogas; 27 faults",
             chunk_s=60,
+        ),
+        ScenarioDef(
+            "water-net3",
+            "EPANET Net3 (92 junctions, 2 pumps, 3 tanks) simulated by wntr for 30 days at 5-min steps",
+            _HYDRAULIC,
+            30 * 86400,
+            _hydraulic("net3"),
+            "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); pumps under tank "
+            "controls; 31 pressure loggers, source/tank meters, tank levels, pump states (cached after the first run)",
+            sensor_count=42,
+        ),
+        ScenarioDef(
+            "water-net1",
+            "EPANET Net1 (9 junctions, 1 pump, 1 tank) simulated by wntr for 30 days at 5-min steps",
+            _HYDRAULIC,
+            30 * 86400,
+            _hydraulic("net1"),
+            "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); the pump under the "
+            "tank's level controls; 4 pressure loggers, pump/tank meters, tank level, pump state (cached)",
+            sensor_count=9,
         ),
     )
 }
