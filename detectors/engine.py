@@ -34,6 +34,7 @@ from .alarms import GroupContext, evaluate_group
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .faults import check_drift, check_reading, check_silence, end_silence
+from .group_model import GroupModels
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
 from .results import Finding, SensorResult, WindowStats
 from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, RuleParams, SensorProfile
@@ -69,6 +70,8 @@ class Detectors:
         self._profiles: dict[str, SensorProfile[Any]] = {}
         self._load_sensors: dict[str, int] = {}
         self._context = GroupContext(self.config, self._spec_or_none, self._quiet_ms, self._load_sensors_of)
+        #: the multivariate model of every multi-sensor group (docs/domain.md#group-anomaly-model)
+        self.group_models = GroupModels(registry, self.config, {s: self.group_of(s) for s in registry})
 
     # -- profiles ------------------------------------------------------------------------------
 

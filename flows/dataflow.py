@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
@@ -28,6 +28,7 @@ from bytewax.outputs import Sink
 
 from lifeline.connectors.kafka import consumer_config, producer_config
 from lifeline.detectors.contract import DetectorSuite
+from lifeline.detectors.group_model import GroupModels, GroupWindow
 from lifeline.detectors.results import Finding
 from lifeline.flows import metrics
 from lifeline.flows.batch import RawBatch
@@ -109,12 +110,14 @@ def make_detectors(settings: Settings, registry: Registry) -> DetectorSuite:
 
 
 class GroupInput(NamedTuple):
-    """What one partition batch hands the group stage: its watermark, findings and whether it is idle."""
+    """What one partition batch hands the group stage: its watermark, findings, whether it is idle, and
+    the closed windows of members of multi-sensor groups (for the group models)."""
 
     partition: int
     watermark: int
     findings: list[Finding]
     idle: bool
+    windows: Sequence[GroupWindow] = ()
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,8 @@ def build_flow(
         sweep_interval_ms=round(settings.sweep_interval_s * 1000),
         allowed_lateness_ms=round(settings.allowed_lateness_s * 1000),
     )  # fmt: skip
-    group_stage = GroupStage(detectors, partitions=io.partitions)
+    group_models: GroupModels | None = getattr(detectors, "group_models", None)
+    group_stage = GroupStage(detectors, partitions=io.partitions, group_models=group_models)
     storage = ReadingStorage(mode=settings.store_readings, bucket_ms=settings.downsample_ms)
     observer = FlowObserver(partition_stage, group_stage, RejectLog())
     alerts_topic, dlq_topic = settings.alerts_topic, settings.dlq_topic
@@ -193,7 +197,7 @@ def build_flow(
     def correlate(state: GroupStageState | None, item: GroupInput) -> tuple[GroupStageState, list[AlertEvent]]:
         if state is None:
             state = group_stage.new_state()
-        events = group_stage.process(state, item.partition, item.watermark, item.findings, item.idle)
+        events = group_stage.process(state, item.partition, item.watermark, item.findings, item.idle, item.windows)
         observer.group_step(events)
         return state, events
 
@@ -203,12 +207,14 @@ def build_flow(
     detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors))
     partition_rows = op.map("partition_rows", detected, lambda item: item[1])
     dlq = op.flat_map("dlq", detected, lambda item: [KafkaOut.reject(dlq_topic, r) for r in item[0].rejects])
+
     # only what correlation needs crosses to the group stage's worker (not the readings)
-    to_groups = op.map(
-        "to_groups",
-        detected,
-        lambda item: ("all", GroupInput(item[0].partition, item[0].watermark, item[0].findings, item[2])),
-    )
+    def group_input(item: tuple[PartitionOutput, QuestDBBatch, bool]) -> tuple[str, GroupInput]:
+        out = item[0]
+        windows = group_models.compact(out.stats) if group_models is not None and out.stats else []
+        return "all", GroupInput(out.partition, out.watermark, out.findings, item[2], windows)
+
+    to_groups = op.map("to_groups", detected, group_input)
     alerts = op.key_rm("unkey_groups", _stateful_map("correlate", to_groups, correlate))
     alert_messages = op.flat_map(
         "alert_messages", alerts, lambda events: [KafkaOut.alert(alerts_topic, e) for e in events]

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from lifeline.detectors.contract import DetectorSuite
+from lifeline.detectors.group_model import GroupModels, GroupModelState, GroupWindow
 from lifeline.detectors.quiet import QuietRuns
 from lifeline.detectors.results import Finding, WindowStats
 from lifeline.detectors.state import GroupState, SensorState
@@ -291,6 +293,8 @@ class GroupStageState:
     groups: dict[str, GroupState] = field(default_factory=dict)  # group id → detector state
     released_to: int = -1
     last_tick: int = -1
+    #: group id → state of its multivariate model (docs/domain.md#group-anomaly-model)
+    models: dict[str, GroupModelState] = field(default_factory=dict)
 
 
 class GroupStage:
@@ -306,8 +310,13 @@ class GroupStage:
     dropped, and counted in :attr:`late_findings`.
     """
 
-    def __init__(self, detectors: DetectorSuite, *, partitions: int = 1, tick_interval_ms: int = 60_000) -> None:
+    def __init__(
+        self, detectors: DetectorSuite, *, partitions: int = 1, tick_interval_ms: int = 60_000,
+        group_models: GroupModels | None = None,
+    ) -> None:  # fmt: skip
+        """``group_models``: the groups' multivariate models, fed the windows handed to :meth:`process`."""
         self.detectors = detectors
+        self.group_models = group_models
         self.partitions = partitions
         self.late_findings = 0  # findings that arrived behind the watermark (see the class docstring)
         self.group_errors = 0  # findings a group's correlation raised on (logged, skipped)
@@ -330,9 +339,10 @@ class GroupStage:
         return min(busy) if busy else max(marks.values())
 
     def process(
-        self, state: GroupStageState, partition: int, watermark: int, findings: list[Finding], idle: bool = False
-    ) -> list[AlertEvent]:
-        """Take one partition's findings and watermark; return alert events now decided."""
+        self, state: GroupStageState, partition: int, watermark: int, findings: list[Finding], idle: bool = False,
+        windows: Sequence[GroupWindow] = (),
+    ) -> list[AlertEvent]:  # fmt: skip
+        """Take one partition's findings, closed group windows and watermark; return alert events now decided."""
         if watermark > state.partition_watermarks.get(partition, -1):
             state.partition_watermarks[partition] = watermark
         else:
@@ -344,9 +354,12 @@ class GroupStage:
         if findings:
             state.pending.extend(findings)
         mark = self.watermark(state)
+        models = self._group_models(state, windows, mark)
         if mark < 0:
             return []
         ready = [f for f in state.pending if f.ts <= mark]
+        if models:
+            ready.extend(models)
         events: list[AlertEvent] = []
         if ready:
             state.pending = [f for f in state.pending if f.ts > mark]
@@ -365,6 +378,37 @@ class GroupStage:
                 if group_id not in touched:
                     events.extend(self._group(state, group_id, [], mark))
         return events
+
+    def _group_models(self, state: GroupStageState, windows: Sequence[GroupWindow], mark: int) -> list[Finding]:
+        """Buffer windows in their groups' models; score every slot the watermark released (findings)."""
+        gm = self.group_models
+        if gm is None:
+            return []
+        models = getattr(state, "models", None)
+        if models is None:  # a snapshot from before group models
+            models = state.models = {}
+        by_group: dict[str, list[GroupWindow]] = {}
+        for w in windows:
+            by_group.setdefault(w.group_id, []).append(w)
+        for group_id, group_windows in by_group.items():
+            model = models.get(group_id)
+            if model is None:
+                model = models[group_id] = gm.new_state(group_id)
+            gm.add(model, group_windows)
+        found: list[Finding] = []
+        if mark < 0:
+            return found
+        for group_id in sorted(models):
+            model = models[group_id]
+            if model.pending:
+                try:
+                    found.extend(gm.advance(model, mark))
+                except Exception:  # a model bug must not stop the group's alerts: start the model afresh
+                    self.group_errors += 1
+                    log.exception("group model failed; model reset",
+                                  extra={"group_id": group_id, "step": "group_model"})  # fmt: skip
+                    models[group_id] = gm.new_state(group_id)
+        return found
 
     def _group(self, state: GroupStageState, group_id: str, findings: list[Finding], mark: int) -> list[AlertEvent]:
         group_state = state.groups.get(group_id)
