@@ -38,6 +38,7 @@ from lifeline.flows.source import KafkaBatchSource
 from lifeline.flows.stages import GroupStage, GroupStageState, PartitionOutput, PartitionStage, PartitionState
 from lifeline.flows.storage import ReadingStorage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
+from lifeline.flows.warm import WarmHistory
 from lifeline.models import AlertEvent
 from lifeline.registry import Registry
 from lifeline.settings import Settings, config_table
@@ -165,9 +166,11 @@ def build_flow(
     stop_at_end: bool = False,
     flow_id: str = "lifeline",
     io: FlowIO | None = None,
+    warm: WarmHistory | None = None,
 ) -> Dataflow:
     """Wire the dataflow. ``stop_at_end`` makes the Kafka source finite (replays, tests, benchmarks);
-    ``io`` replaces the Kafka and QuestDB source and sinks (tests)."""
+    ``io`` replaces the Kafka and QuestDB source and sinks (tests); ``warm``: history that initialises
+    sensors and group models met for the first time (``lifeline run --warm-start``, see flows/warm.py)."""
     if detectors is None:
         detectors = make_detectors(settings, registry)
     index = SensorIndex(registry)
@@ -177,10 +180,10 @@ def build_flow(
         detectors, index, settings.readings_topic,
         limits=ValidationLimits.from_settings(settings),
         sweep_interval_ms=round(settings.sweep_interval_s * 1000),
-        allowed_lateness_ms=round(settings.allowed_lateness_s * 1000),
+        allowed_lateness_ms=round(settings.allowed_lateness_s * 1000), warm=warm,
     )  # fmt: skip
     group_models: GroupModels | None = getattr(detectors, "group_models", None)
-    group_stage = GroupStage(detectors, partitions=io.partitions, group_models=group_models)
+    group_stage = GroupStage(detectors, partitions=io.partitions, group_models=group_models, warm=warm)
     storage = ReadingStorage(mode=settings.store_readings, bucket_ms=settings.downsample_ms)
     observer = FlowObserver(partition_stage, group_stage, RejectLog())
     alerts_topic, dlq_topic = settings.alerts_topic, settings.dlq_topic

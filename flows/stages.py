@@ -28,6 +28,7 @@ from lifeline.detectors.results import Finding, WindowStats
 from lifeline.detectors.state import GroupState, SensorState
 from lifeline.flows.batch import RawBatch
 from lifeline.flows.validate import Accepted, Lateness, SensorIndex, ValidationLimits, sensor_runs, validate_batch
+from lifeline.flows.warm import WarmHistory
 from lifeline.models import AlertEvent, Reject
 
 __all__ = ["GroupStage", "GroupStageState", "Held", "PartitionOutput", "PartitionStage", "PartitionState"]
@@ -80,8 +81,11 @@ class PartitionStage:
     """Per-partition logic; the detectors object is shared, the state is per partition."""
 
     def __init__(self, detectors: DetectorSuite, index: SensorIndex, topic: str, *, limits: ValidationLimits,
-                 sweep_interval_ms: int = 300_000, allowed_lateness_ms: int = 0) -> None:  # fmt: skip
+                 sweep_interval_ms: int = 300_000, allowed_lateness_ms: int = 0,
+                 warm: WarmHistory | None = None) -> None:  # fmt: skip
+        """``warm``: history that initialises each sensor met for the first time (``lifeline run --warm-start``)."""
         self.detectors = detectors
+        self.warm = warm
         self.index = index
         self.topic = topic
         self.limits = limits
@@ -215,6 +219,8 @@ class PartitionStage:
             sensor_state = states.get(number)
             if sensor_state is None:
                 sensor_state = states[number] = detectors.new_sensor_state(sensor_ids[number])
+                if self.warm is not None:
+                    self._warm_sensor(sensor_state)
             sensor_states.append(sensor_state)
         screened = self._screen(sensor_states, runs, ts, value)
         for i, (number, start, stop) in enumerate(runs):
@@ -234,6 +240,17 @@ class PartitionStage:
             if result.findings:
                 findings.extend(result.findings)
             state.processed_ts[number] = ts[stop - 1]
+
+    def _warm_sensor(self, sensor_state: SensorState) -> None:
+        """Initialise a fresh sensor state from its history (when the detectors can)."""
+        rows = self.warm.take_sensor(sensor_state.sensor_id) if self.warm is not None else []
+        warm_start = getattr(self.detectors, "warm_start_sensor", None)
+        if rows and warm_start is not None:
+            try:
+                warm_start(sensor_state, rows)
+            except Exception:  # history is a bonus: a sensor it cannot warm starts from scratch
+                self.detector_errors += 1
+                log.exception("warm start failed", extra={"sensor_id": sensor_state.sensor_id, "step": "warm_start"})
 
     def _screen(
         self, sensor_states: list[SensorState], runs: list[tuple[int, int, int]], ts: npt.NDArray[np.int64],
@@ -312,11 +329,13 @@ class GroupStage:
 
     def __init__(
         self, detectors: DetectorSuite, *, partitions: int = 1, tick_interval_ms: int = 60_000,
-        group_models: GroupModels | None = None,
+        group_models: GroupModels | None = None, warm: WarmHistory | None = None,
     ) -> None:  # fmt: skip
-        """``group_models``: the groups' multivariate models, fed the windows handed to :meth:`process`."""
+        """``group_models``: the groups' multivariate models, fed the windows handed to :meth:`process`;
+        ``warm``: history that initialises each group model met for the first time."""
         self.detectors = detectors
         self.group_models = group_models
+        self.warm = warm
         self.partitions = partitions
         self.late_findings = 0  # findings that arrived behind the watermark (see the class docstring)
         self.group_errors = 0  # findings a group's correlation raised on (logged, skipped)
@@ -394,6 +413,8 @@ class GroupStage:
             model = models.get(group_id)
             if model is None:
                 model = models[group_id] = gm.new_state(group_id)
+                if self.warm is not None:
+                    gm.warm(model, self.warm.take_group(group_id))
             gm.add(model, group_windows)
         found: list[Finding] = []
         if mark < 0:
