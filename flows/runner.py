@@ -54,6 +54,10 @@ def run_flow(
     registry_file = registry_path or settings.registry_path
     if registry_file is None:
         raise FlowError("no sensor registry: pass --registry FILE or set LIFELINE_REGISTRY_PATH")
+    if warm_start:
+        from lifeline.flows.warm import parse_duration
+
+        parse_duration(warm_start)  # a typo fails here, not in every cluster process
     if processes > 1 and process_id is None:
         return supervise_local_cluster(settings, registry_file, workers=workers, processes=processes,
                                        recovery=recovery, stop_at_end=stop_at_end, warm_start=warm_start)  # fmt: skip
