@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import pickle
 import statistics
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,14 +24,35 @@ from benchmarks.bench_detector_quality import SLACK_MS, AlertLife, _touches, liv
 from lifeline.detectors import Detectors, Finding, SensorState
 from lifeline.detectors.group_model import GroupWindow
 from lifeline.flows.stages import GroupStage, GroupStageState
-from lifeline.models import AlertEvent, AlertKind
+from lifeline.models import AlertEvent, AlertKind, SensorKind
 from lifeline.simulators.scenarios import Scenario, build
 
 DAY_MS = 86_400_000
 
 
-def replay(scenario: Scenario, det: Detectors) -> tuple[list[AlertEvent], GroupStageState]:
-    """The scenario through the detectors and the group stage with the group models."""
+@dataclass(frozen=True)
+class Drop:
+    """A subtle change added to the scenario's readings: ``sensors`` lose ``amount`` from ``start_ms`` on."""
+
+    group_id: str
+    sensors: tuple[str, ...]
+    amount: float
+    start_ms: int
+
+
+def choose_drop(scenario: Scenario, det: Detectors, drop_mpa: float, at: float) -> Drop | None:
+    """The first group model with at least three water pressure loggers: its first three lose ``drop_mpa``
+    from the fraction ``at`` of the run on (none when the city has no such group)."""
+    for group_id, members in sorted(det.group_models.members.items()):
+        loggers = [s for s in members if scenario.registry[s].kind is SensorKind.WATER_PRESSURE]
+        if len(loggers) >= 3:
+            start = scenario.start_ms + int(at * (scenario.end_ms - scenario.start_ms))
+            return Drop(group_id, tuple(loggers[:3]), drop_mpa, start)
+    return None
+
+
+def replay(scenario: Scenario, det: Detectors, drop: Drop | None = None) -> tuple[list[AlertEvent], GroupStageState]:
+    """The scenario (with ``drop`` added) through the detectors and the group stage with the group models."""
     gm = det.group_models
     stage = GroupStage(det, partitions=1, group_models=gm)
     state = stage.new_state()
@@ -44,6 +66,7 @@ def replay(scenario: Scenario, det: Detectors) -> tuple[list[AlertEvent], GroupS
             st = sensors[sensor_id] = det.new_sensor_state(sensor_id)
         return st
 
+    dropped = np.array([ids.index(s) for s in drop.sensors]) if drop is not None else np.zeros(0, dtype=np.int64)
     for chunk in scenario.chunks():
         findings: list[Finding] = []
         windows: list[GroupWindow] = []
@@ -51,6 +74,8 @@ def replay(scenario: Scenario, det: Detectors) -> tuple[list[AlertEvent], GroupS
         if index.size:
             order = np.argsort(index, kind="stable")
             sorted_index, ts, vals = index[order], chunk.ts_ms[order], chunk.value[order]
+            if drop is not None:
+                vals = vals - drop.amount * (np.isin(sorted_index, dropped) & (ts >= drop.start_ms))
             cuts = np.flatnonzero(np.diff(sorted_index)) + 1
             for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, sorted_index.size], strict=True):
                 result = det.process_sensor(state_of(ids[int(sorted_index[lo])]), ts[lo:hi], vals[lo:hi])
@@ -81,11 +106,14 @@ def main() -> None:
     parser.add_argument("--scenario", action="append", help="scenario name (repeatable); default: bridge, water")
     parser.add_argument("--days", type=float, default=4.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--drop-kpa", type=float, default=0.0,
+                        help="a drop (kPa) at three pressure loggers of one DMA from 75 %% of the run")  # fmt: skip
     args = parser.parse_args()
     for name in args.scenario or ["bridge", "water"]:
         scenario = build(name, seed=args.seed, duration_s=args.days * 86_400)
         det = Detectors(scenario.registry)
-        events, state = replay(scenario, det)
+        drop = choose_drop(scenario, det, args.drop_kpa / 1000.0, 0.75) if args.drop_kpa else None
+        events, state = replay(scenario, det, drop)
         alerts = lives(events, scenario.end_ms + 6 * SLACK_MS)
         anomalies = [a for a in alerts if a.kind is AlertKind.ANOMALY]
         rules = [a for a in alerts if a.kind not in (AlertKind.ANOMALY, AlertKind.SENSOR_FAULT)]
@@ -114,6 +142,19 @@ def main() -> None:
             if by_group and not by_rule:
                 only_group.append(row.id)
                 delays.append((min(a.opened for a in by_group) - row.start_ms) / 60000)
+        if drop is not None:
+            touched = set(drop.sensors)
+            by_rule = [a for a in rules if a.opened >= drop.start_ms and a.sensors & touched]
+            by_group = [a for a in anomalies if _anomaly_touches(a, drop.group_id, "", touched, drop.start_ms,
+                                                                 scenario.end_ms)]  # fmt: skip
+            matched.update(a.alert_id for a in by_group)
+            delay = f"{(min(a.opened for a in by_group) - drop.start_ms) / 60000:.0f} min" if by_group else "missed"
+            print(f"  injected: {args.drop_kpa:g} kPa less at {', '.join(drop.sensors)} ({drop.group_id}) from day "
+                  f"{(drop.start_ms - scenario.start_ms) / DAY_MS:.2f}: rule alerts on them {len(by_rule)}, "
+                  f"group model: {delay}")  # fmt: skip
+            if by_group and not by_rule:
+                only_group.append("injected drop")
+                delays.append((min(a.opened for a in by_group) - drop.start_ms) / 60000)
         scored_from = scenario.start_ms + int(2.7 * DAY_MS)
         false = [a for a in anomalies if a.alert_id not in matched and a.opened >= scored_from]
         scored_days = max((scenario.end_ms - scored_from) / DAY_MS, 0.0)
