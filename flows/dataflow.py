@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
@@ -28,6 +28,7 @@ from bytewax.outputs import Sink
 
 from lifeline.connectors.kafka import consumer_config, producer_config
 from lifeline.detectors.contract import DetectorSuite
+from lifeline.detectors.group_model import GroupModels, GroupWindow
 from lifeline.detectors.results import Finding
 from lifeline.flows import metrics
 from lifeline.flows.batch import RawBatch
@@ -38,6 +39,7 @@ from lifeline.flows.source import KafkaBatchSource
 from lifeline.flows.stages import GroupStage, GroupStageState, PartitionOutput, PartitionStage, PartitionState
 from lifeline.flows.storage import ReadingStorage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
+from lifeline.flows.warm import WarmHistory
 from lifeline.models import AlertEvent
 from lifeline.registry import Registry
 from lifeline.settings import Settings, config_table
@@ -110,12 +112,14 @@ def make_detectors(settings: Settings, registry: Registry) -> DetectorSuite:
 
 
 class GroupInput(NamedTuple):
-    """What one partition batch hands the group stage: its watermark, findings and whether it is idle."""
+    """What one partition batch hands the group stage: its watermark, findings, whether it is idle, and
+    the closed windows of members of multi-sensor groups (for the group models)."""
 
     partition: int
     watermark: int
     findings: list[Finding]
     idle: bool
+    windows: Sequence[GroupWindow] = ()
 
 
 @dataclass(frozen=True)
@@ -164,9 +168,11 @@ def build_flow(
     stop_at_end: bool = False,
     flow_id: str = "lifeline",
     io: FlowIO | None = None,
+    warm: WarmHistory | None = None,
 ) -> Dataflow:
     """Wire the dataflow. ``stop_at_end`` makes the Kafka source finite (replays, tests, benchmarks);
-    ``io`` replaces the Kafka and QuestDB source and sinks (tests)."""
+    ``io`` replaces the Kafka and QuestDB source and sinks (tests); ``warm``: history that initialises
+    sensors and group models met for the first time (``lifeline run --warm-start``, see flows/warm.py)."""
     if detectors is None:
         detectors = make_detectors(settings, registry)
     index = SensorIndex(registry)
@@ -176,9 +182,10 @@ def build_flow(
         detectors, index, settings.readings_topic,
         limits=ValidationLimits.from_settings(settings),
         sweep_interval_ms=round(settings.sweep_interval_s * 1000),
-        allowed_lateness_ms=round(settings.allowed_lateness_s * 1000),
+        allowed_lateness_ms=round(settings.allowed_lateness_s * 1000), warm=warm,
     )  # fmt: skip
-    group_stage = GroupStage(detectors, partitions=io.partitions)
+    group_models: GroupModels | None = getattr(detectors, "group_models", None)
+    group_stage = GroupStage(detectors, partitions=io.partitions, group_models=group_models, warm=warm)
     storage = ReadingStorage(mode=settings.store_readings, bucket_ms=settings.downsample_ms)
     observer = FlowObserver(partition_stage, group_stage, RejectLog())
     alerts_topic, dlq_topic = settings.alerts_topic, settings.dlq_topic
@@ -195,7 +202,7 @@ def build_flow(
     def correlate(state: GroupStageState | None, item: GroupInput) -> tuple[GroupStageState, list[AlertEvent]]:
         if state is None:
             state = group_stage.new_state()
-        events = group_stage.process(state, item.partition, item.watermark, item.findings, item.idle)
+        events = group_stage.process(state, item.partition, item.watermark, item.findings, item.idle, item.windows)
         observer.group_step(events)
         return state, events
 
@@ -208,12 +215,14 @@ def build_flow(
         detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors))
     partition_rows = op.map("partition_rows", detected, lambda item: item[1])
     dlq = op.flat_map("dlq", detected, lambda item: [KafkaOut.reject(dlq_topic, r) for r in item[0].rejects])
+
     # only what correlation needs crosses to the group stage's worker (not the readings)
-    to_groups = op.map(
-        "to_groups",
-        detected,
-        lambda item: ("all", GroupInput(item[0].partition, item[0].watermark, item[0].findings, item[2])),
-    )
+    def group_input(item: tuple[PartitionOutput, QuestDBBatch, bool]) -> tuple[str, GroupInput]:
+        out = item[0]
+        windows = group_models.compact(out.stats) if group_models is not None and out.stats else []
+        return "all", GroupInput(out.partition, out.watermark, out.findings, item[2], windows)
+
+    to_groups = op.map("to_groups", detected, group_input)
     alerts = op.key_rm("unkey_groups", _stateful_map("correlate", to_groups, correlate))
     alert_messages = op.flat_map(
         "alert_messages", alerts, lambda events: [KafkaOut.alert(alerts_topic, e) for e in events]
