@@ -42,12 +42,34 @@ def noisy(n: int, seed: int = 1, level: float = 20.0, sd: float = 0.1) -> np.nda
     return level + np.random.default_rng(seed).normal(0.0, sd, n)
 
 
-def test_stuck_sensor_is_a_tier3_fault_after_n_identical_samples_and_an_hour() -> None:
+def test_stuck_sensor_is_a_tier3_fault_after_n_identical_samples_and_half_an_hour() -> None:
     values = noisy(60)
     values[30:] = values[30]  # 30 identical readings at 5 min = 2.5 h
     found = faults(run(det_for(), values, 5 * MIN), "stuck")
     assert found and found[0].tier is Tier.T3
-    assert found[0].ts >= T0 + (30 + 11) * 5 * MIN  # 12 samples and ≥ 1 h
+    # 5-min readings: the 7 identical readings that span 30 min (stuck_min_s) end at sample 36
+    assert found[0].ts == T0 + 36 * 5 * MIN
+
+
+def test_a_slow_sensor_is_stuck_after_six_identical_readings_not_twelve() -> None:
+    values = noisy(40)
+    values[20:] = values[20]  # 15-min readings frozen for 5 h
+    found = faults(run(det_for(interval_s=900), values, 15 * MIN), "stuck")
+    assert found and found[0].ts == T0 + 25 * 15 * MIN  # 6 identical readings (75 min), not 12 (2¾ h)
+
+
+def test_three_equal_quantised_readings_of_a_slow_sensor_are_not_stuck() -> None:
+    values = np.round(noisy(60, sd=0.1), 2)
+    values[20:23] = values[20]  # a chance run of 3 equal readings at 0.01 °C resolution
+    assert faults(run(det_for(interval_s=900), values, 15 * MIN), "stuck") == []
+
+
+def test_a_spike_among_the_first_readings_is_flagged_before_the_noise_scale_settles() -> None:
+    values = noisy(20, seed=3, level=12.0, sd=0.1)
+    values[6] += 5.0  # 50 sigma on the 7th reading (the running noise scale needs 8)
+    found = faults(run(det_for(interval_s=900), values, 15 * MIN), "spike")
+    assert [f.value for f in found] == [values[6]]
+    assert found[0].ts == T0 + 7 * 15 * MIN  # decided one reading later
 
 
 def test_constant_rain_at_zero_is_not_stuck() -> None:
