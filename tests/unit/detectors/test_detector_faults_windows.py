@@ -234,3 +234,25 @@ def test_constant_series_raise_nothing_but_faults(level: float, n: int) -> None:
     det = det_for(SensorKind.STRAIN, design_value=100.0)
     found = run(det, np.full(n, level), 10 * MIN, per_call=7)
     assert all(f.kind is AlertKind.SENSOR_FAULT for f in found if f.tier is not None)
+
+
+def _structural(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.kind is AlertKind.STRUCTURAL_ANOMALY and f.tier is not None]
+
+
+def test_a_truck_ringing_a_raw_accelerometer_is_no_comfort_alarm() -> None:
+    # 50 Hz: a truck rings the deck at 2 Hz with 0.7 m/s² peaks, decaying in 1.5 s; its samples pass the
+    # 0.5 m/s² bound for many readings in a row, but a sine of amplitude 0.7 has an RMS of 0.49 at most
+    t_s = np.arange(0, 20.0, 0.02)
+    ring = np.where(t_s >= 5.0, 0.7 * np.sin(2 * np.pi * 2.0 * (t_s - 5.0)) * np.exp(-(t_s - 5.0) / 1.5), 0.0)
+    assert int((np.abs(ring) >= 0.5).sum()) > 4
+    assert _structural(run(det_for(SensorKind.ACCELERATION, interval_s=0.02), ring, 20)) == []
+
+
+def test_sustained_raw_vibration_above_the_comfort_rms_is_tier_2() -> None:
+    # amplitude 1.0 m/s² for 10 s: RMS 1/√2 = 0.71 m/s² ≥ 0.5 m/s²
+    t_s = np.arange(0, 20.0, 0.02)
+    shake = np.where((t_s >= 5.0) & (t_s < 15.0), np.sin(2 * np.pi * 2.0 * t_s), 0.0)
+    found = _structural(run(det_for(SensorKind.ACCELERATION, interval_s=0.02), shake, 20))
+    assert found and {f.tier for f in found} == {Tier.T2}
+    assert T0 + 5_000 <= found[0].ts <= T0 + 7_000  # the 1-s running RMS crosses 0.5 within about a second
