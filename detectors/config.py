@@ -196,7 +196,7 @@ class FaultRules:
     """docs/domain.md#sensor-faults: data-quality checks. Faults are tier 3 and go to the device maintainer."""
 
     stuck_samples: int = 12
-    stuck_min_s: float = 3600.0
+    stuck_min_s: float = 1800.0
     spike_sigma: float = 6.0
     #: absolute floor of the noise scale as a fraction of the physical range (avoids σ = 0)
     noise_floor_fraction: float = 1e-4

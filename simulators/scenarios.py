@@ -205,9 +205,12 @@ def _drainage(b: Builder, n: Networks) -> None:
 
 
 def _bridge(b: Builder, n: Networks) -> None:
-    n.bridge.inject_overload(b.when(0.5), minutes=40, load_ratio=1.05)
-    n.bridge.inject_overload(b.when(0.75), minutes=25, load_ratio=0.72)
-    n.bridge.inject_bearing_jam(b.when(0.25))
+    # a day of history first: the bearing rule predicts each bearing from its own hourly profile of the
+    # previous days (docs/domain.md#bearings-and-expansion-joints); the events fall in the last 6 h
+    day = b.start_ms + 24 * HOUR_MS
+    n.bridge.inject_overload(day + 3 * HOUR_MS, minutes=40, load_ratio=1.05)
+    n.bridge.inject_overload(day + int(4.5 * HOUR_MS), minutes=25, load_ratio=0.72)
+    n.bridge.inject_bearing_jam(day + int(1.5 * HOUR_MS))
     n.faults = dict.fromkeys(("stuck", "drift", "spike", "dropout", "saturation", "offset"), 1)
 
 
@@ -326,9 +329,10 @@ SCENARIOS: dict[str, ScenarioDef] = {
         ),
         ScenarioDef(
             "bridge",
-            "bridges with 10-min channels and 50 Hz accelerometer batches: overload, bearing jam",
+            "bridges with 10-min channels and 50 Hz accelerometer batches: a day of history, then overload and "
+            "bearing jam",
             CityPlan(gas_mains=0, regulators=0, dmas=0, catchments=0, bridges=6, high_rate_channels_per_bridge=1),
-            6 * 3600,
+            30 * 3600,
             _bridge,
             f"overloads (T1, ~T3), 1 bearing jam; {_ALL_FAULTS}",
         ),
