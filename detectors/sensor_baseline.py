@@ -1,0 +1,371 @@
+"""The per-sensor learned baseline: one seasonal, robust model of a sensor's window statistics.
+
+One :class:`SensorBaseline` per sensor, fed one closed window at a time (river style: scoring is
+separate from learning and from thresholding)::
+
+    verdict = baseline.score_window(stats)   # None while warming up; changes nothing
+    baseline.learn_window(stats)             # then learn (no look-ahead)
+
+What it models, for the window feature ``mean``:
+
+1. **Seasonal slot** — a robust expected level per slot of local time, hour of day × (weekday,
+   weekend), 48 slots in float32, and the sensor's pooled spread around its slots. A slot learns with
+   an exponentially weighted, Huber-clipped update; a window whose slot z exceeds ``gate_z`` (an
+   anomaly) moves its slot with only ``gate_weight`` of the usual weight, so a leak, a step or a drift
+   does not become "normal" within a day (it is absorbed over weeks, if it lasts).
+2. **Short-term views** (the former ``CompositeScorer`` of ``lifeline detect``, for series without a
+   seasonal pattern): an EW Gaussian z of the level, range novelty (a value beyond everything learned,
+   in units of the learned range) and a short-versus-long likelihood of those raw scores.
+
+The raw score is the largest of the weighted views (each a ``score_from_z``-style number in [0, 1]).
+``BaselineScore.score`` is that score with repeats damped below a decaying recent peak (the onset of
+an anomaly scores in full, its continuation half), the number to rank or to optimise a threshold on.
+``is_anomaly`` is the *condition*: the raw score (no damping, no short-term likelihood, which lingers
+for ``short_window`` windows) at or above the calibrated threshold, so it stays on while the anomaly
+lasts and ends with it.
+
+**Calibration.** A target of ``false_alarms_per_day`` per sensor-day is turned into a per-window tail
+probability ``p = false_alarms_per_day × window_s / 86400``. For an ideally calibrated score that is
+the score ``-log10(p) / 10``. The model tracks, online, the 99 % and 99.9 % quantiles of its own
+raw scores (Robbins–Monro, fed by every window except those beyond the first ``calib_max_run``
+of a run of flagged windows, so a lasting anomaly does not raise its own threshold): 2 and 3 decades of tail
+probability. The score per decade between them is extended to the target's decades (see
+:attr:`SensorBaseline.threshold`). Heavy-tailed or badly modelled sensors thus get a higher
+threshold, well modelled ones the ideal one. No constant is chosen per data set.
+
+>>> from lifeline.detectors.config import AnomalyRules
+>>> from lifeline.detectors.results import WindowStats
+>>> import math, random
+>>> rng = random.Random(7)
+>>> model = new_baseline(config=AnomalyRules(utc_offset_h=0.0), window_s=3600)
+>>> def window(hour: int, mean: float) -> WindowStats:
+...     return WindowStats("p1", hour * 3_600_000, 3600, 60, mean, mean, mean, 0.0, 0.0, mean)
+>>> daily = lambda h: 50.0 + 5.0 * math.sin(2 * math.pi * (h % 24) / 24)
+>>> for h in range(24 * 28):                       # four weeks of a daily pattern
+...     w = window(h, daily(h) + rng.gauss(0, 0.2))
+...     _ = model.score_window(w)                  # score first ...
+...     model.learn_window(w)                      # ... then learn
+>>> normal = model.score_window(window(24 * 28 + 3, daily(3)))
+>>> normal.is_anomaly, normal.slot
+(False, 'weekday 03:00-04:00')
+>>> low = model.score_window(window(24 * 28 + 3, daily(3) - 2.5))   # inside the daily range
+>>> low.is_anomaly, low.z < -5, low.expected_lo > low.observed
+(True, True, True)
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from lifeline.detectors.anomaly_base import score_from_log_p, score_from_z
+from lifeline.detectors.config import AnomalyRules
+from lifeline.detectors.results import WindowStats
+
+__all__ = ["FEATURE", "BaselineScore", "SensorBaseline", "new_baseline", "slot_label", "slot_of"]
+
+#: the window statistic the baseline models
+FEATURE = "mean"
+_MS_PER_H = 3_600_000
+_DAY_TYPES = ("weekday", "weekend")
+_LN10 = math.log(10.0)
+_NORMAL = NormalDist()
+# slot table columns: expected level, windows learned
+_CENTRE, _COUNT = 0, 1
+_MAD_TO_SIGMA = math.sqrt(math.pi / 2.0)
+
+# indices of the float64 scalar vector (one array pickles smaller than a dozen attributes)
+(_N, _VALUE_MEAN, _VALUE_VAR, _LO, _HI, _RECENT_SUM, _LONG_MEAN, _LONG_VAR, _LONG_N, _PEAK, _PEAK_AGE,
+ _CALIB_Q2, _CALIB_Q3, _CALIB_N, _RESIDUAL, _RUN) = range(16)  # fmt: skip
+_SCALARS = 16
+_DEFAULT_RULES = AnomalyRules()
+
+
+class BaselineScore(NamedTuple):
+    """What one scored window yields (``score`` for ranking, ``is_anomaly`` after the threshold)."""
+
+    #: in [0, 1], 1 = most anomalous (repeats of an ongoing anomaly damped)
+    score: float
+    #: signed robust z of the window feature against its slot's expectation (the level's when the slot is cold)
+    z: float
+    expected_lo: float
+    expected_hi: float
+    observed: float
+    feature: str
+    #: human label of the slot, e.g. ``weekday 02:00-03:00``
+    slot: str
+    #: the raw score (max of the views) at or above the calibrated threshold
+    is_anomaly: bool
+
+
+def slot_of(window_start_ms: int, utc_offset_h: float, slot_hours: int) -> int:
+    """The slot index of a window: local hour // ``slot_hours``, plus one day's slots on Sat/Sun.
+
+    >>> slot_of(0, 0.0, 1), slot_of(0, 8.0, 1)   # 1970-01-01 was a Thursday
+    (0, 8)
+    >>> slot_of(2 * 86_400_000, 0.0, 1)           # Saturday 00:00
+    24
+    """
+    local_ms = window_start_ms + round(utc_offset_h * _MS_PER_H)
+    day = local_ms // (24 * _MS_PER_H)
+    hour = (local_ms // _MS_PER_H) % 24
+    weekend = (day + 3) % 7 >= 5  # day 0 = Thursday; Monday = 0 after the shift
+    per_day = 24 // slot_hours
+    return int(hour // slot_hours + (per_day if weekend else 0))
+
+
+def slot_label(slot: int, slot_hours: int) -> str:
+    """Words for a slot: ``weekday 02:00-03:00``.
+
+    >>> slot_label(26, 1)
+    'weekend 02:00-03:00'
+    """
+    per_day = 24 // slot_hours
+    start = (slot % per_day) * slot_hours
+    return f"{_DAY_TYPES[slot // per_day]} {start:02d}:00-{start + slot_hours:02d}:00"
+
+
+def _ideal_score(tail_p: float) -> float:
+    """The score an ideally calibrated model gives to a window of tail probability ``tail_p``."""
+    return score_from_log_p(math.log(max(tail_p, 1e-300)))
+
+
+class SensorBaseline:
+    """Seasonal slots + short-term views of one sensor's window means; a small picklable state.
+
+    Build it with :func:`new_baseline`. State: a float32 slot table (slots × 2: level, count), a float32 ring of the
+    last ``short_window`` raw scores and a float64 vector of 14 scalars; about 1 KiB pickled.
+    """
+
+    __slots__ = ("_rules", "_threshold", "_window_s", "recent", "scalars", "slots")
+
+    def __init__(self, rules: AnomalyRules, window_s: int, false_alarms_per_day: float) -> None:
+        """Use :func:`new_baseline`; ``false_alarms_per_day`` is the target of this sensor's kind."""
+        self._rules = rules
+        self._window_s = max(1, int(window_s))
+        tail_p = min(0.5, false_alarms_per_day * self._window_s / 86_400.0)
+        self._threshold = _ideal_score(tail_p)
+        per_day = 24 // rules.slot_hours
+        self.slots: npt.NDArray[np.float32] = np.zeros((2 * per_day, 2), dtype=np.float32)
+        self.recent: npt.NDArray[np.float32] = np.zeros(max(1, rules.short_window), dtype=np.float32)
+        self.scalars: npt.NDArray[np.float64] = np.zeros(_SCALARS, dtype=np.float64)
+        self.scalars[_LO], self.scalars[_HI] = math.inf, -math.inf
+        self.scalars[_CALIB_Q2] = _ideal_score(1e-2)
+        self.scalars[_CALIB_Q3] = _ideal_score(1e-3)
+
+    # -- pickling: raw bytes travel smaller than arrays --------------------------------------------
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        rules = None if self._rules == _DEFAULT_RULES else self._rules  # the defaults are not repeated per sensor
+        return (rules, self._window_s, self._threshold, self.slots.tobytes(), self.recent.tobytes(),
+                self.scalars.tobytes())  # fmt: skip
+
+    def __setstate__(self, data: tuple[Any, ...]) -> None:
+        rules, self._window_s, self._threshold, slots, recent, scalars = data
+        self._rules = _DEFAULT_RULES if rules is None else rules
+        self.slots = np.frombuffer(slots, dtype=np.float32).reshape(-1, 2).copy()
+        self.recent = np.frombuffer(recent, dtype=np.float32).copy()
+        self.scalars = np.frombuffer(scalars, dtype=np.float64).copy()
+
+    # -- public ------------------------------------------------------------------------------------
+
+    @property
+    def windows_learned(self) -> int:
+        """How many windows this baseline has learned."""
+        return int(self.scalars[_N])
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated threshold on the raw score: the tail of past scores extrapolated to the target.
+
+        The online 99 % and 99.9 % quantiles of past scores are 2 and 3 decades of tail probability; the
+        score per decade between them is extended to the target's ``-log10(p)`` decades. An ideally
+        calibrated score has 0.1 per decade and gives the ideal threshold; the slope is bounded by
+        ``calib_min_ratio`` / ``calib_max_ratio`` times 0.1.
+        """
+        r = self._rules
+        q2, q3 = float(self.scalars[_CALIB_Q2]), float(self.scalars[_CALIB_Q3])
+        slope = min(max(q3 - q2, 0.1 * r.calib_min_ratio), 0.1 * r.calib_max_ratio)
+        decades = self._threshold * 10.0
+        return min(1.0, max(q3 + (decades - 3.0) * slope, self._threshold * r.calib_min_ratio))
+
+    def score_window(self, stats: WindowStats) -> BaselineScore | None:
+        """Score one closed window against what was learned before it; ``None`` while warming up."""
+        x = stats.mean
+        if not math.isfinite(x) or self.scalars[_N] < self._rules.warmup_windows:
+            return None
+        raw, z, centre, spread, slot = self._raw(x, stats.window_start)
+        likelihood = self._likelihood(raw)
+        undamped = max(likelihood, raw)
+        score = self._damped(undamped)
+        half_width = _NORMAL.inv_cdf(1.0 - max(1e-12, self._tail_p()) / 2.0) * spread
+        return BaselineScore(
+            score=score,
+            z=z,
+            expected_lo=centre - half_width,
+            expected_hi=centre + half_width,
+            observed=x,
+            feature=FEATURE,
+            slot=slot_label(slot, self._rules.slot_hours),
+            is_anomaly=raw >= self.threshold,
+        )
+
+    def learn_window(self, stats: WindowStats) -> None:
+        """Learn one window (call after :meth:`score_window`); also accepts rows rebuilt from ``sensor_stats``."""
+        x = stats.mean
+        if not math.isfinite(x):
+            return
+        s = self.scalars
+        r = self._rules
+        raw, z, _centre, _spread, slot = self._raw(x, stats.window_start)
+        likelihood = self._likelihood(raw)
+        undamped = max(likelihood, raw)
+        warm = s[_N] >= r.warmup_windows
+        if warm:
+            self._damped(undamped, advance=True)
+            s[_RUN] = s[_RUN] + 1 if raw >= self.threshold else 0
+            if s[_RUN] <= r.calib_max_run:  # calibration learns from all but the body of a lasting anomaly
+                q2, q3 = s[_CALIB_Q2], s[_CALIB_Q3]
+                s[_CALIB_Q2] = q2 + r.calib_step * (0.99 - (1.0 if raw <= q2 else 0.0))
+                s[_CALIB_Q3] = q3 + r.calib_step * (0.999 - (1.0 if raw <= q3 else 0.0))
+                s[_CALIB_N] += 1
+        # short-term score history
+        n = int(s[_N])
+        k = self.recent.shape[0]
+        s[_RECENT_SUM] += raw - float(self.recent[n % k])
+        self.recent[n % k] = raw
+        short = max(0.0, float(s[_RECENT_SUM])) / k
+        s[_LONG_N] += 1
+        a = max(r.long_alpha, 1.0 / s[_LONG_N])
+        dl = short - s[_LONG_MEAN]
+        s[_LONG_MEAN] += a * dl
+        s[_LONG_VAR] = (1.0 - a) * (s[_LONG_VAR] + a * dl * dl)
+        self._learn_level(x, n)
+        self._learn_slot(slot, x, z)
+        # protect the range: while warming up or for a normal window take x, else move 10 % towards it
+        step = 1.0 if (raw < 0.5 or not warm or n < 2) else 0.1
+        if x < s[_LO]:
+            s[_LO] = x if n < 2 else s[_LO] + step * (x - s[_LO])
+        if x > s[_HI]:
+            s[_HI] = x if n < 2 else s[_HI] + step * (x - s[_HI])
+        s[_N] = n + 1
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _tail_p(self) -> float:
+        return min(0.5, math.pow(10.0, -10.0 * self.threshold))
+
+    def _level_std(self) -> float:
+        s = self.scalars
+        floor = max(self._rules.min_abs_std, self._rules.min_rel_std * abs(float(s[_VALUE_MEAN])))
+        return max(math.sqrt(float(s[_VALUE_VAR])), floor)
+
+    def _raw(self, x: float, window_start: int) -> tuple[float, float, float, float, int]:
+        """Raw score (max of the weighted views), signed z, expected level and spread, slot."""
+        r = self._rules
+        s = self.scalars
+        level_std = self._level_std()
+        level_z = (x - float(s[_VALUE_MEAN])) / level_std if s[_N] > 0 else 0.0
+        slot = slot_of(window_start, r.utc_offset_h, r.slot_hours)
+        centre, count = (float(v) for v in self.slots[slot])
+        if count >= r.min_slot_windows:
+            # the sensor's pooled residual spread: steadier than one slot's few windows
+            floor = max(r.min_abs_std, r.min_rel_std * abs(centre), r.slot_floor_of_level * level_std)
+            spread = max(float(s[_RESIDUAL]), floor)
+            z = (x - centre) / spread
+            slot_score = score_from_z(z)
+        else:
+            centre, spread, z, slot_score = float(s[_VALUE_MEAN]), level_std, level_z, 0.0
+        w_level, w_novelty, w_slot = r.weights
+        raw = max(w_level * score_from_z(level_z), w_novelty * self._novelty(x), w_slot * slot_score)
+        return raw, z, centre, spread, slot
+
+    def _novelty(self, x: float) -> float:
+        s = self.scalars
+        if s[_N] < 20:
+            return 0.0
+        lo, hi = float(s[_LO]), float(s[_HI])
+        span = hi - lo
+        floor = max(1e-6, 1e-3 * max(abs(hi), abs(lo)))
+        span = span if span > floor else floor
+        excess = max(x - hi, lo - x, 0.0)
+        return 1.0 - math.exp(-excess / (self._rules.novelty_scale * span))
+
+    def _likelihood(self, raw: float) -> float:
+        """Short-term mean of raw scores (this one included) against its long-term distribution."""
+        s = self.scalars
+        k = self.recent.shape[0]
+        if s[_LONG_N] <= k:
+            return 0.0
+        n = int(s[_N])
+        short = max(0.0, float(s[_RECENT_SUM]) - float(self.recent[n % k]) + raw) / k
+        sd = max(math.sqrt(float(s[_LONG_VAR])), 0.01)
+        return score_from_z(max(0.0, short - float(s[_LONG_MEAN])) / sd)
+
+    def _damped(self, score: float, advance: bool = False) -> float:
+        """Damp a score below the recent peak (held ``suppress / 2`` windows, then decaying to 0)."""
+        s = self.scalars
+        half = 0.5 * self._rules.suppress
+        age = float(s[_PEAK_AGE])
+        level = float(s[_PEAK]) * min(1.0, max(0.0, 2.0 - age / half)) if half > 0 else 0.0
+        above = score > level
+        if advance:
+            s[_PEAK_AGE] = age + 1
+            if above:
+                s[_PEAK], s[_PEAK_AGE] = score, 0
+        return min(1.0, max(0.0, score if above else score * self._rules.damp))
+
+    def _learn_level(self, x: float, n: int) -> None:
+        """EW mean/variance of the level with Huber-clipped innovations."""
+        s = self.scalars
+        r = self._rules
+        if n == 0:
+            s[_VALUE_MEAN] = x
+            return
+        a = max(r.value_alpha, 1.0 / (n + 1))
+        d = x - float(s[_VALUE_MEAN])
+        if n > 8:
+            lim = r.clip_z * self._level_std()
+            d = min(max(d, -lim), lim)
+        s[_VALUE_MEAN] += a * d
+        s[_VALUE_VAR] = (1.0 - a) * (s[_VALUE_VAR] + a * d * d)
+
+    def _learn_slot(self, slot: int, x: float, z: float) -> None:
+        """Robust EW update of one slot; an anomalous window (|z| > gate_z) moves it ``gate_weight`` as much."""
+        r = self._rules
+        row = self.slots[slot]
+        centre, count = float(row[_CENTRE]), float(row[_COUNT])
+        if count == 0:
+            row[_CENTRE], row[_COUNT] = x, 1
+            return
+        a = max(r.slot_alpha, 1.0 / (count + 1))
+        d = x - centre
+        gated = count >= r.min_slot_windows and abs(z) > r.gate_z
+        if count >= r.min_slot_windows:
+            if gated:
+                a *= r.gate_weight
+            lim = r.gate_z * max(float(self.scalars[_RESIDUAL]), r.min_abs_std)
+            d = min(max(d, -lim), lim)
+        row[_CENTRE] = centre + a * d
+        row[_COUNT] = min(count + 1, 60_000)
+        if count >= r.min_slot_windows:  # pooled residual spread (EW mean absolute residual → σ)
+            s = self.scalars
+            b = max(r.residual_alpha, 1.0 / max(1.0, float(s[_N]) - r.min_slot_windows))
+            b *= r.gate_weight if gated else 1.0
+            s[_RESIDUAL] += b * (abs(d) * _MAD_TO_SIGMA - s[_RESIDUAL])
+
+
+def new_baseline(*, config: AnomalyRules, window_s: int = 600, kind: str | None = None) -> SensorBaseline:
+    """A fresh baseline for a sensor whose windows last ``window_s`` seconds; ``kind`` picks the
+    per-kind false-alarm target (``AnomalyRules.false_alarms_per_day_by_kind``), else the default.
+
+    >>> b = new_baseline(config=AnomalyRules(false_alarms_per_day=0.1), window_s=600)
+    >>> round(b.threshold, 3)   # p = 0.1 × 600 / 86400 ≈ 6.9e-4 → -log10(p) / 10
+    0.316
+    """
+    target = config.false_alarms_per_day_by_kind.get(kind or "", config.false_alarms_per_day)
+    return SensorBaseline(config, window_s, target)
