@@ -283,12 +283,15 @@ class AnomalyRules:
     false_alarms_per_day: float = 0.01
     #: per sensor kind (``SensorKind`` value) override of ``false_alarms_per_day``
     false_alarms_per_day_by_kind: dict[str, float] = field(default_factory=dict)
-    #: windows learned before any score (lifeline detect: rows)
+    #: windows learned before any score (lifeline detect: rows), and at least this many hours of them
+    #: (one daily cycle, so range novelty does not flag the first pass through the day)
     warmup_windows: int = 100
+    warmup_hours: float = 24.0
     #: hours per seasonal slot (24 must divide by it); slots = 24 / slot_hours × (weekday, weekend)
     slot_hours: int = 1
-    #: a slot scores once it has learned this many windows
+    #: a slot scores once it has learned this many windows, and windows of at least this many days
     min_slot_windows: int = 3
+    min_slot_days: float = 2.0
     #: EW weight of a slot update (at least 1/n while the slot is young)
     slot_alpha: float = 0.1
     #: EW weight of the sensor's pooled residual spread around its slots (the slot z's denominator)

@@ -80,9 +80,10 @@ _MAD_TO_SIGMA = math.sqrt(math.pi / 2.0)
 
 # indices of the float64 scalar vector (one array pickles smaller than a dozen attributes)
 (_N, _VALUE_MEAN, _VALUE_VAR, _LO, _HI, _RECENT_SUM, _LONG_MEAN, _LONG_VAR, _LONG_N, _PEAK, _PEAK_AGE,
- _CALIB_Q2, _CALIB_Q3, _CALIB_N, _RESIDUAL, _RUN) = range(16)  # fmt: skip
-_SCALARS = 16
+ _CALIB_Q2, _CALIB_Q3, _CALIB_N, _RESIDUAL, _RUN, _RESIDUAL_N) = range(17)  # fmt: skip
+_SCALARS = 17
 _DEFAULT_RULES = AnomalyRules()
+_ROBUST_AFTER = 20
 
 
 class BaselineScore(NamedTuple):
@@ -137,11 +138,11 @@ def _ideal_score(tail_p: float) -> float:
 class SensorBaseline:
     """Seasonal slots + short-term views of one sensor's window means; a small picklable state.
 
-    Build it with :func:`new_baseline`. State: a float32 slot table (slots × 2: level, count), a float32 ring of the
-    last ``short_window`` raw scores and a float64 vector of 14 scalars; about 1 KiB pickled.
+    Build it with :func:`new_baseline`. State: a float32 slot table (slots × 2: level, count), a float32
+    ring of the last ``short_window`` raw scores and a float64 vector of 17 scalars; about 0.7 KiB pickled.
     """
 
-    __slots__ = ("_rules", "_threshold", "_window_s", "recent", "scalars", "slots")
+    __slots__ = ("_rules", "_slot_min", "_threshold", "_warmup", "_window_s", "recent", "scalars", "slots")
 
     def __init__(self, rules: AnomalyRules, window_s: int, false_alarms_per_day: float) -> None:
         """Use :func:`new_baseline`; ``false_alarms_per_day`` is the target of this sensor's kind."""
@@ -149,6 +150,7 @@ class SensorBaseline:
         self._window_s = max(1, int(window_s))
         tail_p = min(0.5, false_alarms_per_day * self._window_s / 86_400.0)
         self._threshold = _ideal_score(tail_p)
+        self._derive()
         per_day = 24 // rules.slot_hours
         self.slots: npt.NDArray[np.float32] = np.zeros((2 * per_day, 2), dtype=np.float32)
         self.recent: npt.NDArray[np.float32] = np.zeros(max(1, rules.short_window), dtype=np.float32)
@@ -167,9 +169,17 @@ class SensorBaseline:
     def __setstate__(self, data: tuple[Any, ...]) -> None:
         rules, self._window_s, self._threshold, slots, recent, scalars = data
         self._rules = _DEFAULT_RULES if rules is None else rules
+        self._derive()
         self.slots = np.frombuffer(slots, dtype=np.float32).reshape(-1, 2).copy()
         self.recent = np.frombuffer(recent, dtype=np.float32).copy()
         self.scalars = np.frombuffer(scalars, dtype=np.float64).copy()
+
+    def _derive(self) -> None:
+        """Window counts that follow from the rules and the window length (not pickled)."""
+        r = self._rules
+        self._warmup = max(r.warmup_windows, math.ceil(r.warmup_hours * 3600.0 / self._window_s))
+        per_pass = r.slot_hours * 3600.0 / self._window_s  # windows of one slot in one day
+        self._slot_min = max(r.min_slot_windows, math.ceil(r.min_slot_days * per_pass))
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -196,7 +206,7 @@ class SensorBaseline:
     def score_window(self, stats: WindowStats) -> BaselineScore | None:
         """Score one closed window against what was learned before it; ``None`` while warming up."""
         x = stats.mean
-        if not math.isfinite(x) or self.scalars[_N] < self._rules.warmup_windows:
+        if not math.isfinite(x) or self.scalars[_N] < self._warmup:
             return None
         raw, z, centre, spread, slot = self._raw(x, stats.window_start)
         likelihood = self._likelihood(raw)
@@ -221,10 +231,10 @@ class SensorBaseline:
             return
         s = self.scalars
         r = self._rules
-        raw, z, _centre, _spread, slot = self._raw(x, stats.window_start)
+        raw, z, _centre, _spread, _slot = self._raw(x, stats.window_start)
         likelihood = self._likelihood(raw)
         undamped = max(likelihood, raw)
-        warm = s[_N] >= r.warmup_windows
+        warm = s[_N] >= self._warmup
         if warm:
             self._damped(undamped, advance=True)
             s[_RUN] = s[_RUN] + 1 if raw >= self.threshold else 0
@@ -245,7 +255,7 @@ class SensorBaseline:
         s[_LONG_MEAN] += a * dl
         s[_LONG_VAR] = (1.0 - a) * (s[_LONG_VAR] + a * dl * dl)
         self._learn_level(x, n)
-        self._learn_slot(slot, x, z)
+        self._learn_slot(stats.window_start, x, z)
         # protect the range: while warming up or for a normal window take x, else move 10 % towards it
         step = 1.0 if (raw < 0.5 or not warm or n < 2) else 0.1
         if x < s[_LO]:
@@ -270,9 +280,9 @@ class SensorBaseline:
         s = self.scalars
         level_std = self._level_std()
         level_z = (x - float(s[_VALUE_MEAN])) / level_std if s[_N] > 0 else 0.0
-        slot = slot_of(window_start, r.utc_offset_h, r.slot_hours)
-        centre, count = (float(v) for v in self.slots[slot])
-        if count >= r.min_slot_windows:
+        slot, neighbour, share = self._place(window_start)
+        centre, count = self._expected(slot, neighbour, share)
+        if count >= self._slot_min:
             # the sensor's pooled residual spread: steadier than one slot's few windows
             floor = max(r.min_abs_std, r.min_rel_std * abs(centre), r.slot_floor_of_level * level_std)
             spread = max(float(s[_RESIDUAL]), floor)
@@ -334,27 +344,62 @@ class SensorBaseline:
         s[_VALUE_MEAN] += a * d
         s[_VALUE_VAR] = (1.0 - a) * (s[_VALUE_VAR] + a * d * d)
 
-    def _learn_slot(self, slot: int, x: float, z: float) -> None:
-        """Robust EW update of one slot; an anomalous window (|z| > gate_z) moves it ``gate_weight`` as much."""
+    def _place(self, window_start: int) -> tuple[int, int, float]:
+        """The window's slot, the adjacent slot its midpoint leans towards, and that one's share (0..0.5).
+
+        The expected level is piecewise linear between slot midpoints, so a slope within the hour
+        (a pressure ramp in the morning) is not mistaken for noise.
+        """
         r = self._rules
+        slot_ms = r.slot_hours * _MS_PER_H
+        mid = window_start + self._window_s * 500
+        slot = slot_of(mid, r.utc_offset_h, r.slot_hours)
+        local = mid + round(r.utc_offset_h * _MS_PER_H)
+        frac = (local % slot_ms) / slot_ms - 0.5
+        per_day = 24 // r.slot_hours
+        base = slot - slot % per_day
+        neighbour = base + (slot - base + (1 if frac >= 0 else -1)) % per_day
+        return slot, neighbour, abs(frac)
+
+    def _expected(self, slot: int, neighbour: int, share: float) -> tuple[float, float]:
+        """Expected level at a window (blended with the adjacent slot once that one is learned) and the slot's count."""
+        centre, count = (float(v) for v in self.slots[slot])
+        nb_centre, nb_count = (float(v) for v in self.slots[neighbour])
+        if nb_count >= self._slot_min and count >= self._slot_min:
+            centre += share * (nb_centre - centre)
+        return centre, count
+
+    def _learn_slot(self, window_start: int, x: float, z: float) -> None:
+        """Robust EW update of the window's slot (and its share of the adjacent one); an anomalous window
+        (|z| > gate_z) moves them ``gate_weight`` as much."""
+        r = self._rules
+        slot, neighbour, share = self._place(window_start)
         row = self.slots[slot]
-        centre, count = float(row[_CENTRE]), float(row[_COUNT])
+        centre, count = self._expected(slot, neighbour, share)
         if count == 0:
             row[_CENTRE], row[_COUNT] = x, 1
             return
         a = max(r.slot_alpha, 1.0 / (count + 1))
         d = x - centre
-        gated = count >= r.min_slot_windows and abs(z) > r.gate_z
-        if count >= r.min_slot_windows:
+        blended = float(self.slots[neighbour, _COUNT]) >= self._slot_min and count >= self._slot_min
+        # robust updates only once the pooled spread rests on some windows (a spread of 0 would freeze them)
+        robust = count >= self._slot_min and self.scalars[_RESIDUAL_N] >= _ROBUST_AFTER
+        gated = robust and abs(z) > r.gate_z
+        if robust:
             if gated:
                 a *= r.gate_weight
             lim = r.gate_z * max(float(self.scalars[_RESIDUAL]), r.min_abs_std)
             d = min(max(d, -lim), lim)
-        row[_CENTRE] = centre + a * d
+        if blended:  # a linear basis: each slot moves by its share of the innovation
+            row[_CENTRE] += a * (1.0 - share) * d
+            self.slots[neighbour, _CENTRE] += a * share * d
+        else:
+            row[_CENTRE] += a * d
         row[_COUNT] = min(count + 1, 60_000)
-        if count >= r.min_slot_windows:  # pooled residual spread (EW mean absolute residual → σ)
+        if count >= self._slot_min:  # pooled residual spread (EW mean absolute residual → σ)
             s = self.scalars
-            b = max(r.residual_alpha, 1.0 / max(1.0, float(s[_N]) - r.min_slot_windows))
+            s[_RESIDUAL_N] += 1
+            b = max(r.residual_alpha, 1.0 / float(s[_RESIDUAL_N]))
             b *= r.gate_weight if gated else 1.0
             s[_RESIDUAL] += b * (abs(d) * _MAD_TO_SIGMA - s[_RESIDUAL])
 
