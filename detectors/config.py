@@ -291,7 +291,7 @@ class AnomalyRules:
     slot_hours: int = 1
     #: a slot scores once it has learned this many windows, and windows of at least this many days
     min_slot_windows: int = 3
-    min_slot_days: float = 2.0
+    min_slot_days: float = 7.0
     #: EW weight of a slot update (at least 1/n while the slot is young)
     slot_alpha: float = 0.1
     #: EW weight of the sensor's pooled residual spread around its slots (the slot z's denominator)
@@ -300,6 +300,10 @@ class AnomalyRules:
     gate_z: float = 3.0
     #: ... and it moves its slot with this fraction of the usual weight
     gate_weight: float = 0.05
+    #: the slot view counts in full when the level's std is at least this many times the spread around
+    #: the slots (a daily pattern), not at all at or below ``seasonal_gain_none`` (linear in between)
+    seasonal_gain_full: float = 4.0
+    seasonal_gain_none: float = 2.0
     #: a slot's spread is at least this fraction of the level's standard deviation
     slot_floor_of_level: float = 0.05
     #: EW weight of the level's mean and variance; Huber constant of its updates

@@ -66,7 +66,10 @@ from lifeline.detectors.anomaly_base import score_from_log_p, score_from_z
 from lifeline.detectors.config import AnomalyRules
 from lifeline.detectors.results import WindowStats
 
-__all__ = ["FEATURE", "BaselineScore", "SensorBaseline", "new_baseline", "slot_label", "slot_of"]
+__all__ = [
+    "FEATURE", "AssetBaseline", "BaselineScore", "SensorBaseline", "calibrated_threshold", "learn_quantiles",
+    "new_baseline", "slot_label", "slot_of",
+]  # fmt: skip
 
 #: the window statistic the baseline models
 FEATURE = "mean"
@@ -128,6 +131,28 @@ def slot_label(slot: int, slot_hours: int) -> str:
     per_day = 24 // slot_hours
     start = (slot % per_day) * slot_hours
     return f"{_DAY_TYPES[slot // per_day]} {start:02d}:00-{start + slot_hours:02d}:00"
+
+
+def calibrated_threshold(ideal: float, quantiles: npt.NDArray[np.float64], rules: AnomalyRules) -> float:
+    """The ideal threshold ``ideal`` corrected by the tracked 99 % / 99.9 % ``quantiles`` of past scores
+    (see :attr:`SensorBaseline.threshold`).
+
+    >>> calibrated_threshold(0.5, np.array([0.2, 0.3]), AnomalyRules())   # ideal tail: unchanged
+    0.5
+    >>> calibrated_threshold(0.5, np.array([0.3, 0.5]), AnomalyRules())   # a heavier tail: higher
+    0.9
+    """
+    q2, q3 = float(quantiles[0]), float(quantiles[1])
+    slope = min(max(q3 - q2, 0.1 * rules.calib_min_ratio), 0.1 * rules.calib_max_ratio)
+    decades = ideal * 10.0
+    return round(min(1.0, max(q3 + (decades - 3.0) * slope, ideal * rules.calib_min_ratio)), 12)
+
+
+def learn_quantiles(quantiles: npt.NDArray[np.float64], score: float, rules: AnomalyRules) -> None:
+    """One Robbins–Monro step of the online 99 % and 99.9 % quantiles (in place)."""
+    step = rules.calib_step
+    quantiles[0] += step * (0.99 - (1.0 if score <= quantiles[0] else 0.0))
+    quantiles[1] += step * (0.999 - (1.0 if score <= quantiles[1] else 0.0))
 
 
 def _ideal_score(tail_p: float) -> float:
@@ -197,11 +222,7 @@ class SensorBaseline:
         calibrated score has 0.1 per decade and gives the ideal threshold; the slope is bounded by
         ``calib_min_ratio`` / ``calib_max_ratio`` times 0.1.
         """
-        r = self._rules
-        q2, q3 = float(self.scalars[_CALIB_Q2]), float(self.scalars[_CALIB_Q3])
-        slope = min(max(q3 - q2, 0.1 * r.calib_min_ratio), 0.1 * r.calib_max_ratio)
-        decades = self._threshold * 10.0
-        return min(1.0, max(q3 + (decades - 3.0) * slope, self._threshold * r.calib_min_ratio))
+        return calibrated_threshold(self._threshold, self.scalars[_CALIB_Q2 : _CALIB_Q3 + 1], self._rules)
 
     def score_window(self, stats: WindowStats) -> BaselineScore | None:
         """Score one closed window against what was learned before it; ``None`` while warming up."""
@@ -239,9 +260,7 @@ class SensorBaseline:
             self._damped(undamped, advance=True)
             s[_RUN] = s[_RUN] + 1 if raw >= self.threshold else 0
             if s[_RUN] <= r.calib_max_run:  # calibration learns from all but the body of a lasting anomaly
-                q2, q3 = s[_CALIB_Q2], s[_CALIB_Q3]
-                s[_CALIB_Q2] = q2 + r.calib_step * (0.99 - (1.0 if raw <= q2 else 0.0))
-                s[_CALIB_Q3] = q3 + r.calib_step * (0.999 - (1.0 if raw <= q3 else 0.0))
+                learn_quantiles(s[_CALIB_Q2 : _CALIB_Q3 + 1], raw, r)
                 s[_CALIB_N] += 1
         # short-term score history
         n = int(s[_N])
@@ -287,12 +306,24 @@ class SensorBaseline:
             floor = max(r.min_abs_std, r.min_rel_std * abs(centre), r.slot_floor_of_level * level_std)
             spread = max(float(s[_RESIDUAL]), floor)
             z = (x - centre) / spread
-            slot_score = score_from_z(z)
+            slot_score = score_from_z(z) * self._seasonal_trust(level_std, spread)
         else:
             centre, spread, z, slot_score = float(s[_VALUE_MEAN]), level_std, level_z, 0.0
         w_level, w_novelty, w_slot = r.weights
         raw = max(w_level * score_from_z(level_z), w_novelty * self._novelty(x), w_slot * slot_score)
         return raw, z, centre, spread, slot
+
+    def _seasonal_trust(self, level_std: float, spread: float) -> float:
+        """How far the slot view is trusted (0..1): by how much the slots explain the level's spread.
+
+        A series without a daily pattern (spread around the slots ≈ the level's own) gains nothing from
+        slots whose few windows per slot make its z noisier; a seasonal one (``level_std / spread`` at or
+        above ``seasonal_gain_full``) is scored by its slots in full.
+        """
+        r = self._rules
+        gain = level_std / spread
+        span = r.seasonal_gain_full - r.seasonal_gain_none
+        return min(1.0, max(0.0, (gain - r.seasonal_gain_none) / span)) if span > 0 else 1.0
 
     def _novelty(self, x: float) -> float:
         s = self.scalars
@@ -414,3 +445,71 @@ def new_baseline(*, config: AnomalyRules, window_s: int = 600, kind: str | None 
     """
     target = config.false_alarms_per_day_by_kind.get(kind or "", config.false_alarms_per_day)
     return SensorBaseline(config, window_s, target)
+
+
+class AssetBaseline:
+    """Several series of one asset scored as one (``lifeline detect --value-column a,b,c``).
+
+    One :class:`SensorBaseline` per column; the combined statistic is the sum of the columns' squared z
+    (χ² with one degree of freedom per column when the columns are independent, Wilson–Hilferty normal
+    approximation), so small moves of several columns add up where no single one is anomalous. Its
+    score has its own calibrated threshold (the same online quantiles as a single sensor). The asset is
+    anomalous when the combined score crosses that threshold or any column is anomalous on its own;
+    ``score`` is the larger of the combined and the column scores.
+
+    >>> rules = AnomalyRules(warmup_windows=5, warmup_hours=0.0)
+    >>> asset = AssetBaseline([new_baseline(config=rules, window_s=60) for _ in range(3)], rules, 60)
+    >>> def rows(t: int, a: float) -> list[WindowStats]:
+    ...     return [WindowStats(str(c), t * 60_000, 60, 1, a + c, a + c, a + c, 0.0, 0.0, a + c) for c in range(3)]
+    >>> asset.score_windows(rows(0, 1.0)) is None
+    True
+    """
+
+    __slots__ = ("_ideal", "_rules", "columns", "quantiles", "run")
+
+    def __init__(self, columns: list[SensorBaseline], rules: AnomalyRules, window_s: int) -> None:
+        """``columns``: one fresh baseline per column (same rules and window length)."""
+        self.columns = columns
+        self._rules = rules
+        tail_p = min(0.5, rules.false_alarms_per_day * max(1, window_s) / 86_400.0)
+        self._ideal = _ideal_score(tail_p)
+        self.quantiles: npt.NDArray[np.float64] = np.array([_ideal_score(1e-2), _ideal_score(1e-3)])
+        self.run = 0
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated threshold of the combined score."""
+        return calibrated_threshold(self._ideal, self.quantiles, self._rules)
+
+    def _combined(self, verdicts: list[BaselineScore]) -> float:
+        k = len(verdicts)
+        chi2 = sum(min(v.z * v.z, 1e6) for v in verdicts)
+        c = 2.0 / (9.0 * k)
+        z = ((chi2 / k) ** (1.0 / 3.0) - (1.0 - c)) / math.sqrt(c)
+        if z <= 0.0:
+            return 0.0
+        return score_from_log_p(math.log(max(0.5 * math.erfc(z / math.sqrt(2.0)), 1e-300)))
+
+    def score_windows(self, stats: list[WindowStats]) -> BaselineScore | None:
+        """Score one row (one window per column, in column order); ``None`` while any column warms up."""
+        verdicts = [model.score_window(w) for model, w in zip(self.columns, stats, strict=True)]
+        ready = [v for v in verdicts if v is not None]
+        if len(ready) < len(verdicts):
+            return None
+        combined = self._combined(ready)
+        top = max(ready, key=lambda v: abs(v.z))
+        anomalous = combined >= self.threshold or any(v.is_anomaly for v in ready)
+        score = max(combined, *(v.score for v in ready))
+        return top._replace(score=score, is_anomaly=anomalous, feature=f"{top.feature} of column {ready.index(top)}")
+
+    def learn_windows(self, stats: list[WindowStats]) -> None:
+        """Learn one row (after :meth:`score_windows`)."""
+        verdicts = [model.score_window(w) for model, w in zip(self.columns, stats, strict=True)]
+        ready = [v for v in verdicts if v is not None]
+        if len(ready) == len(verdicts):
+            combined = self._combined(ready)
+            self.run = self.run + 1 if combined >= self.threshold else 0
+            if self.run <= self._rules.calib_max_run:
+                learn_quantiles(self.quantiles, combined, self._rules)
+        for model, w in zip(self.columns, stats, strict=True):
+            model.learn_window(w)

@@ -72,25 +72,36 @@ def test_a_sustained_step_is_not_absorbed_within_a_day() -> None:
     assert all(flagged), flagged
 
 
-def test_calibration_gives_roughly_the_target_rate_on_pure_noise() -> None:
-    # target 1 false alarm per sensor-day with 10-minute windows: p = 1 × 600 / 86400 = 1/144 per window,
-    # so 100 scored days of white noise should flag about 100 windows (1 per day) per seed.
+def _flagged_per_day(pattern_amplitude: float, seed: int) -> float:
+    """Windows flagged per day on a daily pattern plus white noise (σ = 1), after two weeks of learning."""
     rules = AnomalyRules(utc_offset_h=0.0, false_alarms_per_day=1.0)
-    per_day = []
-    for seed in (0, 1, 2):
-        rng = np.random.default_rng(seed)
-        model = new_baseline(config=rules, window_s=600)
-        values = rng.normal(10.0, 1.0, 144 * 114)
-        flagged = scored = 0
-        for i, v in enumerate(values.tolist()):
-            w = _window(i, v, window_s=600)
-            verdict = model.score_window(w)
-            model.learn_window(w)
-            if verdict is not None and i >= 144 * 14:  # after two weeks of learning
-                scored += 1
-                flagged += verdict.is_anomaly
-        per_day.append(flagged / scored * 144)
-    assert 0.3 <= sum(per_day) / 3 <= 2.5, per_day
+    rng = np.random.default_rng(seed)
+    model = new_baseline(config=rules, window_s=600)
+    n = 144 * 114
+    values = 10.0 + pattern_amplitude * np.sin(2 * np.pi * np.arange(n) / 144) + rng.normal(0.0, 1.0, n)
+    flagged = scored = 0
+    for i, v in enumerate(values.tolist()):
+        w = _window(i, v, window_s=600)
+        verdict = model.score_window(w)
+        model.learn_window(w)
+        if verdict is not None and i >= 144 * 14:
+            scored += 1
+            flagged += verdict.is_anomaly
+    return flagged / scored * 144
+
+
+def test_calibration_gives_roughly_the_target_rate_on_noise_around_a_daily_pattern() -> None:
+    # target 1 false alarm per sensor-day with 10-minute windows: p = 1 × 600 / 86400 = 1/144 per window,
+    # so 100 scored days of white noise around the pattern should flag about 100 windows (1 per day).
+    per_day = [_flagged_per_day(5.0, seed) for seed in (0, 1, 2)]
+    assert 0.4 <= sum(per_day) / 3 <= 2.5, per_day
+
+
+def test_pure_noise_stays_at_or_below_the_target_rate() -> None:
+    # no daily pattern: the slot view is not trusted and the level and range views are conservative,
+    # so the rate is at most the target (1 per day), not above it
+    per_day = [_flagged_per_day(0.0, seed) for seed in (0, 1)]
+    assert sum(per_day) / 2 <= 1.0, per_day
 
 
 def test_no_score_while_warming_up_and_scoring_changes_nothing() -> None:
