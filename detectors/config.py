@@ -292,6 +292,8 @@ class AnomalyRules:
     #: a slot scores once it has learned this many windows, and windows of at least this many days
     min_slot_windows: int = 3
     min_slot_days: float = 7.0
+    #: the slot view counts a change once it has lasted this many windows (1..3)
+    slot_persist_windows: int = 3
     #: EW weight of a slot update (at least 1/n while the slot is young)
     slot_alpha: float = 0.1
     #: EW weight of the sensor's pooled residual spread around its slots (the slot z's denominator)
