@@ -252,7 +252,7 @@ class SensorBaseline:
             observed=x,
             feature=FEATURE,
             slot=slot_label(slot, self._rules.slot_hours),
-            is_anomaly=raw >= self.threshold,
+            is_anomaly=self._flags(raw),
         )
 
     def learn_window(self, stats: WindowStats) -> None:
@@ -268,7 +268,7 @@ class SensorBaseline:
         warm = s[_N] >= self._warmup
         if warm:
             self._damped(undamped, advance=True)
-            s[_RUN] = s[_RUN] + 1 if raw >= self.threshold else 0
+            s[_RUN] = s[_RUN] + 1 if self._flags(raw) else 0
             if s[_RUN] <= r.calib_max_run:  # calibration learns from all but the body of a lasting anomaly
                 learn_quantiles(s[_CALIB_Q2 : _CALIB_Q3 + 1], raw, r)
                 s[_CALIB_N] += 1
@@ -295,6 +295,13 @@ class SensorBaseline:
         s[_N] = n + 1
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _flags(self, raw: float) -> bool:
+        """The decision: ``raw`` at or above the calibrated threshold. A sensor whose own score tail cannot
+        be brought to the target (the threshold capped at 1.0) flags nothing until its tail comes down;
+        its scores are still reported."""
+        threshold = self.threshold
+        return raw >= threshold and threshold < 1.0
 
     def _tail_p(self) -> float:
         return min(0.5, math.pow(10.0, -10.0 * self.threshold))
