@@ -32,6 +32,21 @@ case "$cmd" in
     ;;
   test)
     shift
+    # the browser tests (tests/browser, Playwright) drive Debian's Chromium (never `playwright install`);
+    # the health-report test prints a PDF with it and rasterises the first page with pdftoppm
+    missing=""
+    for need in /usr/bin/chromium:chromium pdftoppm:poppler-utils fc-list:fonts-noto-cjk; do
+      command -v "${need%%:*}" >/dev/null 2>&1 || missing="$missing ${need##*:}"
+    done
+    if [ -n "$missing" ]; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "==> installing$missing (apt-get)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing fonts-noto-cjk >/dev/null
+      else
+        echo "error: the browser and report tests need:$missing. Install them as root: apt-get install -y$missing fonts-noto-cjk" >&2
+        exit 1
+      fi
+    fi
     echo "==> ruff"
     ruff check .
     ruff format --check .

@@ -21,7 +21,16 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lifeline.api import routes_alerts, routes_sensors, routes_ws
+from lifeline.api import (
+    routes_alerts,
+    routes_analyst,
+    routes_console,
+    routes_lifelines,
+    routes_notify,
+    routes_sensors,
+    routes_work_orders,
+    routes_ws,
+)
 from lifeline.api.alerts_store import AlertStore
 from lifeline.api.auth import Authenticator, Permission, Principal
 from lifeline.api.context import ApiContext, BearerCredentials, Ctx, bearer_principal
@@ -33,6 +42,7 @@ from lifeline.api.metrics import ApiMetrics
 from lifeline.api.readings_store import ReadingStore
 from lifeline.api.settings import ApiSettings
 from lifeline.api.views import ErrorOut, Health
+from lifeline.api.work_orders import WorkOrderService
 from lifeline.connectors.exceptions import QuestDBError
 from lifeline.connectors.kafka import ensure_topics, make_producer
 from lifeline.connectors.questdb import QuestDB
@@ -78,7 +88,7 @@ def uvicorn_options(api: ApiSettings) -> dict[str, Any]:
 
 def _public_paths(api: ApiSettings) -> frozenset[str]:
     ops = {"/healthz": api.public_healthz, "/metrics": api.public_metrics}
-    return DOC_PATHS | {path for path, public in ops.items() if public}
+    return DOC_PATHS | routes_console.PUBLIC_PATHS | {path for path, public in ops.items() if public}
 
 
 def create_app(
@@ -109,16 +119,22 @@ def create_app(
                          producer=make_producer(settings, **{"linger.ms": 0}))  # fmt: skip
         ctx.feed = KafkaFeed(settings, topic, hub, asyncio.get_running_loop())
         ctx.feed.start()
+        ctx.work_orders = WorkOrderService(settings=settings, topic=settings.work_orders_topic, producer=ctx.producer,
+                                           db=db)  # fmt: skip
+        await asyncio.to_thread(ctx.work_orders.ensure_topic)
+        ctx.work_orders.start(asyncio.get_running_loop())
         app.state.ctx = ctx
         try:
             yield
         finally:
+            ctx.work_orders.stop()
             ticker.cancel()
             ctx.feed.stop()
             ctx.producer.flush(5)
             db.close()
 
-    app = FastAPI(title="Lifeline API", version="0.1.0", description=_DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="Lifeline API", version="0.1.0", description=_DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # fmt: skip  # served from local files by routes_console
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -182,6 +198,11 @@ def create_app(
     app.include_router(routes_alerts.router)
     app.include_router(routes_sensors.router)
     app.include_router(routes_ws.router)
+    app.include_router(routes_notify.router)
+    app.include_router(routes_lifelines.router)
+    app.include_router(routes_work_orders.router)
+    app.include_router(routes_analyst.router)
+    app.include_router(routes_console.router)
     _add_guards(app, api, auth)
     return app
 

@@ -15,6 +15,7 @@ from lifeline.api.hub import AlertHub, KafkaFeed
 from lifeline.api.metrics import ApiMetrics
 from lifeline.api.readings_store import ReadingStore
 from lifeline.api.settings import ApiSettings
+from lifeline.api.work_orders import WorkOrderService
 from lifeline.connectors.questdb import QuestDB
 from lifeline.registry import Registry
 from lifeline.settings import Settings
@@ -38,6 +39,7 @@ class ApiContext:
     readings: ReadingStore
     producer: Producer
     feed: KafkaFeed | None = field(default=None)
+    work_orders: WorkOrderService | None = field(default=None)
 
 
 def get_ctx(request: Request) -> ApiContext:

@@ -1,4 +1,11 @@
-"""Export of query results as CSV or Parquet."""
+"""Export of query results as CSV or Parquet.
+
+CSV is made to open correctly in Excel, including on Chinese Windows: ``bom=true`` prefixes the UTF-8
+byte-order mark (without it Excel reads UTF-8 as the local code page and garbles Chinese text), and
+every time column says its zone in its header — ``ts (UTC)`` or, with ``tz=Asia/Shanghai``,
+``ts (Asia/Shanghai)`` — with values as ``2026-12-03 10:05:00`` in that zone, a form Excel reads as a
+date and time. Parquet keeps typed UTC timestamps.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,49 @@ import csv
 import enum
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from fastapi import Response
+from fastapi import Depends, Query, Response
 
-__all__ = ["ExportFormat", "export_response"]
+from lifeline.api.exceptions import UserInputError
+
+__all__ = ["CsvOptions", "CsvOpts", "ExportFormat", "export_response", "is_time_column"]
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class CsvOptions:
+    """``bom`` and ``tz`` query parameters of the CSV exports."""
+
+    bom: Annotated[bool, Query(description="prefix a UTF-8 byte-order mark (Excel on Chinese Windows)")] = False
+    tz: Annotated[str, Query(max_length=64, description="time zone of time columns, e.g. Asia/Shanghai")] = "UTC"
+
+    def zone(self) -> ZoneInfo:
+        """The validated zone; 400 for an unknown name."""
+        try:
+            return ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UserInputError(f"unknown time zone {self.tz!r}: use an IANA name such as Asia/Shanghai") from None
+
+
+#: the CSV options as a FastAPI dependency (query parameters ``bom`` and ``tz``)
+CsvOpts = Annotated[CsvOptions, Depends()]
+
+
+def is_time_column(name: str) -> bool:
+    """Time columns by the project's naming: ``ts`` and ``*_at``."""
+    return name == "ts" or name.endswith("_at")
+
+
+def _time_text(value: datetime, zone: ZoneInfo) -> str:
+    local = value.astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M:%S") + (f".{local.microsecond // 1000:03d}" if local.microsecond else "")
 
 
 class ExportFormat(enum.StrEnum):
@@ -23,9 +65,9 @@ class ExportFormat(enum.StrEnum):
     PARQUET = "parquet"
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Any, zone: ZoneInfo) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return _time_text(value, zone)
     if isinstance(value, list | tuple):
         return ",".join(str(v) for v in value)
     if isinstance(value, enum.Enum):
@@ -33,15 +75,21 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def export_response(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: ExportFormat, name: str) -> Response:
-    """A download of ``rows`` (dicts with ``columns``) as CSV (UTF-8, header row) or Parquet."""
+def export_response(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: ExportFormat, name: str,
+    options: CsvOptions | None = None,
+) -> Response:  # fmt: skip
+    """A download of ``rows`` (dicts with ``columns``) as CSV (UTF-8, header row, time columns in
+    ``options.tz`` and named with it, optional BOM) or Parquet."""
     if fmt is ExportFormat.CSV:
+        options = options or CsvOptions()
+        zone = options.zone()
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow([f"{c} ({options.tz})" if is_time_column(c) else c for c in columns])
         for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in columns])
-        body: bytes = buffer.getvalue().encode()
+            writer.writerow([_cell(row.get(c), zone) for c in columns])
+        body: bytes = (UTF8_BOM if options.bom else b"") + buffer.getvalue().encode()
         media = "text/csv; charset=utf-8"
     else:
         data = {c: [_parquet_cell(row.get(c)) for row in rows] for c in columns}

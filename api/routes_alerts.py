@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from lifeline.api.auth import Permission, Principal
 from lifeline.api.context import ApiContext, Ctx, need
 from lifeline.api.exceptions import ConflictError, NotFoundError
-from lifeline.api.export import ExportFormat, export_response
+from lifeline.api.export import CsvOpts, ExportFormat, export_response
 from lifeline.api.params import AlertQuery, Paging, time_range
 from lifeline.api.state import ACTIVE, AlertStatus, next_status
 from lifeline.api.views import AlertDetail, AlertEventOut, AlertOut, ErrorOut, LifecycleRequest, Page
@@ -129,10 +129,19 @@ def acknowledge(ctx: Ctx, principal: Writer, alert_id: str, body: LifecycleReque
 
 @router.post(
     "/alerts/{alert_id}/resolve", response_model=AlertEventOut, summary="Resolve (close) an alert",
-    responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut, "description": "already resolved"}},
+    responses={404: {"model": ErrorOut},
+               409: {"model": ErrorOut, "description": "already resolved, or a work order is open"}},
 )  # fmt: skip
-def resolve(ctx: Ctx, principal: Writer, alert_id: str, body: LifecycleRequest | None = None) -> AlertEventOut:
-    """Write a ``resolved`` event (with the comment, e.g. the cause or a false-alarm reason)."""
+def resolve(
+    ctx: Ctx, principal: Writer, alert_id: str, body: LifecycleRequest | None = None,
+    override: Annotated[bool, Query(description="admin only: resolve although a work order is open")] = False,
+) -> AlertEventOut:  # fmt: skip
+    """Write a ``resolved`` event (with the comment, e.g. the cause or a false-alarm reason).
+
+    409 while the alert has a work order that is not verified, unless an admin passes ``override=true``.
+    """
+    if ctx.work_orders is not None:
+        ctx.work_orders.book.check_resolvable(alert_id, principal, override)
     event = _lifecycle(ctx, principal, alert_id, AlertEventType.RESOLVED, body.comment if body else "")
     return AlertEventOut.of(event)
 
@@ -145,7 +154,7 @@ _EXPORT_COLUMNS = tuple(AlertOut.model_fields)
     responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
 )  # fmt: skip
 def export_alerts(
-    ctx: Ctx, principal: Annotated[Principal, need(Permission.READ_DATA)], query: Query_,
+    ctx: Ctx, principal: Annotated[Principal, need(Permission.READ_DATA)], query: Query_, csv_options: CsvOpts,
     format: ExportFormat = ExportFormat.CSV, start: Start = None, end: End = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
 ) -> Response:  # fmt: skip
@@ -153,4 +162,4 @@ def export_alerts(
     start, end = time_range(start, end)
     events, _ = ctx.alerts.history(query.filter_for(principal), start=start, end=end, limit=limit, offset=0)
     rows = [_latest_view(ctx, e).model_dump() for e in events]
-    return export_response(rows, _EXPORT_COLUMNS, format, "alerts")
+    return export_response(rows, _EXPORT_COLUMNS, format, "alerts", csv_options)

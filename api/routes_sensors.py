@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from lifeline.api.auth import Permission, Principal
 from lifeline.api.context import ApiContext, Ctx, need
 from lifeline.api.exceptions import NotFoundError, UserInputError
-from lifeline.api.export import ExportFormat, export_response
+from lifeline.api.export import CsvOpts, ExportFormat, export_response
 from lifeline.api.params import Paging, time_range
 from lifeline.api.readings_store import choose_interval, parse_interval
 from lifeline.api.views import AssetOut, ErrorOut, Page, SensorOut, SeriesOut, SeriesPoint
@@ -175,10 +175,12 @@ def series(
     responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
 )  # fmt: skip
 def export_series(
-    ctx: Ctx, principal: Reader, sensor_id: str, format: ExportFormat = ExportFormat.CSV, start: Start = None,
+    ctx: Ctx, principal: Reader, sensor_id: str, csv_options: CsvOpts, format: ExportFormat = ExportFormat.CSV,
+    start: Start = None,
     end: End = None, interval: Interval = None, max_points: MaxPoints = 10_000,
 ) -> Response:  # fmt: skip
     """The same buckets as ``GET /sensors/{sensor_id}/series``, as a file."""
     out = _series(ctx, principal, sensor_id, start, end, interval, max_points)
     rows = [{"sensor_id": sensor_id, **p.model_dump()} for p in out.points]
-    return export_response(rows, ("sensor_id", "ts", "mean", "min", "max", "count"), format, f"series-{sensor_id}")
+    columns = ("sensor_id", "ts", "mean", "min", "max", "count")
+    return export_response(rows, columns, format, f"series-{sensor_id}", csv_options)

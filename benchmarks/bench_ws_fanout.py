@@ -11,7 +11,8 @@ the Kafka message timestamp (set by the producer, the moment the event enters Ka
 the client's ``recv()`` returns the frame. It checks that every client received every event (drops
 reported by the server are counted too). ``--runs`` measurement rounds share one setup; the figures
 of each round and their median are printed. Target: p99 ≤ 200 ms at 100 events/s with 1,000 clients.
-Every client subscribes to everything (the worst case for fan-out).
+Every client subscribes to everything (the worst case for fan-out). For 10,000 clients:
+``--clients 10000 --client-procs 4`` (handshakes are paced: at most 32 in flight per client process).
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ from typing import Any
 
 SECRET = "bench-secret-" + "z" * 24
 KAFKA_TS = b'"kafka_ts":'
+OPENING_PER_PROC = 32  # websocket handshakes in flight per client process
+
+
+def _connect_timeout_s(clients: int) -> float:
+    """How long connecting ``clients`` may take: 120 s, plus 20 ms per client beyond the first 5,000."""
+    return 120.0 + max(0, clients - 5000) * 0.02
 
 
 def _raise_fd_limit(wanted: int) -> int:
@@ -72,11 +79,13 @@ class _Clients:
         self.frames = 0
         self.measuring = False
 
-    async def client(self, index: int) -> None:
+    async def client(self, index: int, opening: asyncio.Semaphore) -> None:
         from websockets.asyncio.client import connect
 
-        async with connect(self.url, open_timeout=120, max_queue=None, ping_interval=None, compression=None) as ws:
+        async with opening:  # a bounded number of handshakes at a time: a burst of thousands overflows the backlog
+            ws = await connect(self.url, open_timeout=120, max_queue=None, ping_interval=None, compression=None)
             await ws.recv(decode=False)  # snapshot
+        async with ws:
             self.connected += 1
             if self.connected == self.count:
                 self.all_connected.set()
@@ -122,12 +131,16 @@ def _uvloop() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 async def _client_main(url: str, count: int, conn: Connection) -> None:
     clients = _Clients(url, count)
-    tasks = []
-    for i in range(count):
-        tasks.append(asyncio.create_task(clients.client(i)))
-        if i % 50 == 49:
-            await asyncio.sleep(0.05)
-    await asyncio.wait_for(clients.all_connected.wait(), 120)
+    opening = asyncio.Semaphore(OPENING_PER_PROC)
+    tasks = [asyncio.create_task(clients.client(i, opening)) for i in range(count)]
+    try:
+        await asyncio.wait_for(clients.all_connected.wait(), _connect_timeout_s(count))
+    except TimeoutError:
+        conn.send(f"only {clients.connected} of {count} clients connected in {_connect_timeout_s(count):.0f} s")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return
     loop = asyncio.get_running_loop()
     conn.send("connected")
     while True:
@@ -216,9 +229,11 @@ def _run(args: argparse.Namespace, base_ws: str, settings: object, topic: str, s
         pipes.append(mine)
     try:
         for pipe in pipes:
-            if not pipe.poll(180):
+            if not pipe.poll(_connect_timeout_s(args.clients) + 60):
                 raise TimeoutError("clients did not connect")
-            pipe.recv()
+            status = pipe.recv()
+            if status != "connected":
+                raise TimeoutError(f"a client process reports: {status}")
         loop = "uvloop" if _uvloop() else "asyncio"
         print(f"{args.clients} clients connected in {time.perf_counter() - started:.1f} s "
               f"({len(procs)} client processes; event loop: {loop} in the clients and the server)")  # fmt: skip
@@ -279,6 +294,15 @@ def _run(args: argparse.Namespace, base_ws: str, settings: object, topic: str, s
             print(f"   CPU ({wall:.1f} s wall): API server {user + system:.1f} s ({user:.1f} user {system:.1f} sys), "
                   f"clients {sum(r[4] for r in results):.1f} s; {sum(r[5] for r in results):,} event frames "
                   f"received")  # fmt: skip
+            busy = (user + system) / wall if wall > 0 else 0.0
+            load, cores = os.getloadavg()[0], os.cpu_count() or 1
+            if load > 1.5 * cores:
+                limit = f"the machine: load average {load:.1f} on {cores} cores starves every process (not meaningful)"
+            elif busy >= 0.9:
+                limit = "the API server's one event loop (≥ 90 % of a core busy)"
+            else:
+                limit = "not the server's CPU: see Kafka→hub lag above and the clients' CPU"
+            print(f"   what limits it: {limit}; server busy {busy:.0%} of one core")
         med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
         print(
             f"\n== websocket fan-out, median of {len(rounds)} runs: {args.clients} clients, {total} events at "
@@ -364,10 +388,16 @@ def main() -> None:
             wait_for_api(f"http://127.0.0.1:{api_port}", 60)
             _run(args, f"ws://127.0.0.1:{api_port}", settings, topic, server.pid)
         finally:
-            if server is not None:
-                server.terminate()
-                server.wait(30)
-            manager.down(settings, report=lambda _line: None)
+            try:
+                if server is not None:
+                    server.terminate()
+                    try:
+                        server.wait(30)
+                    except subprocess.TimeoutExpired:
+                        server.kill()
+                        server.wait(30)
+            finally:
+                manager.down(settings, report=lambda _line: None)
 
 
 if __name__ == "__main__":

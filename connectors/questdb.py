@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -21,7 +22,15 @@ from lifeline.models import AlertEvent
 from lifeline.schema import TABLES, Table
 from lifeline.settings import Settings
 
-__all__ = ["QueryResult", "QuestDB", "parse_exec_body", "write_alert_event"]
+__all__ = [
+    "STATS_COLUMNS",
+    "QueryResult",
+    "QuestDB",
+    "newest_stats_ms",
+    "parse_exec_body",
+    "read_sensor_stats",
+    "write_alert_event",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +130,22 @@ class QuestDB:
         """Create every project table if missing (idempotent)."""
         for table in tables:
             self.exec(table.create_sql(self.settings.questdb_table_prefix))
+            self.add_missing_columns(table)
+
+    def add_missing_columns(self, table: Table) -> list[str]:
+        """Add the columns a newer release defines to a table an older one created; return their names.
+
+        ``CREATE TABLE IF NOT EXISTS`` leaves an existing table alone, so a column added later (for
+        example ``notifications.sent_at``) would be missing on a server that ran an older schema.
+        """
+        name = self.table(table.name)
+        present = {str(row[0]) for row in self.exec(f"SELECT \"column\" FROM table_columns('{name}')").rows}  # noqa: S608
+        missing = [(col, sql_type) for col, sql_type in table.columns if col not in present]
+        for col, sql_type in missing:
+            self.exec(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {col} {sql_type}")
+        if missing:  # a WAL table applies the change asynchronously
+            self.wait_for_wal(table.name)
+        return [col for col, _ in missing]
 
     def count(self, table: str) -> int:
         """Row count of a project table (name must be one of :data:`lifeline.schema.TABLES`)."""
@@ -146,3 +171,47 @@ class QuestDB:
         conf = self.settings.questdb_ilp_conf
         extra = "".join(f"{k}={v};" for k, v in options.items())
         return Sender.from_conf(conf + extra)
+
+
+#: the columns :func:`read_sensor_stats` returns, in this order (``ts`` = window start, epoch ms)
+STATS_COLUMNS = ("sensor_id", "ts", "window_s", "count", "mean", "min", "max", "std", "slope_per_h", "last")
+_DAY_MS = 86_400_000
+
+
+def _epoch_ms(value: Any) -> int:
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return round(aware.timestamp() * 1000)
+    return int(value)
+
+
+def read_sensor_stats(
+    db: QuestDB, since_ms: int, until_ms: int, *, chunk_ms: int = _DAY_MS,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> Iterator[list[tuple[Any, ...]]]:  # fmt: skip
+    """The ``sensor_stats`` rows with ``since_ms <= ts < until_ms``, one list per ``chunk_ms`` of event time
+    (oldest chunk first, rows in time order), as tuples in :data:`STATS_COLUMNS` order with ``ts`` in epoch ms.
+
+    ``progress(chunk_end_ms, rows_so_far, until_ms)`` is called after each chunk. Reading by time chunks
+    keeps memory to one chunk of query results and lets a warm start report how far it is.
+    """
+    table = db.table("sensor_stats")
+    sql = f"SELECT {', '.join(STATS_COLUMNS)} FROM {table} WHERE ts >= %s AND ts < %s ORDER BY ts"  # noqa: S608
+    total = 0
+    start = since_ms
+    while start < until_ms:
+        end = min(start + chunk_ms, until_ms)
+        bounds = (datetime.fromtimestamp(start / 1000, tz=UTC), datetime.fromtimestamp(end / 1000, tz=UTC))
+        result = db.query(sql, bounds)
+        rows = [(r[0], _epoch_ms(r[1]), *r[2:]) for r in result.rows]
+        total += len(rows)
+        if progress is not None:
+            progress(end, total, until_ms)
+        yield rows
+        start = end
+
+
+def newest_stats_ms(db: QuestDB) -> int | None:
+    """The window start of the newest ``sensor_stats`` row (epoch ms), or ``None`` when the table is empty."""
+    rows = db.query(f"SELECT max(ts) FROM {db.table('sensor_stats')}").rows  # noqa: S608 (validated name)
+    return _epoch_ms(rows[0][0]) if rows and rows[0][0] is not None else None

@@ -24,7 +24,7 @@ from typing import Any
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, SensorSpec, Tier
 
 from .config import RulesConfig
-from .correlation import BLOCKING_FAULT_FAMILIES, GROUP_KINDS, desired_tier
+from .correlation import BLOCKING_FAULT_FAMILIES, GROUP_KINDS, corroborated, desired_tier
 from .results import Finding
 from .state import AlertRecord, Contribution, GroupState
 
@@ -87,6 +87,7 @@ class _Run:
         self.events: list[AlertEvent] = []
         self.hold_ms = int(ctx.config.alarm.deescalate_hold_s * 1000)
         self.now = gs.horizon
+        self.raised = 0  # anomalous sensors that raised the alert being reconciled by one tier (0: none)
 
     # -- contributions -------------------------------------------------------------------------
 
@@ -174,6 +175,8 @@ class _Run:
         more = f"; +{len(ordered) - 4} more" if len(ordered) > 4 else ""
         sensors = len({c.sensor_id for c in contribs})
         record.evidence = f"{tier.label_zh} from {sensors} sensor(s): " + " | ".join(parts) + more
+        if self.raised:
+            record.evidence += f" | +1 tier: anomaly evidence on {self.raised} sensors of the group corroborates"
         record.quiet_ms = max(record.quiet_ms, *(self.ctx.quiet_ms_of(c.sensor_id) for c in contribs))
 
     def reconcile(self, now: int) -> None:
@@ -181,11 +184,17 @@ class _Run:
         grouped = self._grouped()
         keys = sorted(set(grouped) | set(self.gs.alerts))
         cfg = self.ctx.config
+        anomalous = len({c.sensor_id for cs in grouped.values() for c in cs if c.kind is AlertKind.ANOMALY})
         for key in keys:
             contribs = grouped.get(key, [])
             kind = AlertKind(key[1])
             load = self.ctx.load_sensors_of(self.gs.group_id) if kind is AlertKind.BRIDGE_OVERLOAD else 0
             want = desired_tier(kind, contribs, cfg, load)
+            self.raised = 0
+            if want is not None and anomalous:
+                raised = corroborated(kind, want, anomalous, cfg)
+                self.raised = anomalous if raised != want else 0
+                want = raised
             record = self.gs.alerts.get(key)
             if record is None:
                 if want is not None:

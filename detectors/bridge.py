@@ -130,13 +130,34 @@ def _live_load(prof: SensorProfile[LiveLoadParams], st: SensorState, ts: int, v:
 
 @dataclass(frozen=True, slots=True)
 class AccelerationParams(RuleParams):
-    """Deck acceleration: the RMS bound (m/s²) of the tier-2 comfort rule."""
+    """Deck acceleration: the RMS bound (m/s²) of the tier-2 comfort rule; for a raw channel (samples
+    faster than 1 s) the time constant (ms) of the running RMS its samples are folded into, else 0."""
 
     t2: float
+    rms_tau_ms: float = 0.0
+
+
+#: a raw accelerometer's samples are compared as a running RMS with this time constant (a comfort limit
+#: is an RMS, never a single sample of a truck's ringing)
+RAW_RMS_TAU_S = 1.0
 
 
 def _acc_params(spec: SensorSpec, cfg: RulesConfig) -> AccelerationParams:
-    return AccelerationParams(t2=threshold(spec, "t2", 0.5))
+    raw = spec.interval_s < 1.0
+    return AccelerationParams(t2=threshold(spec, "t2", 0.5), rms_tau_ms=RAW_RMS_TAU_S * 1000.0 if raw else 0.0)
+
+
+def _running_rms(st: SensorState, ts: int, v: float, tau_ms: float) -> float:
+    """The raw channel's running RMS (EW mean square in ``baseline``), started from the ring's samples."""
+    mean_square = st.baseline
+    if isnan(mean_square) or st.baseline_ts < 0 or ts - st.baseline_ts > tau_ms:
+        _, recent = st.recent()
+        recent = recent[np.isfinite(recent)]
+        mean_square = float(np.mean(recent * recent)) if recent.size else v * v
+    else:
+        mean_square += (v * v - mean_square) * (1.0 - math.exp(-(ts - st.baseline_ts) / tau_ms))
+    st.baseline, st.baseline_ts = mean_square, ts
+    return math.sqrt(mean_square)
 
 
 def _acceleration_quiet(
@@ -149,6 +170,8 @@ def _acceleration(
     prof: SensorProfile[AccelerationParams], st: SensorState, ts: int, v: float, out: list[Finding]
 ) -> None:
     t2 = prof.p.t2
+    if prof.p.rms_tau_ms > 0.0:
+        v = _running_rms(st, ts, v, prof.p.rms_tau_ms)
     if abs(v) < t2 and st.run_t2 == 0:
         if "bridge.acc" in st.emitted:
             report(prof, st, "bridge.acc", 0, AlertKind.STRUCTURAL_ANOMALY, "", ts, v, 0.0, lambda: "calm", out)

@@ -39,6 +39,7 @@ __all__ = [
     "DrainageRules",
     "FaultRules",
     "GasRules",
+    "GroupAnomalyRules",
     "RulesConfig",
     "WaterRules",
     "WindowRules",
@@ -196,7 +197,7 @@ class FaultRules:
     """docs/domain.md#sensor-faults: data-quality checks. Faults are tier 3 and go to the device maintainer."""
 
     stuck_samples: int = 12
-    stuck_min_s: float = 3600.0
+    stuck_min_s: float = 1800.0
     spike_sigma: float = 6.0
     #: absolute floor of the noise scale as a fraction of the physical range (avoids σ = 0)
     noise_floor_fraction: float = 1e-4
@@ -338,6 +339,51 @@ class AnomalyRules:
 
 
 @dataclass(frozen=True)
+class GroupAnomalyRules:
+    """docs/domain.md#group-anomaly-model: the multivariate model of each group (``[rules.group_anomaly]``).
+
+    A group's sensors are compared slot by slot (``slot_s``) with their own seasonal profile and with
+    each other (each sensor's deviation predicted from its peers'); the smoothed joint score is
+    thresholded at the level that gives ``target_alarms_per_group_day`` exceedances on normal data.
+    """
+
+    enabled: bool = True
+    #: the group model's time step; windows of a sensor are averaged into it (window lengths must divide it)
+    slot_s: int = 600
+    #: a slot is scored once the group stage's watermark has passed its end by this long, so every
+    #: member's window has arrived (must exceed the longest member interval plus the sweep interval)
+    settle_s: int = 1200
+    #: target rate of exceeding slots on normal data, per group and day (the calibration target)
+    target_alarms_per_group_day: float = 0.05
+    #: smoothing of the multivariate EWMA score (0 < λ ≤ 1; smaller finds smaller, longer shifts)
+    ewma_lambda: float = 0.2
+    #: forgetting rate of the scales, the peer regressions and the score calibration, per slot
+    learn_alpha: float = 0.01
+    #: forgetting rate of the score calibration (its mean and variance), per slot: slower, so the tail is stable
+    calibration_alpha: float = 0.002
+    #: forgetting rate of the seasonal profile, per visit of a profile bin
+    profile_alpha: float = 0.1
+    #: bins of the time-of-day profile (local time, ``local_utc_offset_h``)
+    profile_bins_per_day: int = 48
+    #: slots learned before the model scores (warm start provides them from history)
+    min_learn_slots: int = 288
+    #: consecutive anomalous slots after which the model learns again (a change that stays is the new normal)
+    max_frozen_slots: int = 432
+    #: groups with fewer eligible sensors have no group model; larger groups use their first ``max_sensors``
+    min_sensors: int = 2
+    max_sensors: int = 24
+    #: a sensor "moved" (named in the alert) when its smoothed standardised deviation is at least this
+    moved_z: float = 1.5
+    #: kinds at rest most of the time or driven by weather: no Gaussian group model
+    exclude_kinds: frozenset[SensorKind] = frozenset({
+        SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.CH4_LEL, SensorKind.COVER_TILT,
+        SensorKind.MANHOLE_LEVEL, SensorKind.SEWER_FLOW,
+    })  # fmt: skip
+    #: anomaly evidence on at least this many sensors of a group raises a rule alert by one tier
+    corroboration_min_sensors: int = 2
+
+
+@dataclass(frozen=True)
 class RulesConfig:
     """Every rule parameter, with the defaults of docs/domain.md. Frozen; build a new one to change it."""
 
@@ -349,6 +395,7 @@ class RulesConfig:
     windows: WindowRules = field(default_factory=WindowRules)
     alarm: AlarmRules = field(default_factory=AlarmRules)
     anomaly: AnomalyRules = field(default_factory=AnomalyRules)
+    group_anomaly: GroupAnomalyRules = field(default_factory=GroupAnomalyRules)
     #: China Standard Time: night-minimum-flow hours are local
     local_utc_offset_h: float = 8.0
 

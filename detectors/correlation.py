@@ -13,6 +13,10 @@ Rules (docs/domain.md#persistence-and-corroboration, tier 1 = most severe):
   does not corroborate it.
 * gas pressure: a flow surge in the same group raises a pressure anomaly by one tier.
 * sensor faults and generic anomalies: tier 3, always.
+* anomaly corroboration: anomaly evidence (per-sensor baselines or the group model) on at least
+  ``group_anomaly.corroboration_min_sensors`` sensors of the group raises any other rule alert of the group
+  by one tier, never more and never above T1 (:func:`corroborated`); fault alerts are never raised, and
+  a sensor with an active blocking fault gives no anomaly evidence.
 
 Contributions from a sensor with an active blocking fault (stuck, saturated, drifting, offset) are
 ignored for incidents: a faulty sensor never escalates an incident.
@@ -27,7 +31,7 @@ from lifeline.models import AlertKind, SensorKind, Tier
 from .config import RulesConfig
 from .state import Contribution
 
-__all__ = ["BLOCKING_FAULT_FAMILIES", "GROUP_KINDS", "LOCAL_KINDS", "desired_tier"]
+__all__ = ["BLOCKING_FAULT_FAMILIES", "GROUP_KINDS", "LOCAL_KINDS", "corroborated", "desired_tier"]
 
 #: incidents that belong to a whole group (one alert per group and kind)
 GROUP_KINDS = frozenset({
@@ -109,6 +113,24 @@ def desired_tier(
             return _T2
         return tier
     return tier
+
+
+def corroborated(kind: AlertKind, tier: Tier, anomaly_sensors: int, config: RulesConfig) -> Tier:
+    """The tier of a rule alert given anomaly evidence on ``anomaly_sensors`` sensors of its group: one tier
+    more severe when at least ``corroboration_min_sensors`` corroborate, never more than one, never for
+    anomalies or sensor faults themselves.
+
+    >>> cfg = RulesConfig()
+    >>> corroborated(AlertKind.PIPE_BURST, Tier.T3, 2, cfg), corroborated(AlertKind.PIPE_BURST, Tier.T3, 1, cfg)
+    (<Tier.T2: 2>, <Tier.T3: 3>)
+    >>> corroborated(AlertKind.SENSOR_FAULT, Tier.T3, 5, cfg), corroborated(AlertKind.GAS_LEAK, Tier.T1, 5, cfg)
+    (<Tier.T3: 3>, <Tier.T1: 1>)
+    """
+    if kind in (AlertKind.ANOMALY, AlertKind.SENSOR_FAULT) or tier is _T1:
+        return tier
+    if anomaly_sensors < config.group_anomaly.corroboration_min_sensors:
+        return tier
+    return Tier(tier.value - 1)
 
 
 #: sensor kinds that see a bridge's live load (used for overload corroboration)

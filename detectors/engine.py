@@ -34,7 +34,8 @@ from .alarms import GroupContext, evaluate_group
 from .baseline_findings import baseline_findings
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
-from .faults import check_drift, check_reading, check_silence, end_silence
+from .faults import DRIFT, check_drift, check_reading, check_silence, end_silence
+from .group_model import GroupModels
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
 from .results import Finding, SensorResult, WindowStats
 from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, RuleParams, SensorProfile
@@ -49,7 +50,7 @@ KIND_RULES: dict[SensorKind, KindRule[Any]] = {**gas.RULES, **water.RULES, **dra
 DRIFT_EXEMPT = frozenset({
     SensorKind.CRACK_WIDTH, SensorKind.DEFLECTION, SensorKind.WATER_FLOW, SensorKind.NOISE_LEVEL,
     SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.MANHOLE_LEVEL, SensorKind.COVER_TILT,
-    SensorKind.MODAL_FREQUENCY,
+    SensorKind.MODAL_FREQUENCY, SensorKind.TANK_LEVEL, SensorKind.PUMP_STATE, SensorKind.VALVE_STATE,
 })  # fmt: skip
 
 
@@ -70,6 +71,8 @@ class Detectors:
         self._profiles: dict[str, SensorProfile[Any]] = {}
         self._load_sensors: dict[str, int] = {}
         self._context = GroupContext(self.config, self._spec_or_none, self._quiet_ms, self._load_sensors_of)
+        #: the multivariate model of every multi-sensor group (docs/domain.md#group-anomaly-model)
+        self.group_models = GroupModels(registry, self.config, {s: self.group_of(s) for s in registry})
 
     # -- profiles ------------------------------------------------------------------------------
 
@@ -246,6 +249,23 @@ class Detectors:
                 st.drift_hour, st.drift_sum, st.drift_count = hour, 0.0, 0
             st.drift_sum += w.mean * w.count
             st.drift_count += w.count
+
+    def warm_start_sensor(self, state: SensorState, rows: Sequence[WindowStats]) -> None:
+        """Initialise a fresh sensor state from historical windows (``sensor_stats``, oldest first), so the
+        rules that need a day of history have it at once: the hourly means of the drift check (the last
+        :data:`AUX_DRIFT_HOURS` + 1 hours). Nothing is reported: a drift seen in the history is found again
+        by the live check at the next hour. A per-sensor learned baseline learns here too (where it exists).
+        """
+        prof = self.profile(state.sensor_id)
+        window_s = prof.window_ms // 1000
+        own = [w for w in rows if w.window_s == window_s and w.count > 0]
+        if not own or prof.kind in DRIFT_EXEMPT:
+            return
+        since = own[-1].window_start - (AUX_DRIFT_HOURS + 1) * _MS_PER_H
+        recent = [w for w in own if w.window_start >= since]
+        ends = np.array([w.window_start + prof.window_ms for w in recent], dtype=np.int64)
+        self._hourly(prof, state, recent, [], ends)
+        state.faults &= ~DRIFT
 
     def advance_sensor(self, state: SensorState, watermark_ms: int) -> SensorResult:
         """The event-time watermark moved: close a window it passed, report silence (dropout)."""

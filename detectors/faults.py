@@ -11,13 +11,14 @@ fraction of the physical range. For white noise of std σ, ``E|Δ| ≈ 1.13 σ``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from math import isnan
 from typing import Any
 
 import numpy as np
 
-from lifeline.models import AlertKind, Tier
+from lifeline.models import AlertKind, SensorKind, Tier
 
 from .results import Finding
 from .rulebase import SensorProfile, report
@@ -35,6 +36,8 @@ __all__ = [
     "check_silence",
     "end_silence",
     "report_rule",
+    "stuck_samples_needed",
+    "stuck_span_needed_ms",
 ]
 
 STUCK = 1
@@ -47,6 +50,10 @@ BLOCKING = STUCK | SATURATED | DRIFT | OFFSET
 
 _FAULT = AlertKind.SENSOR_FAULT
 _T3 = int(Tier.T3)
+
+
+#: operating states (pump running, valve open): not measurements, so no stuck/spike/saturation fault
+STATE_KINDS = frozenset({SensorKind.PUMP_STATE, SensorKind.VALVE_STATE})
 
 
 def report_rule(
@@ -83,6 +90,8 @@ def _forget_old_spike(prof: SensorProfile[Any], st: SensorState, ts: int) -> Non
 
 def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: float, out: list[Finding]) -> None:
     """Per-reading fault checks; call before the kind's rule and before the sample is pushed."""
+    if prof.kind in STATE_KINDS:  # an operating state repeats, jumps and sits at its range by design
+        return
     cfg = prof.config.faults
     if st.emitted and "fault.spike" in st.emitted:
         _forget_old_spike(prof, st, ts)
@@ -96,6 +105,13 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
         if st.seen >= 8 and noise == noise:  # not NaN (inline: every reading passes here)
             prev = st.prev_value
             limit = cfg.spike_sigma * scale
+        elif _EARLY_SPIKE_SEEN <= st.seen < 8:  # too few changes for the noise scale: judge on the ring alone
+            prev = st.prev_value
+            scale = _early_scale(prof, st)
+            limit = cfg.spike_sigma * scale
+        else:
+            limit = math.inf
+        if limit < math.inf:
             if abs(last - prev) > limit and ad > limit and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)):
                 # confirm against a robust scale of the recent samples before the candidate
                 _, recent = st.recent()
@@ -138,10 +154,10 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
             st.equal_run += 1
             if (
                 not st.faults & STUCK
-                and st.equal_run + 1 >= cfg.stuck_samples
-                and ts - st.equal_since >= cfg.stuck_min_s * 1000.0
+                and st.equal_run + 1 >= stuck_samples_needed(prof)
+                and ts - st.equal_since >= stuck_span_needed_ms(prof)
                 and st.noise > prof.noise_floor
-                and not (prof.rests_at_floor and value <= prof.vmin + prof.sat_eps)
+                and not (prof.rests_at_floor and value <= prof.vmin + _FLOOR_BAND * (prof.vmax - prof.vmin))
             ):
                 run, since, scale_now = st.equal_run + 1, st.equal_since, st.noise
                 _set(
@@ -180,6 +196,56 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
             _set(prof, st, SATURATED, False, "fault.saturation:range_limit", ts, value, "back inside range", out)
             # clipped samples are no pre-event level: forget them, so leaving saturation is no "step"
             st.forget_values()
+
+
+#: a kind resting at its floor is "at rest", never stuck, within this fraction of its range above the floor
+#: (a drained road reads one quantum, 0.1 cm, for hours)
+_FLOOR_BAND = 0.002
+#: the fewest identical readings that can make a sensor "stuck" (see :func:`stuck_samples_needed`)
+_STUCK_MIN_SAMPLES = 6
+#: readings seen from which a spike is judged before the noise scale settles (at 8), on the ring alone
+_EARLY_SPIKE_SEEN = 5
+#: the early scale is this many times the robust scale of the few samples before the candidate
+_EARLY_SCALE_FACTOR = 3.0
+
+
+def _early_scale(prof: SensorProfile[Any], st: SensorState) -> float:
+    """A cautious noise scale for the first readings of a sensor, when the running noise scale is still a
+    plain mean that the candidate spike itself has inflated: three times the larger of 1.18 × median |Δ|
+    and mean |Δ| of the samples before the candidate, floored at the sensor's noise floor."""
+    _, recent = st.recent()
+    before = recent[:-1]  # the candidate (the newest sample) is not part of its own yardstick
+    before = before[np.isfinite(before)]
+    if before.size < _EARLY_SPIKE_SEEN - 1:
+        return math.inf
+    changes = np.abs(np.diff(before))
+    robust = max(1.18 * float(np.median(changes)), float(changes.mean()))  # the mean: quantised readings
+    return _EARLY_SCALE_FACTOR * max(robust, prof.noise_floor)
+
+
+def stuck_samples_needed(prof: SensorProfile[Any]) -> int:
+    """Identical readings in a row that make a sensor "stuck" (besides spanning ``stuck_min_s``):
+    ``stuck_samples``, but for a slower sensor the readings that span ``stuck_min_s`` plus one, at least 6.
+
+    A sensor reporting every 15 min cannot show 12 identical readings in less than 2¾ h. Six is the floor
+    because readings are quantised (0.01 °C, 0.01 %LEL): three equal readings in a row happen by chance.
+
+    >>> from lifeline.detectors.config import RulesConfig
+    >>> from lifeline.models import SensorKind, SensorSpec
+    >>> from lifeline.registry import Registry
+    >>> from lifeline.detectors import Detectors
+    >>> spec = SensorSpec("N", SensorKind.NOISE_LEVEL, "a", "o", "d", 0, 140, interval_s=3600)
+    >>> stuck_samples_needed(Detectors(Registry([spec])).profile("N"))
+    6
+    """
+    cfg = prof.config.faults
+    spanning = math.ceil(cfg.stuck_min_s * 1000.0 / max(prof.interval_ms, 1)) + 1
+    return min(cfg.stuck_samples, max(_STUCK_MIN_SAMPLES, spanning))
+
+
+def stuck_span_needed_ms(prof: SensorProfile[Any]) -> float:
+    """How long identical readings must last to be "stuck": ``stuck_min_s``."""
+    return prof.config.faults.stuck_min_s * 1000.0
 
 
 def check_silence(prof: SensorProfile[Any], st: SensorState, watermark_ms: int, out: list[Finding]) -> None:

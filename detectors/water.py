@@ -11,7 +11,9 @@ Pressure logger (``water_pressure``, MPa): a *step* against the level of the las
 
 Inlet flow (``water_flow``): a step rise ≥20 % (``:t2``) / ≥50 % (``:t1``) over the mean of the last
 ``max(15 min, 1.5 intervals)``, for ``persistence`` reports; and night-minimum flow (02:00–04:00
-local) ≥15 % above the median of the previous nights on 3 consecutive nights → background leak T3.
+local) ≥15 % above the lower quartile of the previous unflagged nights on 3 consecutive nights → background
+leak T3 (a zero baseline never flags; a standing alert is refreshed through the night window, so it stays one
+alert until the night flow is back).
 
 Noise logger (``noise_level``, dB): the night (02:00–04:00 local) minimum ≥ ``flag_rise_db`` (6 dB)
 above the median of the previous nights flags the night; 1 night → T3, ≥2 consecutive → T2.
@@ -50,6 +52,7 @@ __all__ = ["RULES", "FlowParams", "NoiseParams", "PressureParams", "local_night"
 
 _DAY_MS = 86_400_000
 _NIGHTS = 7
+_BASELINE_QUANTILE = 0.25
 
 
 def local_night(ts: int, offset_h: float, start_h: int, end_h: int) -> int:
@@ -268,6 +271,8 @@ def _night_minimum(
     night = local_night(ts, cfg.local_utc_offset_h, cfg.water.mnf_start_hour, cfg.water.mnf_end_hour)
     current = aux[_F_NIGHT]
     if night >= 0:
+        if family in st.emitted:  # a standing alert stays one alert through the night window
+            _report_night(prof, st, ts, v, out, family, relative=relative, baseline=math.nan, night_min=math.nan)
         if current != night:
             if not isnan(current):
                 _judge_night(prof, st, ts, v, out, family, rise, relative=relative)
@@ -299,11 +304,14 @@ def _judge_night(
     seen = int(aux[_F_SEEN]) if aux[_F_SEEN] == aux[_F_SEEN] else 0
     ring = aux[_F_RING : _F_RING + _NIGHTS]
     previous = ring[np.isfinite(ring)]
-    baseline = float(np.median(previous)) if previous.size else math.nan
+    # a low quantile, not the median: a leak creeping in below the threshold cannot lift its own baseline
+    quantile = _BASELINE_QUANTILE if relative else 0.5
+    baseline = float(np.quantile(previous, quantile)) if previous.size else math.nan
     need = prof.config.water.mnf_baseline_min_nights if relative else 1
     flagged = False
     if previous.size >= need:
-        flagged = night_min >= baseline * (1.0 + rise) if relative else night_min >= baseline + rise
+        # a zero baseline never flags: "x % above nothing" is no evidence of a leak
+        flagged = baseline > 0.0 and night_min >= baseline * (1.0 + rise) if relative else night_min >= baseline + rise
     creep = (int(aux[_F_CREEP]) if aux[_F_CREEP] == aux[_F_CREEP] else 0) + 1 if flagged else 0
     aux[_F_CREEP] = creep
     if not flagged:  # flagged nights do not enter the baseline, so a creeping leak cannot hide itself

@@ -22,6 +22,13 @@ def run(
     ] = None,
     recovery: Annotated[bool, typer.Option(help="snapshot state + offsets to the recovery store")] = True,
     stop_at_end: Annotated[bool, typer.Option(help="stop at the end of the topic as it was at start")] = False,
+    warm_start: Annotated[
+        str | None,
+        typer.Option(
+            help="initialise baselines of sensors and groups not in a snapshot from the last N of "
+            "sensor_stats in QuestDB (e.g. 14d, 36h)"
+        ),
+    ] = None,
 ) -> None:
     """Run the detection dataflow: lifeline.readings → validation → detectors → QuestDB + lifeline.alerts.
 
@@ -32,6 +39,8 @@ def run(
       lifeline run -w 2                                      # two worker threads
 
       lifeline run -p 2                                      # two local processes, supervised
+
+      lifeline run --warm-start 14d                          # baselines from 14 days of sensor_stats
 
       # two hosts: run on each, with its own --process-id
       lifeline run -a hostA:2101,hostB:2101 -i 0 -w 2
@@ -60,6 +69,7 @@ def run(
         addresses=addresses.split(",") if addresses else None,
         recovery=recovery,
         stop_at_end=stop_at_end,
+        warm_start=warm_start,
     )
     if code:
         raise typer.Exit(code)

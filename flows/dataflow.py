@@ -3,7 +3,7 @@
 ::
 
     readings (KafkaBatchSource, one item per consume batch)
-      └─ key by Kafka partition
+      └─ on the worker that reads the partition (flows/local_detect.py)
          └─ detect_sensors (stateful, PartitionStage) ─┬─ rows ──────────► QuestDB
                                                        ├─ rejects ───────► DLQ + QuestDB
                                                        └─ findings
@@ -16,27 +16,30 @@ from __future__ import annotations
 import io
 import logging
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
-from bytewax.inputs import Source
+from bytewax.inputs import FixedPartitionedSource, Source
 from bytewax.operators import StatefulLogic
 from bytewax.outputs import Sink
 
 from lifeline.connectors.kafka import consumer_config, producer_config
 from lifeline.detectors.contract import DetectorSuite
+from lifeline.detectors.group_model import GroupModels, GroupWindow
 from lifeline.detectors.results import Finding
 from lifeline.flows import metrics
 from lifeline.flows.batch import RawBatch
+from lifeline.flows.local_detect import LocalDetectSource
 from lifeline.flows.observe import FlowObserver, RejectLog
 from lifeline.flows.sinks import KafkaOut, KafkaSink, QuestDBBatch, QuestDBSink
 from lifeline.flows.source import KafkaBatchSource
 from lifeline.flows.stages import GroupStage, GroupStageState, PartitionOutput, PartitionStage, PartitionState
 from lifeline.flows.storage import ReadingStorage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
+from lifeline.flows.warm import WarmHistory
 from lifeline.models import AlertEvent
 from lifeline.registry import Registry
 from lifeline.settings import Settings, config_table
@@ -109,12 +112,14 @@ def make_detectors(settings: Settings, registry: Registry) -> DetectorSuite:
 
 
 class GroupInput(NamedTuple):
-    """What one partition batch hands the group stage: its watermark, findings and whether it is idle."""
+    """What one partition batch hands the group stage: its watermark, findings, whether it is idle, and
+    the closed windows of members of multi-sensor groups (for the group models)."""
 
     partition: int
     watermark: int
     findings: list[Finding]
     idle: bool
+    windows: Sequence[GroupWindow] = ()
 
 
 @dataclass(frozen=True)
@@ -130,13 +135,14 @@ class FlowIO:
 
 def _live_fetch(settings: Settings) -> dict[str, int]:
     """Fetch settings for the flow's consumers: a caught-up consumer asks the broker for at least
-    64 KiB or waits up to the source's linger, instead of sending one fetch request per few messages.
-    The source reads each partition only once per linger anyway, so this adds at most one more linger
-    to a reading's way and saves the broker most of its requests; a consumer catching up gets full
-    fetches either way. With no linger, fetches return as soon as anything is there."""
+    64 KiB or waits up to 10 ms (at most the source's linger), instead of sending one fetch request
+    per few messages. Low-rate traffic never fills 64 KiB, so the broker's wait is kept short: a
+    reading waits at most that long at the broker, then at most the source's short linger (see
+    ``flows/source.py``). A consumer catching up gets full fetches either way. With no linger,
+    fetches return as soon as anything is there."""
     if settings.source_linger_ms <= 0:
         return {"fetch.min.bytes": 1}
-    return {"fetch.min.bytes": 65_536, "fetch.wait.max.ms": max(10, round(settings.source_linger_ms))}
+    return {"fetch.min.bytes": 65_536, "fetch.wait.max.ms": max(1, min(10, round(settings.source_linger_ms)))}
 
 
 def kafka_io(settings: Settings, index: SensorIndex, *, stop_at_end: bool = False, flow_id: str = "lifeline") -> FlowIO:
@@ -162,9 +168,11 @@ def build_flow(
     stop_at_end: bool = False,
     flow_id: str = "lifeline",
     io: FlowIO | None = None,
+    warm: WarmHistory | None = None,
 ) -> Dataflow:
     """Wire the dataflow. ``stop_at_end`` makes the Kafka source finite (replays, tests, benchmarks);
-    ``io`` replaces the Kafka and QuestDB source and sinks (tests)."""
+    ``io`` replaces the Kafka and QuestDB source and sinks (tests); ``warm``: history that initialises
+    sensors and group models met for the first time (``lifeline run --warm-start``, see flows/warm.py)."""
     if detectors is None:
         detectors = make_detectors(settings, registry)
     index = SensorIndex(registry)
@@ -174,9 +182,10 @@ def build_flow(
         detectors, index, settings.readings_topic,
         limits=ValidationLimits.from_settings(settings),
         sweep_interval_ms=round(settings.sweep_interval_s * 1000),
-        allowed_lateness_ms=round(settings.allowed_lateness_s * 1000),
+        allowed_lateness_ms=round(settings.allowed_lateness_s * 1000), warm=warm,
     )  # fmt: skip
-    group_stage = GroupStage(detectors, partitions=io.partitions)
+    group_models: GroupModels | None = getattr(detectors, "group_models", None)
+    group_stage = GroupStage(detectors, partitions=io.partitions, group_models=group_models, warm=warm)
     storage = ReadingStorage(mode=settings.store_readings, bucket_ms=settings.downsample_ms)
     observer = FlowObserver(partition_stage, group_stage, RejectLog())
     alerts_topic, dlq_topic = settings.alerts_topic, settings.dlq_topic
@@ -193,22 +202,27 @@ def build_flow(
     def correlate(state: GroupStageState | None, item: GroupInput) -> tuple[GroupStageState, list[AlertEvent]]:
         if state is None:
             state = group_stage.new_state()
-        events = group_stage.process(state, item.partition, item.watermark, item.findings, item.idle)
+        events = group_stage.process(state, item.partition, item.watermark, item.findings, item.idle, item.windows)
         observer.group_step(events)
         return state, events
 
     flow = Dataflow(flow_id)
-    raw = op.input("readings", flow, io.source)
-    by_partition = op.key_on("key_by_partition", raw, lambda b: str(b.partition))
-    detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors))
+    if isinstance(io.source, FixedPartitionedSource):  # detection where the partition is read (flows/local_detect.py)
+        detected = op.input("readings", flow, LocalDetectSource(io.source, detect_sensors, load=load_snapshot))
+    else:
+        raw = op.input("readings", flow, io.source)
+        by_partition = op.key_on("key_by_partition", raw, lambda b: str(b.partition))
+        detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors))
     partition_rows = op.map("partition_rows", detected, lambda item: item[1])
     dlq = op.flat_map("dlq", detected, lambda item: [KafkaOut.reject(dlq_topic, r) for r in item[0].rejects])
+
     # only what correlation needs crosses to the group stage's worker (not the readings)
-    to_groups = op.map(
-        "to_groups",
-        detected,
-        lambda item: ("all", GroupInput(item[0].partition, item[0].watermark, item[0].findings, item[2])),
-    )
+    def group_input(item: tuple[PartitionOutput, QuestDBBatch, bool]) -> tuple[str, GroupInput]:
+        out = item[0]
+        windows = group_models.compact(out.stats) if group_models is not None and out.stats else []
+        return "all", GroupInput(out.partition, out.watermark, out.findings, item[2], windows)
+
+    to_groups = op.map("to_groups", detected, group_input)
     alerts = op.key_rm("unkey_groups", _stateful_map("correlate", to_groups, correlate))
     alert_messages = op.flat_map(
         "alert_messages", alerts, lambda events: [KafkaOut.alert(alerts_topic, e) for e in events]

@@ -11,6 +11,7 @@ Each run uses its own topics (``lifeline.demo.<run>.*``), so runs never mix; row
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import subprocess
@@ -54,6 +55,10 @@ class DemoResult:
     faults_high_tier: int
     bad_messages: int
     bad_in_dlq: int
+    #: injected sensor faults that raised a ``sensor_fault`` alert on their sensor
+    faults_flagged: int = 0
+    #: per injected fault: (ground-truth id, fault type, detection delay in s or ``None`` when not flagged)
+    fault_delays: tuple[tuple[str, str, float | None], ...] = ()
 
 
 def score_alerts(ground_truth: list[Any], alerts: list[AlertEvent], dlq: list[Reject]) -> tuple[Table, DemoResult]:
@@ -62,7 +67,8 @@ def score_alerts(ground_truth: list[Any], alerts: list[AlertEvent], dlq: list[Re
     table = Table(title="alerts vs ground truth", show_lines=False)
     for col in ("id", "label", "kind", "expected", "got", "asset / group", "verdict"):
         table.add_column(col)
-    incidents = found = correct = faults = faults_high = bad = bad_ok = 0
+    incidents = found = correct = faults = faults_high = bad = bad_ok = flagged = 0
+    delays: list[tuple[str, str, float | None]] = []
     dlq_keys = {(r.payload, r.reason.value) for r in dlq}
     for row in ground_truth:
         related = [
@@ -80,10 +86,17 @@ def score_alerts(ground_truth: list[Any], alerts: list[AlertEvent], dlq: list[Re
             got = "-" if best is None else f"T{best}"
         elif row.label == "fault":
             faults += 1
-            tiers = [int(a.tier) for a in related if a.kind is AlertKind.SENSOR_FAULT]
+            on_sensor = [
+                a for a in related if a.kind is AlertKind.SENSOR_FAULT and set(a.sensor_ids) & set(row.sensor_ids)
+            ]
             faults_high += any(int(a.tier) < 3 for a in related if set(a.sensor_ids) <= set(row.sensor_ids))
-            got = "fault T3" if tiers else "-"
-            verdict = "ok" if tiers else "not flagged"
+            delay_s = (min(a.ts for a in on_sensor) - row.start_ms) / 1000 if on_sensor else None
+            flagged += delay_s is not None
+            delays.append((row.id, row.detail.split(":")[0], delay_s))
+            got = (
+                "-" if delay_s is None else f"fault T{min(int(a.tier) for a in on_sensor)} after {delay_s / 60:.0f} min"
+            )
+            verdict = "flagged" if on_sensor else "not flagged"
         elif row.label == "lookalike":
             top = min((int(a.tier) for a in related), default=None)
             got = "-" if top is None else f"T{top}"
@@ -96,10 +109,12 @@ def score_alerts(ground_truth: list[Any], alerts: list[AlertEvent], dlq: list[Re
             got = row.dlq_reason if hit else "-"
             verdict = "in DLQ" if hit else "MISSING"
         expected = row.expected_tier if row.expected_tier not in ("1", "2", "3") else f"T{row.expected_tier}"
-        colour = "green" if verdict in ("ok", "in DLQ") else "yellow" if verdict != "FALSE ALARM" else "red"
+        colour = "green" if verdict in ("ok", "in DLQ", "flagged") else "yellow" if verdict != "FALSE ALARM" else "red"
         table.add_row(row.id, row.label, row.kind or row.detail[:24], expected, got,
                       row.group_id or row.asset_id, f"[{colour}]{verdict}[/]")  # fmt: skip
-    result = DemoResult(0, len(alerts), len(dlq), incidents, found, correct, faults, faults_high, bad, bad_ok)
+    result = DemoResult(
+        0, len(alerts), len(dlq), incidents, found, correct, faults, faults_high, bad, bad_ok, flagged, tuple(delays)
+    )
     return table, result
 
 
@@ -235,7 +250,7 @@ def _run_demo(settings: Settings, console: Console, *, scenario_name: str, seed:
 
     console.rule("[bold]5. what was detected")
     table, result = score_alerts(scenario.ground_truth, alerts, dlq)
-    result = DemoResult(report.readings, *list(result.__dict__.values())[1:])
+    result = dataclasses.replace(result, readings=report.readings)
     console.print(table)
     by_tier: dict[str, int] = {}
     for a in alerts:
@@ -245,7 +260,8 @@ def _run_demo(settings: Settings, console: Console, *, scenario_name: str, seed:
     console.print("alerts opened: " + (", ".join(f"{k} ×{n}" for k, n in sorted(by_tier.items())) or "none"))
     console.print(
         f"incidents found {result.incidents_found}/{result.incidents} (tier right {result.tier_correct}); "
-        f"faults raised as tier 1/2: {result.faults_high_tier}; bad messages in the DLQ {result.bad_in_dlq}/"
+        f"sensor faults flagged {result.faults_flagged}/{result.faults} (as tier 3 for the maintainer; "
+        f"raised as tier 1/2: {result.faults_high_tier}); bad messages in the DLQ {result.bad_in_dlq}/"
         f"{result.bad_messages}; {len(alerts)} alert events, {len(dlq)} DLQ messages"
     )
     console.print(f"QuestDB console: {settings.questdb_http_url}  (try the alert_events and sensor_stats tables)")
@@ -286,10 +302,14 @@ def _serve(settings: Settings, demo: Settings, registry: Path, folder: Path, con
     notifier = subprocess.Popen([sys.executable, "-m", "lifeline.cli", "notify", "--routes", str(rules)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     console.print(f"API docs:        http://127.0.0.1:{port}/docs")
+    console.print(f"operator console: http://127.0.0.1:{port}/console/#token={key}  (login in the URL fragment)")
     console.print(f"operator token:  {key}")
     console.print(f'active alerts:   curl -H "Authorization: Bearer {key}" http://127.0.0.1:{port}/alerts/active')
     console.print(f"live feed:       ws://127.0.0.1:{port}/ws/alerts?token={key}&max_tier=2")
     console.print(f"webhook receiver (prints notifications below): http://127.0.0.1:{hook_port}/hook")
+    console.print(
+        f'alert → first notice: curl -H "Authorization: Bearer {key}" http://127.0.0.1:{port}/notifications/latency'
+    )
     try:
         while api.poll() is None:
             time.sleep(0.5)

@@ -44,19 +44,34 @@ def run_flow(
     addresses: list[str] | None = None,
     recovery: bool = True,
     stop_at_end: bool = False,
+    warm_start: str | None = None,
 ) -> int:
     """Run the flow in this process, or, when ``processes > 1`` and no ``process_id`` is given, run and
-    supervise a local cluster of that many processes. Returns the exit code (0 unless stopped by a signal)."""
+    supervise a local cluster of that many processes. Returns the exit code (0 unless stopped by a signal).
+
+    ``warm_start`` (``14d``, ``36h``): initialise sensors and group models met for the first time from that
+    much of ``sensor_stats`` in QuestDB (flows/warm.py)."""
     registry_file = registry_path or settings.registry_path
     if registry_file is None:
         raise FlowError("no sensor registry: pass --registry FILE or set LIFELINE_REGISTRY_PATH")
+    if warm_start:
+        from lifeline.flows.warm import parse_duration
+
+        parse_duration(warm_start)  # a typo fails here, not in every cluster process
     if processes > 1 and process_id is None:
         return supervise_local_cluster(settings, registry_file, workers=workers, processes=processes,
-                                       recovery=recovery, stop_at_end=stop_at_end)  # fmt: skip
+                                       recovery=recovery, stop_at_end=stop_at_end, warm_start=warm_start)  # fmt: skip
     registry = load_registry(registry_file)
-    from lifeline.flows.dataflow import build_flow
+    from lifeline.flows.dataflow import build_flow, make_detectors
 
-    flow = build_flow(settings, registry, stop_at_end=stop_at_end)
+    detectors = make_detectors(settings, registry)
+    warm = None
+    if warm_start:
+        from lifeline.flows.warm import load_warm_history, parse_duration
+
+        span = parse_duration(warm_start)
+        warm = load_warm_history(settings, registry, span, getattr(detectors, "group_models", None), echo=log.info)
+    flow = build_flow(settings, registry, detectors=detectors, stop_at_end=stop_at_end, warm=warm)
     recovery_config = None
     if recovery:
         ensure_recovery_store(settings.recovery_path, settings.recovery_partitions)
@@ -88,8 +103,9 @@ def tune_gc() -> None:
 
 
 def supervise_local_cluster(
-    settings: Settings, registry: Path, *, workers: int, processes: int, recovery: bool, stop_at_end: bool
-) -> int:
+    settings: Settings, registry: Path, *, workers: int, processes: int, recovery: bool, stop_at_end: bool,
+    warm_start: str | None = None,
+) -> int:  # fmt: skip
     """Run ``processes`` local cluster processes under the supervisor (``flows/cluster.py``): a process
     that dies takes the cluster down and the whole cluster restarts from the last snapshot, at most
     ``LIFELINE_SUPERVISE_RETRIES`` times. Returns 0 (done) or 128 + signal (stopped); raises
@@ -105,6 +121,7 @@ def supervise_local_cluster(
     def command(index: int, addresses: str) -> list[str]:
         argv = [sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry), "--workers", str(workers),
                 "--processes", str(processes), "--process-id", str(index), "--addresses", addresses]  # fmt: skip
+        argv += ["--warm-start", warm_start] if warm_start else []
         return argv + (["--no-recovery"] if not recovery else []) + (["--stop-at-end"] if stop_at_end else [])
 
     policy = SupervisePolicy(

@@ -20,9 +20,13 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartiti
 from lifeline.flows.batch import RawBatch
 from lifeline.flows.exceptions import KafkaReadError, TopicMissingError
 
-__all__ = ["KafkaBatchSource", "RawBatch"]
+__all__ = ["MIN_LINGER_S", "KafkaBatchSource", "RawBatch"]
 
 log = logging.getLogger("lifeline.flow")
+
+#: the wait between reads of a partition whose traffic would not fill a worthwhile batch within the linger
+MIN_LINGER_S = 0.01
+_RATE_WEIGHT = 0.3  # weight of the newest read in the partition's smoothed message rate
 
 
 class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
@@ -47,6 +51,8 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
         self._on_stall = on_stall
         self._last_progress = clock()  # when messages last arrived or the partition was last caught up
         self._stalled = False
+        self._last_read = -1.0  # when the partition was last read (clock seconds)
+        self._rate = -1.0  # messages per second arriving on the partition, smoothed; -1: not known yet
 
     def _caught_up(self) -> bool | None:
         """True when every message of the partition up to its current end has been read.
@@ -124,6 +130,7 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
             offsets.append(offset)
             stamps.append(message.timestamp()[1])
         self._full = len(messages) >= self._batch_size
+        self._observe_rate(len(messages))
         if not payloads:
             if self._next_offset < 0 and self._stop_offset == 0:
                 return []
@@ -133,16 +140,35 @@ class _PartitionReader(StatefulSourcePartition[RawBatch, int]):
         self._end_stall()
         return [RawBatch(self._partition, payloads, offsets, stamps)]
 
-    def next_awake(self) -> datetime | None:
-        # ``consume`` never blocks (one worker polls its partitions in turn, so a blocking poll on a
-        # quiet partition would delay the busy ones). After a full batch read on at once (catching
-        # up); after a short one wait ``linger`` while librdkafka keeps fetching, so a live stream
-        # arrives in batches big enough to amortise the per-batch work instead of a trickle of
-        # tiny ones that costs several times more CPU per reading.
-        # A finite run's last short batch is not waited on: its end marker follows at once.
+    def _observe_rate(self, count: int) -> None:
+        """Fold the messages of this read, over the time since the previous read, into the rate estimate."""
+        now = self._clock()
+        if self._last_read >= 0 and now > self._last_read:
+            rate = count / (now - self._last_read)
+            self._rate = rate if self._rate < 0 else self._rate + _RATE_WEIGHT * (rate - self._rate)
+        self._last_read = now
+
+    def linger_s(self) -> float | None:
+        """How long to wait before reading the partition again; ``None``: read on at once.
+
+        ``consume`` never blocks (one worker polls its partitions in turn, so a blocking poll on a
+        quiet partition would delay the busy ones). After a full batch read on at once (catching up).
+        After a short one wait ``linger`` while librdkafka keeps fetching, so a live stream arrives in
+        batches big enough to amortise the per-batch work, but only when the partition's traffic
+        will fill such a batch (a quarter of ``batch_size``) within the linger: low-rate traffic
+        (single readings every few minutes per sensor) would only wait for batches that never fill,
+        so it is read again after :data:`MIN_LINGER_S`. A finite run's last short batch is not
+        waited on: its end marker follows at once.
+        """
         if self._full or (self._stop_offset is not None and self._next_offset >= self._stop_offset):
             return None
-        return datetime.now(UTC) + timedelta(seconds=self._linger_s)
+        if 0 <= self._rate * self._linger_s < self._batch_size / 4:
+            return min(self._linger_s, MIN_LINGER_S)
+        return self._linger_s
+
+    def next_awake(self) -> datetime | None:
+        linger = self.linger_s()
+        return None if linger is None else datetime.now(UTC) + timedelta(seconds=linger)
 
     def snapshot(self) -> int:
         return self._next_offset
@@ -157,7 +183,9 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     ``stop_at_end=True`` makes the source finite: each partition stops at the end offset it had
     when the flow started (used by replays, tests and benchmarks). After a batch shorter than
     ``batch_size`` a partition is read again only ``linger_s`` later (``LIFELINE_SOURCE_LINGER_MS``,
-    default 50 ms), so a live stream comes in batches large enough to process efficiently.
+    default 50 ms), so a live stream comes in batches large enough to process efficiently; a
+    partition whose traffic would not fill a quarter batch within that time is read again after
+    :data:`MIN_LINGER_S` instead (see :meth:`_PartitionReader.linger_s`).
 
     A caught-up partition is announced ``idle`` so that it holds nobody's alerts back. ``stall_s``
     (``LIFELINE_PARTITION_STALL_S``, default 0: never) declares a partition that has unread messages

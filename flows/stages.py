@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from lifeline.detectors.contract import DetectorSuite
+from lifeline.detectors.group_model import GroupModels, GroupModelState, GroupWindow
 from lifeline.detectors.quiet import QuietRuns
 from lifeline.detectors.results import Finding, WindowStats
 from lifeline.detectors.state import GroupState, SensorState
 from lifeline.flows.batch import RawBatch
 from lifeline.flows.validate import Accepted, Lateness, SensorIndex, ValidationLimits, sensor_runs, validate_batch
+from lifeline.flows.warm import WarmHistory
 from lifeline.models import AlertEvent, Reject
 
 __all__ = ["GroupStage", "GroupStageState", "Held", "PartitionOutput", "PartitionStage", "PartitionState"]
@@ -78,8 +81,11 @@ class PartitionStage:
     """Per-partition logic; the detectors object is shared, the state is per partition."""
 
     def __init__(self, detectors: DetectorSuite, index: SensorIndex, topic: str, *, limits: ValidationLimits,
-                 sweep_interval_ms: int = 300_000, allowed_lateness_ms: int = 0) -> None:  # fmt: skip
+                 sweep_interval_ms: int = 300_000, allowed_lateness_ms: int = 0,
+                 warm: WarmHistory | None = None) -> None:  # fmt: skip
+        """``warm``: history that initialises each sensor met for the first time (``lifeline run --warm-start``)."""
         self.detectors = detectors
+        self.warm = warm
         self.index = index
         self.topic = topic
         self.limits = limits
@@ -213,6 +219,8 @@ class PartitionStage:
             sensor_state = states.get(number)
             if sensor_state is None:
                 sensor_state = states[number] = detectors.new_sensor_state(sensor_ids[number])
+                if self.warm is not None:
+                    self._warm_sensor(sensor_state)
             sensor_states.append(sensor_state)
         screened = self._screen(sensor_states, runs, ts, value)
         for i, (number, start, stop) in enumerate(runs):
@@ -232,6 +240,17 @@ class PartitionStage:
             if result.findings:
                 findings.extend(result.findings)
             state.processed_ts[number] = ts[stop - 1]
+
+    def _warm_sensor(self, sensor_state: SensorState) -> None:
+        """Initialise a fresh sensor state from its history (when the detectors can)."""
+        rows = self.warm.take_sensor(sensor_state.sensor_id) if self.warm is not None else []
+        warm_start = getattr(self.detectors, "warm_start_sensor", None)
+        if rows and warm_start is not None:
+            try:
+                warm_start(sensor_state, rows)
+            except Exception:  # history is a bonus: a sensor it cannot warm starts from scratch
+                self.detector_errors += 1
+                log.exception("warm start failed", extra={"sensor_id": sensor_state.sensor_id, "step": "warm_start"})
 
     def _screen(
         self, sensor_states: list[SensorState], runs: list[tuple[int, int, int]], ts: npt.NDArray[np.int64],
@@ -291,6 +310,8 @@ class GroupStageState:
     groups: dict[str, GroupState] = field(default_factory=dict)  # group id → detector state
     released_to: int = -1
     last_tick: int = -1
+    #: group id → state of its multivariate model (docs/domain.md#group-anomaly-model)
+    models: dict[str, GroupModelState] = field(default_factory=dict)
 
 
 class GroupStage:
@@ -306,8 +327,15 @@ class GroupStage:
     dropped, and counted in :attr:`late_findings`.
     """
 
-    def __init__(self, detectors: DetectorSuite, *, partitions: int = 1, tick_interval_ms: int = 60_000) -> None:
+    def __init__(
+        self, detectors: DetectorSuite, *, partitions: int = 1, tick_interval_ms: int = 60_000,
+        group_models: GroupModels | None = None, warm: WarmHistory | None = None,
+    ) -> None:  # fmt: skip
+        """``group_models``: the groups' multivariate models, fed the windows handed to :meth:`process`;
+        ``warm``: history that initialises each group model met for the first time."""
         self.detectors = detectors
+        self.group_models = group_models
+        self.warm = warm
         self.partitions = partitions
         self.late_findings = 0  # findings that arrived behind the watermark (see the class docstring)
         self.group_errors = 0  # findings a group's correlation raised on (logged, skipped)
@@ -330,9 +358,10 @@ class GroupStage:
         return min(busy) if busy else max(marks.values())
 
     def process(
-        self, state: GroupStageState, partition: int, watermark: int, findings: list[Finding], idle: bool = False
-    ) -> list[AlertEvent]:
-        """Take one partition's findings and watermark; return alert events now decided."""
+        self, state: GroupStageState, partition: int, watermark: int, findings: list[Finding], idle: bool = False,
+        windows: Sequence[GroupWindow] = (),
+    ) -> list[AlertEvent]:  # fmt: skip
+        """Take one partition's findings, closed group windows and watermark; return alert events now decided."""
         if watermark > state.partition_watermarks.get(partition, -1):
             state.partition_watermarks[partition] = watermark
         else:
@@ -344,9 +373,12 @@ class GroupStage:
         if findings:
             state.pending.extend(findings)
         mark = self.watermark(state)
+        models = self._group_models(state, windows, mark)
         if mark < 0:
             return []
         ready = [f for f in state.pending if f.ts <= mark]
+        if models:
+            ready.extend(models)
         events: list[AlertEvent] = []
         if ready:
             state.pending = [f for f in state.pending if f.ts > mark]
@@ -365,6 +397,39 @@ class GroupStage:
                 if group_id not in touched:
                     events.extend(self._group(state, group_id, [], mark))
         return events
+
+    def _group_models(self, state: GroupStageState, windows: Sequence[GroupWindow], mark: int) -> list[Finding]:
+        """Buffer windows in their groups' models; score every slot the watermark released (findings)."""
+        gm = self.group_models
+        if gm is None:
+            return []
+        models = getattr(state, "models", None)
+        if models is None:  # a snapshot from before group models
+            models = state.models = {}
+        by_group: dict[str, list[GroupWindow]] = {}
+        for w in windows:
+            by_group.setdefault(w.group_id, []).append(w)
+        for group_id, group_windows in by_group.items():
+            model = models.get(group_id)
+            if model is None:
+                model = models[group_id] = gm.new_state(group_id)
+                if self.warm is not None:
+                    gm.warm(model, self.warm.take_group(group_id))
+            gm.add(model, group_windows)
+        found: list[Finding] = []
+        if mark < 0:
+            return found
+        for group_id in sorted(models):
+            model = models[group_id]
+            if model.pending:
+                try:
+                    found.extend(gm.advance(model, mark))
+                except Exception:  # a model bug must not stop the group's alerts: start the model afresh
+                    self.group_errors += 1
+                    log.exception("group model failed; model reset",
+                                  extra={"group_id": group_id, "step": "group_model"})  # fmt: skip
+                    models[group_id] = gm.new_state(group_id)
+        return found
 
     def _group(self, state: GroupStageState, group_id: str, findings: list[Finding], mark: int) -> list[AlertEvent]:
         group_state = state.groups.get(group_id)

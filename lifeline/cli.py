@@ -203,6 +203,7 @@ _COMMAND_MODULES = (
     "lifeline.flows.cli",  # run
     "lifeline.api.cli",  # api
     "lifeline.notify.cli",  # notify
+    "lifeline.reports.cli",  # report
 )
 
 

@@ -90,6 +90,9 @@ class SensorKind(enum.StrEnum):
     WATER_PRESSURE = "water_pressure"
     WATER_FLOW = "water_flow"
     NOISE_LEVEL = "noise_level"
+    TANK_LEVEL = "tank_level"
+    PUMP_STATE = "pump_state"
+    VALVE_STATE = "valve_state"
     # drainage and waterlogging
     RAIN = "rain"
     MANHOLE_LEVEL = "manhole_level"
@@ -135,6 +138,9 @@ KIND_INFO: dict[SensorKind, KindInfo] = {
     SensorKind.WATER_PRESSURE: KindInfo("MPa", _W, -0.1, 2.5, "water main pressure"),
     SensorKind.WATER_FLOW: KindInfo("m3/h", _W, 0.0, 1.0e5, "DMA inlet flow"),
     SensorKind.NOISE_LEVEL: KindInfo("dB", _W, 0.0, 140.0, "acoustic leak logger minimum noise level"),
+    SensorKind.TANK_LEVEL: KindInfo("m", _W, -1.0, 100.0, "water level in a storage tank"),
+    SensorKind.PUMP_STATE: KindInfo("state", _W, 0.0, 1.0, "pump running (1) or stopped (0), or relative speed"),
+    SensorKind.VALVE_STATE: KindInfo("state", _W, 0.0, 1.0, "valve open fraction (1 open, 0 closed)"),
     SensorKind.RAIN: KindInfo("mm/h", _D, 0.0, 500.0, "rain intensity"),
     SensorKind.MANHOLE_LEVEL: KindInfo("m", _D, -0.5, 15.0, "water level in a manhole, from invert"),
     SensorKind.SEWER_FLOW: KindInfo("m3/h", _D, 0.0, 1.0e5, "sewer flow (Doppler)"),
@@ -202,6 +208,9 @@ class SensorSpec(msgspec.Struct, frozen=True):
     max_value: float | None = None
     design_value: float | None = None
     thresholds: dict[str, float] = msgspec.field(default_factory=dict)
+    #: network facts as ``name=value;…`` (``lifeline.network``): ``node=``/``link=`` in the hydraulic model,
+    #: ``model=`` file of the group's hydraulic model, ``derived=`` terms of a derived meter
+    network: str = ""
 
     @property
     def lifeline(self) -> Lifeline:

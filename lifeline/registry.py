@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lifeline.exceptions import RegistryError, RegistryProblem
 from lifeline.models import SensorKind, SensorSpec
+from lifeline.network import check_network, parse_network
 
 __all__ = ["COLUMNS", "REQUIRED_COLUMNS", "Registry", "load_registry", "parse_registry", "write_registry"]
 
@@ -30,7 +31,9 @@ COLUMNS = (
     "sensor_id", "kind", "asset_id", "asset_kind", "owner", "maintainer", "district", "lat", "lon",
     "group_id", "interval_s", "min_value", "max_value", "design_value", "thresholds",
 )  # fmt: skip
-_KNOWN = frozenset((*COLUMNS, "unit"))
+#: optional, written only when a sensor has network facts (``lifeline.network``)
+NETWORK_COLUMN = "network"
+_KNOWN = frozenset((*COLUMNS, "unit", NETWORK_COLUMN))
 
 
 class Registry(Mapping[str, SensorSpec]):
@@ -135,6 +138,11 @@ def _parse_row(row: dict[str, str], file: str, line: int, problems: list[Registr
         thresholds = _parse_thresholds(row.get("thresholds", ""))
     except ValueError as exc:
         bad("thresholds", str(exc))
+    network = row.get(NETWORK_COLUMN, "").strip()
+    try:
+        parse_network(network)
+    except ValueError as exc:
+        bad(NETWORK_COLUMN, str(exc))
     if len(problems) > before or kind is None or lat is None or lon is None:
         return None
     return SensorSpec(
@@ -153,6 +161,7 @@ def _parse_row(row: dict[str, str], file: str, line: int, problems: list[Registr
         max_value=high,
         design_value=numbers.get("design_value"),
         thresholds=thresholds,
+        network=network,
     )
 
 
@@ -183,6 +192,7 @@ def parse_registry(text: str, file: str = "<text>") -> Registry:
             continue
         seen[spec.sensor_id] = index
         specs.append(spec)
+    problems.extend(check_network(specs, seen, file))
     if problems:
         raise RegistryError(problems)
     return Registry(specs, source=file)
@@ -206,13 +216,16 @@ def write_registry(sensors: Iterable[SensorSpec], path: str | Path) -> None:
     """Write sensors as a registry CSV that :func:`load_registry` reads back unchanged."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for s in sensors:
+    specs = list(sensors)
+    with_network = any(s.network for s in specs)
+    writer.writerow((*COLUMNS, NETWORK_COLUMN) if with_network else COLUMNS)
+    for s in specs:
         writer.writerow([
             s.sensor_id, s.kind.value, s.asset_id, s.asset_kind, s.owner, s.maintainer, s.district,
             _format_number(s.lat), _format_number(s.lon), s.group_id, _format_number(s.interval_s),
             _format_number(s.min_value),
             _format_number(s.max_value), _format_number(s.design_value),
             ";".join(f"{k}={float(v)!r}" for k, v in s.thresholds.items()),
+            *((s.network,) if with_network else ()),
         ])  # fmt: skip
     Path(path).write_text(buffer.getvalue(), encoding="utf-8")

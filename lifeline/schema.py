@@ -128,14 +128,37 @@ NOTIFICATIONS = Table(
         ("status", "SYMBOL CAPACITY 16 CACHE"),
         ("attempts", "INT"),
         ("detail", "VARCHAR"),
+        ("sent_at", "TIMESTAMP"),
         ("ts", "TIMESTAMP"),
     ),
     timestamp="ts",
     dedup_keys=("ts", "alert_id", "event", "contact"),
-    description="notifier delivery log: one row per (alert, event, contact) delivery outcome",
+    description=(
+        "notifier delivery log: one row per (alert, event, contact) delivery outcome; ts = the alert event's "
+        "time, sent_at = when the last attempt ended (the send time of a sent notice)"
+    ),
 )
 
-TABLES: tuple[Table, ...] = (READINGS, SENSOR_STATS, ALERT_EVENTS, REJECTS, NOTIFICATIONS)
+WORK_ORDER_EVENTS = Table(
+    name="work_order_events",
+    columns=(
+        ("order_id", "SYMBOL CAPACITY 65536 CACHE"),
+        ("alert_id", "SYMBOL CAPACITY 65536 CACHE"),
+        ("event", "SYMBOL CAPACITY 16 CACHE"),
+        ("state", "SYMBOL CAPACITY 16 CACHE"),
+        ("team", "SYMBOL CAPACITY 4096 CACHE"),
+        ("owner", "SYMBOL CAPACITY 1024 CACHE"),
+        ("deadline", "TIMESTAMP"),
+        ("actor", "VARCHAR"),
+        ("comment", "VARCHAR"),
+        ("ts", "TIMESTAMP"),
+    ),
+    timestamp="ts",
+    dedup_keys=("ts", "order_id", "event"),
+    description="work order lifecycle events (dispatched, accepted, on_site, handled, verified, overdue)",
+)
+
+TABLES: tuple[Table, ...] = (READINGS, SENSOR_STATS, ALERT_EVENTS, REJECTS, NOTIFICATIONS, WORK_ORDER_EVENTS)
 
 
 def topic_names(readings: str, alerts: str, dlq: str) -> dict[str, str]:

@@ -178,6 +178,7 @@ class Settings(LifelineSettings):
     readings_topic: str = "lifeline.readings"
     alerts_topic: str = "lifeline.alerts"
     dlq_topic: str = "lifeline.dlq"
+    work_orders_topic: str = "lifeline.work_orders"  # LIFELINE_WORK_ORDERS_TOPIC: work order lifecycle events
     readings_partitions: int = Field(default=4, ge=1, le=1024)
 
     # QuestDB
@@ -193,6 +194,8 @@ class Settings(LifelineSettings):
     )
     questdb_user: str = "admin"
     questdb_password: str = "quest"
+    questdb_readonly_user: str = "analyst"  # LIFELINE_QUESTDB_READONLY_USER: QuestDB's read-only PG-wire user
+    questdb_readonly_password: str = ""  # LIFELINE_QUESTDB_READONLY_PASSWORD; empty: the launcher generates one
 
     # launcher
     startup_timeout_s: float = Field(default=90.0, gt=0)

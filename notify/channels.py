@@ -29,6 +29,7 @@ from lifeline.models import Tier, ms_to_datetime
 from lifeline.notify.core import Message, Notice
 from lifeline.notify.exceptions import DeliveryError
 from lifeline.notify.routes import ChannelKind, Contact, SmtpConfig
+from lifeline.notify.text import daily_markdown, daily_title
 
 __all__ = [
     "Channel",
@@ -57,6 +58,8 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def delivery_id(message: Message) -> str:
     """A stable id of the notices in a message."""
+    if message.text is not None and not message.notices:
+        return hashlib.sha256("|".join(message.text).encode()).hexdigest()[:32]
     text = "|".join(f"{a}/{lb}/{ts}/{c}" for a, lb, ts, c in sorted(n.key for n in message.notices))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
@@ -72,8 +75,31 @@ def _notice_json(n: Notice) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _daily_json(message: Message) -> dict[str, Any]:
+    d = message.daily
+    assert d is not None
+
+    def ids(events: tuple[Any, ...]) -> list[dict[str, Any]]:
+        return [
+            {"alert_id": e.alert_id, "tier": int(e.tier), "kind": e.kind.value, "asset_id": e.asset_id} for e in events
+        ]
+
+    return {
+        "type": "daily-digest", "contact": message.contact, "delivery_id": delivery_id(message), "owner": d.owner,
+        "day": d.day, "start": ms_to_datetime(d.start_ms).isoformat(), "end": ms_to_datetime(d.due_ms).isoformat(),
+        "new": ids(d.new), "escalated": ids(d.escalated), "resolved": ids(d.resolved), "open": ids(d.open),
+        "top_assets": [{"asset_id": a, "alerts": n} for a, n in d.top_assets], "faults_to_fix": ids(d.faults_to_fix),
+    }  # fmt: skip
+
+
 def render_json(message: Message) -> bytes:
-    """The webhook body: ``{"type": "alert"|"digest", "contact", "delivery_id", "notices": [...]}``."""
+    """The webhook body: ``{"type": "alert"|"digest", "contact", "delivery_id", "notices": [...]}``; a daily
+    digest is ``{"type": "daily-digest", "owner", "day", "new", "escalated", "resolved", "open", ...}``."""
+    if message.daily is not None:
+        return orjson.dumps(_daily_json(message))
+    if message.text is not None:
+        title, text = message.text
+        return orjson.dumps({"type": "notice", "contact": message.contact, "title": title, "text": text})
     body = {
         "type": "digest" if message.digest else "alert",
         "contact": message.contact,
@@ -93,8 +119,14 @@ def _line(n: Notice) -> str:
     )
 
 
-def render_text(message: Message) -> tuple[str, str]:
-    """E-mail subject and body."""
+def render_text(message: Message, *, console_url: str = "", zone: str = "Asia/Shanghai") -> tuple[str, str]:
+    """E-mail subject and body (a daily digest's times in ``zone``, its link under ``console_url``)."""
+    if message.text is not None:
+        return message.text
+    if message.daily is not None:
+        return daily_title(message.daily, "zh"), daily_markdown(
+            message.daily, "zh", console_url="", zone="Asia/Shanghai"
+        )
     first = message.notices[0].event
     if message.digest:
         subject = f"[Lifeline] 三级 digest: {len(message.notices)} alert event(s)"
@@ -139,13 +171,15 @@ class WebhookChannel:
 class EmailChannel:
     """Plain-text e-mail through one SMTP relay."""
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, *, console_url: str = "", zone: str = "Asia/Shanghai") -> None:
         self.config = config
+        self.console_url = console_url
+        self.zone = zone
 
     def send(self, contact: Contact, message: Message) -> str:
         """Send the e-mail; :class:`DeliveryError` on failure (refused recipients are not retried)."""
         c = self.config
-        subject, body = render_text(message)
+        subject, body = render_text(message, console_url=self.console_url, zone=self.zone)
         mail = EmailMessage()
         mail["From"] = c.sender
         mail["To"] = contact.target

@@ -24,7 +24,9 @@ def notify(
             not acknowledged within escalate_after_s (default 300) -> next level, and so on.
     Tier 2: at once to the route's first level (the owner's duty desk).
     Tier 3: collected into a digest sent every digest_interval_s.
-    Channels: signed webhooks (X-Lifeline-Signature: HMAC-SHA256) and e-mail (SMTP).
+    Channels: signed webhooks (X-Lifeline-Signature: HMAC-SHA256), e-mail (SMTP), DingTalk / WeCom /
+    Feishu group robots (markdown cards, signed where the platform signs), SMS through an HTTP gateway.
+    Per contact: language (zh/en) and quiet hours for tier 3. [daily_digest]: each owner's day at 08:00.
     Every delivery is logged in the QuestDB notifications table; a notice is sent once per
     (alert, event, contact), also when alerts are replayed. See notify/routes.example.toml.
     """
@@ -51,6 +53,10 @@ def notify(
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     notifier = build_notifier(settings, notify_settings, parsed, SystemClock())
+    if notify_settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(notify_settings.metrics_port, addr="127.0.0.1", registry=notifier.first_notice.registry)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -7,6 +7,10 @@
   until the last level.
 * ``cleared``, ``resolved``, ``de-escalated``: a closing notice to every contact already told.
 * ``acknowledged``: stops escalation; nobody is notified.
+* Daily digest (``[daily_digest]``): at the local time each day, every listed owner's contacts get the
+  day's :class:`~lifeline.notify.daily.OwnerDigest` (label ``daily-digest``, keyed by owner and day).
+* Quiet hours: a tier-3 notice for a contact inside its ``quiet_hours`` (local time in the rules'
+  ``timezone``) joins that contact's digest, and digests wait until the contact's quiet hours end.
 
 Every notice has a key ``(alert_id, label, event_ts, contact)``; the engine sends a key at most once.
 Events older than ``max_age_ms`` when first seen (a catch-up after downtime) update state but are not
@@ -18,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lifeline.clock import Clock
-from lifeline.models import AlertEvent, AlertEventType
+from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, Tier
+from lifeline.notify.daily import DailyBook, OwnerDigest, next_due_ms
 from lifeline.notify.routes import Route, Rules
 
 __all__ = ["Message", "Notice", "NotifierCore"]
@@ -48,6 +53,20 @@ class Message:
     contact: str
     notices: tuple[Notice, ...]
     digest: bool = False
+    daily: OwnerDigest | None = None
+    #: a free-standing notice (title, markdown), e.g. "the weekly health report is ready"
+    text: tuple[str, str] | None = None
+
+
+def _daily_notice(digest: OwnerDigest, contact: str) -> Notice:
+    """The delivery-log entry of a daily digest: a carrier event whose ``alert_id`` is the digest's id and
+    whose ``ts`` is the due time, so the digest is sent once per (owner, day, contact) like any notice."""
+    carrier = AlertEvent(
+        alert_id=digest.digest_id, event=AlertEventType.OPENED, tier=Tier.T3, lifeline=Lifeline.GAS,
+        kind=AlertKind.ANOMALY, asset_id="", owner=digest.owner, district="", sensor_ids=(),
+        started_at=digest.start_ms, ts=digest.due_ms, value=0.0, score=0.0, evidence=f"daily digest {digest.day}",
+    )  # fmt: skip
+    return Notice(carrier, "daily-digest", contact, 0)
 
 
 @dataclass
@@ -77,6 +96,9 @@ class NotifierCore:
         self.digest_queue: dict[str, list[Notice]] = {}
         self.seen: set[tuple[str, str, int]] = set()
         self.next_digest_ms = clock.now_ms() + round(rules.digest_interval_s * 1000)
+        daily = rules.daily_digest
+        self.daily = None if daily is None else DailyBook(list(daily.owners), rules.timezone)
+        self.next_daily_ms = 0 if daily is None else next_due_ms(clock.now_ms(), daily.at_minute, rules.timezone)
 
     def _fresh(self, event: AlertEvent) -> bool:
         return self.clock.now_ms() - event.ts <= self.max_age_ms
@@ -87,17 +109,26 @@ class NotifierCore:
         alert = self.alerts[event.alert_id]
         alert.told.update(contacts)
         notices = [Notice(event, label, c, level) for c in contacts]
-        if route.digests(event.tier):
-            for n in notices:
+        now = self.clock.now_ms()
+        out: list[Message] = []
+        for n in notices:
+            if route.digests(event.tier) or (event.tier == 3 and self._quiet(n.contact, now)):
                 self.digest_queue.setdefault(n.contact, []).append(n)
-            return []
-        return [Message(n.contact, (n,)) for n in notices]
+            else:
+                out.append(Message(n.contact, (n,)))
+        return out
+
+    def _quiet(self, contact: str, now_ms: int) -> bool:
+        known = self.rules.contacts.get(contact)
+        return known is not None and known.quiet_at(now_ms, self.rules.timezone)
 
     def handle(self, event: AlertEvent) -> list[Message]:
         """Apply one lifecycle event; return the messages to send now. A repeated event changes nothing."""
         if event.dedup_key in self.seen:
             return []
         self.seen.add(event.dedup_key)
+        if self.daily is not None:
+            self.daily.observe(event)
         alert = self.alerts.get(event.alert_id)
         if alert is None:
             alert = self.alerts[event.alert_id] = _Alert(event)
@@ -152,10 +183,26 @@ class NotifierCore:
             interval = round(self.rules.digest_interval_s * 1000)
             while self.next_digest_ms <= now:
                 self.next_digest_ms += interval
+        out.extend(self._daily_due(now))
         return out
 
+    def _daily_due(self, now: int) -> list[Message]:
+        config = self.rules.daily_digest
+        if self.daily is None or config is None or now < self.next_daily_ms:
+            return []
+        digests = self.daily.digests(self.next_daily_ms)
+        self.next_daily_ms = next_due_ms(now, config.at_minute, self.rules.timezone)
+        return [
+            Message(c, (_daily_notice(d, c),), digest=True, daily=d) for d in digests for c in config.owners[d.owner]
+        ]
+
     def flush_digests(self) -> list[Message]:
-        """Every queued digest, one message per contact, emptied."""
-        out = [Message(c, tuple(ns), digest=True) for c, ns in sorted(self.digest_queue.items()) if ns]
-        self.digest_queue.clear()
+        """Every queued digest, one message per contact, emptied; contacts in quiet hours keep theirs."""
+        now = self.clock.now_ms()
+        out: list[Message] = []
+        for contact in sorted(self.digest_queue):
+            notices = self.digest_queue[contact]
+            if notices and not self._quiet(contact, now):
+                out.append(Message(contact, tuple(notices), digest=True))
+                del self.digest_queue[contact]
         return out

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-from questdb import TimestampNanos
+from prometheus_client import CollectorRegistry, Histogram
+from questdb import TimestampMicros, TimestampNanos
 
 from lifeline.clock import Clock
 from lifeline.codec import decode_alert_event
@@ -33,19 +34,22 @@ from lifeline.models import AlertEvent
 from lifeline.notify.channels import Channel, EmailChannel, WebhookChannel
 from lifeline.notify.core import Message, Notice, NoticeKey, NotifierCore
 from lifeline.notify.exceptions import DeliveryError
+from lifeline.notify.robots import RobotChannel
 from lifeline.notify.routes import ChannelKind, Rules
 from lifeline.notify.settings import NotifySettings
+from lifeline.notify.sms import SmsChannel
 from lifeline.schema import NOTIFICATIONS
 from lifeline.settings import Settings
 
-__all__ = ["DeliveryLog", "DeliveryRecord", "Notifier", "QuestDBDeliveryLog", "run_notifier"]
+__all__ = ["DeliveryLog", "DeliveryRecord", "FirstNoticeMetric", "Notifier", "QuestDBDeliveryLog", "run_notifier"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryRecord:
-    """The outcome of one notice: ``sent`` or ``failed``, after ``attempts`` tries."""
+    """The outcome of one notice: ``sent`` or ``failed``, after ``attempts`` tries, the last ending at
+    ``sent_at_ms`` (the notifier's clock)."""
 
     notice: Notice
     channel: ChannelKind
@@ -53,6 +57,33 @@ class DeliveryRecord:
     attempts: int
     detail: str
     digest: bool = False
+    sent_at_ms: int = 0
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds from the alert event to this delivery."""
+        return (self.sent_at_ms - self.notice.event.ts) / 1000
+
+
+class FirstNoticeMetric:
+    """``lifeline_notify_first_notice_seconds{tier}``: time from an alert event to the first notice sent
+    about that alert (to anyone), observed once per alert."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.histogram = Histogram(
+            "lifeline_notify_first_notice_seconds", "time from alert event to the first notice sent, per tier",
+            ["tier"], registry=self.registry, buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 86400),
+        )  # fmt: skip
+        self.noticed: set[str] = set()
+
+    def observe(self, records: list[DeliveryRecord]) -> None:
+        """Observe the first sent record of every alert not noticed before."""
+        for r in sorted(records, key=lambda r: r.sent_at_ms):
+            alert_id = r.notice.event.alert_id
+            if r.status == "sent" and alert_id not in self.noticed and r.notice.label != "daily-digest":
+                self.noticed.add(alert_id)
+                self.histogram.labels(tier=str(int(r.notice.event.tier))).observe(max(r.latency_s, 0.0))
 
 
 class DeliveryLog(Protocol):
@@ -93,7 +124,7 @@ class QuestDBDeliveryLog:
                     symbols={"alert_id": n.event.alert_id, "event": n.label, "contact": n.contact,
                              "channel": r.channel.value, "status": r.status},
                     columns={"tier": int(n.event.tier), "level": n.level, "attempts": r.attempts,
-                             "detail": r.detail[:1000]},
+                             "detail": r.detail[:1000], "sent_at": TimestampMicros(r.sent_at_ms * 1000)},
                     at=TimestampNanos(n.event.ts * 1_000_000),
                 )  # fmt: skip
             sender.flush()
@@ -125,10 +156,12 @@ class Notifier:
         self.sent: set[NoticeKey] = set()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lifeline-notify")
         self.records: list[DeliveryRecord] = []
+        self.first_notice = FirstNoticeMetric()
 
     def load(self) -> None:
-        """Load the sent-set from the delivery log."""
+        """Load the sent-set from the delivery log (alerts already noticed are not observed again)."""
         self.sent = self.delivery_log.load_sent()
+        self.first_notice.noticed.update(alert_id for alert_id, _, _, _ in self.sent)
 
     def close(self) -> None:
         """Stop the delivery workers."""
@@ -151,12 +184,13 @@ class Notifier:
             if not fresh:
                 continue
             pending.update(n.key for n in fresh)
-            work.append(Message(message.contact, fresh, message.digest))
+            work.append(Message(message.contact, fresh, message.digest, message.daily))
         if not work:
             return []
         results = list(self._pool.map(self._send, work))
         records = [r for batch in results for r in batch]
         self.delivery_log.record(records)
+        self.first_notice.observe(records)
         self.sent.update(r.notice.key for r in records if r.status == "sent")
         self.records.extend(records)
         return records
@@ -178,7 +212,23 @@ class Notifier:
                     break
                 if attempts < self.max_attempts:
                     self.sleep(self.backoff_s * 2 ** (attempts - 1))
-        return [DeliveryRecord(n, contact.channel, status, attempts, detail, message.digest) for n in message.notices]
+        ended = self.core.clock.now_ms()
+        return [DeliveryRecord(n, contact.channel, status, attempts, detail, message.digest, ended)
+                for n in message.notices]  # fmt: skip
+
+
+def default_channels(rules: Rules, timeout_s: float) -> dict[ChannelKind, Channel]:
+    """The real channel for every kind of contact in ``rules``."""
+    robots = RobotChannel(console_url=rules.console_url, zone=rules.timezone, timeout_s=timeout_s)
+    email = EmailChannel(rules.smtp, console_url=rules.console_url, zone=rules.timezone)
+    channels: dict[ChannelKind, Channel] = {
+        ChannelKind.WEBHOOK: WebhookChannel(timeout_s), ChannelKind.EMAIL: email,
+        ChannelKind.DINGTALK: robots, ChannelKind.WECOM: robots, ChannelKind.FEISHU: robots,
+    }  # fmt: skip
+    if rules.sms is not None:
+        channels[ChannelKind.SMS] = SmsChannel(rules.sms, console_url=rules.console_url, zone=rules.timezone,
+                                               timeout_s=timeout_s)  # fmt: skip
+    return channels
 
 
 def build_notifier(
@@ -189,10 +239,7 @@ def build_notifier(
     """A notifier with real channels and the QuestDB delivery log unless others are given."""
     core = NotifierCore(rules, clock, max_age_ms=round(notify.max_event_age_s * 1000))
     if channels is None:
-        channels = {
-            ChannelKind.WEBHOOK: WebhookChannel(notify.http_timeout_s),
-            ChannelKind.EMAIL: EmailChannel(rules.smtp),
-        }
+        channels = default_channels(rules, notify.http_timeout_s)
     return Notifier(
         core, channels=channels, delivery_log=delivery_log or QuestDBDeliveryLog(QuestDB(settings)),
         max_attempts=notify.max_attempts, backoff_s=notify.backoff_s, sleep=sleep, workers=notify.workers,

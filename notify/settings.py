@@ -35,3 +35,7 @@ class NotifySettings(LifelineSettings):
     tick_s: float = Field(default=1.0, gt=0, description="how often escalation deadlines and digests are checked")
     http_timeout_s: float = Field(default=10.0, gt=0)
     workers: int = Field(default=4, ge=1, description="parallel deliveries")
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="Prometheus /metrics port of lifeline notify (first-notice latency per tier); 0 disables",
+    )  # fmt: skip

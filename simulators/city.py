@@ -31,6 +31,7 @@ DEFAULT_INTERVALS_S: dict[SensorKind, float] = {
     SensorKind.CH4_LEL: 900, SensorKind.WELL_TEMPERATURE: 900, SensorKind.COVER_TILT: 3600,
     SensorKind.GAS_PRESSURE: 300, SensorKind.GAS_FLOW: 300,
     SensorKind.WATER_PRESSURE: 300, SensorKind.WATER_FLOW: 300, SensorKind.NOISE_LEVEL: 3600,
+    SensorKind.TANK_LEVEL: 300, SensorKind.PUMP_STATE: 300, SensorKind.VALVE_STATE: 300,
     SensorKind.RAIN: 300, SensorKind.MANHOLE_LEVEL: 300, SensorKind.PONDING_DEPTH: 300,
     SensorKind.STRAIN: 600, SensorKind.DEFLECTION: 600, SensorKind.ACCELERATION: 600,
     SensorKind.CRACK_WIDTH: 600, SensorKind.BEARING_DISPLACEMENT: 600, SensorKind.STRUCTURE_TEMPERATURE: 600,

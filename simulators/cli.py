@@ -151,8 +151,9 @@ def scenarios() -> None:
     for column in ("description", "injected"):
         table.add_column(column, overflow="fold")
     for definition in SCENARIOS.values():
+        sensors = definition.sensor_count or definition.plan.sensor_count
         table.add_row(
-            definition.name, f"{definition.plan.sensor_count:,}", f"{definition.duration_s / 3600:g} h",
+            definition.name, f"{sensors:,}", f"{definition.duration_s / 3600:g} h",
             definition.description, definition.injects,
         )  # fmt: skip
     _console().print(table)

@@ -9,6 +9,7 @@ __all__ = [
     "BadOptionError",
     "BadStartError",
     "DeliveryFailedError",
+    "HydraulicModelError",
     "ReplayInputError",
     "SimulatorError",
     "UnknownScenarioError",
@@ -52,3 +53,7 @@ class BadOptionError(SimulatorError, ValueError):
 
 class DeliveryFailedError(SimulatorError):
     """Kafka did not take every simulated message; check the broker (``lifeline services status``)."""
+
+
+class HydraulicModelError(SimulatorError):
+    """SWMM (through pyswmm) refused or failed a catchment model; the message carries SWMM's own report."""

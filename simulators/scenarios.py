@@ -31,6 +31,7 @@ from lifeline.simulators.exceptions import BadDurationError, UnknownScenarioErro
 from lifeline.simulators.faults import inject_faults
 from lifeline.simulators.gas import GasNetwork
 from lifeline.simulators.groundtruth import GroundTruthRow
+from lifeline.simulators.swmm_scenarios import SWMM_SCENARIOS
 from lifeline.simulators.timebase import DEFAULT_START, HOUR_MS, parse_start
 from lifeline.simulators.water import WaterNetwork
 
@@ -65,6 +66,8 @@ class ScenarioDef:
     bad_messages: bool = False
     #: chunk length (s) when raw channels dominate the volume; ``None``: one chunk per window (1 h)
     chunk_s: int | None = None
+    #: sensors, when the plan does not say (scenarios that add their own sensors)
+    sensor_count: int | None = None
 
 
 class Scenario:
@@ -202,9 +205,12 @@ def _drainage(b: Builder, n: Networks) -> None:
 
 
 def _bridge(b: Builder, n: Networks) -> None:
-    n.bridge.inject_overload(b.when(0.5), minutes=40, load_ratio=1.05)
-    n.bridge.inject_overload(b.when(0.75), minutes=25, load_ratio=0.72)
-    n.bridge.inject_bearing_jam(b.when(0.25))
+    # a day of history first: the bearing rule predicts each bearing from its own hourly profile of the
+    # previous days (docs/domain.md#bearings-and-expansion-joints); the events fall in the last 6 h
+    day = b.start_ms + 24 * HOUR_MS
+    n.bridge.inject_overload(day + 3 * HOUR_MS, minutes=40, load_ratio=1.05)
+    n.bridge.inject_overload(day + int(4.5 * HOUR_MS), minutes=25, load_ratio=0.72)
+    n.bridge.inject_bearing_jam(day + int(1.5 * HOUR_MS))
     n.faults = dict.fromkeys(("stuck", "drift", "spike", "dropout", "saturation", "offset"), 1)
 
 
@@ -247,7 +253,18 @@ def _load_10k(b: Builder, n: Networks) -> None:
     n.faults = {"stuck": 5, "drift": 5, "spike": 8, "dropout": 5, "saturation": 1, "offset": 3}
 
 
+def _hydraulic(network: str) -> Recipe:
+    def recipe(b: Builder, n: Networks) -> None:
+        from lifeline.simulators.hydraulic import install
+
+        install(b, network)
+
+    return recipe
+
+
 _ALL_FAULTS = "1 of each fault type"
+#: a plan without synthetic assets: the hydraulic scenarios add their own sensors
+_HYDRAULIC = CityPlan(gas_mains=0, regulators=0, dmas=0, catchments=0, bridges=0)
 #: docs/domain.md#load-model mix: 10 % of the bridge channels raw at 50 Hz, batched at the edge every 1 s
 _LOAD_85K = CityPlan.for_sensor_total(85_000, raw_fraction=0.10, high_rate_batch_s=1)
 _LOAD_10K = CityPlan.for_sensor_total(11_000, raw_fraction=0.10, high_rate_batch_s=1)
@@ -312,9 +329,10 @@ SCENARIOS: dict[str, ScenarioDef] = {
         ),
         ScenarioDef(
             "bridge",
-            "bridges with 10-min channels and 50 Hz accelerometer batches: overload, bearing jam",
+            "bridges with 10-min channels and 50 Hz accelerometer batches: a day of history, then overload and "
+            "bearing jam",
             CityPlan(gas_mains=0, regulators=0, dmas=0, catchments=0, bridges=6, high_rate_channels_per_bridge=1),
-            6 * 3600,
+            30 * 3600,
             _bridge,
             f"overloads (T1, ~T3), 1 bearing jam; {_ALL_FAULTS}",
         ),
@@ -354,5 +372,29 @@ SCENARIOS: dict[str, ScenarioDef] = {
             "1 gas leak, 1 burst, 1 overload, biogas; 27 faults",
             chunk_s=60,
         ),
+        ScenarioDef(
+            "water-net3",
+            "EPANET Net3 (92 junctions, 2 pumps, 3 tanks) simulated by wntr for 30 days at 5-min steps",
+            _HYDRAULIC,
+            30 * 86400,
+            _hydraulic("net3"),
+            "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); pumps under tank "
+            "controls; 31 pressure loggers, source/tank meters, tank levels, pump states (cached after the first run)",
+            sensor_count=42,
+        ),
+        ScenarioDef(
+            "water-net1",
+            "EPANET Net1 (9 junctions, 1 pump, 1 tank) simulated by wntr for 30 days at 5-min steps",
+            _HYDRAULIC,
+            30 * 86400,
+            _hydraulic("net1"),
+            "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); the pump under the "
+            "tank's level controls; 4 pressure loggers, pump/tank meters, tank level, pump state (cached)",
+            sensor_count=9,
+        ),
     )
 }
+#: drainage on SWMM hydraulics (simulators/swmm_scenarios.py)
+SCENARIOS.update(
+    {s.name: ScenarioDef(s.name, s.description, s.plan, s.duration_s, s.recipe, s.injects) for s in SWMM_SCENARIOS}
+)

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from confluent_kafka.admin import AdminClient
 
+from lifeline.connectors.readonly import readonly_password
 from lifeline.connectors.services.jars import check_java, ensure_kafka_jars, ensure_questdb_jar
 from lifeline.connectors.services.process import ManagedProcess
 from lifeline.settings import Settings
@@ -208,6 +209,9 @@ class QuestDBServer(Server):
             "QDB_TELEMETRY_ENABLED": "false",
             "QDB_PG_USER": s.questdb_user,
             "QDB_PG_PASSWORD": s.questdb_password,
+            "QDB_PG_READONLY_USER_ENABLED": "true",
+            "QDB_PG_READONLY_USER": s.questdb_readonly_user,
+            "QDB_PG_READONLY_PASSWORD": readonly_password(s),
         }
         # One thread per worker pool and a short spin before a worker sleeps: QuestDB's defaults
         # (two or more threads per pool, each spinning when idle) took a third of a core on a

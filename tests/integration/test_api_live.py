@@ -231,7 +231,7 @@ def test_series_downsampled_and_exported(api: Api) -> None:
         sensor = c.get("/sensors/G-1-CH4").json()
         assert sensor["latest_value"] is not None
         csv_text = c.get("/export/series", params={**params, "sensor_id": "G-1-CH4", "format": "csv"}).text
-        assert csv_text.splitlines()[0] == "sensor_id,ts,mean,min,max,count" and len(csv_text.splitlines()) == 7
+        assert csv_text.splitlines()[0] == "sensor_id,ts (UTC),mean,min,max,count" and len(csv_text.splitlines()) == 7
         raw = c.get("/export/series", params={**params, "sensor_id": "G-1-CH4", "format": "parquet"}).content
         assert pq.read_table(io.BytesIO(raw)).num_rows == 6
         alerts_csv = c.get("/export/alerts", params={"format": "csv"})

@@ -42,12 +42,34 @@ def noisy(n: int, seed: int = 1, level: float = 20.0, sd: float = 0.1) -> np.nda
     return level + np.random.default_rng(seed).normal(0.0, sd, n)
 
 
-def test_stuck_sensor_is_a_tier3_fault_after_n_identical_samples_and_an_hour() -> None:
+def test_stuck_sensor_is_a_tier3_fault_after_n_identical_samples_and_half_an_hour() -> None:
     values = noisy(60)
     values[30:] = values[30]  # 30 identical readings at 5 min = 2.5 h
     found = faults(run(det_for(), values, 5 * MIN), "stuck")
     assert found and found[0].tier is Tier.T3
-    assert found[0].ts >= T0 + (30 + 11) * 5 * MIN  # 12 samples and ≥ 1 h
+    # 5-min readings: the 7 identical readings that span 30 min (stuck_min_s) end at sample 36
+    assert found[0].ts == T0 + 36 * 5 * MIN
+
+
+def test_a_slow_sensor_is_stuck_after_six_identical_readings_not_twelve() -> None:
+    values = noisy(40)
+    values[20:] = values[20]  # 15-min readings frozen for 5 h
+    found = faults(run(det_for(interval_s=900), values, 15 * MIN), "stuck")
+    assert found and found[0].ts == T0 + 25 * 15 * MIN  # 6 identical readings (75 min), not 12 (2¾ h)
+
+
+def test_three_equal_quantised_readings_of_a_slow_sensor_are_not_stuck() -> None:
+    values = np.round(noisy(60, sd=0.1), 2)
+    values[20:23] = values[20]  # a chance run of 3 equal readings at 0.01 °C resolution
+    assert faults(run(det_for(interval_s=900), values, 15 * MIN), "stuck") == []
+
+
+def test_a_spike_among_the_first_readings_is_flagged_before_the_noise_scale_settles() -> None:
+    values = noisy(20, seed=3, level=12.0, sd=0.1)
+    values[6] += 5.0  # 50 sigma on the 7th reading (the running noise scale needs 8)
+    found = faults(run(det_for(interval_s=900), values, 15 * MIN), "spike")
+    assert [f.value for f in found] == [values[6]]
+    assert found[0].ts == T0 + 7 * 15 * MIN  # decided one reading later
 
 
 def test_constant_rain_at_zero_is_not_stuck() -> None:
@@ -212,3 +234,25 @@ def test_constant_series_raise_nothing_but_faults(level: float, n: int) -> None:
     det = det_for(SensorKind.STRAIN, design_value=100.0)
     found = run(det, np.full(n, level), 10 * MIN, per_call=7)
     assert all(f.kind is AlertKind.SENSOR_FAULT for f in found if f.tier is not None)
+
+
+def _structural(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.kind is AlertKind.STRUCTURAL_ANOMALY and f.tier is not None]
+
+
+def test_a_truck_ringing_a_raw_accelerometer_is_no_comfort_alarm() -> None:
+    # 50 Hz: a truck rings the deck at 2 Hz with 0.7 m/s² peaks, decaying in 1.5 s; its samples pass the
+    # 0.5 m/s² bound for many readings in a row, but a sine of amplitude 0.7 has an RMS of 0.49 at most
+    t_s = np.arange(0, 20.0, 0.02)
+    ring = np.where(t_s >= 5.0, 0.7 * np.sin(2 * np.pi * 2.0 * (t_s - 5.0)) * np.exp(-(t_s - 5.0) / 1.5), 0.0)
+    assert int((np.abs(ring) >= 0.5).sum()) > 4
+    assert _structural(run(det_for(SensorKind.ACCELERATION, interval_s=0.02), ring, 20)) == []
+
+
+def test_sustained_raw_vibration_above_the_comfort_rms_is_tier_2() -> None:
+    # amplitude 1.0 m/s² for 10 s: RMS 1/√2 = 0.71 m/s² ≥ 0.5 m/s²
+    t_s = np.arange(0, 20.0, 0.02)
+    shake = np.where((t_s >= 5.0) & (t_s < 15.0), np.sin(2 * np.pi * 2.0 * t_s), 0.0)
+    found = _structural(run(det_for(SensorKind.ACCELERATION, interval_s=0.02), shake, 20))
+    assert found and {f.tier for f in found} == {Tier.T2}
+    assert T0 + 5_000 <= found[0].ts <= T0 + 7_000  # the 1-s running RMS crosses 0.5 within about a second

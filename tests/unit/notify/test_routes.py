@@ -98,3 +98,16 @@ def test_the_notify_command_checks_a_routing_file_and_names_the_setting_when_non
     missing = CliRunner().invoke(app, ["notify", "--check"])
     assert missing.exit_code == 2
     assert "LIFELINE_NOTIFY_ROUTES_PATH" in missing.output
+
+
+def test_the_example_routes_anomaly_alerts_to_the_analyst_desk_one_by_one(event_factory):
+    from pathlib import Path
+
+    from lifeline.models import Tier
+
+    example = Path(__file__).resolve().parents[3] / "notify" / "routes.example.toml"
+    secret = 'secret = "' + "s" * 32 + '"'
+    rules = parse_rules(example.read_text(encoding="utf-8").replace('secret_env = "HEFEI_GAS_HOOK_SECRET"', secret))
+    route = rules.route_for(event_factory(tier=3, kind=AlertKind.ANOMALY, owner="hefei-gas"))
+    assert route is not None and route.levels == (("analyst-desk",),) and not route.digests(Tier.T3)
+    assert rules.route_for(event_factory(tier=3, kind=AlertKind.WATERLOGGING)).levels == (("analyst-queue",),)

@@ -1,0 +1,252 @@
+"""Water leak detection on EPANET-simulated networks: bursts, incipient leaks, false alerts, localisation.
+
+Run: ``.venv/bin/python -m benchmarks.bench_water [--networks net3,net1] [--seeds 1,2,3] [--days 30]``
+
+For every network × seed the hydraulic scenario (``water-<network>``, EPANET through wntr, cached) gives the
+noise-free 5-minute values; instrument noise is added exactly as the scenario's readings get it, the DMA
+consumption is the registry's derived meter evaluated on the noisy meters, and
+:class:`lifeline.detectors.hydraulic.DmaLeakDetector` runs step by step, its findings going through the
+product's alarm state machine (``Detectors.process_group``). Opened ``pipe_burst`` / ``background_leak``
+alerts are then matched with the leaks:
+
+* burst detected: a ``pipe_burst`` alert opens in ``[start, start + 6 h]``; delay = opening − start;
+* incipient leak (peak ≥ 2 m³/h): a ``background_leak`` alert opens between its start and 7 days after it
+  reached 2 m³/h;
+* false alert: an alert that opens while no leak is active (start − 5 min … end + 1 day);
+* pump/tank operation alerts: false alerts within 30 min after a pump or valve state change or a tank
+  switching between filling and draining;
+* chance control: as many alerts of each kind as the detector opened, at uniformly random times after the
+  learning week, matched by the same rules;
+* localisation: pipe-path distance from the top candidate of the alert that detected a leak to the leak's node.
+
+Seed 1 was used to choose :class:`~lifeline.detectors.hydraulic.LeakConfig`'s defaults; seeds 2 and 3 (and
+any others) were not looked at while tuning: the table marks them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lifeline.detectors import Detectors
+from lifeline.detectors.hydraulic import DmaLeakDetector, Located
+from lifeline.detectors.localisation import SensitivityModel
+from lifeline.detectors.sensitivity import load_sensitivity
+from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind
+from lifeline.network import DerivedMeter, parse_network
+from lifeline.simulators.hydraulic import STEP_MS, HydraulicRun, Leak, _RunValues, cached_model, simulate
+from lifeline.simulators.scenarios import build
+
+TUNING_SEEDS = frozenset({1})
+_DAY_MS = 86_400_000
+_WATER_KINDS = (AlertKind.PIPE_BURST, AlertKind.BACKGROUND_LEAK)
+
+
+@dataclass
+class Outcome:
+    """What one network × seed gave."""
+
+    network: str
+    seed: int
+    days: float
+    bursts: int = 0
+    bursts_found: int = 0
+    delays_min: list[float] = field(default_factory=list)
+    incipient: int = 0
+    incipient_found: int = 0
+    chance_bursts: int = 0
+    chance_incipient: int = 0
+    alerts: int = 0
+    false_alerts: int = 0
+    operation_alerts: int = 0
+    operations: int = 0
+    distances_m: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _noisy(run: HydraulicRun, seed: int) -> np.ndarray:
+    """The values as the scenario's readings carry them (instrument noise, seeded)."""
+    rng = np.random.default_rng((seed, 4242))
+    out = run.values.copy()
+    times = run.times_ms
+    for kind in sorted(set(run.kinds)):  # a fixed order: the noise is drawn kind by kind
+        rows = [i for i, k in enumerate(run.kinds) if k is kind]
+        fn = _RunValues(run, rows, kind)
+        out[rows] = fn(np.arange(len(rows), dtype=np.intp), np.broadcast_to(times, (len(rows), times.size)), rng)
+    return out
+
+
+def _operations(run: HydraulicRun) -> list[int]:
+    """Times of pump/valve state changes and of tanks switching between filling and draining."""
+    times = run.times_ms
+    marks: list[int] = []
+    for values, kind, sid in zip(run.values, run.kinds, run.sensor_ids, strict=True):
+        if kind in (SensorKind.PUMP_STATE, SensorKind.VALVE_STATE):
+            marks += times[1:][np.abs(np.diff(values)) > 0.5].tolist()
+        elif kind is SensorKind.WATER_FLOW and "-QT-" in sid:
+            sign = np.sign(np.where(np.abs(values) < 1.0, 0.0, values))
+            marks += times[1:][(sign[1:] * sign[:-1]) < 0].tolist()
+    return sorted(marks)
+
+
+def _when_two(leak: Leak) -> int:
+    """When an incipient leak reached 2 m³/h."""
+    if leak.shape == "burst":
+        return leak.start_ms
+    return int(leak.start_ms + (leak.peak_ms - leak.start_ms) * min(1.0, 2.0 / leak.peak_m3h))
+
+
+def _found_burst(leak: Leak, opened: list[int]) -> int | None:
+    hits = [t for t in opened if leak.start_ms <= t <= leak.start_ms + 6 * 3_600_000]
+    return min(hits) if hits else None
+
+
+def _found_incipient(leak: Leak, opened: list[int]) -> int | None:
+    hits = [t for t in opened if leak.start_ms <= t <= _when_two(leak) + 7 * _DAY_MS]
+    return min(hits) if hits else None
+
+
+def run_one(network: str, seed: int, days: float) -> tuple[Outcome, list[AlertEvent]]:
+    """Simulate (or load) one network × seed, detect, and score."""
+    began = time.perf_counter()
+    scenario = build(f"water-{network}", seed=seed, duration_s=days * 86400)
+    steps = -(-(scenario.end_ms - scenario.start_ms) // STEP_MS)
+    run = simulate(network, seed, scenario.start_ms, steps)
+    values = _noisy(run, seed)
+    index = {sid: i for i, sid in enumerate(run.sensor_ids)}
+    meter_spec = next(s for s in scenario.sensors if parse_network(s.network).derived)
+    meter = DerivedMeter(parse_network(meter_spec.network).derived)
+    loggers = [i for i, k in enumerate(run.kinds) if k is SensorKind.WATER_PRESSURE]
+    levels = [i for i, k in enumerate(run.kinds) if k is SensorKind.TANK_LEVEL]
+    states = [i for i, k in enumerate(run.kinds) if k in (SensorKind.PUMP_STATE, SensorKind.VALVE_STATE)]
+    logger_nodes = [run.elements[i] for i in loggers]
+    model: SensitivityModel = load_sensitivity(cached_model(network), logger_nodes, cached_model(network).parent)
+    detector = DmaLeakDetector(
+        group_id=run.group_id, meter_id=meter_spec.sensor_id, logger_ids=[run.sensor_ids[i] for i in loggers],
+        logger_nodes=logger_nodes, sensitivity=model,
+    )  # fmt: skip
+    detectors = Detectors(scenario.registry)
+    group = detectors.new_group_state(run.group_id)
+    events: list[AlertEvent] = []
+    component = [index[s] for s in meter.sensor_ids]
+    for k, ts in enumerate(run.times_ms.tolist()):
+        consumption = meter.evaluate({run.sensor_ids[i]: float(values[i, k]) for i in component})
+        assert consumption is not None
+        findings = detector.step(ts, consumption, values[loggers, k], values[levels, k], values[states, k])
+        events += detectors.process_group(group, findings, ts)
+    events += detectors.process_group(group, [], scenario.end_ms + 2 * 3_600_000)
+    outcome = _score(run, events, detector.located, model, _operations(run), seed, days)
+    outcome.seconds = time.perf_counter() - began
+    return outcome, events
+
+
+def _score(
+    run: HydraulicRun, events: list[AlertEvent], located: list[Located], model: SensitivityModel,
+    operations: list[int], seed: int, days: float,
+) -> Outcome:  # fmt: skip
+    out = Outcome(run.network, seed, days, operations=len(operations))
+    opened_all = [e for e in events if e.event is AlertEventType.OPENED and e.kind in _WATER_KINDS]
+    opened = [e.ts for e in opened_all]
+    bursts = [e.ts for e in opened_all if e.kind is AlertKind.PIPE_BURST]
+    nights = [e.ts for e in opened_all if e.kind is AlertKind.BACKGROUND_LEAK]
+    out.alerts = len(opened)
+    by_time = {loc.ts: loc for loc in located}
+    for leak in run.leaks:
+        if leak.shape == "burst" and leak.peak_m3h >= 5.0:
+            out.bursts += 1
+            hit = _found_burst(leak, bursts)
+            if hit is not None:
+                out.bursts_found += 1
+                out.delays_min.append((hit - leak.start_ms) / 60_000)
+                _distance(out, model, by_time.get(hit), leak)
+        elif leak.shape == "incipient" and leak.peak_m3h >= 2.0:
+            out.incipient += 1
+            hit = _found_incipient(leak, nights)
+            if hit is not None:
+                out.incipient_found += 1
+                _distance(out, model, by_time.get(hit), leak)
+    active = [(leak.start_ms - STEP_MS, leak.end_ms + _DAY_MS) for leak in run.leaks]
+    false = [t for t in opened if not any(a <= t <= b for a, b in active)]
+    out.false_alerts = len(false)
+    ops = np.array(operations, dtype=np.int64)
+    out.operation_alerts = sum(1 for t in false if ops.size and bool(np.any((t >= ops) & (t - ops <= 1_800_000))))
+    rng = np.random.default_rng((seed, 777))
+    learn = run.start_ms + 7 * _DAY_MS
+    end = run.start_ms + run.steps * STEP_MS
+    chance_bursts = sorted(rng.integers(learn, end, len(bursts)).tolist()) if bursts and end > learn else []
+    chance_nights = sorted(rng.integers(learn, end, len(nights)).tolist()) if nights and end > learn else []
+    for leak in run.leaks:
+        if leak.shape == "burst" and leak.peak_m3h >= 5.0 and _found_burst(leak, chance_bursts) is not None:
+            out.chance_bursts += 1
+        if leak.shape == "incipient" and leak.peak_m3h >= 2.0 and _found_incipient(leak, chance_nights) is not None:
+            out.chance_incipient += 1
+    return out
+
+
+def _distance(out: Outcome, model: SensitivityModel, where: Located | None, leak: Leak) -> None:
+    if where is not None and where.candidates:
+        out.distances_m.append(model.distance(where.candidates[0].node, leak.node))
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{100 * n / d:.0f}% ({n}/{d})" if d else "–"
+
+
+def _table(rows: list[Outcome], label: str) -> list[str]:
+    b, bf = sum(r.bursts for r in rows), sum(r.bursts_found for r in rows)
+    i, inf = sum(r.incipient for r in rows), sum(r.incipient_found for r in rows)
+    delays = [d for r in rows for d in r.delays_min]
+    dist = [d for r in rows for d in r.distances_m]
+    weeks = sum(r.days for r in rows) / 7
+    return [
+        label,
+        _pct(bf, b),
+        f"{statistics.median(delays):.0f}" if delays else "–",
+        _pct(inf, i),
+        f"{sum(r.false_alerts for r in rows) / weeks:.2f}",
+        f"{sum(r.operation_alerts for r in rows)}/{sum(r.operations for r in rows)}",
+        f"{_pct(sum(r.chance_bursts for r in rows), b)} / {_pct(sum(r.chance_incipient for r in rows), i)}",
+        f"{statistics.median(dist):.0f}" if dist else "–",
+        _pct(sum(1 for d in dist if d <= 300.0), len(dist)),
+        f"{sum(r.alerts for r in rows)}",
+    ]
+
+
+HEADER = ["network / seeds", "bursts ≥5 m³/h found", "median delay min", "incipient ≥2 m³/h in 7 d",
+          "false / DMA-week", "op. alerts / ops", "chance: bursts / incipient", "loc. median m", "loc. ≤300 m",
+          "alerts"]  # fmt: skip
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--networks", default="net3,net1")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--days", type=float, default=30.0)
+    args = parser.parse_args()
+    networks = [n for n in args.networks.split(",") if n]
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    lines: list[list[str]] = []
+    for network in networks:
+        results = []
+        for seed in seeds:
+            outcome, _events = run_one(network, seed, args.days)
+            results.append(outcome)
+            tag = "tuning" if seed in TUNING_SEEDS else "held out"
+            lines.append(_table([outcome], f"{network} seed {seed} ({tag})"))
+            print(f"  {network} seed {seed}: {outcome.seconds:.0f} s", flush=True)
+        held = [r for r in results if r.seed not in TUNING_SEEDS]
+        lines.append(_table(results, f"{network} all seeds"))
+        if held and len(held) < len(results):
+            lines.append(_table(held, f"{network} held-out seeds"))
+    widths = [max(len(row[c]) for row in [HEADER, *lines]) for c in range(len(HEADER))]
+    for row in [HEADER, *lines]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,493 @@
+"""Hydraulic water scenarios: EPANET networks shipped with wntr, simulated at 5-minute steps with leaks.
+
+A network (``net3``: 92 junctions, 2 pumps, 3 tanks; ``net1``: 9 junctions, 1 pump, 1 tank) is simulated
+by EPANET through wntr's ``EpanetSimulator`` (the C toolkit, not wntr's pure-Python solver) for the whole
+scenario at a 300 s hydraulic, pattern and report step:
+
+* **demand**: every junction's demand follows one of 8 consumer classes (residential/commercial mixes in
+  local time, weekend shift, a slow seasonal trend, a day-to-day factor and an AR(1) fluctuation), scaled by
+  a per-node log-normal factor;
+* **pumps and tanks** run under the model's own controls (tank-level rules switch the pumps);
+* **leaks** are extra demands at a junction with their own 5-minute pattern: *bursts* appear within one
+  step and last until repaired (6–48 h) or to the end; *incipient* background leaks grow linearly over
+  2–6 days to their peak and hold (half of them are never repaired). Sizes 1–30 m³/h. An emitter would make
+  the outflow depend on pressure (``Q = C·p^0.5``); a demand keeps the ground-truth size exact, and the
+  pressure change a leak of a few m³/h causes moves an emitter's flow by well under 1 %.
+
+Sensors: pressure loggers at a fixed third of the junctions (placement depends on the network only), flow
+meters at each source (reservoir outlet, pump, supply node) and each tank's pipe, tank levels, pump states,
+and the derived DMA consumption meter (sources − tank inflows) as a registry row with ``derived=``.
+
+A simulation is cached under ``<LIFELINE_CACHE_DIR>/hydraulic`` keyed by network, seed, start and length,
+so the second build of a scenario is instant. Same seed, start and length → the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lifeline.models import AlertKind, Lifeline, SensorKind, SensorSpec
+from lifeline.network import MeterTerm, NetworkInfo, format_network
+from lifeline.simulators.city import DISTRICTS, Builder, Place
+from lifeline.simulators.engine import Floats, Ints, Rows
+from lifeline.simulators.groundtruth import GroundTruthRow
+from lifeline.simulators.timebase import HOUR_MS, local_hour
+
+if TYPE_CHECKING:
+    import wntr
+
+__all__ = ["NETWORKS", "HydraulicRun", "Leak", "install", "model_path", "simulate"]
+
+#: network name → EPANET file shipped inside wntr
+NETWORKS = {"net3": "Net3.inp", "net1": "Net1.inp"}
+STEP_MS = 300_000
+_CACHE_VERSION = 4
+_M_HEAD_TO_MPA = 0.00980665
+_CLASSES = 8
+OWNER = "hefei-water"
+
+
+@dataclass(frozen=True)
+class Leak:
+    """One simulated leak: where, what shape, when, how big (ground truth)."""
+
+    leak_id: str
+    node: str
+    shape: str  # "burst" or "incipient"
+    start_ms: int
+    peak_ms: int  # when it reached its size (= start for a burst)
+    end_ms: int  # repair (or the scenario end when never repaired)
+    peak_m3h: float
+    repaired: bool
+
+    def size_at(self, ts_ms: Ints) -> Floats:
+        """Leak flow (m³/h) at ``ts_ms``."""
+        t = np.asarray(ts_ms, dtype=np.float64)
+        grow = max(self.peak_ms - self.start_ms, 1)
+        if self.shape == "incipient":
+            ramp: Floats = np.clip((t - self.start_ms) / grow, 0.0, 1.0)
+        else:
+            ramp = (t >= self.start_ms).astype(np.float64)
+        size: Floats = self.peak_m3h * ramp * ((t >= self.start_ms) & (t < self.end_ms))
+        return size
+
+
+@dataclass
+class HydraulicRun:
+    """A simulated network: sensors (id, kind, model element) × 5-minute values, and the leaks."""
+
+    network: str
+    start_ms: int
+    sensor_ids: list[str]
+    kinds: list[SensorKind]
+    elements: list[str]  # model node (pressure, level) or link (flow, state)
+    values: Floats  # sensors × steps, in the kind's unit, noise-free
+    leaks: list[Leak]
+    derived: list[MeterTerm]  # the DMA consumption meter
+
+    @property
+    def steps(self) -> int:
+        """Number of 5-minute steps."""
+        return int(self.values.shape[1])
+
+    @property
+    def times_ms(self) -> Ints:
+        """Start time of every step."""
+        return self.start_ms + np.arange(self.steps, dtype=np.int64) * STEP_MS
+
+    @property
+    def group_id(self) -> str:
+        """The DMA (group) of all sensors of this network."""
+        return f"WN-{self.network.upper()}"
+
+    def consumption(self) -> Floats:
+        """The derived DMA meter (sources − tank inflows), m³/h, noise-free."""
+        index = {s: i for i, s in enumerate(self.sensor_ids)}
+        total: Floats = np.zeros(self.steps)
+        for term in self.derived:
+            total += term.sign * self.values[index[term.sensor_id]]
+        return total
+
+
+def model_path(network: str) -> Path:
+    """The EPANET file of a named network (inside the installed wntr package)."""
+    import wntr
+
+    if network not in NETWORKS:
+        raise KeyError(f"unknown network {network!r}; known: {', '.join(NETWORKS)}")
+    return Path(wntr.__file__).parent / "library" / "networks" / NETWORKS[network]
+
+
+def _cache_dir() -> Path:
+    from lifeline.settings import get_settings
+
+    folder = Path(get_settings().cache_dir) / "hydraulic"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def cached_model(network: str) -> Path:
+    """A copy of the network's EPANET file in the cache folder (what the registry's ``model=`` names)."""
+    target = _cache_dir() / NETWORKS[network]
+    if not target.exists():
+        shutil.copyfile(model_path(network), target)
+    return target
+
+
+def simulate(
+    network: str, seed: int, start_ms: int, steps: int, *, use_cache: bool = True, with_leaks: bool = True
+) -> HydraulicRun:
+    """Simulate ``steps`` 5-minute steps of ``network`` from ``start_ms`` (cached on disk).
+
+    ``with_leaks=False`` (never cached) plans the same leaks but leaves them out of the hydraulics: the
+    difference between the two runs is what the leaks do.
+    """
+    if not with_leaks:
+        return _simulate(network, seed, start_ms, steps, with_leaks=False)
+    file = _cache_dir() / f"{network}-s{seed}-{start_ms}-{steps}-v{_CACHE_VERSION}.npz"
+    if use_cache and file.exists():
+        return _load(file)
+    run = _simulate(network, seed, start_ms, steps)
+    if use_cache:
+        _save(run, file)
+    return run
+
+
+def _save(run: HydraulicRun, file: Path) -> None:
+    meta = {
+        "network": run.network, "start_ms": run.start_ms, "sensor_ids": run.sensor_ids,
+        "kinds": [k.value for k in run.kinds], "elements": run.elements,
+        "leaks": [asdict(leak) for leak in run.leaks],
+        "derived": [[t.sign, t.sensor_id] for t in run.derived],
+    }  # fmt: skip
+    partial = file.with_suffix(".partial.npz")
+    np.savez_compressed(partial, values=run.values, meta=np.array(json.dumps(meta)))
+    partial.replace(file)
+
+
+def _load(file: Path) -> HydraulicRun:
+    with np.load(file) as data:
+        meta = json.loads(str(data["meta"]))
+        values = np.asarray(data["values"], dtype=np.float64)
+    return HydraulicRun(
+        network=meta["network"], start_ms=int(meta["start_ms"]), sensor_ids=list(meta["sensor_ids"]),
+        kinds=[SensorKind(k) for k in meta["kinds"]], elements=list(meta["elements"]), values=values,
+        leaks=[Leak(**leak) for leak in meta["leaks"]],
+        derived=[MeterTerm(float(sign), str(sid)) for sign, sid in meta["derived"]],
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- demand and leaks
+
+
+def _class_patterns(rng: np.random.Generator, times_ms: Ints) -> Floats:
+    """Demand multipliers (classes × steps), mean about 1, in local time with weekday and season."""
+    hour = local_hour(times_ms)
+    local_day = (times_ms + 8 * HOUR_MS) // (24 * HOUR_MS)
+    weekend = ((local_day + 3) % 7) >= 5  # 1970-01-01 was a Thursday
+    days = (local_day - local_day[0]).astype(np.float64)
+    out = np.empty((_CLASSES, times_ms.size))
+    for c in range(_CLASSES):
+        commercial = rng.uniform(0.0, 0.6)
+        shift = np.where(weekend, 1.2, 0.0) + rng.normal(0.0, 0.3)
+        h = (hour - shift) % 24.0
+        residential = (
+            0.45 + 0.9 * np.exp(-0.5 * ((h - 7.5) / 1.3) ** 2) + 0.75 * np.exp(-0.5 * ((h - 19.5) / 2.0) ** 2)
+            + 0.35 * np.exp(-0.5 * ((h - 12.5) / 2.5) ** 2)
+        )  # fmt: skip
+        office = 0.35 + 0.9 * ((hour > 8.5) & (hour < 18.0)) * np.where(weekend, 0.4, 1.0)
+        curve = (1 - commercial) * residential + commercial * office
+        day_factor = rng.normal(1.0, 0.03, int(days.max()) + 1)[days.astype(np.int64)]
+        season = 1.0 + rng.uniform(-0.06, 0.06) * days / 30.0
+        noise = np.empty(times_ms.size)
+        level = 0.0
+        shocks = rng.normal(0.0, 0.02, times_ms.size)
+        for i in range(times_ms.size):
+            level = 0.93 * level + shocks[i]
+            noise[i] = level
+        out[c] = curve / curve.mean() * day_factor * season * (1.0 + noise)
+    return np.clip(out, 0.05, None)
+
+
+def _plan_leaks(rng: np.random.Generator, junctions: list[str], start_ms: int, steps: int) -> list[Leak]:
+    """Bursts and incipient leaks after a leak-free learning week (a quarter of short runs)."""
+    end_ms = start_ms + steps * STEP_MS
+    span_days = steps * STEP_MS / 86_400_000
+    quiet_ms = start_ms + int(min(7.0, span_days / 4) * 86_400_000)
+    bursts = max(1, round(span_days / 30 * 5))
+    incipient = max(1, round(span_days / 30 * 3))
+    leaks: list[Leak] = []
+    room = end_ms - quiet_ms
+    slots = np.sort(rng.choice(np.arange(bursts * 2), bursts, replace=False))
+    for n, slot in enumerate(slots.tolist()):
+        start = quiet_ms + int((slot + rng.uniform(0.1, 0.6)) * room / (bursts * 2)) // STEP_MS * STEP_MS
+        size = float(np.exp(rng.uniform(np.log(3.0), np.log(30.0))))
+        repaired = rng.random() < 0.75
+        end = min(start + int(rng.uniform(6, 48) * HOUR_MS) // STEP_MS * STEP_MS, end_ms) if repaired else end_ms
+        node = str(rng.choice(junctions))
+        leaks.append(Leak(f"B{n + 1}", node, "burst", start, start, end, round(size, 2), repaired and end < end_ms))
+    for n in range(incipient):
+        start = quiet_ms + int(rng.uniform(0.0, 0.6) * room) // STEP_MS * STEP_MS
+        peak = min(start + int(rng.uniform(2, 6) * 24 * HOUR_MS) // STEP_MS * STEP_MS, end_ms)
+        size = float(rng.uniform(2.5, 10.0)) if n % 3 else float(rng.uniform(1.0, 2.5))
+        repaired = rng.random() < 0.5
+        end = min(peak + int(rng.uniform(3, 10) * 24 * HOUR_MS), end_ms) if repaired else end_ms
+        node = str(rng.choice(junctions))
+        leaks.append(Leak(f"I{n + 1}", node, "incipient", start, peak, end, round(size, 2), repaired and end < end_ms))
+    return sorted(leaks, key=lambda leak: leak.start_ms)
+
+
+def _leak_pattern(leak: Leak, times_ms: Ints) -> list[float]:
+    return [float(x) for x in leak.size_at(times_ms) / max(leak.peak_m3h, 1e-9)]
+
+
+# ----------------------------------------------------------------------------- the simulation
+
+
+def _sensors(wn: wntr.network.WaterNetworkModel, network: str) -> tuple[list[str], list[SensorKind], list[str]]:
+    """Sensor ids, kinds and model elements; the placement depends on the network only."""
+    prefix = network.upper()
+    place_rng = np.random.default_rng(zlib.crc32(network.encode()))
+    junctions = list(wn.junction_name_list)
+    count = max(4, round(len(junctions) / 3))
+    loggers = sorted(place_rng.choice(junctions, size=min(count, len(junctions)), replace=False).tolist(),
+                     key=junctions.index)  # fmt: skip
+    ids: list[str] = []
+    kinds: list[SensorKind] = []
+    elements: list[str] = []
+
+    def add(sensor_id: str, kind: SensorKind, element: str) -> None:
+        ids.append(sensor_id)
+        kinds.append(kind)
+        elements.append(element)
+
+    for node in loggers:
+        add(f"{prefix}-P-{node}", SensorKind.WATER_PRESSURE, node)
+    for link in _source_links(wn):
+        add(f"{prefix}-QS-{link}", SensorKind.WATER_FLOW, link)
+    for tank in wn.tank_name_list:
+        add(f"{prefix}-QT-{tank}", SensorKind.WATER_FLOW, tank)
+        add(f"{prefix}-L-{tank}", SensorKind.TANK_LEVEL, tank)
+    for pump in wn.pump_name_list:
+        add(f"{prefix}-S-{pump}", SensorKind.PUMP_STATE, pump)
+    for valve in wn.valve_name_list:
+        add(f"{prefix}-V-{valve}", SensorKind.VALVE_STATE, valve)
+    return ids, kinds, elements
+
+
+def _source_links(wn: wntr.network.WaterNetworkModel) -> list[str]:
+    """Links leaving each reservoir, and supply junctions (negative demand) as pseudo-links ``@node``."""
+    links: list[str] = []
+    for reservoir in wn.reservoir_name_list:
+        links.extend(wn.get_links_for_node(reservoir))
+    for name in wn.junction_name_list:
+        junction = wn.get_node(name)
+        if junction.demand_timeseries_list and junction.demand_timeseries_list[0].base_value < 0:
+            links.append(f"@{name}")
+    return links
+
+
+def _simulate(network: str, seed: int, start_ms: int, steps: int, *, with_leaks: bool = True) -> HydraulicRun:
+    import wntr
+
+    wn = wntr.network.WaterNetworkModel(str(model_path(network)))
+    ids, kinds, elements = _sensors(wn, network)
+    rng = np.random.default_rng((seed, zlib.crc32(network.encode())))
+    times = start_ms + np.arange(steps + 1, dtype=np.int64) * STEP_MS
+    patterns = _class_patterns(rng, times)
+    for c in range(_CLASSES):
+        wn.add_pattern(f"LL-C{c}", [float(x) for x in patterns[c]])
+    consumers = []
+    target = _mean_demand(wn)
+    for name in wn.junction_name_list:
+        junction = wn.get_node(name)
+        series = junction.demand_timeseries_list
+        if series and series[0].base_value > 0:
+            series[0].base_value *= float(rng.lognormal(0.0, 0.25))
+            series[0].pattern_name = f"LL-C{int(rng.integers(_CLASSES))}"
+            consumers.append(name)
+        elif series and series[0].base_value < 0:  # a supply node keeps its own pattern
+            continue
+    _rescale(wn, consumers, target)
+    _daily_schedules(wn)
+    leaks = _plan_leaks(rng, consumers or list(wn.junction_name_list), start_ms, steps)
+    for leak in leaks if with_leaks else []:
+        wn.add_pattern(f"LL-{leak.leak_id}", _leak_pattern(leak, times))
+        wn.get_node(leak.node).add_demand(base=leak.peak_m3h / 3600.0, pattern_name=f"LL-{leak.leak_id}")
+    opts = wn.options.time
+    opts.duration = steps * STEP_MS // 1000
+    opts.hydraulic_timestep = opts.pattern_timestep = opts.report_timestep = STEP_MS // 1000
+    opts.quality_timestep = STEP_MS // 1000
+    opts.pattern_start = 0
+    opts.start_clocktime = int(((start_ms // 1000) + 8 * 3600) % 86_400)
+    wn.options.quality.parameter = "NONE"
+    with tempfile.TemporaryDirectory(prefix="lifeline-epanet-") as folder:
+        results = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(Path(folder) / "run"))
+    values = _readings(wn, results, kinds, elements, steps)
+    derived = [MeterTerm(1.0, s) for s, k in zip(ids, kinds, strict=True) if "-QS-" in s and k is SensorKind.WATER_FLOW]
+    derived += [MeterTerm(-1.0, s) for s in ids if "-QT-" in s]
+    return HydraulicRun(network, start_ms, ids, kinds, elements, values, leaks, derived)
+
+
+def _mean_demand(wn: wntr.network.WaterNetworkModel) -> float:
+    """The model's mean consumption (m³/s): base demands times their pattern's average."""
+    total = 0.0
+    for name in wn.junction_name_list:
+        for entry in wn.get_node(name).demand_timeseries_list:
+            if entry.base_value > 0:
+                pattern = entry.pattern
+                total += entry.base_value * (float(np.mean(pattern.multipliers)) if pattern is not None else 1.0)
+    return total
+
+
+def _rescale(wn: wntr.network.WaterNetworkModel, consumers: list[str], target: float) -> None:
+    """Scale the new base demands so the network's mean consumption stays what the model was built for."""
+    now = sum(wn.get_node(n).demand_timeseries_list[0].base_value for n in consumers)
+    for name in consumers:
+        wn.get_node(name).demand_timeseries_list[0].base_value *= target / now if now > 0 else 1.0
+
+
+def _daily_schedules(wn: wntr.network.WaterNetworkModel) -> None:
+    """Turn the model's one-off pump schedule (``AT TIME`` h, a week written out) into daily ``AT CLOCKTIME``."""
+    from wntr.network.controls import Control, SimTimeCondition, TimeOfDayCondition
+
+    daily: dict[tuple[int, str], Any] = {}
+    for name, control in list(wn.controls()):
+        if isinstance(control.condition, SimTimeCondition):
+            seconds = int(control.condition._threshold) % 86_400
+            for action in control.actions():
+                daily.setdefault((seconds, str(action)), action)
+            wn.remove_control(name)
+    for n, ((seconds, _text), action) in enumerate(sorted(daily.items(), key=lambda item: item[0])):
+        condition = TimeOfDayCondition(wn, "=", seconds, repeat=True)
+        wn.add_control(f"daily-{n}", Control(condition, action))
+
+
+def _readings(
+    wn: wntr.network.WaterNetworkModel, results: Any, kinds: list[SensorKind], elements: list[str], steps: int
+) -> Floats:
+    pressure = results.node["pressure"]
+    demand = results.node["demand"]
+    flow = results.link["flowrate"]
+    out = np.zeros((len(kinds), steps))
+    for i, (kind, element) in enumerate(zip(kinds, elements, strict=True)):
+        if kind is SensorKind.WATER_PRESSURE:
+            series = pressure[element].to_numpy() * _M_HEAD_TO_MPA
+        elif kind is SensorKind.TANK_LEVEL:
+            series = pressure[element].to_numpy()
+        elif kind is SensorKind.WATER_FLOW and element.startswith("@"):
+            series = -demand[element[1:]].to_numpy() * 3600.0
+        elif kind is SensorKind.WATER_FLOW and element in wn.tank_name_list:
+            series = np.zeros(len(flow))
+            for link in wn.get_links_for_node(element):
+                sign = 1.0 if wn.get_link(link).end_node_name == element else -1.0
+                series = series + sign * flow[link].to_numpy() * 3600.0
+        elif kind is SensorKind.WATER_FLOW:
+            link = wn.get_link(element)
+            sign = 1.0 if link.start_node_name in wn.reservoir_name_list else -1.0
+            series = sign * flow[element].to_numpy() * 3600.0
+        else:  # pump or valve state: running / open when it carries flow
+            series = (np.abs(flow[element].to_numpy()) > 1e-5).astype(np.float64)
+        out[i] = series[:steps]
+    return out
+
+
+# ----------------------------------------------------------------------------- into a scenario
+
+_NOISE = {
+    SensorKind.WATER_PRESSURE: ("abs", 0.0002),  # 2 cm of head
+    SensorKind.WATER_FLOW: ("rel", 0.005),
+    SensorKind.TANK_LEVEL: ("abs", 0.005),
+}
+_DECIMALS = {SensorKind.WATER_PRESSURE: 5, SensorKind.WATER_FLOW: 2, SensorKind.TANK_LEVEL: 3}
+
+
+class _RunValues:
+    """A block's value function: the simulated step at each sample time, plus instrument noise."""
+
+    def __init__(self, run: HydraulicRun, rows: list[int], kind: SensorKind) -> None:
+        self.values = run.values[rows]
+        self.start_ms = run.start_ms
+        self.kind = kind
+
+    def __call__(self, rows: Rows, ts_ms: Ints, rng: np.random.Generator | None) -> Floats:
+        step = np.clip((ts_ms - self.start_ms) // STEP_MS, 0, self.values.shape[1] - 1)
+        values: Floats = self.values[rows[:, None], step]
+        noise = _NOISE.get(self.kind)
+        if rng is None or noise is None:
+            return values
+        scale = noise[1] * (np.abs(values) if noise[0] == "rel" else 1.0)
+        return values + rng.normal(0.0, 1.0, values.shape) * scale
+
+
+def _places(wn: wntr.network.WaterNetworkModel, centre: Place) -> dict[str, Place]:
+    """Model coordinates scaled into a 4 km box around ``centre``."""
+    names = list(wn.node_name_list)
+    xy = np.array([wn.get_node(n).coordinates for n in names], dtype=np.float64)
+    span = float(np.ptp(xy, axis=0).max()) or 1.0
+    scaled = (xy - xy.mean(axis=0)) / span * 4000.0
+    return {n: centre.offset(float(p[1]), float(p[0])) for n, p in zip(names, scaled, strict=True)}
+
+
+def install(b: Builder, network: str) -> HydraulicRun:
+    """Add a simulated network's sensors, values and ground truth to a scenario under construction."""
+    import wntr
+
+    steps = max(1, -(-(b.end_ms - b.start_ms) // STEP_MS))
+    run = simulate(network, b.seed, b.start_ms, steps)
+    wn = wntr.network.WaterNetworkModel(str(model_path(network)))
+    name, lat, lon = DISTRICTS[zlib.crc32(network.encode()) % len(DISTRICTS)]
+    places = _places(wn, Place(name, lat, lon))
+    group = run.group_id
+    by_kind: dict[SensorKind, list[tuple[int, int]]] = {}
+    for row, (sid, kind, element) in enumerate(zip(run.sensor_ids, run.kinds, run.elements, strict=True)):
+        on_node = kind in (SensorKind.WATER_PRESSURE, SensorKind.TANK_LEVEL) or element.startswith("@") or "-QT-" in sid
+        node = element.lstrip("@") if on_node else wn.get_link(element).start_node_name
+        info = NetworkInfo(node=node if on_node else "", link="" if on_node else element)
+        index = b.add_sensor(_spec(sid, kind, group, places[node], format_network(info)))
+        by_kind.setdefault(kind, []).append((index, row))
+    info = NetworkInfo(model=str(cached_model(network)), derived=tuple(run.derived))
+    meter = b.add_sensor(_spec(f"{group}-DMA-Q", SensorKind.WATER_FLOW, group, Place(name, lat, lon),
+                               format_network(info), asset_kind="dma_inlet"))  # fmt: skip
+    for kind, pairs in by_kind.items():
+        rows = [r for _i, r in pairs]
+        b.add_block(f"hydraulic.{kind.value}", [i for i, _r in pairs], kind, _RunValues(run, rows, kind),
+                    _DECIMALS.get(kind, 0))  # fmt: skip
+    for leak in run.leaks:
+        b.add_truth(_truth(leak, group, b.sensors[meter].sensor_id, b.end_ms))
+    return run
+
+
+def _asset_kind(kind: SensorKind) -> str:
+    return {
+        SensorKind.WATER_PRESSURE: "pressure_logger", SensorKind.WATER_FLOW: "flow_meter",
+        SensorKind.TANK_LEVEL: "tank", SensorKind.PUMP_STATE: "pump", SensorKind.VALVE_STATE: "valve",
+    }[kind]  # fmt: skip
+
+
+def _spec(sensor_id: str, kind: SensorKind, group: str, place: Place, network: str, asset_kind: str = "") -> SensorSpec:
+    return SensorSpec(
+        sensor_id=sensor_id, kind=kind, asset_id=sensor_id, owner=OWNER, district=place.district,
+        lat=round(place.lat, 6), lon=round(place.lon, 6), asset_kind=asset_kind or _asset_kind(kind),
+        maintainer="lifeline-devices", group_id=group, interval_s=STEP_MS / 1000, network=network,
+    )  # fmt: skip
+
+
+def _truth(leak: Leak, group: str, meter_id: str, end_ms: int) -> Any:
+    kind = AlertKind.PIPE_BURST if leak.shape == "burst" else AlertKind.BACKGROUND_LEAK
+    tier = "3" if leak.shape == "incipient" else "2" if leak.peak_m3h >= 15 else "3"
+    row = GroundTruthRow(
+        id="", label="incident", kind=kind.value, expected_tier=tier, lifeline=Lifeline.WATER.value,
+        asset_id=group, group_id=group, sensor_ids=(meter_id,), start_ms=leak.start_ms, end_ms=min(leak.end_ms, end_ms),
+        detail=f"{leak.shape} leak {leak.leak_id} at node={leak.node} peak_m3h={leak.peak_m3h:g} "
+        f"peak_ms={leak.peak_ms} repaired={'yes' if leak.repaired else 'no'}",
+    )  # fmt: skip
+    return lambda _engine: row
