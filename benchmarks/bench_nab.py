@@ -1,14 +1,27 @@
-"""NAB benchmark: run ``lifeline detect``'s streaming path over all 58 NAB files and score it.
+"""NAB benchmark: ``lifeline detect`` with its defaults (the product's settings) over all 58 NAB files.
 
-``.venv/bin/python -m benchmarks.bench_nab [--data DIR]``
+``.venv/bin/python -m benchmarks.bench_nab [--data DIR] [--reference]``
 
-Each file is read by :func:`lifeline.flows.offline.read_series` and streamed, in file order with
-no look-ahead, through :func:`lifeline.flows.offline.detect_series` — the same functions the
-``detect`` command uses. The detector is told NAB's probationary length (15 % of the file, at
-most 750 rows) as its grace period, as NAB tells every detector; it scores 0 there. The scores
-are then evaluated with our own implementation of NAB's rules (:mod:`lifeline.detectors.nab_scoring`)
-for the standard, reward_low_FP and reward_low_FN profiles, overall and per category, with the
-threshold optimised per profile. A stock river detector runs in the same process for comparison.
+Each file is read by :func:`lifeline.flows.offline.read_frame` and streamed, in file order with no
+look-ahead, through :func:`lifeline.flows.offline.detect_frame` with
+:func:`lifeline.flows.detect_cli.product_anomaly_rules` — exactly what ``lifeline detect --input FILE``
+runs: each row is a window of one value for the live per-sensor baseline. Scores in NAB's
+probationary period (15 % of the file, at most 750 rows) are set to 0, as NAB ignores them.
+
+Scoring follows NAB's rules (our implementation, :mod:`lifeline.detectors.nab_scoring`) for the
+standard, reward_low_FP and reward_low_FN profiles:
+
+* ``score (NAB threshold)`` — NAB's own procedure: the threshold on the score column that maximises
+  the corpus score, per profile;
+* ``tier rows`` — the product's own decisions: every row with a tier is a detection;
+* ``alert onsets`` — one detection per run of tiered rows (what the alarm path reports).
+
+**Split.** Files sorted by name; even positions (0, 2, …) are the half the settings were chosen on
+("tune"), odd positions the held-out half. Every figure is reported for both halves and the total.
+
+**Chance controls** in the same run: the same number of detections per file as the product's alert
+onsets, at random rows after the probation (seeded); and one alarm on the first scored row of
+every file.
 """
 
 from __future__ import annotations
@@ -25,18 +38,15 @@ from river import anomaly, preprocessing
 from lifeline.detectors.anomaly_base import FloatArray, IntArray, SensorModel
 from lifeline.detectors.anomaly_composite import CompositeScorer
 from lifeline.detectors.anomaly_filter import TierFilter
-from lifeline.detectors.nab_scoring import (
-    PROFILES,
-    FileScoring,
-    load_windows,
-    optimise_threshold,
-    probation_rows,
-)
-from lifeline.flows.offline import Series, detect_series, read_series
+from lifeline.detectors.config import AnomalyRules
+from lifeline.detectors.nab_scoring import PROFILES, FileScoring, load_windows, optimise_threshold, probation_rows
+from lifeline.flows.detect_cli import product_anomaly_rules
+from lifeline.flows.offline import Frame, Series, detect_frame, detect_series, read_series
 
 DEFAULT_NAB = Path("/work/shared/data/nab")
 
 ModelFactory = Callable[[int], SensorModel]
+Detections = dict[str, FloatArray]
 
 
 class RiverGaussianBaseline(SensorModel):
@@ -93,69 +103,130 @@ def load_corpus(root: Path) -> tuple[dict[str, Series], dict[str, FileScoring]]:
     return series, scoring
 
 
-def run_detector(series: dict[str, Series], factory: ModelFactory) -> dict[str, FloatArray]:
-    """Stream every file through a fresh model; scores in the probationary period are forced to 0."""
-    tiers = TierFilter()
-    out: dict[str, FloatArray] = {}
+def halves(names: list[str]) -> dict[str, list[str]]:
+    """The fixed split: sorted names, even positions = "tune", odd = "held-out"; plus "all"."""
+    ordered = sorted(names)
+    return {"tune": ordered[0::2], "held-out": ordered[1::2], "all": ordered}
+
+
+def run_product(series: dict[str, Series], rules: AnomalyRules) -> tuple[Detections, Detections]:
+    """``lifeline detect`` on every file: (scores, tiers) per file; probation scores and tiers set to 0."""
+    scores: Detections = {}
+    tiers: Detections = {}
+    for name, s in series.items():
+        frame = Frame(s.ts_ms, s.values.reshape(-1, 1), ["value"], s.ts_text)
+        sc, tr = detect_frame(frame, rules)
+        prob = probation_rows(s.values.size)
+        sc[:prob] = 0.0
+        tr[:prob] = 0
+        scores[name] = sc
+        tiers[name] = (tr > 0).astype(np.float64)
+    return scores, tiers
+
+
+def run_detector(series: dict[str, Series], factory: ModelFactory) -> Detections:
+    """Stream every file through a fresh reference model; probation scores are forced to 0."""
+    out: Detections = {}
     for name, s in series.items():
         prob = probation_rows(s.values.size)
-        scores, _ = detect_series(s, factory(prob), tiers)
+        scores, _ = detect_series(s, factory(prob), TierFilter())
         scores[:prob] = 0.0
         out[name] = scores
     return out
 
 
-def evaluate(scoring: dict[str, FileScoring], scores: dict[str, FloatArray]) -> dict[str, dict[str, float]]:
-    """Normalised scores per profile: overall (optimised threshold) and per category (same threshold)."""
-    files = {name: (scoring[name], scores[name]) for name in scoring}
-    table: dict[str, dict[str, float]] = {}
+def onsets(flags: FloatArray) -> FloatArray:
+    """1 on the first row of every run of flagged rows."""
+    on = flags > 0
+    first = on.copy()
+    first[1:] &= ~on[:-1]
+    return first.astype(np.float64)
+
+
+def random_like(series: dict[str, Series], reference: Detections, seed: int = 0) -> Detections:
+    """Chance control: as many detections per file as ``reference``, at random rows after the probation."""
+    rng = np.random.default_rng(seed)
+    out: Detections = {}
+    for name, s in series.items():
+        n = s.values.size
+        prob = probation_rows(n)
+        k = min(int(reference[name].sum()), n - prob)
+        det = np.zeros(n)
+        det[rng.choice(np.arange(prob, n), size=k, replace=False)] = 1.0
+        out[name] = det
+    return out
+
+
+def alarm_at_start(series: dict[str, Series]) -> Detections:
+    """Chance control: one alarm on the first scored row of every file."""
+    out: Detections = {}
+    for name, s in series.items():
+        det = np.zeros(s.values.size)
+        det[min(probation_rows(s.values.size), s.values.size - 1)] = 1.0
+        out[name] = det
+    return out
+
+
+def nab_scores(scoring: dict[str, FileScoring], detections: Detections, names: list[str], fixed: bool) -> list[float]:
+    """Normalised NAB score per profile over ``names``: NAB's optimised threshold, or (``fixed``) the
+    detections as they are (a detection wherever the value is > 0)."""
+    out = []
     for profile in PROFILES:
-        best = optimise_threshold(files, profile)
-        row = {"ALL": best.score, "threshold": best.threshold}
-        for cat in sorted({n.split("/")[0] for n in files}):
-            names = [n for n in files if n.startswith(cat + "/")]
+        if fixed:
+            raw = sum(scoring[n].score(detections[n] > 0, profile) for n in names)
             null = sum(scoring[n].null_score(profile) for n in names)
             perfect = sum(scoring[n].perfect_score(profile) for n in names)
-            raw = sum(best.per_file_raw[n] for n in names)
-            # Categories without windows have perfect == null: report their raw penalty instead.
-            row[cat] = 100.0 * (raw - null) / (perfect - null) if perfect != null else raw
-        table[profile.name] = row
-    return table
+            out.append(100.0 * (raw - null) / (perfect - null))
+        else:
+            files = {n: (scoring[n], detections[n]) for n in names}
+            out.append(optimise_threshold(files, profile).score)
+    return out
 
 
-def print_results(title: str, table: dict[str, dict[str, float]], seconds: float, rows: int) -> None:
-    """Print one detector's figures."""
-    print(f"\n== {title}  ({rows:,} readings in {seconds:.1f} s, {rows / seconds:,.0f}/s)")
-    for profile, row in table.items():
-        print(f"  {profile:<14} score {row['ALL']:6.1f}   threshold {row['threshold']:.4f}")
-    cats = [c for c in next(iter(table.values())) if c not in {"ALL", "threshold"}]
-    print(f"  {'category':<24}" + "".join(f"{p:>15}" for p in table))
-    for cat in cats:
-        print(f"  {cat:<24}" + "".join(f"{table[p][cat]:15.1f}" for p in table))
+def print_row(title: str, scoring: dict[str, FileScoring], det: Detections, fixed: bool) -> None:
+    """One line per detector: standard / low-FP / low-FN on the tune half, the held-out half and all."""
+    cells = []
+    for names in halves(list(scoring)).values():
+        cells.append(" ".join(f"{v:6.1f}" for v in nab_scores(scoring, det, names, fixed)))
+    print(f"  {title:<44}" + " | ".join(cells))
 
 
 def main() -> None:
-    """Run the composite detector and the river baseline on NAB and print the scores."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    """Run ``lifeline detect``'s defaults, the chance controls and (optionally) reference models on NAB."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_NAB, help="NAB folder with data/ and labels/")
+    parser.add_argument("--reference", action="store_true", help="also run the former detect model and river's")
     args = parser.parse_args()
     start = time.perf_counter()
     series, scoring = load_corpus(args.data)
     rows = sum(s.values.size for s in series.values())
-    print(f"loaded {len(series)} files, {rows:,} rows in {time.perf_counter() - start:.1f} s")
-    detectors: list[tuple[str, ModelFactory]] = [
-        ("lifeline CompositeScorer (lifeline detect)", lambda prob: CompositeScorer(grace_period=prob)),
-        ("river GaussianScorer (stock defaults)", lambda prob: RiverGaussianBaseline()),
-        ("river MinMaxScaler | HalfSpaceTrees (stock defaults)", lambda prob: RiverHSTBaseline()),
-    ]
-    for title, factory in detectors:
-        t0 = time.perf_counter()
-        scores = run_detector(series, factory)
-        seconds = time.perf_counter() - t0
-        print_results(title, evaluate(scoring, scores), seconds, rows)
-    print("\nNotes: per-category figures use the corpus-optimal threshold; artificialNoAnomaly has no windows,")
-    print("so its column shows the raw false-positive penalty (0 is best). Published standard scores:")
-    print("Numenta HTM 70.1, KNN CAD 58.0, Windowed Gaussian 39.6.")
+    split = halves(list(scoring))
+    print(f"loaded {len(series)} files, {rows:,} rows in {time.perf_counter() - start:.1f} s; "
+          f"tune half {len(split['tune'])} files, held-out half {len(split['held-out'])}")  # fmt: skip
+    t0 = time.perf_counter()
+    scores, tiers = run_product(series, product_anomaly_rules())
+    seconds = time.perf_counter() - t0
+    print(f"lifeline detect (defaults): {rows / seconds:,.0f} rows/s; "
+          f"{int(sum(t.sum() for t in tiers.values()))} tier rows, "
+          f"{int(sum(onsets(t).sum() for t in tiers.values()))} alert onsets")  # fmt: skip
+    header = "".join(f"{h:^22}" + " " for h in ("tune (even files)", "held-out (odd files)", "all 58 files"))
+    print(f"\n  {'normalised NAB score  (standard low-FP low-FN)':<44}{header}")
+    print_row("lifeline detect: score, NAB threshold", scoring, scores, fixed=False)
+    print_row("lifeline detect: tier rows", scoring, tiers, fixed=True)
+    product_onsets = {n: onsets(t) for n, t in tiers.items()}
+    print_row("lifeline detect: alert onsets", scoring, product_onsets, fixed=True)
+    print_row("chance: as many onsets, random rows", scoring, random_like(series, product_onsets), fixed=True)
+    print_row("chance: one alarm at file start", scoring, alarm_at_start(series), fixed=True)
+    if args.reference:
+        references: list[tuple[str, ModelFactory]] = [
+            ("former CompositeScorer, NAB threshold", lambda prob: CompositeScorer(grace_period=prob)),
+            ("river GaussianScorer, NAB threshold", lambda prob: RiverGaussianBaseline()),
+            ("river MinMax|HalfSpaceTrees, NAB thresh.", lambda prob: RiverHSTBaseline()),
+        ]
+        for title, factory in references:
+            print_row(title, scoring, run_detector(series, factory), fixed=False)
+    print("\nPublished standard scores (NAB scoreboard): Numenta HTM ~70, CAD-OSE ~70, earthgecko Skyline ~62,")
+    print("bayesChangePt ~17, random ~11.")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from lifeline.models import SensorKind, SensorSpec, Tier
 __all__ = [
     "NATIVE_TIER_MAP",
     "AlarmRules",
+    "AnomalyRules",
     "BridgeRules",
     "DrainageRules",
     "FaultRules",
@@ -270,6 +271,74 @@ class AlarmRules:
 
 
 @dataclass(frozen=True)
+class AnomalyRules:
+    """The per-sensor learned baseline (:mod:`lifeline.detectors.sensor_baseline`) and its calibrated threshold.
+
+    ``[rules.anomaly]`` in the settings file (or ``[anomaly]`` in a rules file) overrides any field, e.g.
+    ``false_alarms_per_day_by_kind = {water_pressure = 0.02}``.
+    """
+
+    #: live flow: score every closed window of every sensor (``false``: rules and faults only)
+    enabled: bool = True
+    #: target false alarms per sensor-day on normal data; sets the per-window tail probability
+    false_alarms_per_day: float = 0.01
+    #: per sensor kind (``SensorKind`` value) override of ``false_alarms_per_day``
+    false_alarms_per_day_by_kind: dict[str, float] = field(default_factory=dict)
+    #: windows learned before any score (lifeline detect: rows), and at least this many hours of them
+    #: (one daily cycle, so range novelty does not flag the first pass through the day)
+    warmup_windows: int = 100
+    warmup_hours: float = 24.0
+    #: hours per seasonal slot (24 must divide by it); slots = 24 / slot_hours × (weekday, weekend)
+    slot_hours: int = 1
+    #: a slot scores once it has learned this many windows, and windows of at least this many days
+    min_slot_windows: int = 3
+    min_slot_days: float = 7.0
+    #: the slot view counts a change once it has lasted this many windows (1..3)
+    slot_persist_windows: int = 3
+    #: EW weight of a slot update (at least 1/n while the slot is young)
+    slot_alpha: float = 0.1
+    #: EW weight of the sensor's pooled residual spread around its slots (the slot z's denominator)
+    residual_alpha: float = 0.005
+    #: a window beyond this slot z is anomalous for learning: its innovation is clipped here ...
+    gate_z: float = 3.0
+    #: ... and it moves its slot with this fraction of the usual weight
+    gate_weight: float = 0.05
+    #: the slot view counts in full when the level's std is at least this many times the spread around
+    #: the slots (a daily pattern), not at all at or below ``seasonal_gain_none`` (linear in between)
+    seasonal_gain_full: float = 4.0
+    seasonal_gain_none: float = 2.0
+    #: a slot's spread is at least this fraction of the level's standard deviation
+    slot_floor_of_level: float = 0.05
+    #: EW weight of the level's mean and variance; Huber constant of its updates
+    value_alpha: float = 0.002
+    clip_z: float = 4.0
+    min_rel_std: float = 1e-3
+    min_abs_std: float = 1e-6
+    #: range novelty: an excess of novelty_scale × learned range scores ≈ 0.63
+    novelty_scale: float = 0.05
+    #: windows in the short-term mean of raw scores, and the EW weight of its long-term distribution
+    short_window: int = 10
+    long_alpha: float = 0.01
+    #: weights of the level z, range novelty and slot z views in the raw score
+    weights: tuple[float, float, float] = (0.3, 1.0, 1.0)
+    #: repeats of an ongoing anomaly below the decaying recent peak (``suppress`` windows) score × damp
+    suppress: int = 300
+    damp: float = 0.5
+    #: calibration: step of the online 99 % / 99.9 % quantiles of past scores, bounds of the tail slope
+    calib_step: float = 0.01
+    #: flagged windows in a row that still feed the calibration (the rest of a run is an anomaly, not noise)
+    calib_max_run: int = 2
+    calib_min_ratio: float = 0.75
+    calib_max_ratio: float = 3.0
+    #: local time of the slots (China Standard Time)
+    utc_offset_h: float = 8.0
+
+    def __post_init__(self) -> None:
+        if self.slot_hours < 1 or 24 % self.slot_hours:
+            raise ValueError(f"anomaly.slot_hours must divide 24, got {self.slot_hours}")
+
+
+@dataclass(frozen=True)
 class GroupAnomalyRules:
     """docs/domain.md#group-anomaly-model: the multivariate model of each group (``[rules.group_anomaly]``).
 
@@ -325,6 +394,7 @@ class RulesConfig:
     faults: FaultRules = field(default_factory=FaultRules)
     windows: WindowRules = field(default_factory=WindowRules)
     alarm: AlarmRules = field(default_factory=AlarmRules)
+    anomaly: AnomalyRules = field(default_factory=AnomalyRules)
     group_anomaly: GroupAnomalyRules = field(default_factory=GroupAnomalyRules)
     #: China Standard Time: night-minimum-flow hours are local
     local_utc_offset_h: float = 8.0

@@ -31,6 +31,7 @@ from lifeline.registry import Registry
 
 from . import bridge, drainage, gas, water
 from .alarms import GroupContext, evaluate_group
+from .baseline_findings import baseline_findings
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .faults import DRIFT, check_drift, check_reading, check_silence, end_silence
@@ -172,6 +173,8 @@ class Detectors:
             quiet.apply(prof, state, ts_ms, values, stats)
             if stats and prof.kind not in DRIFT_EXEMPT:
                 self._hourly(prof, state, stats, findings, ts_ms)
+            if stats and self.config.anomaly.enabled:
+                baseline_findings(prof, state, stats, ts_ms, findings)
             return SensorResult(stats, findings)
         if state.silent:
             end_silence(prof, state, int(ts_ms[0]), float(values[0]), findings)
@@ -187,6 +190,8 @@ class Detectors:
                 self._steps(prof, state, rest_ts, rest_values, stats, findings)
         if stats and prof.kind not in DRIFT_EXEMPT:
             self._hourly(prof, state, stats, findings, ts_ms)
+        if stats and self.config.anomaly.enabled:
+            baseline_findings(prof, state, stats, ts_ms, findings)
         return SensorResult(stats, findings)
 
     def _steps(
@@ -270,8 +275,11 @@ class Detectors:
         closed = close_at_watermark(state, prof.window_ms, watermark_ms)
         if closed is not None:
             stats.append(closed)
+            decided = np.array([watermark_ms], dtype=np.int64)
             if prof.kind not in DRIFT_EXEMPT:
-                self._hourly(prof, state, stats, findings, np.array([watermark_ms], dtype=np.int64))
+                self._hourly(prof, state, stats, findings, decided)
+            if self.config.anomaly.enabled:
+                baseline_findings(prof, state, stats, decided, findings)
         check_silence(prof, state, watermark_ms, findings)
         return SensorResult(stats, findings)
 

@@ -91,7 +91,7 @@ class SensorState:
     minima, hourly profiles). Each scalar belongs to one module, see :data:`SCALAR_GROUPS`.
     """
 
-    __slots__ = ("aux", "emitted", "ring", "sensor_id", *_SCALARS)
+    __slots__ = ("anomaly_model", "aux", "emitted", "ring", "sensor_id", *_SCALARS)
 
     def __init__(self, sensor_id: str, aux_size: int = 0) -> None:
         self.sensor_id = sensor_id
@@ -146,14 +146,17 @@ class SensorState:
         self.aux: npt.NDArray[np.float64] | None = np.full(aux_size, NAN) if aux_size else None
         #: condition family → (tier value or 0, ts of the last emitted finding, rule)
         self.emitted: dict[str, tuple[int, int, str]] = {}
+        #: engine.py: the learned baseline of the window statistics (a ``SensorBaseline``; None until the first window)
+        self.anomaly_model: Any = None
 
     def __getstate__(self) -> tuple[Any, ...]:
         # arrays travel as raw bytes: pickling an ndarray costs several times more than the bytes
         aux = None if self.aux is None else self.aux.tobytes()
-        return (self.sensor_id, _get_scalars(self), self.ring.tobytes(), aux, self.emitted)
+        return (self.sensor_id, _get_scalars(self), self.ring.tobytes(), aux, self.emitted, self.anomaly_model)
 
     def __setstate__(self, data: tuple[Any, ...]) -> None:
-        self.sensor_id, scalars, ring, aux, self.emitted = data
+        self.sensor_id, scalars, ring, aux, self.emitted = data[:5]
+        self.anomaly_model = data[5] if len(data) > 5 else None  # snapshots before the baseline had five parts
         self.ring = _float_array(ring).reshape(2, RING)
         self.aux = None if aux is None else _float_array(aux)
         if len(scalars) == len(LEGACY_SCALARS) and len(scalars) != len(_SCALARS):

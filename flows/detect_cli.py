@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from lifeline.detectors.config import AnomalyRules
+
+__all__ = ["product_anomaly_rules", "register"]
 
 _HELP = (
-    "Score one time series offline with the same online detectors the stream uses.\n\n"
-    "Reads a CSV or Parquet file, streams it in file order (one pass, no look-ahead: each reading is scored "
-    "before it is learned) and writes timestamp,value,score,tier. score is the generic anomaly score in [0, 1]; "
-    "tier is 1 (most severe) .. 3 from the threshold step, empty when none.\n\n"
+    "Score time series offline with the same learned baseline the live flow runs on every closed window.\n\n"
+    "Reads a CSV or Parquet file, streams it in file order (one pass, no look-ahead: each row is scored "
+    "before it is learned) and writes timestamp,value,score,tier. Each row is one window of one value; the "
+    "window length is the median spacing of the timestamps. score is the anomaly score in [0, 1]; tier is 3 "
+    "(an anomaly, as in the live flow) where the calibrated threshold (the product's target false-alarm rate "
+    "per sensor-day) is crossed, empty otherwise. The defaults are the product's settings: the [rules.anomaly] "
+    "table of the configuration file, else the documented defaults.\n\n"
+    "Several --value-column names (comma-separated) are scored as one asset: one baseline per column and a "
+    "combined score (sum of the columns' squared z); the output then has one column per value.\n\n"
     "Examples:\n\n"
     "  lifeline detect --input nyc_taxi.csv --out scores.csv\n\n"
     "  lifeline detect --input pump.parquet --time-column ts --value-column pressure_mpa "
     "--sensor-kind water_pressure --out pump_scores.csv\n\n"
+    "  lifeline detect --input rig.csv --value-column p1,p2,flow --out rig_scores.csv\n\n"
     "Timestamps may be ISO-8601 text (naive = UTC), Parquet timestamps, or epoch seconds / milliseconds. "
     "Missing columns or unparseable timestamps stop with exit code 2."
 )
@@ -31,27 +40,39 @@ def register(app: typer.Typer) -> None:
         input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet file to score")],
         out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write (timestamp,value,score,tier)")],
         time_column: Annotated[str, typer.Option(help="name of the timestamp column")] = "timestamp",
-        value_column: Annotated[str, typer.Option(help="name of the value column")] = "value",
+        value_column: Annotated[
+            str, typer.Option(help="name of the value column; several comma-separated names = one asset")
+        ] = "value",
         sensor_kind: Annotated[
-            str | None, typer.Option(help="sensor kind (e.g. gas_pressure); checked against the known kinds")
+            str | None,
+            typer.Option(help="sensor kind (e.g. gas_pressure): checked, and picks its false-alarm target"),
         ] = None,
-        warmup: Annotated[int, typer.Option(help="readings learned before scores are reported")] = 100,
+        warmup: Annotated[
+            int | None,
+            typer.Option(help="rows learned before scores are reported (default: the product's warm-up)"),
+        ] = None,
     ) -> None:
+        from dataclasses import replace
+
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from lifeline.detectors.anomaly_composite import DETECT_CUTS, CompositeScorer
-        from lifeline.detectors.anomaly_filter import TierFilter
         from lifeline.flows.exceptions import DetectInputError
-        from lifeline.flows.offline import detect_series, read_series, write_scores
+        from lifeline.flows.offline import detect_frame, read_frame, write_frame_scores
         from lifeline.models import SensorKind
 
         if sensor_kind is not None and sensor_kind not in {k.value for k in SensorKind}:
             known = ", ".join(k.value for k in SensorKind)
             raise DetectInputError(f"unknown --sensor-kind {sensor_kind!r}; known kinds: {known}")
-        if warmup < 0:
+        if warmup is not None and warmup < 0:
             raise DetectInputError("--warmup must be >= 0")
-        series = read_series(input, time_column, value_column)
-        model = CompositeScorer(grace_period=warmup)
+        rules = product_anomaly_rules()
+        if sensor_kind is not None:
+            target = rules.false_alarms_per_day_by_kind.get(sensor_kind, rules.false_alarms_per_day)
+            rules = replace(rules, false_alarms_per_day=target)
+        if warmup is not None:
+            rules = replace(rules, warmup_windows=warmup, warmup_hours=0.0)
+        columns = [c.strip() for c in value_column.split(",") if c.strip()]
+        frame = read_frame(input, time_column, columns)
         with Progress(
             TextColumn("[bold]detect[/] {task.description}"),
             BarColumn(),
@@ -59,8 +80,21 @@ def register(app: typer.Typer) -> None:
             TimeRemainingColumn(),
             transient=True,
         ) as progress:
-            task = progress.add_task(input.name, total=series.values.size)
-            scores, tiers = detect_series(series, model, TierFilter(DETECT_CUTS), lambda n: progress.advance(task, n))
-        write_scores(out, series, scores, tiers)
+            task = progress.add_task(input.name, total=frame.ts_ms.size)
+            scores, tiers = detect_frame(frame, rules, lambda n: progress.advance(task, n))
+        write_frame_scores(out, frame, scores, tiers)
         flagged = int((tiers > 0).sum())
-        typer.echo(f"scored {series.values.size} readings from {input} → {out} ({flagged} with a tier)")
+        typer.echo(f"scored {frame.ts_ms.size} rows from {input} → {out} ({flagged} with a tier)")
+
+
+def product_anomaly_rules() -> AnomalyRules:
+    """The anomaly settings the live flow uses: the config file's ``[rules]`` table (and the rules file of
+    ``LIFELINE_DETECTOR_RULES_PATH``) over the documented defaults."""
+    from lifeline.detectors.config import load_rules_config, rules_from_table
+    from lifeline.settings import Settings, config_table
+
+    config = rules_from_table(config_table("rules"), "config file [rules]")
+    rules_path = Settings().detector_rules_path
+    if rules_path:
+        config = load_rules_config(rules_path, base=config)
+    return config.anomaly

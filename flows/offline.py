@@ -1,9 +1,15 @@
-"""Offline detection: read one series from CSV or Parquet, stream it through the detectors, write scores.
+"""Offline detection: read series from CSV or Parquet, stream them through the live model, write scores.
 
-The loop is the same code the dataflow runs: readings go, in **file order** (timestamps may repeat
-or go backwards), through :meth:`SensorModel.score_batch` in chunks; each reading is scored
-before it is learned, so there is no look-ahead. Scores are turned into tiers by the separate
-threshold step (:class:`lifeline.detectors.anomaly_filter.TierFilter`).
+``lifeline detect`` runs the model the live flow runs on every closed window: the per-sensor learned
+baseline (:mod:`lifeline.detectors.sensor_baseline`) with the product's settings (``AnomalyRules``).
+Each row is one window of one value (count 1, mean = min = max = last = the value), stamped with the
+row's timestamp, and the window length is the median spacing of the timestamps. Rows go in **file
+order** (timestamps may repeat or go backwards); each row is scored before it is learned, so there is
+no look-ahead. The tier is 3 (an ``anomaly``, like the flow's) where the calibrated threshold is
+crossed, empty otherwise. Several value columns are scored as one asset (:class:`AssetBaseline`).
+
+:func:`detect_series` (any :class:`SensorModel` with a :class:`TierFilter`) stays for the river
+models and the benchmarks that compare them.
 
 Timestamps: ISO-8601 text (``2014-07-01 00:00:00``; naive means UTC), Arrow timestamps, or
 numbers (epoch seconds; values above 1e11 are taken as epoch milliseconds).
@@ -25,9 +31,15 @@ import pyarrow.compute as pc
 
 from lifeline.detectors.anomaly_base import SensorModel
 from lifeline.detectors.anomaly_filter import TierFilter
+from lifeline.detectors.config import AnomalyRules
+from lifeline.detectors.results import WindowStats
+from lifeline.detectors.sensor_baseline import AssetBaseline, BaselineScore, SensorBaseline, new_baseline
 from lifeline.flows.exceptions import DetectInputError
 
-__all__ = ["DetectInputError", "Series", "detect_series", "read_series", "write_scores"]
+__all__ = [
+    "DetectInputError", "Frame", "Series", "detect_frame", "detect_series", "read_frame", "read_series",
+    "window_seconds", "write_frame_scores", "write_scores",
+]  # fmt: skip
 
 CHUNK = 4096
 
@@ -113,20 +125,107 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def read_series(path: str | Path, time_column: str = "timestamp", value_column: str = "value") -> Series:
-    """Read the time and value columns of a CSV or Parquet file, keeping file order."""
-    p = Path(path)
-    table = _read_table(p, [time_column, value_column])
-    tcol, vcol = table.column(time_column), table.column(value_column)
-    ts_ms = _to_ms(tcol, p, time_column)
+def _values(table: pa.Table, column: str, path: Path) -> npt.NDArray[np.float64]:
+    vcol = table.column(column)
     if not (pa.types.is_integer(vcol.type) or pa.types.is_floating(vcol.type) or pa.types.is_null(vcol.type)):
         try:
             vcol = pc.cast(vcol, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise DetectInputError(f"{p}: column {value_column!r} is not numeric: {exc}") from exc
-    values = np.asarray(vcol.cast(pa.float64()).fill_null(float("nan")), dtype=np.float64)
+            raise DetectInputError(f"{path}: column {column!r} is not numeric: {exc}") from exc
+    return np.asarray(vcol.cast(pa.float64()).fill_null(float("nan")), dtype=np.float64)
+
+
+def read_series(path: str | Path, time_column: str = "timestamp", value_column: str = "value") -> Series:
+    """Read the time and value columns of a CSV or Parquet file, keeping file order."""
+    frame = read_frame(path, time_column, [value_column])
+    return Series(frame.ts_ms, frame.values[:, 0].copy(), frame.ts_text)
+
+
+@dataclass
+class Frame:
+    """Several value columns of one file in file order: epoch-ms timestamps, values (rows × columns)."""
+
+    ts_ms: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    columns: list[str]
+    ts_text: list[str]
+
+
+def read_frame(path: str | Path, time_column: str, value_columns: list[str]) -> Frame:
+    """Read the time column and one or more value columns of a CSV or Parquet file, keeping file order."""
+    p = Path(path)
+    if not value_columns or len(set(value_columns)) != len(value_columns):
+        raise DetectInputError(f"value columns must be distinct and at least one, got {value_columns}")
+    table = _read_table(p, [time_column, *value_columns])
+    tcol = table.column(time_column)
+    ts_ms = _to_ms(tcol, p, time_column)
+    k = len(value_columns)
+    values = np.column_stack([_values(table, c, p) for c in value_columns]) if len(table) else np.empty((0, k))
     text = [str(v) for v in tcol.cast(pa.string()).to_pylist()]
-    return Series(ts_ms, values, text)
+    return Frame(ts_ms, values.reshape(len(text), k), list(value_columns), text)
+
+
+def window_seconds(ts_ms: npt.NDArray[np.int64]) -> int:
+    """The window length ``detect`` gives each row: the median positive spacing of the timestamps, in
+    whole seconds (at least 1; 600 when there is no spacing to measure).
+
+    >>> window_seconds(np.array([0, 300_000, 600_000, 600_000, 1_200_000]))
+    300
+    """
+    gaps = np.diff(ts_ms)
+    gaps = gaps[gaps > 0]
+    return max(1, round(float(np.median(gaps)) / 1000.0)) if gaps.size else 600
+
+
+def _row_window(ts: int, window_s: int, value: float, column: int) -> WindowStats:
+    return WindowStats(str(column), ts, window_s, 1, value, value, value, 0.0, 0.0, value)
+
+
+def detect_frame(
+    frame: Frame, rules: AnomalyRules, progress: Callable[[int], None] | None = None, chunk: int = CHUNK
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Score then learn each row through the live baseline (one per column; several columns as one
+    asset); return the scores (0 while warming up) and tiers (3 = anomaly, 0 = none)."""
+    window_s = window_seconds(frame.ts_ms)
+    k = frame.values.shape[1]
+    models = [new_baseline(config=rules, window_s=window_s) for _ in range(k)]
+    asset = AssetBaseline(models, rules, window_s) if k > 1 else None
+    single: SensorBaseline = models[0]
+    n = frame.ts_ms.shape[0]
+    scores = np.zeros(n, dtype=np.float64)
+    tiers = np.zeros(n, dtype=np.int64)
+    ts_list = frame.ts_ms.tolist()
+    rows = frame.values.tolist()
+    for i in range(n):
+        windows = [_row_window(ts_list[i], window_s, v, c) for c, v in enumerate(rows[i])]
+        verdict: BaselineScore | None
+        if asset is None:
+            verdict = single.score_window(windows[0])
+            single.learn_window(windows[0])
+        else:
+            verdict = asset.score_windows(windows)
+            asset.learn_windows(windows)
+        if verdict is not None:
+            scores[i] = verdict.score
+            tiers[i] = 3 if verdict.is_anomaly else 0
+        if progress is not None and (i + 1) % chunk == 0:
+            progress(chunk)
+    if progress is not None and n % chunk:
+        progress(n % chunk)
+    return scores, tiers
+
+
+def write_frame_scores(
+    path: str | Path, frame: Frame, scores: npt.NDArray[np.float64], tiers: npt.NDArray[np.int64]
+) -> None:
+    """Write ``timestamp,value,score,tier`` (one column) or ``timestamp,<columns...>,score,tier``, file order."""
+    names = ["value"] if len(frame.columns) == 1 else frame.columns
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["timestamp", *names, "score", "tier"])
+        rows = frame.values.tolist()
+        for text, vals, s, t in zip(frame.ts_text, rows, scores.tolist(), tiers.tolist(), strict=True):
+            writer.writerow([text, *(repr(v) if v == v else "" for v in vals), f"{s:.6f}", t or ""])
 
 
 def detect_series(

@@ -50,7 +50,7 @@ def test_detect_writes_scores_and_tiers_in_file_order(tmp_path: Path) -> None:
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert all(s == 0.0 for s in scores[:100])  # default warm-up of 100 readings
     assert max(range(len(scores)), key=scores.__getitem__) == 300
-    assert got[300]["tier"] == "1"
+    assert got[300]["tier"] == "3"  # an anomaly, as the live flow reports it
     assert got[200]["tier"] == ""
 
 
@@ -67,7 +67,7 @@ def test_detect_reads_parquet_with_named_columns(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = out.read_text().splitlines()
     assert len(lines) == 301
-    assert lines[251].split(",")[3] == "1"
+    assert lines[251].split(",")[3] == "3"
 
 
 def test_epoch_seconds_and_milliseconds(tmp_path: Path) -> None:
@@ -103,3 +103,52 @@ def test_help_has_an_example() -> None:
     result = runner.invoke(app, ["detect", "--help"])
     assert result.exit_code == 0
     assert "lifeline detect --input" in result.output
+
+
+def _asset_csv(path: Path, shift: float) -> Path:
+    """Three independent noisy columns (σ = 1), one row a minute; rows 1000-1029 all move by ``shift``."""
+    rng = np.random.default_rng(21)
+    vals = rng.normal(0.0, 1.0, (1400, 3)) + np.array([5.0, 20.0, -3.0])
+    vals[1000:1030] += shift
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ts", "a", "b", "c"])
+        for i, row in enumerate(vals.tolist()):
+            w.writerow([1_700_000_000 + 60 * i, *row])
+    return path
+
+
+def _detect(src: Path, out: Path, columns: str) -> list[dict[str, str]]:
+    args = ["detect", "-i", str(src), "-o", str(out), "--time-column", "ts", "--value-column", columns]
+    result = runner.invoke(app, [*args, "--warmup", "200"])
+    assert result.exit_code == 0, result.output
+    with out.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_value_columns_score_one_asset(tmp_path: Path) -> None:
+    src = _asset_csv(tmp_path / "asset.csv", shift=3.0)
+    got = _detect(src, tmp_path / "asset_scores.csv", "a,b,c")
+    assert list(got[0]) == ["timestamp", "a", "b", "c", "score", "tier"]
+    assert len(got) == 1400
+    asset = {i for i, r in enumerate(got) if r["tier"] == "3"}
+    alone: set[int] = set()
+    for column in ("a", "b", "c"):
+        rows = _detect(src, tmp_path / f"{column}.csv", column)
+        alone |= {i for i, r in enumerate(rows) if r["tier"] == "3"}
+    # a column anomalous on its own makes the asset anomalous
+    assert alone <= asset
+    # every column moves 3 σ in rows 1000-1029: the asset is anomalous there
+    assert len({i for i in asset if 1000 <= i < 1030}) >= 3, sorted(asset)
+
+
+def test_combined_score_of_an_asset_by_hand() -> None:
+    from lifeline.detectors.config import AnomalyRules
+    from lifeline.detectors.sensor_baseline import AssetBaseline, BaselineScore
+
+    asset = AssetBaseline([], AnomalyRules(), 60)
+    # z = (3, 3, 3): sum of squares 27 on 3 degrees of freedom; Wilson–Hilferty: c = 2/27,
+    # ((27/3)^(1/3) - (1 - c)) / sqrt(c) = (2.0801 - 0.9259) / 0.2722 = 4.240, one-sided p = 1.12e-5,
+    # score = -log10(p) / 10 = 0.495
+    verdicts = [BaselineScore(0.0, 3.0, 0.0, 1.0, 4.0, "mean", "weekday 00:00-01:00", False)] * 3
+    assert abs(asset._combined(verdicts) - 0.495) < 0.002

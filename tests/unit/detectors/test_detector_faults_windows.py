@@ -180,7 +180,7 @@ def test_state_pickles_small_and_round_trips() -> None:
         ts = T0 + np.arange(values.size, dtype=np.int64) * 5 * MIN
         det.process_sensor(state, ts[:400], values[:400])
         blob = pickle.dumps(state)
-        assert len(blob) <= 2048, (kind, len(blob))
+        assert len(blob) <= 4096, (kind, len(blob))  # the snapshot budget per sensor, learned baseline included
         copy = pickle.loads(blob)
         r1 = det.process_sensor(state, ts[400:], values[400:])
         r2 = det.process_sensor(copy, ts[400:], values[400:])
@@ -225,7 +225,7 @@ def test_no_input_raises_and_scores_stay_in_unit_interval(
     events = det.process_group(det.new_group_state("G"), findings, 1 << 60)
     assert all(0.0 <= e.score <= 1.0 for e in events)
     assert all(e.tier is Tier.T3 for e in events if e.kind is AlertKind.SENSOR_FAULT)
-    assert len(pickle.dumps(state)) <= 2048
+    assert len(pickle.dumps(state)) <= 4096  # the snapshot budget per sensor, learned baseline included
 
 
 @settings(max_examples=30, deadline=None)

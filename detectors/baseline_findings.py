@@ -1,0 +1,84 @@
+"""The learned baseline in the live flow: score then learn each closed window, report ``anomaly`` findings.
+
+Called by :class:`~lifeline.detectors.engine.Detectors` once per closed window (never per reading).
+A window that is anomalous against the sensor's :class:`~lifeline.detectors.sensor_baseline.SensorBaseline`
+raises a tier-3 finding of kind :attr:`AlertKind.ANOMALY` (rule ``anomaly.sensor.<feature>``) with the
+expected range, the observed value, the slot and the score in words; the first normal window after it
+ends the condition (a finding with ``tier=None``). A sensor in a fault condition (any active fault bit,
+or a spike inside the window) is neither scored nor learned from, and its active anomaly ends: sensor
+faults never become anomaly findings.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lifeline.models import AlertKind
+
+from .results import Finding, WindowStats
+from .rulebase import SensorProfile, report
+from .sensor_baseline import BaselineScore, SensorBaseline, new_baseline
+from .state import SensorState
+
+__all__ = ["FAMILY", "baseline_findings", "evidence_text"]
+
+#: the condition family of the learned-baseline findings in ``SensorState.emitted``
+FAMILY = "anomaly.sensor"
+_T3 = 3
+
+
+def evidence_text(verdict: BaselineScore, unit: str = "") -> str:
+    """Words for a scored window: observed vs expected range, the slot, the feature, z and score.
+
+    >>> v = BaselineScore(0.71, -6.2, 3.55, 3.72, 3.41, "mean", "weekday 02:00-03:00", True)
+    >>> evidence_text(v, "bar")
+    'window mean 3.41 bar outside the expected 3.55..3.72 bar for weekday 02:00-03:00 (z -6.2, score 0.71)'
+    """
+    u = f" {unit}" if unit else ""
+    place = "outside" if not verdict.expected_lo <= verdict.observed <= verdict.expected_hi else "within"
+    return (
+        f"window {verdict.feature} {verdict.observed:.4g}{u} {place} the expected "
+        f"{verdict.expected_lo:.4g}..{verdict.expected_hi:.4g}{u} for {verdict.slot} "
+        f"(z {verdict.z:+.1f}, score {verdict.score:.2f})"
+    ).replace("z +", "z ")
+
+
+def _model(prof: SensorProfile[Any], st: SensorState) -> SensorBaseline:
+    model = st.anomaly_model
+    if model is None:
+        model = st.anomaly_model = new_baseline(
+            config=prof.config.anomaly, window_s=prof.window_ms // 1000, kind=prof.kind.value
+        )
+    return model  # type: ignore[no-any-return]
+
+
+def baseline_findings(
+    prof: SensorProfile[Any], st: SensorState, stats: list[WindowStats], decided: npt.NDArray[np.int64],
+    out: list[Finding],
+) -> None:  # fmt: skip
+    """Score then learn each closed window in ``stats``; append the findings to ``out``.
+
+    ``decided`` holds the event times that closed the windows (or the watermark); a finding is stamped
+    with the first of them at or after the window's end, never back-dated behind what was reported.
+    """
+    model = _model(prof, st)
+    for w in stats:
+        end = w.window_start + prof.window_ms
+        at = int(np.searchsorted(decided, end, side="left"))
+        ts = max(int(decided[at]) if at < decided.shape[0] else int(decided[-1]), end)
+        if st.faults or st.spike_ts >= w.window_start:
+            if FAMILY in st.emitted:
+                report(prof, st, FAMILY, 0, AlertKind.ANOMALY, "", ts, w.mean, 0.0,
+                       lambda: "sensor fault: the learned baseline is paused", out)  # fmt: skip
+            continue
+        verdict = model.score_window(w)
+        model.learn_window(w)
+        if verdict is None:
+            continue
+        tier = _T3 if verdict.is_anomaly else 0
+        report(prof, st, FAMILY, tier, AlertKind.ANOMALY, f"{FAMILY}.{verdict.feature}", ts, verdict.observed,
+               verdict.score, partial(evidence_text, verdict, prof.kind.unit), out)  # fmt: skip

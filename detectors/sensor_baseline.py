@@ -1,0 +1,545 @@
+"""The per-sensor learned baseline: one seasonal, robust model of a sensor's window statistics.
+
+One :class:`SensorBaseline` per sensor, fed one closed window at a time (river style: scoring is
+separate from learning and from thresholding)::
+
+    verdict = baseline.score_window(stats)   # None while warming up; changes nothing
+    baseline.learn_window(stats)             # then learn (no look-ahead)
+
+What it models, for the window feature ``mean``:
+
+1. **Seasonal slot** — a robust expected level per slot of local time, hour of day × (weekday,
+   weekend), 48 slots in float32, and the sensor's pooled spread around its slots. A slot learns with
+   an exponentially weighted, Huber-clipped update; a window whose slot z exceeds ``gate_z`` (an
+   anomaly) moves its slot with only ``gate_weight`` of the usual weight, so a leak, a step or a drift
+   does not become "normal" within a day (it is absorbed over weeks, if it lasts). The slot view scores
+   once its slot holds ``min_slot_days`` days of windows, counts in proportion to how much of the
+   level's spread the slots explain (``seasonal_gain_*``: none for a series without a daily pattern),
+   and counts a change once it has lasted ``slot_persist_windows`` windows (the smallest of the last
+   slot scores), so one odd window in a noisy slot is no alarm.
+2. **Short-term views** (the former ``CompositeScorer`` of ``lifeline detect``, for series without a
+   seasonal pattern): an EW Gaussian z of the level, range novelty (a value beyond everything learned,
+   in units of the learned range) and a short-versus-long likelihood of those raw scores.
+
+The raw score is the largest of the weighted views (each a ``score_from_z``-style number in [0, 1]).
+``BaselineScore.score`` is that score with repeats damped below a decaying recent peak (the onset of
+an anomaly scores in full, its continuation half), the number to rank or to optimise a threshold on.
+``is_anomaly`` is the *condition*: the raw score (no damping, no short-term likelihood, which lingers
+for ``short_window`` windows) at or above the calibrated threshold, so it stays on while the anomaly
+lasts and ends with it.
+
+**Calibration.** A target of ``false_alarms_per_day`` per sensor-day is turned into a per-window tail
+probability ``p = false_alarms_per_day × window_s / 86400``. For an ideally calibrated score that is
+the score ``-log10(p) / 10``. The model tracks, online, the 99 % and 99.9 % quantiles of its own
+raw scores (Robbins–Monro, fed by every window except those beyond the first ``calib_max_run``
+of a run of flagged windows, so a lasting anomaly does not raise its own threshold): 2 and 3 decades of tail
+probability. The score per decade between them is extended to the target's decades (see
+:attr:`SensorBaseline.threshold`). Heavy-tailed or badly modelled sensors thus get a higher
+threshold, well modelled ones the ideal one. No constant is chosen per data set.
+
+>>> from lifeline.detectors.config import AnomalyRules
+>>> from lifeline.detectors.results import WindowStats
+>>> import math, random
+>>> rng = random.Random(7)
+>>> model = new_baseline(config=AnomalyRules(utc_offset_h=0.0), window_s=3600)
+>>> def window(hour: int, mean: float) -> WindowStats:
+...     return WindowStats("p1", hour * 3_600_000, 3600, 60, mean, mean, mean, 0.0, 0.0, mean)
+>>> daily = lambda h: 50.0 + 5.0 * math.sin(2 * math.pi * (h % 24) / 24)
+>>> for h in range(24 * 28):                       # four weeks of a daily pattern
+...     w = window(h, daily(h) + rng.gauss(0, 0.2))
+...     _ = model.score_window(w)                  # score first ...
+...     model.learn_window(w)                      # ... then learn
+>>> normal = model.score_window(window(24 * 28 + 2, daily(2)))
+>>> normal.is_anomaly, normal.slot
+(False, 'weekday 02:00-03:00')
+>>> for h in (3, 4, 5):                             # 2.5 lower for three hours, inside the daily range
+...     low = model.score_window(window(24 * 28 + h, daily(h) - 2.5))
+...     model.learn_window(window(24 * 28 + h, daily(h) - 2.5))
+>>> low.is_anomaly, low.z < -5, low.expected_lo > low.observed, low.slot
+(True, True, True, 'weekday 05:00-06:00')
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from lifeline.detectors.anomaly_base import score_from_log_p, score_from_z
+from lifeline.detectors.config import AnomalyRules
+from lifeline.detectors.results import WindowStats
+
+__all__ = [
+    "FEATURE", "AssetBaseline", "BaselineScore", "SensorBaseline", "calibrated_threshold", "learn_quantiles",
+    "new_baseline", "slot_label", "slot_of",
+]  # fmt: skip
+
+#: the window statistic the baseline models
+FEATURE = "mean"
+_MS_PER_H = 3_600_000
+_DAY_TYPES = ("weekday", "weekend")
+_LN10 = math.log(10.0)
+_NORMAL = NormalDist()
+# slot table columns: expected level, windows learned
+_CENTRE, _COUNT = 0, 1
+_MAD_TO_SIGMA = math.sqrt(math.pi / 2.0)
+
+# indices of the float64 scalar vector (one array pickles smaller than a dozen attributes)
+(_N, _VALUE_MEAN, _VALUE_VAR, _LO, _HI, _RECENT_SUM, _LONG_MEAN, _LONG_VAR, _LONG_N, _PEAK, _PEAK_AGE,
+ _CALIB_Q2, _CALIB_Q3, _CALIB_N, _RESIDUAL, _RUN, _RESIDUAL_N, _SLOT_PREV1, _SLOT_PREV2) = range(19)  # fmt: skip
+_SCALARS = 19
+_DEFAULT_RULES = AnomalyRules()
+_ROBUST_AFTER = 20
+
+
+class BaselineScore(NamedTuple):
+    """What one scored window yields (``score`` for ranking, ``is_anomaly`` after the threshold)."""
+
+    #: in [0, 1], 1 = most anomalous (repeats of an ongoing anomaly damped)
+    score: float
+    #: signed robust z of the window feature against its slot's expectation (the level's when the slot is cold)
+    z: float
+    expected_lo: float
+    expected_hi: float
+    observed: float
+    feature: str
+    #: human label of the slot, e.g. ``weekday 02:00-03:00``
+    slot: str
+    #: the raw score (max of the views) at or above the calibrated threshold
+    is_anomaly: bool
+
+
+def slot_of(window_start_ms: int, utc_offset_h: float, slot_hours: int) -> int:
+    """The slot index of a window: local hour // ``slot_hours``, plus one day's slots on Sat/Sun.
+
+    >>> slot_of(0, 0.0, 1), slot_of(0, 8.0, 1)   # 1970-01-01 was a Thursday
+    (0, 8)
+    >>> slot_of(2 * 86_400_000, 0.0, 1)           # Saturday 00:00
+    24
+    """
+    local_ms = window_start_ms + round(utc_offset_h * _MS_PER_H)
+    day = local_ms // (24 * _MS_PER_H)
+    hour = (local_ms // _MS_PER_H) % 24
+    weekend = (day + 3) % 7 >= 5  # day 0 = Thursday; Monday = 0 after the shift
+    per_day = 24 // slot_hours
+    return int(hour // slot_hours + (per_day if weekend else 0))
+
+
+def slot_label(slot: int, slot_hours: int) -> str:
+    """Words for a slot: ``weekday 02:00-03:00``.
+
+    >>> slot_label(26, 1)
+    'weekend 02:00-03:00'
+    """
+    per_day = 24 // slot_hours
+    start = (slot % per_day) * slot_hours
+    return f"{_DAY_TYPES[slot // per_day]} {start:02d}:00-{start + slot_hours:02d}:00"
+
+
+def calibrated_threshold(ideal: float, quantiles: npt.NDArray[np.float64], rules: AnomalyRules) -> float:
+    """The ideal threshold ``ideal`` corrected by the tracked 99 % / 99.9 % ``quantiles`` of past scores
+    (see :attr:`SensorBaseline.threshold`).
+
+    >>> calibrated_threshold(0.5, np.array([0.2, 0.3]), AnomalyRules())   # ideal tail: unchanged
+    0.5
+    >>> calibrated_threshold(0.5, np.array([0.3, 0.5]), AnomalyRules())   # a heavier tail: higher
+    0.9
+    """
+    q2, q3 = float(quantiles[0]), float(quantiles[1])
+    slope = min(max(q3 - q2, 0.1 * rules.calib_min_ratio), 0.1 * rules.calib_max_ratio)
+    decades = ideal * 10.0
+    return round(min(1.0, max(q3 + (decades - 3.0) * slope, ideal * rules.calib_min_ratio)), 12)
+
+
+def learn_quantiles(quantiles: npt.NDArray[np.float64], score: float, rules: AnomalyRules) -> None:
+    """One Robbins–Monro step of the online 99 % and 99.9 % quantiles (in place)."""
+    step = rules.calib_step
+    quantiles[0] += step * (0.99 - (1.0 if score <= quantiles[0] else 0.0))
+    quantiles[1] += step * (0.999 - (1.0 if score <= quantiles[1] else 0.0))
+
+
+def _ideal_score(tail_p: float) -> float:
+    """The score an ideally calibrated model gives to a window of tail probability ``tail_p``."""
+    return score_from_log_p(math.log(max(tail_p, 1e-300)))
+
+
+class SensorBaseline:
+    """Seasonal slots + short-term views of one sensor's window means; a small picklable state.
+
+    Build it with :func:`new_baseline`. State: a float32 slot table (slots × 2: level, count), a float32
+    ring of the last ``short_window`` raw scores and a float64 vector of 17 scalars; about 0.7 KiB pickled.
+    """
+
+    __slots__ = (
+        "_rules", "_slot_min", "_slot_now", "_threshold", "_warmup", "_window_s", "recent", "scalars", "slots",
+    )  # fmt: skip
+
+    def __init__(self, rules: AnomalyRules, window_s: int, false_alarms_per_day: float) -> None:
+        """Use :func:`new_baseline`; ``false_alarms_per_day`` is the target of this sensor's kind."""
+        self._rules = rules
+        self._window_s = max(1, int(window_s))
+        tail_p = min(0.5, false_alarms_per_day * self._window_s / 86_400.0)
+        self._threshold = _ideal_score(tail_p)
+        self._derive()
+        self._slot_now = 0.0
+        per_day = 24 // rules.slot_hours
+        self.slots: npt.NDArray[np.float32] = np.zeros((2 * per_day, 2), dtype=np.float32)
+        self.recent: npt.NDArray[np.float32] = np.zeros(max(1, rules.short_window), dtype=np.float32)
+        self.scalars: npt.NDArray[np.float64] = np.zeros(_SCALARS, dtype=np.float64)
+        self.scalars[_LO], self.scalars[_HI] = math.inf, -math.inf
+        self.scalars[_CALIB_Q2] = _ideal_score(1e-2)
+        self.scalars[_CALIB_Q3] = _ideal_score(1e-3)
+
+    # -- pickling: raw bytes travel smaller than arrays --------------------------------------------
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        rules = None if self._rules == _DEFAULT_RULES else self._rules  # the defaults are not repeated per sensor
+        return (rules, self._window_s, self._threshold, self.slots.tobytes(), self.recent.tobytes(),
+                self.scalars.tobytes())  # fmt: skip
+
+    def __setstate__(self, data: tuple[Any, ...]) -> None:
+        rules, self._window_s, self._threshold, slots, recent, scalars = data
+        self._rules = _DEFAULT_RULES if rules is None else rules
+        self._derive()
+        self._slot_now = 0.0
+        self.slots = np.frombuffer(slots, dtype=np.float32).reshape(-1, 2).copy()
+        self.recent = np.frombuffer(recent, dtype=np.float32).copy()
+        self.scalars = np.frombuffer(scalars, dtype=np.float64).copy()
+
+    def _derive(self) -> None:
+        """Window counts that follow from the rules and the window length (not pickled)."""
+        r = self._rules
+        self._warmup = max(r.warmup_windows, math.ceil(r.warmup_hours * 3600.0 / self._window_s))
+        per_pass = r.slot_hours * 3600.0 / self._window_s  # windows of one slot in one day
+        self._slot_min = max(r.min_slot_windows, math.ceil(r.min_slot_days * per_pass))
+
+    # -- public ------------------------------------------------------------------------------------
+
+    @property
+    def windows_learned(self) -> int:
+        """How many windows this baseline has learned."""
+        return int(self.scalars[_N])
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated threshold on the raw score: the tail of past scores extrapolated to the target.
+
+        The online 99 % and 99.9 % quantiles of past scores are 2 and 3 decades of tail probability; the
+        score per decade between them is extended to the target's ``-log10(p)`` decades. An ideally
+        calibrated score has 0.1 per decade and gives the ideal threshold; the slope is bounded by
+        ``calib_min_ratio`` / ``calib_max_ratio`` times 0.1.
+        """
+        return calibrated_threshold(self._threshold, self.scalars[_CALIB_Q2 : _CALIB_Q3 + 1], self._rules)
+
+    def score_window(self, stats: WindowStats) -> BaselineScore | None:
+        """Score one closed window against what was learned before it; ``None`` while warming up."""
+        x = stats.mean
+        if not math.isfinite(x) or self.scalars[_N] < self._warmup:
+            return None
+        raw, z, centre, spread, slot = self._raw(x, stats.window_start)
+        likelihood = self._likelihood(raw)
+        undamped = max(likelihood, raw)
+        score = self._damped(undamped)
+        half_width = _NORMAL.inv_cdf(1.0 - max(1e-12, self._tail_p()) / 2.0) * spread
+        return BaselineScore(
+            score=score,
+            z=z,
+            expected_lo=centre - half_width,
+            expected_hi=centre + half_width,
+            observed=x,
+            feature=FEATURE,
+            slot=slot_label(slot, self._rules.slot_hours),
+            is_anomaly=self._flags(raw),
+        )
+
+    def learn_window(self, stats: WindowStats) -> None:
+        """Learn one window (call after :meth:`score_window`); also accepts rows rebuilt from ``sensor_stats``."""
+        x = stats.mean
+        if not math.isfinite(x):
+            return
+        s = self.scalars
+        r = self._rules
+        raw, z, _centre, _spread, _slot = self._raw(x, stats.window_start)
+        likelihood = self._likelihood(raw)
+        undamped = max(likelihood, raw)
+        warm = s[_N] >= self._warmup
+        if warm:
+            self._damped(undamped, advance=True)
+            s[_RUN] = s[_RUN] + 1 if self._flags(raw) else 0
+            if s[_RUN] <= r.calib_max_run:  # calibration learns from all but the body of a lasting anomaly
+                learn_quantiles(s[_CALIB_Q2 : _CALIB_Q3 + 1], raw, r)
+                s[_CALIB_N] += 1
+        # short-term score history
+        n = int(s[_N])
+        k = self.recent.shape[0]
+        s[_RECENT_SUM] += raw - float(self.recent[n % k])
+        self.recent[n % k] = raw
+        short = max(0.0, float(s[_RECENT_SUM])) / k
+        s[_LONG_N] += 1
+        a = max(r.long_alpha, 1.0 / s[_LONG_N])
+        dl = short - s[_LONG_MEAN]
+        s[_LONG_MEAN] += a * dl
+        s[_LONG_VAR] = (1.0 - a) * (s[_LONG_VAR] + a * dl * dl)
+        self._learn_level(x, n)
+        self._learn_slot(stats.window_start, x, z)
+        s[_SLOT_PREV2], s[_SLOT_PREV1] = s[_SLOT_PREV1], self._slot_now
+        # protect the range: while warming up or for a normal window take x, else move 10 % towards it
+        step = 1.0 if (raw < 0.5 or not warm or n < 2) else 0.1
+        if x < s[_LO]:
+            s[_LO] = x if n < 2 else s[_LO] + step * (x - s[_LO])
+        if x > s[_HI]:
+            s[_HI] = x if n < 2 else s[_HI] + step * (x - s[_HI])
+        s[_N] = n + 1
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _flags(self, raw: float) -> bool:
+        """The decision: ``raw`` at or above the calibrated threshold. A sensor whose own score tail cannot
+        be brought to the target (the threshold capped at 1.0) flags nothing until its tail comes down;
+        its scores are still reported."""
+        threshold = self.threshold
+        return raw >= threshold and threshold < 1.0
+
+    def _tail_p(self) -> float:
+        return min(0.5, math.pow(10.0, -10.0 * self.threshold))
+
+    def _level_std(self) -> float:
+        s = self.scalars
+        floor = max(self._rules.min_abs_std, self._rules.min_rel_std * abs(float(s[_VALUE_MEAN])))
+        return max(math.sqrt(float(s[_VALUE_VAR])), floor)
+
+    def _raw(self, x: float, window_start: int) -> tuple[float, float, float, float, int]:
+        """Raw score (max of the weighted views), signed z, expected level and spread, slot."""
+        r = self._rules
+        s = self.scalars
+        level_std = self._level_std()
+        level_z = (x - float(s[_VALUE_MEAN])) / level_std if s[_N] > 0 else 0.0
+        slot, neighbour, share = self._place(window_start)
+        centre, count = self._expected(slot, neighbour, share)
+        self._slot_now = 0.0
+        if count >= self._slot_min:
+            # the sensor's pooled residual spread: steadier than one slot's few windows
+            floor = max(r.min_abs_std, r.min_rel_std * abs(centre), r.slot_floor_of_level * level_std)
+            spread = max(float(s[_RESIDUAL]), floor)
+            z = (x - centre) / spread
+            slot_score = self._persistent(score_from_z(z) * self._seasonal_trust(level_std, spread))
+        else:
+            centre, spread, z, slot_score = float(s[_VALUE_MEAN]), level_std, level_z, 0.0
+        w_level, w_novelty, w_slot = r.weights
+        raw = max(w_level * score_from_z(level_z), w_novelty * self._novelty(x), w_slot * slot_score)
+        return raw, z, centre, spread, slot
+
+    def _persistent(self, slot_score: float) -> float:
+        """The slot view counts what has lasted ``slot_persist_windows`` windows (this one included): the
+        smallest of the last few slot scores. Slow, subtle changes (leaks, drift) last; one odd window in a
+        noisy slot does not."""
+        self._slot_now = slot_score
+        k = self._rules.slot_persist_windows
+        s = self.scalars
+        if k >= 3:
+            return min(slot_score, float(s[_SLOT_PREV1]), float(s[_SLOT_PREV2]))
+        return min(slot_score, float(s[_SLOT_PREV1])) if k == 2 else slot_score
+
+    def _seasonal_trust(self, level_std: float, spread: float) -> float:
+        """How far the slot view is trusted (0..1): by how much the slots explain the level's spread.
+
+        A series without a daily pattern (spread around the slots ≈ the level's own) gains nothing from
+        slots whose few windows per slot make its z noisier; a seasonal one (``level_std / spread`` at or
+        above ``seasonal_gain_full``) is scored by its slots in full.
+        """
+        r = self._rules
+        gain = level_std / spread
+        span = r.seasonal_gain_full - r.seasonal_gain_none
+        return min(1.0, max(0.0, (gain - r.seasonal_gain_none) / span)) if span > 0 else 1.0
+
+    def _novelty(self, x: float) -> float:
+        s = self.scalars
+        if s[_N] < 20:
+            return 0.0
+        lo, hi = float(s[_LO]), float(s[_HI])
+        span = hi - lo
+        floor = max(1e-6, 1e-3 * max(abs(hi), abs(lo)))
+        span = span if span > floor else floor
+        excess = max(x - hi, lo - x, 0.0)
+        return 1.0 - math.exp(-excess / (self._rules.novelty_scale * span))
+
+    def _likelihood(self, raw: float) -> float:
+        """Short-term mean of raw scores (this one included) against its long-term distribution."""
+        s = self.scalars
+        k = self.recent.shape[0]
+        if s[_LONG_N] <= k:
+            return 0.0
+        n = int(s[_N])
+        short = max(0.0, float(s[_RECENT_SUM]) - float(self.recent[n % k]) + raw) / k
+        sd = max(math.sqrt(float(s[_LONG_VAR])), 0.01)
+        return score_from_z(max(0.0, short - float(s[_LONG_MEAN])) / sd)
+
+    def _damped(self, score: float, advance: bool = False) -> float:
+        """Damp a score below the recent peak (held ``suppress / 2`` windows, then decaying to 0)."""
+        s = self.scalars
+        half = 0.5 * self._rules.suppress
+        age = float(s[_PEAK_AGE])
+        level = float(s[_PEAK]) * min(1.0, max(0.0, 2.0 - age / half)) if half > 0 else 0.0
+        above = score > level
+        if advance:
+            s[_PEAK_AGE] = age + 1
+            if above:
+                s[_PEAK], s[_PEAK_AGE] = score, 0
+        return min(1.0, max(0.0, score if above else score * self._rules.damp))
+
+    def _learn_level(self, x: float, n: int) -> None:
+        """EW mean/variance of the level with Huber-clipped innovations."""
+        s = self.scalars
+        r = self._rules
+        if n == 0:
+            s[_VALUE_MEAN] = x
+            return
+        a = max(r.value_alpha, 1.0 / (n + 1))
+        d = x - float(s[_VALUE_MEAN])
+        if n > 8:
+            lim = r.clip_z * self._level_std()
+            d = min(max(d, -lim), lim)
+        s[_VALUE_MEAN] += a * d
+        s[_VALUE_VAR] = (1.0 - a) * (s[_VALUE_VAR] + a * d * d)
+
+    def _place(self, window_start: int) -> tuple[int, int, float]:
+        """The window's slot, the adjacent slot its midpoint leans towards, and that one's share (0..0.5).
+
+        The expected level is piecewise linear between slot midpoints, so a slope within the hour
+        (a pressure ramp in the morning) is not mistaken for noise.
+        """
+        r = self._rules
+        slot_ms = r.slot_hours * _MS_PER_H
+        mid = window_start + self._window_s * 500
+        slot = slot_of(mid, r.utc_offset_h, r.slot_hours)
+        local = mid + round(r.utc_offset_h * _MS_PER_H)
+        frac = (local % slot_ms) / slot_ms - 0.5
+        per_day = 24 // r.slot_hours
+        base = slot - slot % per_day
+        neighbour = base + (slot - base + (1 if frac >= 0 else -1)) % per_day
+        return slot, neighbour, abs(frac)
+
+    def _expected(self, slot: int, neighbour: int, share: float) -> tuple[float, float]:
+        """Expected level at a window (blended with the adjacent slot once that one is learned) and the slot's count."""
+        centre, count = (float(v) for v in self.slots[slot])
+        nb_centre, nb_count = (float(v) for v in self.slots[neighbour])
+        if nb_count >= self._slot_min and count >= self._slot_min:
+            centre += share * (nb_centre - centre)
+        return centre, count
+
+    def _learn_slot(self, window_start: int, x: float, z: float) -> None:
+        """Robust EW update of the window's slot (and its share of the adjacent one); an anomalous window
+        (|z| > gate_z) moves them ``gate_weight`` as much."""
+        r = self._rules
+        slot, neighbour, share = self._place(window_start)
+        row = self.slots[slot]
+        centre, count = self._expected(slot, neighbour, share)
+        if count == 0:
+            row[_CENTRE], row[_COUNT] = x, 1
+            return
+        a = max(r.slot_alpha, 1.0 / (count + 1))
+        d = x - centre
+        blended = float(self.slots[neighbour, _COUNT]) >= self._slot_min and count >= self._slot_min
+        # robust updates only once the pooled spread rests on some windows (a spread of 0 would freeze them)
+        robust = count >= self._slot_min and self.scalars[_RESIDUAL_N] >= _ROBUST_AFTER
+        gated = robust and abs(z) > r.gate_z
+        if robust:
+            if gated:
+                a *= r.gate_weight
+            lim = r.gate_z * max(float(self.scalars[_RESIDUAL]), r.min_abs_std)
+            d = min(max(d, -lim), lim)
+        if blended:  # a linear basis: each slot moves by its share of the innovation
+            row[_CENTRE] += a * (1.0 - share) * d
+            self.slots[neighbour, _CENTRE] += a * share * d
+        else:
+            row[_CENTRE] += a * d
+        row[_COUNT] = min(count + 1, 60_000)
+        if count >= self._slot_min:  # pooled residual spread (EW mean absolute residual → σ)
+            s = self.scalars
+            s[_RESIDUAL_N] += 1
+            b = max(r.residual_alpha, 1.0 / float(s[_RESIDUAL_N]))
+            b *= r.gate_weight if gated else 1.0
+            s[_RESIDUAL] += b * (abs(d) * _MAD_TO_SIGMA - s[_RESIDUAL])
+
+
+def new_baseline(*, config: AnomalyRules, window_s: int = 600, kind: str | None = None) -> SensorBaseline:
+    """A fresh baseline for a sensor whose windows last ``window_s`` seconds; ``kind`` picks the
+    per-kind false-alarm target (``AnomalyRules.false_alarms_per_day_by_kind``), else the default.
+
+    >>> b = new_baseline(config=AnomalyRules(false_alarms_per_day=0.1), window_s=600)
+    >>> round(b.threshold, 3)   # p = 0.1 × 600 / 86400 ≈ 6.9e-4 → -log10(p) / 10
+    0.316
+    """
+    target = config.false_alarms_per_day_by_kind.get(kind or "", config.false_alarms_per_day)
+    return SensorBaseline(config, window_s, target)
+
+
+class AssetBaseline:
+    """Several series of one asset scored as one (``lifeline detect --value-column a,b,c``).
+
+    One :class:`SensorBaseline` per column; the combined statistic is the sum of the columns' squared z
+    (χ² with one degree of freedom per column when the columns are independent, Wilson–Hilferty normal
+    approximation), so small moves of several columns add up where no single one is anomalous. Its
+    score has its own calibrated threshold (the same online quantiles as a single sensor). The asset is
+    anomalous when the combined score crosses that threshold or any column is anomalous on its own;
+    ``score`` is the larger of the combined and the column scores.
+
+    >>> rules = AnomalyRules(warmup_windows=5, warmup_hours=0.0)
+    >>> asset = AssetBaseline([new_baseline(config=rules, window_s=60) for _ in range(3)], rules, 60)
+    >>> def rows(t: int, a: float) -> list[WindowStats]:
+    ...     return [WindowStats(str(c), t * 60_000, 60, 1, a + c, a + c, a + c, 0.0, 0.0, a + c) for c in range(3)]
+    >>> asset.score_windows(rows(0, 1.0)) is None
+    True
+    """
+
+    __slots__ = ("_ideal", "_rules", "columns", "quantiles", "run")
+
+    def __init__(self, columns: list[SensorBaseline], rules: AnomalyRules, window_s: int) -> None:
+        """``columns``: one fresh baseline per column (same rules and window length)."""
+        self.columns = columns
+        self._rules = rules
+        tail_p = min(0.5, rules.false_alarms_per_day * max(1, window_s) / 86_400.0)
+        self._ideal = _ideal_score(tail_p)
+        self.quantiles: npt.NDArray[np.float64] = np.array([_ideal_score(1e-2), _ideal_score(1e-3)])
+        self.run = 0
+
+    @property
+    def threshold(self) -> float:
+        """The calibrated threshold of the combined score."""
+        return calibrated_threshold(self._ideal, self.quantiles, self._rules)
+
+    def _combined(self, verdicts: list[BaselineScore]) -> float:
+        k = len(verdicts)
+        chi2 = sum(min(v.z * v.z, 1e6) for v in verdicts)
+        c = 2.0 / (9.0 * k)
+        z = ((chi2 / k) ** (1.0 / 3.0) - (1.0 - c)) / math.sqrt(c)
+        if z <= 0.0:
+            return 0.0
+        return score_from_log_p(math.log(max(0.5 * math.erfc(z / math.sqrt(2.0)), 1e-300)))
+
+    def score_windows(self, stats: list[WindowStats]) -> BaselineScore | None:
+        """Score one row (one window per column, in column order); ``None`` while any column warms up."""
+        verdicts = [model.score_window(w) for model, w in zip(self.columns, stats, strict=True)]
+        ready = [v for v in verdicts if v is not None]
+        if len(ready) < len(verdicts):
+            return None
+        combined = self._combined(ready)
+        top = max(ready, key=lambda v: abs(v.z))
+        anomalous = combined >= self.threshold or any(v.is_anomaly for v in ready)
+        score = max(combined, *(v.score for v in ready))
+        return top._replace(score=score, is_anomaly=anomalous, feature=f"{top.feature} of column {ready.index(top)}")
+
+    def learn_windows(self, stats: list[WindowStats]) -> None:
+        """Learn one row (after :meth:`score_windows`)."""
+        verdicts = [model.score_window(w) for model, w in zip(self.columns, stats, strict=True)]
+        ready = [v for v in verdicts if v is not None]
+        if len(ready) == len(verdicts):
+            combined = self._combined(ready)
+            self.run = self.run + 1 if combined >= self.threshold else 0
+            if self.run <= self._rules.calib_max_run:
+                learn_quantiles(self.quantiles, combined, self._rules)
+        for model, w in zip(self.columns, stats, strict=True):
+            model.learn_window(w)

@@ -1,0 +1,138 @@
+"""The per-sensor learned baseline: seasonal slots, gated learning, calibrated threshold, small state."""
+
+from __future__ import annotations
+
+import math
+import pickle
+
+import numpy as np
+
+from lifeline.detectors.config import AnomalyRules, RulesConfig, rules_from_table
+from lifeline.detectors.results import WindowStats
+from lifeline.detectors.sensor_baseline import new_baseline, slot_of
+
+HOUR_MS = 3_600_000
+RULES = AnomalyRules(utc_offset_h=0.0)
+
+
+def _window(hour: int, mean: float, window_s: int = 3600) -> WindowStats:
+    start = hour * window_s * 1000
+    return WindowStats("p1", start, window_s, 60, mean, mean, mean, 0.0, 0.0, mean)
+
+
+def _daily(hour: int) -> float:
+    """A daily pattern: 50 ± 5 with its peak at 06:00 UTC."""
+    return 50.0 + 5.0 * math.sin(2 * math.pi * (hour % 24) / 24)
+
+
+def _trained(days: int = 28, seed: int = 1) -> object:
+    rng = np.random.default_rng(seed)
+    model = new_baseline(config=RULES, window_s=3600)
+    for h in range(24 * days):
+        w = _window(h, _daily(h) + rng.normal(0.0, 0.2))
+        model.score_window(w)
+        model.learn_window(w)
+    return model
+
+
+def test_slot_of_by_hand() -> None:
+    # 1970-01-05 was a Monday: 4 days after the epoch, 10:30 UTC → weekday slot 10
+    assert slot_of(4 * 86_400_000 + 10 * HOUR_MS + 1_800_000, 0.0, 1) == 10
+    # the same moment in China Standard Time is 18:30 → slot 18; Sunday 1970-01-04 → weekend slot 24 + 10
+    assert slot_of(4 * 86_400_000 + 10 * HOUR_MS, 8.0, 1) == 18
+    assert slot_of(3 * 86_400_000 + 10 * HOUR_MS, 0.0, 1) == 34
+
+
+def test_learns_seasonal_pattern_then_flags_a_step_at_the_right_slot() -> None:
+    model = _trained()
+    start = 24 * 28  # a Thursday 00:00 UTC (day 28 after a Thursday)
+    # a 2.5 drop during 03:00-06:00 is well inside the daily range (45..55): no level or range view sees it;
+    # the slot view counts it once it has lasted slot_persist_windows = 3 windows, i.e. at 05:00
+    flagged = []
+    for h in range(24):
+        w = _window(start + h, _daily(h) - (2.5 if 3 <= h < 6 else 0.0))
+        verdict = model.score_window(w)  # type: ignore[attr-defined]
+        assert verdict is not None
+        if verdict.is_anomaly:
+            flagged.append(h)
+            assert verdict.slot == "weekday 05:00-06:00"
+            assert verdict.z < -5.0
+            assert verdict.expected_lo > verdict.observed
+            assert verdict.expected_lo < _daily(5) < verdict.expected_hi
+        model.learn_window(w)  # type: ignore[attr-defined]
+    assert flagged == [5]
+
+
+def test_a_sustained_step_is_not_absorbed_within_a_day() -> None:
+    model = _trained()
+    start = 24 * 28
+    flagged = []
+    for h in range(24):  # a lasting leak: every window 2.0 lower than its slot's usual level
+        w = _window(start + h, _daily(h) - 2.0)
+        verdict = model.score_window(w)  # type: ignore[attr-defined]
+        flagged.append(verdict is not None and verdict.is_anomaly)
+        model.learn_window(w)  # type: ignore[attr-defined]
+    assert flagged[2:] == [True] * 22 and flagged[:2] == [False, False], flagged
+
+
+def _flagged_per_day(pattern_amplitude: float, seed: int) -> float:
+    """Windows flagged per day on a daily pattern plus white noise (σ = 1), after two weeks of learning."""
+    # the calibration is of the raw score of each window: persistence (which only lowers the rate) is off
+    rules = AnomalyRules(utc_offset_h=0.0, false_alarms_per_day=1.0, slot_persist_windows=1)
+    rng = np.random.default_rng(seed)
+    model = new_baseline(config=rules, window_s=600)
+    n = 144 * 114
+    values = 10.0 + pattern_amplitude * np.sin(2 * np.pi * np.arange(n) / 144) + rng.normal(0.0, 1.0, n)
+    flagged = scored = 0
+    for i, v in enumerate(values.tolist()):
+        w = _window(i, v, window_s=600)
+        verdict = model.score_window(w)
+        model.learn_window(w)
+        if verdict is not None and i >= 144 * 14:
+            scored += 1
+            flagged += verdict.is_anomaly
+    return flagged / scored * 144
+
+
+def test_calibration_gives_roughly_the_target_rate_on_noise_around_a_daily_pattern() -> None:
+    # target 1 false alarm per sensor-day with 10-minute windows: p = 1 × 600 / 86400 = 1/144 per window,
+    # so 100 scored days of white noise around the pattern should flag about 100 windows (1 per day).
+    per_day = [_flagged_per_day(5.0, seed) for seed in (0, 1, 2)]
+    assert 0.4 <= sum(per_day) / 3 <= 2.5, per_day
+
+
+def test_pure_noise_stays_at_or_below_the_target_rate() -> None:
+    # no daily pattern: the slot view is not trusted and the level and range views are conservative,
+    # so the rate is at most the target (1 per day), not above it
+    per_day = [_flagged_per_day(0.0, seed) for seed in (0, 1)]
+    assert sum(per_day) / 2 <= 1.0, per_day
+
+
+def test_no_score_while_warming_up_and_scoring_changes_nothing() -> None:
+    model = new_baseline(config=RULES, window_s=3600)
+    assert model.score_window(_window(0, 1.0)) is None
+    for h in range(RULES.warmup_windows):
+        model.learn_window(_window(h, 1.0 + 0.01 * (h % 3)))
+    before = pickle.dumps(model)
+    assert model.score_window(_window(500, 5.0)) is not None
+    assert pickle.dumps(model) == before
+
+
+def test_state_is_small_and_round_trips() -> None:
+    model = _trained(days=8)
+    default_rules = new_baseline(config=AnomalyRules(), window_s=600)
+    for h in range(200):
+        w = _window(h, _daily(h), window_s=600)
+        default_rules.learn_window(w)
+    assert len(pickle.dumps(default_rules)) <= 1536  # 1.5 KiB target per sensor with the product settings
+    copy = pickle.loads(pickle.dumps(model))
+    w = _window(24 * 8 + 3, 40.0)
+    assert copy.score_window(w) == model.score_window(w)  # type: ignore[attr-defined]
+
+
+def test_rules_table_overrides_the_anomaly_settings() -> None:
+    config = rules_from_table({"anomaly": {"false_alarms_per_day_by_kind": {"water_pressure": 0.5}}}, "test")
+    assert config.anomaly.false_alarms_per_day_by_kind == {"water_pressure": 0.5}
+    assert RulesConfig().anomaly.false_alarms_per_day == 0.01
+    # p = 0.5 × 600 / 86400 = 1/288 → -log10(p) / 10 = 0.2459
+    assert round(new_baseline(config=config.anomaly, window_s=600, kind="water_pressure")._threshold, 4) == 0.2459
