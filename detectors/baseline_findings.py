@@ -11,6 +11,7 @@ faults never become anomaly findings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -54,6 +55,18 @@ def _model(prof: SensorProfile[Any], st: SensorState) -> SensorBaseline:
             config=prof.config.anomaly, window_s=prof.window_ms // 1000, kind=prof.kind.value
         )
     return model  # type: ignore[no-any-return]
+
+
+def warm_baseline(prof: SensorProfile[Any], st: SensorState, rows: Sequence[WindowStats]) -> int:
+    """Teach the sensor's learned baseline historical windows (oldest first) without reporting; return how many.
+
+    Only windows of the sensor's own length with readings count (``sensor_stats`` rows, see flows/warm.py).
+    """
+    own = [w for w in rows if w.window_s == prof.window_ms // 1000 and w.count > 0]
+    model = _model(prof, st)
+    for w in own:
+        model.learn_window(w)
+    return len(own)
 
 
 def baseline_findings(

@@ -31,7 +31,7 @@ from lifeline.registry import Registry
 
 from . import bridge, drainage, gas, water
 from .alarms import GroupContext, evaluate_group
-from .baseline_findings import baseline_findings
+from .baseline_findings import baseline_findings, warm_baseline
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .faults import DRIFT, check_drift, check_reading, check_silence, end_silence
@@ -257,6 +257,8 @@ class Detectors:
         by the live check at the next hour. A per-sensor learned baseline learns here too (where it exists).
         """
         prof = self.profile(state.sensor_id)
+        if prof.config.anomaly.enabled:
+            warm_baseline(prof, state, rows)
         window_s = prof.window_ms // 1000
         own = [w for w in rows if w.window_s == window_s and w.count > 0]
         if not own or prof.kind in DRIFT_EXEMPT:

@@ -94,3 +94,26 @@ def test_sensor_stats_rows_become_window_stats_and_warm_the_drift_hours() -> Non
     # the last 24 complete hours (hour 29 is still open): hourly means 0.305 .. 0.328 MPa
     assert hourly == pytest.approx([0.3 + 0.001 * h for h in range(5, 29)])
     assert parse_duration("2d").total_seconds() == 172_800
+
+
+def test_warm_start_teaches_the_sensor_baseline_so_it_scores_at_once() -> None:
+    scenario = build("smoke", seed=5)
+    det = Detectors(scenario.registry)
+    sensor = next(s for s in scenario.registry if scenario.registry[s].kind.value == "water_pressure")
+    window_s = det.profile(sensor).window_ms // 1000
+    t0 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000
+    days = 3  # more than the baseline's one-day warm-up
+    n = days * 86_400 // window_s
+    stats = [
+        stats_from_row((sensor, t0 + i * window_s * 1000, window_s, 2, 0.3, 0.29, 0.31, 0.001, 0.0, 0.3))
+        for i in range(n)
+    ]
+    cold = det.new_sensor_state(sensor)
+    warm = det.new_sensor_state(sensor)
+    det.warm_start_sensor(warm, stats)
+    assert warm.anomaly_model is not None and cold.anomaly_model is None
+    after = stats_from_row((sensor, t0 + n * window_s * 1000, window_s, 2, 0.3, 0.29, 0.31, 0.001, 0.0, 0.3))
+    assert warm.anomaly_model.score_window(after) is not None  # scored at once: history stood in for the warm-up
+    cold_model = det.new_sensor_state(sensor)
+    det.warm_start_sensor(cold_model, stats[:3])  # three windows are far from a day of warm-up
+    assert cold_model.anomaly_model.score_window(after) is None
