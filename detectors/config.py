@@ -112,6 +112,9 @@ class GasRules:
     flow_surge: float = 0.20
     cover_tilt_t3_deg: float = 10.0
     cover_tilt_t2_deg: float = 90.0
+    #: a cover on a main road (registry ``thresholds`` ``main_road=1``) tilted above ``cover_tilt_t3_deg`` for
+    #: this many reports is tier 2: an open well in traffic (docs/domain.md#rules-added-2026-12-03)
+    cover_main_road_t2_reports: int = 2
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,26 @@ class BridgeRules:
     tilt_t2_deg: float = 0.10
     tilt_t1_deg: float = 0.20
     tilt_learn_samples: int = 6
+    # -- docs/domain.md#rules-added-2026-12-03 -------------------------------------------------------------
+    #: acceleration T3: an RMS report above this quantile of the sensor's own history (RMS channels only)
+    acc_quantile: float = 0.999
+    #: RMS reports learned before the quantile rule judges (7 days of 10-min reports)
+    acc_quantile_min_samples: int = 1008
+    #: the history's counts are halved when they reach this many (slow forgetting, ~60 days of 10-min reports)
+    acc_quantile_max_samples: int = 8640
+    #: acceleration T1 impact (raw channels only): a sample of at least this magnitude (m/s²) ...
+    acc_impact_peak: float = 2.0
+    #: ... and at least this many times the running RMS before it (a sharp blow, not heavy traffic)
+    acc_impact_crest: float = 5.0
+    #: crack growth: the public modules' flag rate (mm per day) → T3; ``crack_growth_t2_factor`` × it → T2
+    crack_growth_mm_per_day: float = 0.01
+    crack_growth_t2_factor: float = 3.0
+    #: the growth rate is the change of the daily mean width over this many days, divided by them
+    crack_growth_days: int = 7
+    #: deflection creep (mm per year, year-over-year change of 28-day mean deflection) → T3 / T2 / T1
+    creep_t3_mm_per_year: float = 1.0
+    creep_t2_mm_per_year: float = 3.0
+    creep_t1_mm_per_year: float = 5.0
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ Methane in a well (``ch4_lel``, %LEL), per sensor:
 Network pressure (``gas_pressure``, MPa) against the set point (``design_value``): deviation >10 % for
 15 min → T3, >20 % for 15 min → T2, a sudden drop >30 % within 5 min → T1. Station flow
 (``gas_flow``): a step rise ≥20 % over the recent level is reported so the group can raise a pressure
-anomaly by one tier. Cover tilt: >10° → T3, >90° (``t1``/``t2`` threshold) → T2.
+anomaly by one tier. Cover tilt: >10° → T3, >90° (``t1``/``t2`` threshold) → T2; on a main road (registry
+``main_road=1``) >10° for 2 reports → T2.
 """
 
 from __future__ import annotations
@@ -298,15 +299,23 @@ def _gas_flow(prof: SensorProfile[GasFlowParams], st: SensorState, ts: int, v: f
 
 @dataclass(frozen=True, slots=True)
 class CoverTiltParams(RuleParams):
-    """Manhole cover tilt bounds in degrees (no tier 1: a displaced cover is at worst tier 2)."""
+    """Manhole cover tilt bounds in degrees (no tier 1: a displaced cover is at worst tier 2). On a main
+    road (registry ``thresholds`` ``main_road=1``) a tilt above ``t3`` for ``main_road_reports`` is tier 2."""
 
     t3: float
     t2: float
+    main_road: bool = False
+    main_road_reports: int = 2
 
 
 def _tilt_params(spec: SensorSpec, cfg: RulesConfig) -> CoverTiltParams:
     upper = spec.thresholds.get("t2", spec.thresholds.get("t1", cfg.gas.cover_tilt_t2_deg))
-    return CoverTiltParams(t3=threshold(spec, "t3", cfg.gas.cover_tilt_t3_deg), t2=float(upper))
+    return CoverTiltParams(
+        t3=threshold(spec, "t3", cfg.gas.cover_tilt_t3_deg),
+        t2=float(upper),
+        main_road=threshold(spec, "main_road", 0.0) > 0.0,
+        main_road_reports=cfg.gas.cover_main_road_t2_reports,
+    )
 
 
 def _cover_tilt(prof: SensorProfile[CoverTiltParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
@@ -316,17 +325,21 @@ def _cover_tilt(prof: SensorProfile[CoverTiltParams], st: SensorState, ts: int, 
     level = 2 if v > p.t2 else 3 if v > p.t3 else 0
     persist(st, level, ts)
     tier = 2 if st.run_t2 >= prof.persistence else 3 if st.run_t3 >= 1 else 0
+    rule = f"gas.cover:tilt_t{tier}"
+    if tier == 3 and p.main_road and st.run_t3 >= p.main_road_reports:
+        tier, rule = 2, "gas.cover:main_road_t2"  # a tilted cover in main-road traffic
+    road = f"; main road: T2 after {p.main_road_reports} reports >{p.t3:g}°" if p.main_road else ""
     report_rule(
         prof,
         st,
         "gas.cover",
         tier,
         AlertKind.COVER_DISPLACED,
-        f"gas.cover:tilt_t{tier}",
+        rule,
         ts,
         v,
         tier_score(tier),
-        lambda: f"manhole cover tilted {v:.1f}° (T3 >{p.t3:g}°, T2 >{p.t2:g}°)",
+        lambda: f"manhole cover tilted {v:.1f}° (T3 >{p.t3:g}°, T2 >{p.t2:g}°{road})",
         out,
     )
 
