@@ -1,4 +1,4 @@
-"""Graded rules for bridges (docs/domain.md#bridges).
+"""Graded rules for bridges (docs/domain.md#bridges and #rules-added-2026-12-03).
 
 * Strain / deflection: the thermal part is removed with a time-varying mean (EW, ``thermal_tau_s``;
   during a load event it follows only at ``frozen_tau_s``). The remainder is compared with the design
@@ -7,9 +7,13 @@
   held for ``persistence`` reports and ``load_min_duration_s`` (a truck passes in seconds).
   Kind ``bridge_overload``. The remainder also holds the day's usual traffic, so the ratio is the load
   *beyond* normal traffic (slightly conservative).
-* Acceleration (10-min RMS): ≥ ``t2`` (0.5 m/s²) held → T2 structural anomaly.
+* Deflection creep: the 28-day mean against the same 28 days a year earlier, ≥1 / 3 / 5 mm per year →
+  T3 / T2 / T1 (needs a year of history).
+* Acceleration (10-min RMS): ≥ ``t2`` (0.5 m/s²) held → T2 structural anomaly; above the 99.9 % quantile
+  of the sensor's RMS history for 2 reports → T3. A raw channel is judged on its 1-s running RMS, and one
+  sample ≥ 2 m/s² and ≥ 5 × the RMS before it is an impact → T1.
 * Crack width: ≥0.8 / 1.0 / 1.5 × the limit (``design_value``, default 0.2 mm; or absolute
-  ``t3``/``t2``/``t1`` in mm).
+  ``t3``/``t2``/``t1`` in mm); growth of the daily mean over 7 days ≥0.01 / 0.03 mm per day → T3 / T2.
 * Bearing displacement: residual from the bearing's own daily thermal cycle (hourly profile of the
   previous days, interpolated; a stand-in for the temperature regression, since the temperature is
   another sensor's stream): absolute ``residual_t3_mm``… thresholds if set, else 2σ / 3σ / 5σ of the
