@@ -220,3 +220,13 @@ def test_cover_main_road_reports_are_configurable() -> None:
         Tier.T2,
     ]
     assert RulesConfig().gas.cover_main_road_t2_reports == 2
+
+
+def test_main_road_cover_and_impact_become_alerts_of_their_tier() -> None:
+    for det, sid, values, step, tier in (
+        (cover_det(main_road=1.0), "CV", [0.0, 15.0, 16.0], 60 * MIN, Tier.T2),
+        (acc_det(0.02), "ACC", [*[0.05 if i % 2 else -0.05 for i in range(200)], 3.0], 20, Tier.T1),
+    ):
+        found = feed(det, sid, values, step, T0)
+        events = det.process_group(det.new_group_state("G"), found, 1 << 60)
+        assert max((e.tier for e in events), key=lambda t: -int(t)) is tier
