@@ -7,6 +7,10 @@
   until the last level.
 * ``cleared``, ``resolved``, ``de-escalated``: a closing notice to every contact already told.
 * ``acknowledged``: stops escalation; nobody is notified.
+* A work order past its deadline (``overdue`` on the work-orders topic): the alert's route escalates,
+  i.e. the contacts of its next level (the first level when it has one level) and everyone already told
+  get a ``work-order-overdue`` notice, at once whatever the tier. An acknowledged alert escalates too:
+  acknowledging it says somebody looks at it, the overdue order says the repair is late.
 * Daily digest (``[daily_digest]``): at the local time each day, every listed owner's contacts get the
   day's :class:`~lifeline.notify.daily.OwnerDigest` (label ``daily-digest``, keyed by owner and day).
 * Quiet hours: a tier-3 notice for a contact inside its ``quiet_hours`` (local time in the rules'
@@ -21,12 +25,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from msgspec.structs import replace
+
 from lifeline.clock import Clock
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, Tier
 from lifeline.notify.daily import DailyBook, OwnerDigest, next_due_ms
 from lifeline.notify.routes import Route, Rules
 
-__all__ = ["Message", "Notice", "NotifierCore"]
+__all__ = ["Message", "Notice", "NotifierCore", "OverdueOrder"]
 
 NoticeKey = tuple[str, str, int, str]
 
@@ -69,6 +75,17 @@ def _daily_notice(digest: OwnerDigest, contact: str) -> Notice:
     return Notice(carrier, "daily-digest", contact, 0)
 
 
+@dataclass(frozen=True, slots=True)
+class OverdueOrder:
+    """A work order whose team missed its deadline (the ``overdue`` step of the work-orders topic)."""
+
+    order_id: str
+    alert_id: str
+    team: str
+    deadline_ms: int
+    ts: int
+
+
 @dataclass
 class _Escalation:
     route: Route
@@ -95,6 +112,8 @@ class NotifierCore:
         self.escalations: dict[str, _Escalation] = {}
         self.digest_queue: dict[str, list[Notice]] = {}
         self.seen: set[tuple[str, str, int]] = set()
+        #: overdue orders whose alert has not been seen yet, by alert id
+        self.waiting_orders: dict[str, list[OverdueOrder]] = {}
         self.next_digest_ms = clock.now_ms() + round(rules.digest_interval_s * 1000)
         daily = rules.daily_digest
         self.daily = None if daily is None else DailyBook(list(daily.owners), rules.timezone)
@@ -124,6 +143,12 @@ class NotifierCore:
 
     def handle(self, event: AlertEvent) -> list[Message]:
         """Apply one lifecycle event; return the messages to send now. A repeated event changes nothing."""
+        out = self._handle(event)
+        for order in self.waiting_orders.pop(event.alert_id, []):
+            out.extend(self.handle_overdue(order))
+        return out
+
+    def _handle(self, event: AlertEvent) -> list[Message]:
         if event.dedup_key in self.seen:
             return []
         self.seen.add(event.dedup_key)
@@ -161,6 +186,29 @@ class NotifierCore:
         if closing is None:
             return [Message(c, (Notice(event, kind.value, c, 0),)) for c in contacts]
         return self._tell(closing, event, kind.value, 0, contacts)
+
+    def handle_overdue(self, order: OverdueOrder) -> list[Message]:
+        """Escalate the alert of an overdue work order (see the module docstring); repeats change nothing."""
+        alert = self.alerts.get(order.alert_id)
+        if alert is None:  # its alert's events come on another topic: wait for them
+            self.waiting_orders.setdefault(order.alert_id, []).append(order)
+            return []
+        if (f"order:{order.order_id}", "overdue", order.ts) in self.seen:
+            return []
+        self.seen.add((f"order:{order.order_id}", "overdue", order.ts))
+        route = self.rules.route_for(alert.latest)
+        if route is None or self.clock.now_ms() - order.ts > self.max_age_ms:
+            return []
+        level = min(1, len(route.levels) - 1)
+        contacts = tuple(sorted(set(route.levels[level]) | alert.told))
+        alert.told.update(contacts)
+        minutes = max(0, (order.ts - order.deadline_ms) // 60_000)
+        carrier = replace(
+            alert.latest, ts=order.ts,
+            evidence=f"work order {order.order_id} (team {order.team}) not handled by its deadline (+{minutes} min); "
+            f"{alert.latest.evidence}",
+        )  # fmt: skip
+        return [Message(c, (Notice(carrier, "work-order-overdue", c, level),)) for c in contacts]
 
     def tick(self) -> list[Message]:
         """Escalations whose deadline passed, and the digest when its time has come."""

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+import msgspec
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from prometheus_client import CollectorRegistry, Histogram
 from questdb import TimestampMicros, TimestampNanos
@@ -32,7 +33,7 @@ from lifeline.connectors.questdb import QuestDB
 from lifeline.exceptions import MessageError
 from lifeline.models import AlertEvent
 from lifeline.notify.channels import Channel, EmailChannel, WebhookChannel
-from lifeline.notify.core import Message, Notice, NoticeKey, NotifierCore
+from lifeline.notify.core import Message, Notice, NoticeKey, NotifierCore, OverdueOrder
 from lifeline.notify.exceptions import DeliveryError
 from lifeline.notify.robots import RobotChannel
 from lifeline.notify.routes import ChannelKind, Rules
@@ -41,7 +42,15 @@ from lifeline.notify.sms import SmsChannel
 from lifeline.schema import NOTIFICATIONS
 from lifeline.settings import Settings
 
-__all__ = ["DeliveryLog", "DeliveryRecord", "FirstNoticeMetric", "Notifier", "QuestDBDeliveryLog", "run_notifier"]
+__all__ = [
+    "DeliveryLog",
+    "DeliveryRecord",
+    "FirstNoticeMetric",
+    "Notifier",
+    "QuestDBDeliveryLog",
+    "overdue_order",
+    "run_notifier",
+]
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +176,13 @@ class Notifier:
         """Stop the delivery workers."""
         self._pool.shutdown(wait=True)
 
-    def process(self, events: Iterable[AlertEvent]) -> list[DeliveryRecord]:
-        """Handle events, then check deadlines and digests; deliver what is due."""
+    def process(self, events: Iterable[AlertEvent], overdue: Iterable[OverdueOrder] = ()) -> list[DeliveryRecord]:
+        """Handle alert events and overdue work orders, then check deadlines and digests; deliver what is due."""
         messages: list[Message] = []
         for event in events:
             messages.extend(self.core.handle(event))
+        for order in overdue:
+            messages.extend(self.core.handle_overdue(order))
         messages.extend(self.core.tick())
         return self.deliver(messages)
 
@@ -246,6 +257,31 @@ def build_notifier(
     )  # fmt: skip
 
 
+class _OrderStep(msgspec.Struct, frozen=True):
+    """The fields of a work-order step (``lifeline.work_orders``) the notifier needs; others are ignored."""
+
+    order_id: str
+    alert_id: str
+    event: str
+    team: str
+    deadline: int
+    ts: int
+
+
+_order_step = msgspec.json.Decoder(_OrderStep)
+
+
+def overdue_order(payload: bytes) -> OverdueOrder | None:
+    """The overdue order a work-order message announces, or ``None`` for any other step or a malformed one."""
+    try:
+        step = _order_step.decode(payload)
+    except msgspec.DecodeError:
+        return None
+    if step.event != "overdue":
+        return None
+    return OverdueOrder(step.order_id, step.alert_id, step.team, step.deadline, step.ts)
+
+
 def run_notifier(
     settings: Settings, notify: NotifySettings, notifier: Notifier, stop: threading.Event, *,
     topic: str | None = None, idle: Callable[[], None] | None = None,
@@ -255,25 +291,36 @@ def run_notifier(
     ``idle`` (tests) is called after each loop pass.
     """
     topic = topic or notify.alerts_topic or settings.alerts_topic
+    orders_topic = settings.work_orders_topic
     notifier.load()
     consumer = make_consumer(settings, f"lifeline-notify-{time.time_ns()}", **{"fetch.wait.max.ms": 50})
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         if meta.error is not None:
             raise MessageError("unknown_topic", f"alerts topic {topic!r}: {meta.error}")
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)])
+        assigned = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(meta.partitions)]
+        orders = consumer.list_topics(orders_topic, timeout=10).topics.get(orders_topic)
+        if orders is not None and orders.error is None:  # the API creates it; without it no order is overdue
+            assigned += [TopicPartition(orders_topic, p, OFFSET_BEGINNING) for p in sorted(orders.partitions)]
+        consumer.assign(assigned)
         while not stop.is_set():
             first = consumer.poll(notify.tick_s)
             events: list[AlertEvent] = []
+            overdue: list[OverdueOrder] = []
             if first is not None:
                 for msg in [first, *consumer.consume(999, 0)]:
                     if msg.error() is not None:
+                        continue
+                    if msg.topic() == orders_topic:
+                        order = overdue_order(msg.value() or b"")
+                        if order is not None:
+                            overdue.append(order)
                         continue
                     try:
                         events.append(decode_alert_event(msg.value() or b""))
                     except MessageError as exc:
                         log.warning("skipping malformed alert message: %s", exc)
-            notifier.process(events)
+            notifier.process(events, overdue)
             if idle is not None:
                 idle()
     finally:

@@ -207,3 +207,65 @@ def test_signature_is_hmac_sha256_of_timestamp_and_body():
     expected = hmac.new(b"key", b"123.{}", hashlib.sha256).hexdigest()
     assert sign("key", "123", b"{}") == f"sha256={expected}"
     assert Contact("c", ChannelKind.WEBHOOK, "http://x", "key").secret == "key"
+
+
+def test_an_overdue_work_order_escalates_its_alert_at_once_and_only_once(event_factory):
+    from lifeline.notify.core import OverdueOrder
+
+    clock = ManualClock(T0)
+    core = NotifierCore(RULES, clock)
+    opened = event_factory(E.OPENED, tier=2, ts=T0)
+    assert told(core.handle(opened)) == [("desk", "opened")]  # tier 2: the desk, no escalation
+    order = OverdueOrder("o1", opened.alert_id, "crew-7", deadline_ms=T0 + 3_600_000, ts=T0 + 3_600_001)
+    clock.advance(3_600.001)
+    messages = core.handle_overdue(order)
+    # the route has one level, so its contacts (the desk, already told) get the overdue notice
+    assert told(messages) == [("desk", "work-order-overdue")]
+    assert "work order o1 (team crew-7) not handled by its deadline" in messages[0].notices[0].event.evidence
+    assert core.handle_overdue(order) == []  # a repeated message changes nothing
+
+
+def test_an_overdue_order_of_a_tier1_alert_goes_to_the_next_level(event_factory):
+    from lifeline.notify.core import OverdueOrder
+
+    clock = ManualClock(T0)
+    core = NotifierCore(RULES, clock)
+    opened = event_factory(E.OPENED, tier=1, ts=T0)
+    core.handle(opened)
+    core.handle(event_factory(E.ACKNOWLEDGED, tier=1, ts=T0 + 60_000))  # acknowledged: escalation stopped
+    clock.advance(7_200)
+    assert all(n.label != "escalation-1" for m in core.tick() for n in m.notices)
+    order = OverdueOrder("o2", opened.alert_id, "crew-1", deadline_ms=T0 + 7_000_000, ts=T0 + 7_000_001)
+    # level 1 (the boss) joins everyone already told (duty, regulator)
+    assert told(core.handle_overdue(order)) == [
+        ("boss", "work-order-overdue"), ("duty", "work-order-overdue"), ("regulator", "work-order-overdue"),
+    ]  # fmt: skip
+
+
+def test_an_overdue_order_seen_before_its_alert_waits_for_it(event_factory):
+    from lifeline.notify.core import OverdueOrder
+
+    clock = ManualClock(T0 + 100_000)
+    core = NotifierCore(RULES, clock)
+    opened = event_factory(E.OPENED, tier=2, ts=T0)
+    order = OverdueOrder("o3", opened.alert_id, "crew-2", deadline_ms=T0 + 50_000, ts=T0 + 50_001)
+    assert core.handle_overdue(order) == []  # the alerts topic has not delivered the alert yet
+    assert told(core.handle(opened)) == [("desk", "opened"), ("desk", "work-order-overdue")]
+
+
+def test_only_overdue_steps_of_the_work_orders_topic_concern_the_notifier():
+    import msgspec
+
+    from lifeline.notify.notifier import overdue_order
+
+    step = {"order_id": "o9", "alert_id": "a1", "event": "overdue", "state": "accepted", "team": "t",
+            "owner": "hefei-gas", "deadline": T0, "actor": "", "comment": "", "ts": T0 + 1}  # fmt: skip
+    order = overdue_order(msgspec.json.encode(step))
+    assert order is not None and (order.order_id, order.alert_id, order.deadline_ms, order.ts) == (
+        "o9",
+        "a1",
+        T0,
+        T0 + 1,
+    )
+    assert overdue_order(msgspec.json.encode({**step, "event": "accepted"})) is None
+    assert overdue_order(b"not json") is None
