@@ -82,7 +82,9 @@ class QuestDB:
 
     def __init__(self, settings: Settings, *, timeout_s: float = 30.0) -> None:
         self.settings = settings
-        self._http = httpx.Client(base_url=settings.questdb_http_url, timeout=timeout_s)
+        self._http = httpx.Client(
+            base_url=settings.questdb_http_url, timeout=timeout_s, auth=settings.questdb_credentials()
+        )
 
     def close(self) -> None:
         """Close the HTTP connection pool."""
@@ -109,10 +111,11 @@ class QuestDB:
     def query(self, sql: str, params: Sequence[Any] = ()) -> QueryResult:
         """Run a parameterised query over PG-wire (``%s`` placeholders)."""
         s = self.settings
+        user, password = s.questdb_credentials()
         try:
             with psycopg.connect(
-                host=s.questdb_host, port=s.questdb_pg_port, user=s.questdb_user,
-                password=s.questdb_password, dbname="qdb", autocommit=True,
+                host=s.questdb_host, port=s.questdb_pg_port, user=user,
+                password=password, dbname="qdb", autocommit=True,
             ) as conn, conn.cursor() as cur:  # fmt: skip
                 cur.execute(sql.encode(), params)
                 columns = [d.name for d in cur.description or []]

@@ -8,9 +8,7 @@ explicitly for a QuestDB the launcher does not start.
 
 from __future__ import annotations
 
-import os
-import secrets
-
+from lifeline.credentials import generated_secret
 from lifeline.settings import Settings
 
 __all__ = ["SECRET_FILE", "readonly_credentials", "readonly_password"]
@@ -22,17 +20,7 @@ def readonly_password(settings: Settings) -> str:
     """The configured read-only password, else the launcher's generated one (created on first use)."""
     if settings.questdb_readonly_password:
         return settings.questdb_readonly_password
-    path = settings.state_dir / SECRET_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process created it just now
-            pass
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(secrets.token_urlsafe(18))
-    return path.read_text(encoding="utf-8").strip()
+    return generated_secret(settings.state_dir / SECRET_FILE)
 
 
 def readonly_credentials(settings: Settings) -> tuple[str, str]:

@@ -63,6 +63,8 @@ def config_file() -> Path | None:
 
 #: tables of the config file that belong to other parts than the core settings
 SECTIONS = ("api", "notify", "rules")
+#: the file in the state folder that holds the generated QuestDB admin password
+QUESTDB_SECRET_FILE = "questdb-admin.secret"
 
 
 def config_table(table: str | None) -> dict[str, Any]:
@@ -192,8 +194,9 @@ class Settings(LifelineSettings):
     questdb_table_prefix: str = Field(
         default="", pattern=r"^[a-z0-9_]*$", description="prefix of every table name (isolates runs)"
     )
-    questdb_user: str = "admin"
-    questdb_password: str = "quest"
+    questdb_user: str = "admin"  # LIFELINE_QUESTDB_USER: QuestDB's admin user (HTTP basic auth and PG-wire)
+    # LIFELINE_QUESTDB_PASSWORD; empty (default): the launcher generates one into <state dir>/questdb-admin.secret
+    questdb_password: str = ""
     questdb_readonly_user: str = "analyst"  # LIFELINE_QUESTDB_READONLY_USER: QuestDB's read-only PG-wire user
     questdb_readonly_password: str = ""  # LIFELINE_QUESTDB_READONLY_PASSWORD; empty: the launcher generates one
 
@@ -249,10 +252,20 @@ class Settings(LifelineSettings):
         """Base URL of QuestDB's HTTP server (console, /exec, ILP over HTTP)."""
         return f"http://{self.questdb_host}:{self.questdb_http_port}"
 
+    def questdb_credentials(self) -> tuple[str, str]:
+        """``(user, password)`` of QuestDB's admin user: the configured password, else the launcher's generated one."""
+        if self.questdb_password:
+            return self.questdb_user, self.questdb_password
+        from lifeline.credentials import generated_secret
+
+        return self.questdb_user, generated_secret(self.state_dir / QUESTDB_SECRET_FILE)
+
     @property
     def questdb_ilp_conf(self) -> str:
-        """Configuration string for the ``questdb`` client's ``Sender.from_conf``."""
-        return f"http::addr={self.questdb_host}:{self.questdb_http_port};"
+        """Configuration string for the ``questdb`` client's ``Sender.from_conf`` (with the credentials)."""
+        user, password = self.questdb_credentials()
+        secret = password.replace(";", ";;")  # the conf string escapes its separator by doubling it
+        return f"http::addr={self.questdb_host}:{self.questdb_http_port};username={user};password={secret};"
 
     @property
     def recovery_path(self) -> Path:

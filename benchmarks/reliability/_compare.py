@@ -186,8 +186,9 @@ def _rows_by_ts(settings: Settings, table: Table) -> Iterator[tuple[Any, list[by
 def _stream(settings: Settings, sql: str, *, chunk: int = 50_000) -> Iterator[tuple[Any, ...]]:
     """Rows of a query over PG-wire, converted ``chunk`` rows at a time (far faster than row by row)."""
     s = settings
+    user, password = s.questdb_credentials()
     with psycopg.connect(
-        host=s.questdb_host, port=s.questdb_pg_port, user=s.questdb_user, password=s.questdb_password,
+        host=s.questdb_host, port=s.questdb_pg_port, user=user, password=password,
         dbname="qdb", autocommit=True,
     ) as conn, conn.cursor() as cursor:  # fmt: skip
         cursor.execute(sql.encode())

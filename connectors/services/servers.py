@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient
 from lifeline.connectors.readonly import readonly_password
 from lifeline.connectors.services.jars import check_java, ensure_kafka_jars, ensure_questdb_jar
 from lifeline.connectors.services.process import ManagedProcess
-from lifeline.settings import Settings
+from lifeline.settings import QUESTDB_SECRET_FILE, Settings
 
 __all__ = ["KafkaServer", "QuestDBServer", "Server"]
 
@@ -186,7 +186,14 @@ class QuestDBServer(Server):
     def endpoints(self) -> dict[str, str]:
         s = self.settings
         return {
-            "QuestDB console (HTTP, /exec, ILP over HTTP)": s.questdb_http_url,
+            "QuestDB console (HTTP, /exec, ILP over HTTP)": (
+                f"{s.questdb_http_url}  (user {s.questdb_user}, password "
+                + (
+                    "from LIFELINE_QUESTDB_PASSWORD)"
+                    if s.questdb_password
+                    else f"in {s.state_dir / QUESTDB_SECRET_FILE})"
+                )
+            ),
             "QuestDB PG-wire": f"postgresql://{s.questdb_user}@{s.questdb_host}:{s.questdb_pg_port}/qdb",
             "QuestDB ILP over TCP": f"{s.questdb_host}:{s.questdb_ilp_port}",
         }
@@ -207,8 +214,12 @@ class QuestDBServer(Server):
             "QDB_LINE_TCP_NET_BIND_TO": f"{s.questdb_host}:{s.questdb_ilp_port}",
             "QDB_LINE_UDP_ENABLED": "false",
             "QDB_TELEMETRY_ENABLED": "false",
-            "QDB_PG_USER": s.questdb_user,
-            "QDB_PG_PASSWORD": s.questdb_password,
+            # not QuestDB's well-known defaults: the web console, /exec, ILP over HTTP and PG-wire all
+            # ask for the admin credentials (LIFELINE_QUESTDB_PASSWORD, or a generated secret)
+            "QDB_PG_USER": s.questdb_credentials()[0],
+            "QDB_PG_PASSWORD": s.questdb_credentials()[1],
+            "QDB_HTTP_USER": s.questdb_credentials()[0],
+            "QDB_HTTP_PASSWORD": s.questdb_credentials()[1],
             "QDB_PG_READONLY_USER_ENABLED": "true",
             "QDB_PG_READONLY_USER": s.questdb_readonly_user,
             "QDB_PG_READONLY_PASSWORD": readonly_password(s),
@@ -225,7 +236,12 @@ class QuestDBServer(Server):
 
     def healthy(self) -> bool:
         try:
-            r = httpx.get(f"{self.settings.questdb_http_url}/exec", params={"query": "SELECT 1"}, timeout=2.0)
+            r = httpx.get(
+                f"{self.settings.questdb_http_url}/exec",
+                params={"query": "SELECT 1"},
+                timeout=2.0,
+                auth=self.settings.questdb_credentials(),
+            )
         except httpx.HTTPError:
             return False
         return r.status_code == 200
