@@ -62,6 +62,8 @@ def warm_baseline(prof: SensorProfile[Any], st: SensorState, rows: Sequence[Wind
 
     Only windows of the sensor's own length with readings count (``sensor_stats`` rows, see flows/warm.py).
     """
+    if prof.kind.value in prof.config.anomaly.skip_kinds:
+        return 0
     own = [w for w in rows if w.window_s == prof.window_ms // 1000 and w.count > 0]
     model = _model(prof, st)
     for w in own:
@@ -78,6 +80,8 @@ def baseline_findings(
     ``decided`` holds the event times that closed the windows (or the watermark); a finding is stamped
     with the first of them at or after the window's end, never back-dated behind what was reported.
     """
+    if prof.kind.value in prof.config.anomaly.skip_kinds:
+        return
     model = _model(prof, st)
     for w in stats:
         end = w.window_start + prof.window_ms

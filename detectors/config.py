@@ -303,6 +303,10 @@ class AnomalyRules:
 
     #: live flow: score every closed window of every sensor (``false``: rules and faults only)
     enabled: bool = True
+    #: kinds without a learned baseline: weather-driven ones, whose excursions are the storms the drainage
+    #: rules grade (an anomaly there would only repeat them, and corroborate them a tier too high), and
+    #: operating states (a pump start is an operation, not an anomaly)
+    skip_kinds: tuple[str, ...] = ("rain", "manhole_level", "sewer_flow", "ponding_depth", "pump_state", "valve_state")
     #: target false alarms per sensor-day on normal data; sets the per-window tail probability
     false_alarms_per_day: float = 0.01
     #: per sensor kind (``SensorKind`` value) override of ``false_alarms_per_day``
