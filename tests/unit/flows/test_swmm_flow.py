@@ -11,10 +11,10 @@ from bytewax.testing import run_main
 from lifeline.codec import decode_alert_event
 from lifeline.flows.dataflow import build_flow
 from lifeline.flows.testing import memory_io, split_into_batches
-from lifeline.models import AlertEventType, AlertKind
+from lifeline.models import AlertEvent, AlertEventType, AlertKind
 from lifeline.settings import Settings
 from lifeline.simulators.output import scenario_blocks
-from lifeline.simulators.scenarios import build
+from lifeline.simulators.scenarios import Scenario, build
 
 
 @pytest.fixture(autouse=True)
@@ -24,10 +24,8 @@ def swmm_cache(tmp_path: Path) -> Iterator[None]:
         yield
 
 
-def test_a_50_year_storm_raises_waterlogging_alerts_with_the_right_tier() -> None:
-    scenario = build("swmm-50y", seed=5, duration_s=9 * 3600)
-    episodes = [r for r in scenario.ground_truth if r.kind == AlertKind.WATERLOGGING.value]
-    assert len(episodes) == 6, "every low point of the three catchments ponds in a 50-year storm"
+def _alerts_of(scenario: Scenario, flow_id: str) -> list[AlertEvent]:
+    """Run the whole dataflow in memory (2 partitions) over a scenario; return its alert events."""
     messages = [
         (key, payload, t)
         for block in scenario_blocks(scenario)
@@ -35,8 +33,15 @@ def test_a_50_year_storm_raises_waterlogging_alerts_with_the_right_tier() -> Non
     ]
     settings = Settings()
     io, collected = memory_io(split_into_batches(messages, 2, [300]))
-    run_main(build_flow(settings, scenario.registry, io=io, flow_id="swmm-50y"))
-    alerts = [decode_alert_event(m.value) for _k, m in collected.kafka if m.topic == settings.alerts_topic]
+    run_main(build_flow(settings, scenario.registry, io=io, flow_id=flow_id))
+    return [decode_alert_event(m.value) for _k, m in collected.kafka if m.topic == settings.alerts_topic]
+
+
+def test_a_50_year_storm_raises_waterlogging_alerts_with_the_right_tier() -> None:
+    scenario = build("swmm-50y", seed=5, duration_s=9 * 3600)
+    episodes = [r for r in scenario.ground_truth if r.kind == AlertKind.WATERLOGGING.value]
+    assert len(episodes) == 6, "every low point of the three catchments ponds in a 50-year storm"
+    alerts = _alerts_of(scenario, "swmm-50y")
     raised = [
         a for a in alerts
         if a.kind is AlertKind.WATERLOGGING and a.event in (AlertEventType.OPENED, AlertEventType.ESCALATED)
@@ -56,15 +61,7 @@ def test_recorded_rain_raises_no_anomaly_and_keeps_the_rule_tiers() -> None:
     scenario = build("swmm-recorded", seed=7)
     episodes = [r for r in scenario.ground_truth if r.kind == AlertKind.WATERLOGGING.value]
     assert episodes, "three days of recorded-style rain pond at least one low point"
-    messages = [
-        (key, payload, t)
-        for block in scenario_blocks(scenario)
-        for key, payload, t in zip(block.keys, block.payloads, block.times_ms.tolist(), strict=True)
-    ]
-    settings = Settings()
-    io, collected = memory_io(split_into_batches(messages, 2, [300]))
-    run_main(build_flow(settings, scenario.registry, io=io, flow_id="swmm-recorded"))
-    alerts = [decode_alert_event(m.value) for _k, m in collected.kafka if m.topic == settings.alerts_topic]
+    alerts = _alerts_of(scenario, "swmm-recorded")
     assert not [a for a in alerts if a.kind is AlertKind.ANOMALY]
     raised = [
         a for a in alerts
