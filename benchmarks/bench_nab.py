@@ -2,6 +2,9 @@
 
 ``.venv/bin/python -m benchmarks.bench_nab [--data DIR] [--reference]``
 
+``DIR`` is a copy of the NAB repository (https://github.com/numenta/NAB: its ``data/`` and ``labels/``
+folders); ``--data`` defaults to the environment variable ``LIFELINE_NAB_DIR``.
+
 Each file is read by :func:`lifeline.flows.offline.read_frame` and streamed, in file order with no
 look-ahead, through :func:`lifeline.flows.offline.detect_frame` with
 :func:`lifeline.flows.detect_cli.product_anomaly_rules` — exactly what ``lifeline detect --input FILE``
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +48,7 @@ from lifeline.detectors.nab_scoring import PROFILES, FileScoring, load_windows, 
 from lifeline.flows.detect_cli import product_anomaly_rules
 from lifeline.flows.offline import Frame, Series, detect_frame, detect_series, read_series
 
-DEFAULT_NAB = Path("/work/shared/data/nab")
+NAB_DIR_ENV = "LIFELINE_NAB_DIR"
 
 ModelFactory = Callable[[int], SensorModel]
 Detections = dict[str, FloatArray]
@@ -194,9 +199,19 @@ def print_row(title: str, scoring: dict[str, FileScoring], det: Detections, fixe
 def main() -> None:
     """Run ``lifeline detect``'s defaults, the chance controls and (optionally) reference models on NAB."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_NAB, help="NAB folder with data/ and labels/")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(os.environ[NAB_DIR_ENV]) if os.environ.get(NAB_DIR_ENV) else None,
+        help=f"NAB folder with data/ and labels/ (default: ${NAB_DIR_ENV})",
+    )
     parser.add_argument("--reference", action="store_true", help="also run the former detect model and river's")
     args = parser.parse_args()
+    if args.data is None or not (args.data / "labels").is_dir() or not (args.data / "data").is_dir():
+        sys.exit(
+            f"error: no NAB corpus at {args.data or '(not set)'}; pass --data DIR or set {NAB_DIR_ENV} to a copy "
+            "of https://github.com/numenta/NAB (it needs the data/ and labels/ folders)"
+        )
     start = time.perf_counter()
     series, scoring = load_corpus(args.data)
     rows = sum(s.values.size for s in series.values())
