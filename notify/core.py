@@ -19,6 +19,11 @@
 Every notice has a key ``(alert_id, label, event_ts, contact)``; the engine sends a key at most once.
 Events older than ``max_age_ms`` when first seen (a catch-up after downtime) update state but are not
 notified.
+
+Memory stays bounded over months of running: events older than ``retention_ms`` (7 days by default, never
+less than ``max_age_ms``) are ignored, and :meth:`NotifierCore.prune` (run by :meth:`~NotifierCore.tick`
+once an hour) forgets alerts cleared or resolved more than ``retention_ms`` ago and the repeat-filter keys
+of events that old. A ``resolved`` that comes later than that for a cleared alert tells nobody.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ from lifeline.notify.routes import Route, Rules
 __all__ = ["Message", "Notice", "NotifierCore", "OverdueOrder"]
 
 NoticeKey = tuple[str, str, int, str]
+
+#: how often :meth:`NotifierCore.tick` forgets what is older than the retention
+PRUNE_EVERY_MS = 3_600_000
+_CLOSED = (AlertEventType.CLEARED, AlertEventType.RESOLVED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +113,14 @@ class _Alert:
 class NotifierCore:
     """Routing, escalation and digest decisions. Feed events with :meth:`handle`, time with :meth:`tick`."""
 
-    def __init__(self, rules: Rules, clock: Clock, *, max_age_ms: int = 3_600_000) -> None:
+    def __init__(
+        self, rules: Rules, clock: Clock, *, max_age_ms: int = 3_600_000, retention_ms: int = 7 * 86_400_000
+    ) -> None:
         self.rules = rules
         self.clock = clock
         self.max_age_ms = max_age_ms
+        self.retention_ms = max(retention_ms, max_age_ms)
+        self.next_prune_ms = clock.now_ms() + PRUNE_EVERY_MS
         self.alerts: dict[str, _Alert] = {}
         self.escalations: dict[str, _Escalation] = {}
         self.digest_queue: dict[str, list[Notice]] = {}
@@ -149,7 +162,7 @@ class NotifierCore:
         return out
 
     def _handle(self, event: AlertEvent) -> list[Message]:
-        if event.dedup_key in self.seen:
+        if event.dedup_key in self.seen or self.clock.now_ms() - event.ts > self.retention_ms:
             return []
         self.seen.add(event.dedup_key)
         if self.daily is not None:
@@ -195,6 +208,8 @@ class NotifierCore:
             return []
         if (f"order:{order.order_id}", "overdue", order.ts) in self.seen:
             return []
+        if self.clock.now_ms() - order.ts > self.retention_ms:
+            return []
         self.seen.add((f"order:{order.order_id}", "overdue", order.ts))
         route = self.rules.route_for(alert.latest)
         if route is None or self.clock.now_ms() - order.ts > self.max_age_ms:
@@ -232,7 +247,29 @@ class NotifierCore:
             while self.next_digest_ms <= now:
                 self.next_digest_ms += interval
         out.extend(self._daily_due(now))
+        if now >= self.next_prune_ms:
+            self.prune(now - self.retention_ms)
+            self.next_prune_ms = now + PRUNE_EVERY_MS
         return out
+
+    def prune(self, cutoff_ms: int) -> int:
+        """Forget alerts closed (cleared or resolved) before ``cutoff_ms`` with nothing pending, repeat-filter
+        keys and waiting overdue orders older than it; return how many alerts were forgotten."""
+        stale = [
+            alert_id
+            for alert_id, alert in self.alerts.items()
+            if alert.latest.event in _CLOSED and alert.latest.ts < cutoff_ms and alert_id not in self.escalations
+        ]
+        for alert_id in stale:
+            del self.alerts[alert_id]
+        self.seen = {key for key in self.seen if key[2] >= cutoff_ms}
+        for alert_id in list(self.waiting_orders):
+            kept = [order for order in self.waiting_orders[alert_id] if order.ts >= cutoff_ms]
+            if kept:
+                self.waiting_orders[alert_id] = kept
+            else:
+                del self.waiting_orders[alert_id]
+        return len(stale)
 
     def _daily_due(self, now: int) -> list[Message]:
         config = self.rules.daily_digest

@@ -84,15 +84,20 @@ class FirstNoticeMetric:
             "lifeline_notify_first_notice_seconds", "time from alert event to the first notice sent, per tier",
             ["tier"], registry=self.registry, buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 86400),
         )  # fmt: skip
-        self.noticed: set[str] = set()
+        #: alert id -> event time (ms) of the first notice, forgotten after the core's retention
+        self.noticed: dict[str, int] = {}
 
     def observe(self, records: list[DeliveryRecord]) -> None:
         """Observe the first sent record of every alert not noticed before."""
         for r in sorted(records, key=lambda r: r.sent_at_ms):
             alert_id = r.notice.event.alert_id
             if r.status == "sent" and alert_id not in self.noticed and r.notice.label != "daily-digest":
-                self.noticed.add(alert_id)
+                self.noticed[alert_id] = r.notice.event.ts
                 self.histogram.labels(tier=str(int(r.notice.event.tier))).observe(max(r.latency_s, 0.0))
+
+    def forget(self, cutoff_ms: int) -> None:
+        """Forget alerts whose first notice was about an event older than ``cutoff_ms``."""
+        self.noticed = {alert_id: ts for alert_id, ts in self.noticed.items() if ts >= cutoff_ms}
 
 
 class DeliveryLog(Protocol):
@@ -164,13 +169,25 @@ class Notifier:
         self.sleep = sleep
         self.sent: set[NoticeKey] = set()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lifeline-notify")
-        self.records: list[DeliveryRecord] = []
         self.first_notice = FirstNoticeMetric()
+        self._next_prune_ms = core.next_prune_ms
+
+    def _cutoff_ms(self) -> int:
+        return self.core.clock.now_ms() - self.core.retention_ms
 
     def load(self) -> None:
-        """Load the sent-set from the delivery log (alerts already noticed are not observed again)."""
-        self.sent = self.delivery_log.load_sent()
-        self.first_notice.noticed.update(alert_id for alert_id, _, _, _ in self.sent)
+        """Load the sent-set from the delivery log, within the retention (alerts already noticed are not
+        observed again)."""
+        cutoff = self._cutoff_ms()
+        self.sent = {key for key in self.delivery_log.load_sent() if key[2] >= cutoff}
+        for alert_id, _, ts, _ in self.sent:
+            self.first_notice.noticed.setdefault(alert_id, ts)
+
+    def prune(self) -> None:
+        """Forget sent keys and noticed alerts older than the core's retention (the core ignores such events)."""
+        cutoff = self._cutoff_ms()
+        self.sent = {key for key in self.sent if key[2] >= cutoff}
+        self.first_notice.forget(cutoff)
 
     def close(self) -> None:
         """Stop the delivery workers."""
@@ -184,6 +201,9 @@ class Notifier:
         for order in overdue:
             messages.extend(self.core.handle_overdue(order))
         messages.extend(self.core.tick())
+        if self.core.clock.now_ms() >= self._next_prune_ms:
+            self.prune()
+            self._next_prune_ms = self.core.next_prune_ms
         return self.deliver(messages)
 
     def deliver(self, messages: list[Message]) -> list[DeliveryRecord]:
@@ -203,7 +223,6 @@ class Notifier:
         self.delivery_log.record(records)
         self.first_notice.observe(records)
         self.sent.update(r.notice.key for r in records if r.status == "sent")
-        self.records.extend(records)
         return records
 
     def _send(self, message: Message) -> list[DeliveryRecord]:
@@ -248,7 +267,10 @@ def build_notifier(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Notifier:  # fmt: skip
     """A notifier with real channels and the QuestDB delivery log unless others are given."""
-    core = NotifierCore(rules, clock, max_age_ms=round(notify.max_event_age_s * 1000))
+    core = NotifierCore(
+        rules, clock, max_age_ms=round(notify.max_event_age_s * 1000),
+        retention_ms=round(notify.retention_days * 86_400_000),
+    )  # fmt: skip
     if channels is None:
         channels = default_channels(rules, notify.http_timeout_s)
     return Notifier(

@@ -32,6 +32,10 @@ class NotifySettings(LifelineSettings):
     max_event_age_s: float = Field(
         default=3600.0, gt=0, description="events older than this are not notified when first seen (catch-up)"
     )
+    retention_days: float = Field(
+        default=7.0, gt=0,
+        description="alerts closed longer ago, and events older than this, are forgotten (bounded memory)",
+    )  # fmt: skip
     tick_s: float = Field(default=1.0, gt=0, description="how often escalation deadlines and digests are checked")
     http_timeout_s: float = Field(default=10.0, gt=0)
     workers: int = Field(default=4, ge=1, description="parallel deliveries")
