@@ -15,7 +15,8 @@ watermark advances to the chunk's end, every sensor is advanced, and each group'
 * precision per kind: incident alerts that matched something / incident alerts of that kind;
 * false tier-1/2 alerts: incident alerts that reached T1/T2 and matched no incident, per 10,000
   sensor-days; "faults raised as T1/T2": such alerts whose sensors are all faulty (ground truth) at the
-  time; sensor-fault recall per fault type.
+  time; sensor-fault recall per fault type. With ``--verbose``: every missed fault with its sensor's kind
+  and reporting interval, and the fault alerts raised on sensors with no injected fault.
 """
 
 from __future__ import annotations
@@ -177,6 +178,7 @@ def evaluate(scenario: Scenario, events: list[AlertEvent]) -> dict[str, object]:
     ]
     fault_alerts = [a for a in alerts if a.kind is AlertKind.SENSOR_FAULT]
     fault_found: dict[str, list[int]] = defaultdict(list)
+    missed_faults: list[str] = []
     for r in faults:
         ftype = r.detail.split(":")[0]
         hit = any(
@@ -184,6 +186,10 @@ def evaluate(scenario: Scenario, events: list[AlertEvent]) -> dict[str, object]:
             for a in fault_alerts
         )
         fault_found[ftype].append(1 if hit else 0)
+        if not hit:
+            missed_faults.append(_fault_row(scenario, r))
+    faulty = {s for r in faults for s in r.sensor_ids}
+    healthy_faults = [a for a in fault_alerts if a.sensors and not a.sensors & faulty]
     sensor_days = len(scenario.sensor_ids) * scenario.duration_s / 86_400
     return {
         "per_kind": per_kind,
@@ -194,8 +200,21 @@ def evaluate(scenario: Scenario, events: list[AlertEvent]) -> dict[str, object]:
         "faults_as_t12": len(faults_high),
         "fault_found": fault_found,
         "fault_alerts": len(fault_alerts),
+        "missed_faults": missed_faults,
+        "faults_on_healthy": [f"{sorted(a.sensors)[0]}: {a.evidence[:200]}" for a in healthy_faults],
         "sensor_days": sensor_days,
     }
+
+
+def _fault_row(scenario: Scenario, row: GroundTruthRow) -> str:
+    """A missed fault as a person needs it to see why: the sensor's kind and reporting interval, the
+    fault's start (hours into the scenario), duration and what was injected."""
+    sensor = row.sensor_ids[0] if row.sensor_ids else "?"
+    spec = scenario.registry.get(sensor)
+    where = f"{spec.kind.value}, every {spec.interval_s:g} s" if spec is not None else "unknown sensor"
+    start_h = (row.start_ms - scenario.start_ms) / 3_600_000
+    hours = (row.end_ms - row.start_ms) / 3_600_000
+    return f"{row.id} {sensor} ({where}) from {start_h:.1f} h for {hours:.1f} h: {row.detail}"
 
 
 def _ratio(num: list[float], den: list[float]) -> str:
@@ -227,7 +246,7 @@ def report(name: str, figures: dict[str, object], seconds: float, readings: int,
         f"{figures['faults_as_t12']}; sensor-fault alerts {figures['fault_alerts']}; faults found: {faults or '-'}"
     )
     if verbose:
-        for title in ("missed", "wrong_tier", "false_high"):
+        for title in ("missed", "wrong_tier", "false_high", "missed_faults", "faults_on_healthy"):
             items = figures[title]
             assert isinstance(items, list)
             for item in items[:15]:
