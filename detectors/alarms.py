@@ -189,7 +189,13 @@ class _Run:
             contribs = grouped.get(key, [])
             kind = AlertKind(key[1])
             load = self.ctx.load_sensors_of(self.gs.group_id) if kind is AlertKind.BRIDGE_OVERLOAD else 0
-            want = desired_tier(kind, contribs, cfg, load)
+            gas = kind in (AlertKind.GAS_PRESSURE_ANOMALY, AlertKind.GAS_LEAK)
+            wells = self._gas_wells(grouped) if gas else 0
+            drop = gas and any(
+                c.rule.startswith("gas.pressure.drop:")
+                for c in grouped.get((self.gs.group_id, AlertKind.GAS_PRESSURE_ANOMALY.value), [])
+            )
+            want = desired_tier(kind, contribs, cfg, load, wells, drop)
             self.raised = 0
             if want is not None and anomalous:
                 raised = corroborated(kind, want, anomalous, cfg)
@@ -232,6 +238,19 @@ class _Run:
                     record.lower_tier = 0
                     record.lower_since = -1
                     self.events.append(record.event(AlertEventType.DE_ESCALATED, now))
+
+    def _gas_wells(self, grouped: dict[tuple[str, str], list[Contribution]]) -> int:
+        """Wells of the group with methane at ≥ T3 now that are not biogas-prone: not capped as biogas-like, not a
+        sewer or storm well (``gas.sewer_asset_words``), no registered biogas history."""
+        words = self.ctx.config.gas.sewer_asset_words
+        wells: set[str] = set()
+        for c in grouped.get((self.gs.group_id, AlertKind.GAS_LEAK.value), []):
+            spec = self.ctx.spec_of(c.sensor_id)
+            if c.rule.endswith("biogas_capped") or spec is None or spec.thresholds.get("biogas_history", 0.0) > 0:
+                continue
+            if not any(word in spec.asset_kind.lower() for word in words):
+                wells.add(c.asset_id)
+        return len(wells)
 
     def advance(self, until: int, inclusive: bool) -> None:
         """Fire every timer due before ``until`` (or at it, when ``inclusive``) in time order."""

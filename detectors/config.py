@@ -108,8 +108,17 @@ class GasRules:
     pressure_dev_t2: float = 0.20
     pressure_dev_sustain_s: float = 900.0
     pressure_sudden_drop_t1: float = 0.30
+    #: a sudden drop of more than this fraction below the highest reading of ``sudden_window_s`` → T3 (with a
+    #: flow surge at the station or methane in a non-biogas well of the group: a rupture, T1)
+    pressure_sudden_drop_t3: float = 0.10
     sudden_window_s: float = 300.0
     flow_surge: float = 0.20
+    #: time-of-day profile of pressure and flow (docs/domain.md#gas-pressure-time-of-day-3σ-and-rupture): a
+    #: reading beyond ``tod_sigma`` σ of its hour's window means for ``tod_sustain_s`` → T3; the profile judges
+    #: after ``tod_min_days`` days of history
+    tod_sigma: float = 3.0
+    tod_sustain_s: float = 1800.0
+    tod_min_days: float = 3.0
     cover_tilt_t3_deg: float = 10.0
     cover_tilt_t2_deg: float = 90.0
     #: a cover on a main road (registry ``thresholds`` ``main_road=1``) tilted above ``cover_tilt_t3_deg`` for

@@ -11,7 +11,13 @@ Rules (docs/domain.md#persistence-and-corroboration, tier 1 = most severe):
 * background leak: never above T2; night-flow creep together with a noise flag → T2.
 * bridge overload: a single gauge's T1 is capped at T2 when the bridge has another load sensor that
   does not corroborate it.
-* gas pressure: a flow surge in the same group raises a pressure anomaly by one tier.
+* gas pressure (docs/domain.md#gas-pressure-time-of-day-3σ-and-rupture): a **rupture** — a sudden pressure drop
+  (family ``gas.pressure.drop``) together with a flow surge at the station, or with methane at ≥ T3 in a
+  non-biogas well of the group (``gas_wells``) — is T1, and so is the methane alert of such a well (gas
+  from a ruptured main); otherwise a flow surge in the same group raises a
+  pressure anomaly by one tier. A flow surge alone is T3 only when the station's time-of-day profile does
+  not explain it (rule ``gas.flow.surge:beyond_profile``); a step rise on a station without a profile yet
+  only corroborates.
 * sensor faults and generic anomalies: tier 3, always.
 * anomaly corroboration: anomaly evidence (per-sensor baselines or the group model) on at least
   ``group_anomaly.corroboration_min_sensors`` sensors of the group raises any other rule alert of the group
@@ -58,8 +64,13 @@ def desired_tier(
     contribs: Sequence[Contribution],
     config: RulesConfig,
     load_sensors_in_group: int = 0,
+    gas_wells: int = 0,
+    pressure_drop: bool = False,
 ) -> Tier | None:
     """The tier the alert of this key should have now, or ``None`` when nothing supports it.
+
+    For a rupture: ``gas_wells`` counts the wells of the group with methane at ≥ T3 now that are not
+    biogas-prone; ``pressure_drop`` says whether a pressure sensor of the group reports a sudden drop.
 
     >>> from lifeline.detectors.state import Contribution
     >>> c = [Contribution(f"w{i}", f"W{i}", AlertKind.GAS_LEAK, Tier.T3, 0, 12.0, 0.4, "", "gas.lel:t3")
@@ -76,8 +87,8 @@ def desired_tier(
     tier = _most_severe(contribs)
     if kind is AlertKind.GAS_LEAK:
         wells = {c.asset_id for c in contribs if not c.rule.endswith("biogas_capped")}
-        if len(wells) >= config.gas.spread_wells_t1:
-            return _T1
+        if len(wells) >= config.gas.spread_wells_t1 or (pressure_drop and gas_wells > 0):
+            return _T1  # spread, or gas from a ruptured main
         if len(wells) >= config.gas.linked_wells_t2:
             return min(tier, _T2)
         return tier
@@ -100,18 +111,38 @@ def desired_tier(
             return _T2
         return max(tier, _T2)
     if kind is AlertKind.GAS_PRESSURE_ANOMALY:
-        pressure = [c for c in contribs if _family(c.rule) != "gas.flow.surge"]
-        if not pressure:
-            return _T3
-        tier = _most_severe(pressure)
-        if len(pressure) < len(contribs) and tier is not _T1:
-            return Tier(tier.value - 1)
-        return tier
+        return _gas_pressure_tier(contribs, gas_wells)
     if kind is AlertKind.BRIDGE_OVERLOAD:
         sensors = {c.sensor_id for c in contribs}
         if tier is _T1 and len(sensors) < 2 and load_sensors_in_group >= 2:
             return _T2
         return tier
+    return tier
+
+
+def _gas_pressure_tier(contribs: Sequence[Contribution], gas_wells: int) -> Tier | None:
+    """Rupture (a sudden drop with a flow surge or with methane in a non-biogas well) → T1; a flow surge raises
+    a pressure anomaly by one tier; a surge alone is T3 when the demand profile does not explain it, else
+    nothing (it only corroborates).
+
+    >>> def c(rule: str, tier: Tier = Tier.T3) -> Contribution:
+    ...     return Contribution("s", "GR-1", AlertKind.GAS_PRESSURE_ANOMALY, tier, 0, 0.0, 0.4, "", rule)
+    >>> _gas_pressure_tier([c("gas.pressure.drop:sudden_t3"), c("gas.flow.surge:step_rise")], 0)
+    <Tier.T1: 1>
+    >>> _gas_pressure_tier([c("gas.pressure.drop:sudden_t3")], 1)  # with methane in a non-biogas well
+    <Tier.T1: 1>
+    >>> _gas_pressure_tier([c("gas.flow.surge:step_rise")], 0) is None  # a surge without a profile: corroboration
+    True
+    """
+    surges = [c for c in contribs if _family(c.rule) == "gas.flow.surge"]
+    pressure = [c for c in contribs if _family(c.rule) != "gas.flow.surge"]
+    if not pressure:
+        return _T3 if any(c.rule == "gas.flow.surge:beyond_profile" for c in surges) else None
+    if any(_family(c.rule) == "gas.pressure.drop" for c in pressure) and (surges or gas_wells > 0):
+        return _T1
+    tier = _most_severe(pressure)
+    if surges and tier is not _T1:
+        return Tier(tier.value - 1)
     return tier
 
 

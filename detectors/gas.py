@@ -17,14 +17,19 @@ Methane in a well (``ch4_lel``, %LEL), per sensor:
   ventilation dips it (docs/domain.md#methane-in-wells), so one leak stays one alert.
 
 Network pressure (``gas_pressure``, MPa) against the set point (``design_value``): deviation >10 % for
-15 min → T3, >20 % for 15 min → T2, a sudden drop >30 % within 5 min → T1. Station flow
-(``gas_flow``): a step rise ≥20 % over the recent level is reported so the group can raise a pressure
-anomaly by one tier. Cover tilt: >10° → T3, >90° (``t1``/``t2`` threshold) → T2; on a main road (registry
-``main_road=1``) >10° for 2 reports → T2.
+15 min → T3, >20 % for 15 min → T2 (family ``gas.pressure``); a sudden drop >10 % within 5 min → T3, >30 %
+→ T1 (family ``gas.pressure.drop``); more than 3σ from the sensor's own time-of-day profile
+(:mod:`.time_of_day`, judged after 3 days) for 30 min → T3 (family ``gas.pressure.tod``). Station flow
+(``gas_flow``): a step rise ≥20 % over the recent level that the station's time-of-day profile does not
+explain is reported so the group can raise a pressure anomaly by one tier or, with a sudden drop, call a
+rupture (T1, :mod:`.correlation`; docs/domain.md#gas-pressure-time-of-day-3σ-and-rupture). Cover tilt:
+>10° → T3, >90° (``t1``/``t2`` threshold) → T2; on a main road (registry ``main_road=1``) >10° for 2
+reports → T2.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from math import isnan
 from typing import Any
@@ -37,6 +42,7 @@ from .config import RulesConfig, threshold, tier_thresholds
 from .faults import BLOCKING, report_rule
 from .results import Finding
 from .rulebase import (
+    AUX_KIND,
     KindRule,
     RuleParams,
     SensorProfile,
@@ -49,6 +55,7 @@ from .rulebase import (
     tier_score,
 )
 from .state import RING, SensorState
+from .time_of_day import PROFILE_SLOTS, TimeOfDayProfile
 
 __all__ = [
     "RULES", "CoverTiltParams", "GasFlowParams", "GasPressureParams", "LelParams", "recent_before",
@@ -174,17 +181,35 @@ def _ch4(prof: SensorProfile[LelParams], st: SensorState, ts: int, v: float, out
 
 # -- network pressure and flow -----------------------------------------------------------------------
 
+#: aux after AUX_KIND: the time-of-day profile (packed), then, for pressure, the excursion run: when it began
+#: (NaN: none) and the readings back inside the band since
+_TOD_AT = AUX_KIND
+_TOD_SINCE = _TOD_AT + PROFILE_SLOTS
+_TOD_INSIDE = _TOD_SINCE + 1
+_PRESSURE_AUX = PROFILE_SLOTS + 2
+_FLOW_AUX = PROFILE_SLOTS
+#: readings back inside the band in a row that end an excursion (one alone does not: a hunting regulator
+#: crosses its profile twice per period)
+_TOD_END_READINGS = 2
+
 
 @dataclass(frozen=True, slots=True)
 class GasPressureParams(RuleParams):
-    """Network pressure: set point (NaN: learned), deviation bounds, sudden-drop bound and windows."""
+    """Network pressure: set point (NaN: learned), deviation bounds, sudden-drop bounds, the time-of-day
+    profile's σ bound and windows."""
 
     set_point: float
     dev_t3: float
     dev_t2: float
+    drop_t3: float
     drop_t1: float
     sustain_ms: float
     lookback_ms: float
+    hold_ms: float
+    tod_sigma: float
+    tod_sustain_ms: float
+    tod_min_days: float
+    utc_offset_h: float
 
 
 def _pressure_params(spec: SensorSpec, cfg: RulesConfig) -> GasPressureParams:
@@ -193,15 +218,45 @@ def _pressure_params(spec: SensorSpec, cfg: RulesConfig) -> GasPressureParams:
         set_point=spec.design_value if spec.design_value else float("nan"),
         dev_t3=threshold(spec, "dev_t3", g.pressure_dev_t3),
         dev_t2=threshold(spec, "dev_t2", g.pressure_dev_t2),
+        drop_t3=threshold(spec, "drop_t3", g.pressure_sudden_drop_t3),
         drop_t1=threshold(spec, "drop_t1", g.pressure_sudden_drop_t1),
         sustain_ms=g.pressure_dev_sustain_s * 1000.0,
         lookback_ms=lookback_ms(spec, g.sudden_window_s),
+        hold_ms=step_hold_ms(cfg),
+        tod_sigma=g.tod_sigma,
+        tod_sustain_ms=g.tod_sustain_s * 1000.0,
+        tod_min_days=g.tod_min_days,
+        utc_offset_h=cfg.local_utc_offset_h,
     )
+
+
+def time_of_day_profile(
+    prof: SensorProfile[Any], st: SensorState, min_days: float, utc_offset_h: float
+) -> TimeOfDayProfile:
+    """The sensor's time-of-day profile, kept in its aux array after the drift hours (a snapshot taken before
+    the profile existed gets the slots appended)."""
+    need = prof.aux_size
+    aux = st.aux
+    if aux is None or aux.shape[0] < need:
+        old = np.empty(0) if aux is None else aux
+        aux = st.aux = np.concatenate((old, np.full(need - old.shape[0], np.nan)))
+    return TimeOfDayProfile.in_aux(aux, _TOD_AT, prof.window_ms, utc_offset_h, min_days)
 
 
 def _gas_pressure(
     prof: SensorProfile[GasPressureParams], st: SensorState, ts: int, v: float, out: list[Finding]
 ) -> None:
+    p = prof.p
+    profile = time_of_day_profile(prof, st, p.tod_min_days, p.utc_offset_h)
+    band = profile.expected(ts)  # learn-then-score: the profile as it was before this reading
+    profile.observe(ts, v)
+    _time_of_day(prof, st, ts, v, band, out)
+    _sudden_drop(prof, st, ts, v, out)
+    _set_point(prof, st, ts, v, out)
+
+
+def _set_point(prof: SensorProfile[GasPressureParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    """Deviation from the set point: > dev_t3 for 15 min → T3, > dev_t2 → T2 (family ``gas.pressure``)."""
     p = prof.p
     sp = p.set_point
     if isnan(sp):  # no set point: learn a slow baseline
@@ -210,48 +265,103 @@ def _gas_pressure(
     if sp <= 0:
         return
     dev = (v - sp) / sp
-    if abs(dev) <= p.dev_t3 and isnan(st.step_level) and st.run_t3 == 0 and "gas.pressure" not in st.emitted:
+    if abs(dev) <= p.dev_t3 and st.run_t3 == 0 and "gas.pressure" not in st.emitted:
         return
-    if isnan(st.step_level):
-        before = recent_before(st, ts, p.lookback_ms)
-        if before.size and v < (1.0 - p.drop_t1) * float(before.max()):
-            st.step_level, st.step_ts = float(before.max()), ts
-    elif v >= (1.0 - 0.5 * p.drop_t1) * st.step_level:
-        st.step_level, st.step_ts = float("nan"), -1
-    sudden = not isnan(st.step_level)
-    level = 1 if sudden else 2 if abs(dev) > p.dev_t2 else 3 if abs(dev) > p.dev_t3 else 0
-    persist(st, level, ts)
+    persist(st, 2 if abs(dev) > p.dev_t2 else 3 if abs(dev) > p.dev_t3 else 0, ts)
     tier, rule = 0, ""
     if st.run_t3 and ts - st.run_t3_since >= p.sustain_ms:
         tier, rule = 3, "gas.pressure:deviation_t3"
     if st.run_t2 and ts - st.run_t2_since >= p.sustain_ms:
         tier, rule = 2, "gas.pressure:deviation_t2"
-    if st.run_t1 >= prof.persistence:
-        tier, rule = 1, "gas.pressure:sudden_drop"
-    ref = st.step_level
     report_rule(
-        prof,
-        st,
-        "gas.pressure",
-        tier,
-        AlertKind.GAS_PRESSURE_ANOMALY,
-        rule,
-        ts,
-        v,
-        tier_score(tier, abs(dev) / 0.3),
-        lambda: (
-            f"pressure {v:.4g} MPa, {dev:+.1%} from set point {sp:.4g} MPa"
-            + (f"; sudden drop from {ref:.4g} MPa" if not isnan(ref) else "")
-        ),
+        prof, st, "gas.pressure", tier, AlertKind.GAS_PRESSURE_ANOMALY, rule, ts, v, tier_score(tier, abs(dev) / 0.3),
+        lambda: f"pressure {v:.4g} MPa, {dev:+.1%} from set point {sp:.4g} MPa", out,
+    )  # fmt: skip
+
+
+def _sudden_drop(
+    prof: SensorProfile[GasPressureParams], st: SensorState, ts: int, v: float, out: list[Finding]
+) -> None:
+    """A drop below the highest reading of the look-back: > drop_t3 → T3, > drop_t1 → T1, after ``persistence``
+    reports; held until the pressure is back within half of drop_t3 of that level, or for ``hold_ms`` at most
+    (then the lower level is the new normal). Family ``gas.pressure.drop``: with a flow surge or methane in
+    the group it makes a rupture (:mod:`.correlation`)."""
+    p = prof.p
+    if isnan(st.step_level):
+        before = recent_before(st, ts, p.lookback_ms)
+        if not before.size or v >= (1.0 - p.drop_t3) * float(before.max()):
+            if "gas.pressure.drop" in st.emitted:
+                report(prof, st, "gas.pressure.drop", 0, AlertKind.GAS_PRESSURE_ANOMALY, "", ts, v, 0.0,
+                       lambda: f"pressure {v:.4g} MPa recovered", out)  # fmt: skip
+            return
+        st.step_level, st.step_ts = float(before.max()), ts
+    elif v >= (1.0 - 0.5 * p.drop_t3) * st.step_level or ts - st.step_ts > p.hold_ms:
+        st.step_level, st.step_ts = float("nan"), -1
+    ref = st.step_level
+    tier, rule, drop = 0, "", 0.0
+    if not isnan(ref):
+        drop = 1.0 - v / ref
+        times = st.ring[0, : st.ring_count]
+        reports = 1 + int(np.count_nonzero(times >= st.step_ts))  # this reading and those since the drop
+        if reports >= prof.persistence:
+            tier, rule = 3, "gas.pressure.drop:sudden_t3"
+            if drop > p.drop_t1:
+                tier, rule = 1, "gas.pressure.drop:sudden_t1"
+    report_rule(
+        prof, st, "gas.pressure.drop", tier, AlertKind.GAS_PRESSURE_ANOMALY, rule, ts, v, tier_score(tier, drop / 0.3),
+        lambda: f"pressure {v:.4g} MPa, a sudden drop of {drop:.0%} from {ref:.4g} MPa (T3 >{p.drop_t3:.0%}, "
+        f"T1 >{p.drop_t1:.0%})",
         out,
-    )
+    )  # fmt: skip
+
+
+def _time_of_day(
+    prof: SensorProfile[GasPressureParams], st: SensorState, ts: int, v: float, band: tuple[float, float] | None,
+    out: list[Finding],
+) -> None:  # fmt: skip
+    """More than ``tod_sigma`` σ from the time-of-day profile for ``tod_sustain_ms`` → T3 (family
+    ``gas.pressure.tod``). An excursion begins at the first reading beyond the band and ends after
+    :data:`_TOD_END_READINGS` readings in a row back inside it."""
+    p = prof.p
+    aux = st.aux
+    assert aux is not None
+    z = math.nan if band is None else (v - band[0]) / band[1]
+    if abs(z) > p.tod_sigma:
+        if isnan(aux[_TOD_SINCE]):
+            aux[_TOD_SINCE] = ts
+        aux[_TOD_INSIDE] = 0.0
+    elif not isnan(aux[_TOD_SINCE]):
+        inside = (0.0 if isnan(aux[_TOD_INSIDE]) else aux[_TOD_INSIDE]) + 1.0
+        aux[_TOD_SINCE], aux[_TOD_INSIDE] = (math.nan, 0.0) if isnan(z) or inside >= _TOD_END_READINGS else (
+            aux[_TOD_SINCE], inside)  # fmt: skip
+    since = aux[_TOD_SINCE]
+    lasted = 0.0 if isnan(since) else ts - since
+    tier = 3 if lasted >= p.tod_sustain_ms else 0
+    if tier == 0 and "gas.pressure.tod" not in st.emitted:
+        return
+    mean, sigma = band if band is not None else (math.nan, math.nan)
+    report_rule(
+        prof, st, "gas.pressure.tod", tier, AlertKind.GAS_PRESSURE_ANOMALY, "gas.pressure.tod:beyond_3sigma", ts, v,
+        tier_score(tier), lambda: (
+            f"pressure {v:.4g} MPa, {z:+.1f}σ from its time-of-day profile {mean:.4g} ± {sigma:.2g} MPa "
+            f"(local hour {profile_hour(ts, p.utc_offset_h):02d}), beyond {p.tod_sigma:g}σ for {lasted / 60000:.0f} min"
+        ), out,
+    )  # fmt: skip
+
+
+def profile_hour(ts: int, utc_offset_h: float) -> int:
+    """The local hour of an event time (the profile slot)."""
+    return int(((ts + round(utc_offset_h * 3_600_000)) // 3_600_000) % 24)
 
 
 @dataclass(frozen=True, slots=True)
 class GasFlowParams(StepParams):
-    """Station flow: the relative step rise that counts as a surge."""
+    """Station flow: the relative step rise that counts as a surge, and its time-of-day profile."""
 
     surge: float
+    tod_sigma: float
+    tod_min_days: float
+    utc_offset_h: float
 
 
 def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> GasFlowParams:
@@ -259,11 +369,22 @@ def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> GasFlowParams:
         surge=threshold(spec, "surge", cfg.gas.flow_surge),
         lookback_ms=lookback_ms(spec, cfg.water.step_lookback_s),
         hold_ms=step_hold_ms(cfg),
+        tod_sigma=cfg.gas.tod_sigma,
+        tod_min_days=cfg.gas.tod_min_days,
+        utc_offset_h=cfg.local_utc_offset_h,
     )
 
 
 def _gas_flow(prof: SensorProfile[GasFlowParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    """A step rise ≥ ``surge`` over the mean of the look-back. Once the station's time-of-day profile judges
+    (3 days), a rise the profile explains (within ``surge`` and ``tod_sigma`` σ of what this hour's demand
+    brings) raises nothing, and one beyond it is a T3 (rule ``gas.flow.surge:beyond_profile``); before that, the
+    rise cannot be told from a cooking peak and only corroborates a pressure drop (rule
+    ``gas.flow.surge:step_rise``, no alert of its own: :mod:`.correlation`)."""
     p = prof.p
+    profile = time_of_day_profile(prof, st, p.tod_min_days, p.utc_offset_h)
+    band = profile.expected(ts, blend=False)  # this hour's own demand: a load may switch on at a given hour
+    profile.observe(ts, v)
     if isnan(st.step_level):
         lvl = st.level
         if isnan(lvl) or v < (1.0 + 0.8 * p.surge) * lvl:
@@ -276,8 +397,13 @@ def _gas_flow(prof: SensorProfile[GasFlowParams], st: SensorState, ts: int, v: f
     elif v < (1.0 + 0.5 * p.surge) * st.step_level or ts - st.step_ts > p.hold_ms:
         st.step_level, st.step_ts = float("nan"), -1
     on = not isnan(st.step_level)
-    persist(st, 3 if on else 0, ts)
+    explained = False
+    if on and band is not None:
+        mean, sigma = band
+        explained = v <= mean + max(p.tod_sigma * sigma, p.surge * mean)
+    persist(st, 3 if on and not explained else 0, ts)
     tier = 3 if st.run_t3 >= prof.persistence else 0
+    rule = "gas.flow.surge:step_rise" if band is None else "gas.flow.surge:beyond_profile"
     ref = st.step_level
     report_rule(
         prof,
@@ -285,11 +411,18 @@ def _gas_flow(prof: SensorProfile[GasFlowParams], st: SensorState, ts: int, v: f
         "gas.flow.surge",
         tier,
         AlertKind.GAS_PRESSURE_ANOMALY,
-        "gas.flow.surge:step_rise",
+        rule,
         ts,
         v,
         0.4,
-        lambda: f"station flow {v:.4g} Nm3/h, a step rise over {ref:.4g} Nm3/h without a demand explanation",
+        lambda: (
+            f"station flow {v:.4g} Nm3/h, a step rise over {ref:.4g} Nm3/h"
+            + (
+                f" beyond its time-of-day profile {band[0]:.4g} ± {band[1]:.2g} Nm3/h"
+                if band is not None
+                else " (no demand profile yet: corroborates a pressure drop only)"
+            )
+        ),
         out,
     )
 
@@ -346,7 +479,7 @@ def _cover_tilt(prof: SensorProfile[CoverTiltParams], st: SensorState, ts: int, 
 
 RULES: dict[SensorKind, KindRule[Any]] = {
     SensorKind.CH4_LEL: KindRule(_ch4, _ch4_params),
-    SensorKind.GAS_PRESSURE: KindRule(_gas_pressure, _pressure_params),
-    SensorKind.GAS_FLOW: KindRule(_gas_flow, _flow_params),
+    SensorKind.GAS_PRESSURE: KindRule(_gas_pressure, _pressure_params, aux_size=_PRESSURE_AUX),
+    SensorKind.GAS_FLOW: KindRule(_gas_flow, _flow_params, aux_size=_FLOW_AUX),
     SensorKind.COVER_TILT: KindRule(_cover_tilt, _tilt_params),
 }
