@@ -33,13 +33,23 @@ _T3 = 3
 
 
 def evidence_text(verdict: BaselineScore, unit: str = "") -> str:
-    """Words for a scored window: observed vs expected range, the slot, the feature, z and score.
+    """Words for a scored window: observed vs expected range, the slot, the feature, z and score; when range
+    novelty gave the score, the learned range it lies beyond.
 
     >>> v = BaselineScore(0.71, -6.2, 3.55, 3.72, 3.41, "mean", "weekday 02:00-03:00", True)
     >>> evidence_text(v, "bar")
     'window mean 3.41 bar outside the expected 3.55..3.72 bar for weekday 02:00-03:00 (z -6.2, score 0.71)'
+    >>> evidence_text(v._replace(view="novelty", range_lo=3.6, range_hi=4.1), "bar")
+    'window mean 3.41 bar below the learned range 3.6..4.1 bar (range novelty; z -6.2, score 0.71)'
     """
     u = f" {unit}" if unit else ""
+    if verdict.view == "novelty":
+        side = "below" if verdict.observed < verdict.range_lo else "above"
+        return (
+            f"window {verdict.feature} {verdict.observed:.4g}{u} {side} the learned range "
+            f"{verdict.range_lo:.4g}..{verdict.range_hi:.4g}{u} (range novelty; z {verdict.z:+.1f}, "
+            f"score {verdict.score:.2f})"
+        ).replace("z +", "z ")
     place = "outside" if not verdict.expected_lo <= verdict.observed <= verdict.expected_hi else "within"
     return (
         f"window {verdict.feature} {verdict.observed:.4g}{u} {place} the expected "

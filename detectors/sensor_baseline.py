@@ -21,6 +21,16 @@ What it models, for the window feature ``mean``:
    seasonal pattern): an EW Gaussian z of the level, range novelty (a value beyond everything learned,
    in units of the learned range) and a short-versus-long likelihood of those raw scores.
 
+   Range novelty is bounded by the **record probability** of a young range: among ``n`` windows of a
+   series where nothing changed, a new extreme turns up with probability about ``2/n``, and the excess
+   of such a record beyond the range falls off about as ``exp(-4 ln(n) · excess / range)`` (the range of
+   ``n`` Gaussian windows is about ``2σ√(2 ln n)``, the tail beyond its ends decays on ``σ/√(2 ln n)``).
+   The view scores no more than that probability: with the default target, a range learned over one
+   day of 10-min windows flags an excess of about a quarter of itself, after four days about 15 %, and a
+   range of some 10,000 windows about 3 %, as the unbounded view did. Without the bound a young range
+   flagged almost every new record, and a stationary sensor sets one about every ``n/2`` windows (358
+   anomaly alerts over days 2–4 of the ``gas-rupture`` scenario, 12 with it).
+
 The raw score is the largest of the weighted views (each a ``score_from_z``-style number in [0, 1]).
 ``BaselineScore.score`` is that score with repeats damped below a decaying recent peak (the onset of
 an anomaly scores in full, its continuation half), the number to rank or to optimise a threshold on.
@@ -110,6 +120,11 @@ class BaselineScore(NamedTuple):
     slot: str
     #: the raw score (max of the views) at or above the calibrated threshold
     is_anomaly: bool
+    #: the view that gave the raw score: ``slot``, ``level`` or ``novelty`` (range novelty)
+    view: str = "slot"
+    #: the learned range of window means (what range novelty compares with)
+    range_lo: float = math.nan
+    range_hi: float = math.nan
 
 
 def slot_of(window_start_ms: int, utc_offset_h: float, slot_hours: int) -> int:
@@ -239,7 +254,7 @@ class SensorBaseline:
         x = stats.mean
         if not math.isfinite(x) or self.scalars[_N] < self._warmup:
             return None
-        raw, z, centre, spread, slot = self._raw(x, stats.window_start)
+        raw, z, centre, spread, slot, view = self._raw(x, stats.window_start)
         likelihood = self._likelihood(raw)
         undamped = max(likelihood, raw)
         score = self._damped(undamped)
@@ -253,6 +268,9 @@ class SensorBaseline:
             feature=FEATURE,
             slot=slot_label(slot, self._rules.slot_hours),
             is_anomaly=self._flags(raw),
+            view=view,
+            range_lo=float(self.scalars[_LO]),
+            range_hi=float(self.scalars[_HI]),
         )
 
     def learn_window(self, stats: WindowStats) -> None:
@@ -262,7 +280,7 @@ class SensorBaseline:
             return
         s = self.scalars
         r = self._rules
-        raw, z, _centre, _spread, _slot = self._raw(x, stats.window_start)
+        raw, z, _centre, _spread, _slot, _view = self._raw(x, stats.window_start)
         likelihood = self._likelihood(raw)
         undamped = max(likelihood, raw)
         warm = s[_N] >= self._warmup
@@ -311,8 +329,8 @@ class SensorBaseline:
         floor = max(self._rules.min_abs_std, self._rules.min_rel_std * abs(float(s[_VALUE_MEAN])))
         return max(math.sqrt(float(s[_VALUE_VAR])), floor)
 
-    def _raw(self, x: float, window_start: int) -> tuple[float, float, float, float, int]:
-        """Raw score (max of the weighted views), signed z, expected level and spread, slot."""
+    def _raw(self, x: float, window_start: int) -> tuple[float, float, float, float, int, str]:
+        """Raw score (max of the weighted views), signed z, expected level and spread, slot, the view that gave it."""
         r = self._rules
         s = self.scalars
         level_std = self._level_std()
@@ -329,8 +347,10 @@ class SensorBaseline:
         else:
             centre, spread, z, slot_score = float(s[_VALUE_MEAN]), level_std, level_z, 0.0
         w_level, w_novelty, w_slot = r.weights
-        raw = max(w_level * score_from_z(level_z), w_novelty * self._novelty(x), w_slot * slot_score)
-        return raw, z, centre, spread, slot
+        views = ((w_slot * slot_score, "slot"), (w_level * score_from_z(level_z), "level"),
+                 (w_novelty * self._novelty(x), "novelty"))  # fmt: skip
+        raw, view = max(views, key=lambda v: v[0])
+        return raw, z, centre, spread, slot, view
 
     def _persistent(self, slot_score: float) -> float:
         """The slot view counts what has lasted ``slot_persist_windows`` windows (this one included): the
@@ -356,15 +376,21 @@ class SensorBaseline:
         return min(1.0, max(0.0, (gain - r.seasonal_gain_none) / span)) if span > 0 else 1.0
 
     def _novelty(self, x: float) -> float:
+        """Range novelty: the excess beyond the learned range in units of ``novelty_scale`` × the range, bounded
+        by the record probability of a range learned from ``n`` windows (see the module doc)."""
         s = self.scalars
-        if s[_N] < 20:
+        n = float(s[_N])
+        if n < 20:
             return 0.0
         lo, hi = float(s[_LO]), float(s[_HI])
         span = hi - lo
         floor = max(1e-6, 1e-3 * max(abs(hi), abs(lo)))
         span = span if span > floor else floor
         excess = max(x - hi, lo - x, 0.0)
-        return 1.0 - math.exp(-excess / (self._rules.novelty_scale * span))
+        if excess <= 0.0:
+            return 0.0
+        record = score_from_log_p(math.log(2.0 / n) - 4.0 * math.log(n) * excess / span)
+        return min(1.0 - math.exp(-excess / (self._rules.novelty_scale * span)), record)
 
     def _likelihood(self, raw: float) -> float:
         """Short-term mean of raw scores (this one included) against its long-term distribution."""
