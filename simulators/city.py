@@ -49,6 +49,8 @@ class CityPlan:
     wells_per_main: int = 8
     tilt_every: int = 4
     regulators: int = 2
+    #: a pressure logger on every this-many-th gas main (key mains; 0: none), in the main's group with its wells
+    main_pressure_every: int = 0
     dmas: int = 3
     pressure_loggers_per_dma: int = 4
     noise_loggers_per_dma: int = 3
@@ -73,8 +75,9 @@ class CityPlan:
         """Total number of sensors this plan builds."""
         wells = self.gas_mains * self.wells_per_main
         tilts = len(range(0, wells, self.tilt_every)) if self.tilt_every > 0 else 0
+        mains = len(range(0, self.gas_mains, self.main_pressure_every)) if self.main_pressure_every > 0 else 0
         return (
-            2 * wells + tilts + 2 * self.regulators
+            2 * wells + tilts + 2 * self.regulators + mains
             + self.dmas * (1 + self.pressure_loggers_per_dma + self.noise_loggers_per_dma)
             + self.catchments * (1 + self.manholes_per_catchment + self.underpasses_per_catchment)
             + self.bridges * self.sensors_per_bridge

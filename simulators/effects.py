@@ -15,6 +15,7 @@ __all__ = [
     "Dropout",
     "Freeze",
     "LinearRamp",
+    "Oscillation",
     "Replace",
     "ScaleDown",
     "SigmoidRise",
@@ -109,6 +110,22 @@ class LinearRamp(Effect):
         if mask.any():
             hours = (np.minimum(ts_ms[mask], self.end_ms) - self.start_ms) / 3_600_000
             values[mask] += self.rate_per_h * hours
+
+
+class Oscillation(Effect):
+    """Add ``amplitude`` × sin(2π (t − start) / ``period_ms``): a regulator hunting around its set point."""
+
+    def __init__(self, sensor: int, start_ms: int, end_ms: int, amplitude: float, period_ms: int) -> None:
+        super().__init__(sensor, start_ms, end_ms)
+        self.amplitude = amplitude
+        self.period_ms = max(1, period_ms)
+
+    def apply(self, ts_ms: Ints, values: Floats, rng: np.random.Generator | None) -> None:
+        """Add the oscillation."""
+        mask = self.span(ts_ms)
+        if mask.any():
+            phase = (ts_ms[mask] - self.start_ms) / self.period_ms
+            values[mask] += self.amplitude * np.sin(2 * np.pi * phase)
 
 
 class Freeze(Effect):

@@ -2,8 +2,10 @@
 
 Normal behaviour (docs/domain.md#gas-behaviour): CH4 0–2 %LEL in most wells; sewer wells hold biogas that follows
 well temperature (which lags air temperature by ~3 h); regulator pressure dips a few % at the cooking
-peaks that drive station flow. Injected: gas leaks (delayed, slow, fluctuating rise that spreads to
-linked wells on the same main), strong-biogas wells and covers opened for maintenance (look-alikes).
+peaks that drive station flow; key mains (``CityPlan.main_pressure_every``) carry a pressure logger too.
+Injected: gas leaks (delayed, slow, fluctuating rise that spreads to linked wells on the same main),
+ruptures (a sudden pressure drop with a station flow surge, or with gas flooding a well beside the main),
+a creeping and a hunting regulator, strong-biogas wells and covers opened for maintenance (look-alikes).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import numpy as np
 
 from lifeline.models import AlertKind, Lifeline, SensorKind
 from lifeline.simulators.city import Asset, Builder, Place
-from lifeline.simulators.effects import Replace, ScaleDown, SigmoidRise
+from lifeline.simulators.effects import LinearRamp, Oscillation, Replace, ScaleDown, SigmoidRise, Step
 from lifeline.simulators.engine import Engine, Floats, Ints, Rows
 from lifeline.simulators.groundtruth import GroundTruthRow, tier_from_peak
 from lifeline.simulators.profiles import gas_demand_factor, lagged_temperature_c
+from lifeline.simulators.timebase import HOUR_MS
 
 __all__ = ["CH4_THRESHOLDS", "GasNetwork"]
 
@@ -39,6 +42,7 @@ class GasNetwork:
         self.well_ids: list[str] = []
         self.main_ids: list[str] = []
         self.main_places: list[Place] = []
+        self.main_owners: list[str] = []
         for m in range(plan.gas_mains):
             group = f"GM-{m + 1:04d}"
             place, owner = b.place(), GAS_OWNERS[int(rng.integers(len(GAS_OWNERS)))]
@@ -46,6 +50,7 @@ class GasNetwork:
             spacing = rng.uniform(15.0, 40.0)
             self.main_ids.append(group)
             self.main_places.append(place)
+            self.main_owners.append(owner)
             for j in range(plan.wells_per_main):
                 well = len(self.well_ids)
                 asset = f"GW-{well + 1:06d}"
@@ -80,10 +85,11 @@ class GasNetwork:
         self.tilt_sensors = [s for _, s in tilts]
         self.tilt_zero_deg = rng.uniform(0.2, 2.5, len(tilts))
         self._regulators(b)
+        self._main_pressure(b)
         b.add_block("gas.ch4", self.ch4, SensorKind.CH4_LEL, self.ch4_values, decimals=2)
         b.add_block("gas.well_temperature", self.temp, SensorKind.WELL_TEMPERATURE, self.temperature_values, 2)
         b.add_block("gas.cover_tilt", self.tilt_sensors, SensorKind.COVER_TILT, self.tilt_values, 2)
-        b.add_block("gas.pressure", self.reg_pressure, SensorKind.GAS_PRESSURE, self.pressure_values, 4)
+        b.add_block("gas.pressure", self.pressure_sensors, SensorKind.GAS_PRESSURE, self.pressure_values, 4)
         b.add_block("gas.flow", self.reg_flow, SensorKind.GAS_FLOW, self.flow_values, 1)
 
     def _regulators(self, b: Builder) -> None:
@@ -103,6 +109,23 @@ class GasNetwork:
             flow.append(b.add(info, "Q", SensorKind.GAS_FLOW, design_value=round(float(self.mean_flow_nm3h[r]), 1)))
         self.reg_pressure = np.array(pressure, dtype=np.int64)
         self.reg_flow = np.array(flow, dtype=np.int64)
+
+    def _main_pressure(self, b: Builder) -> None:
+        """Pressure loggers on every ``main_pressure_every``-th main, in the main's group (with its wells)."""
+        every = b.plan.main_pressure_every
+        self.main_pressure: dict[int, int] = {}
+        set_points: list[float] = []
+        for m in range(0, len(self.main_ids), every) if every > 0 else ():
+            info = Asset(f"GP-{m + 1:04d}", "gas_main", self.main_owners[m], self.main_ids[m], self.main_places[m])
+            set_points.append(float(b.rng.choice([0.2, 0.3, 0.4])))
+            self.main_pressure[m] = b.add(
+                info, "P", SensorKind.GAS_PRESSURE, design_value=set_points[-1],
+                thresholds={"dev_t3": 0.1, "dev_t2": 0.2, "drop_t1": 0.3},
+            )  # fmt: skip
+        #: every pressure sensor (regulators first, then mains) and its set point, by row of the value block
+        mains = np.array(list(self.main_pressure.values()), dtype=np.int64)
+        self.pressure_sensors = np.concatenate([self.reg_pressure, mains])
+        self.pressure_set_point_mpa = np.concatenate([self.set_point_mpa, np.array(set_points)])
 
     # ----------------------------------------------------------------- normal behaviour
 
@@ -131,8 +154,8 @@ class GasNetwork:
         return values if rng is None else np.abs(values + rng.normal(0.0, 0.05, values.shape))
 
     def pressure_values(self, rows: Rows, ts_ms: Ints, rng: np.random.Generator | None) -> Floats:
-        """Regulator outlet pressure: set point, a few % lower at the demand peaks."""
-        set_point = self.set_point_mpa[rows, None]
+        """Regulator outlet or main pressure: set point, a few % lower at the demand peaks."""
+        set_point = self.pressure_set_point_mpa[rows, None]
         values = set_point * (1.02 - 0.04 * gas_demand_factor(ts_ms) / 1.3)
         return values if rng is None else values + rng.normal(0.0, 1.0, values.shape) * 0.002 * set_point
 
@@ -191,6 +214,119 @@ class GasNetwork:
             )  # fmt: skip
 
         b.add_truth(truth)
+
+    def inject_station_rupture(self, at_ms: int, regulator: int, drop: float, surge: float, hours: float) -> None:
+        """A main ruptured downstream of a regulator station (third-party damage): within a minute the outlet
+        pressure drops by ``drop`` of its set point and the station flow rises by ``surge`` × its mean flow, until
+        the section is isolated after ``hours``. Expected T1: a sudden drop together with a flow surge."""
+        b = self.b
+        end = at_ms + int(hours * HOUR_MS)
+        pressure, flow = int(self.reg_pressure[regulator]), int(self.reg_flow[regulator])
+        b.add_effect(Step(pressure, at_ms, end, -drop * float(self.set_point_mpa[regulator]), ramp_ms=60_000))
+        b.add_effect(Step(flow, at_ms, end, surge * float(self.mean_flow_nm3h[regulator]), ramp_ms=60_000))
+        asset = b.sensor(pressure).asset_id
+        row = GroundTruthRow(
+            id="", label="incident", kind=AlertKind.GAS_PRESSURE_ANOMALY.value, expected_tier="1",
+            lifeline=Lifeline.GAS.value, asset_id=asset, group_id=b.sensor(pressure).group_id,
+            sensor_ids=(b.sensor(pressure).sensor_id, b.sensor(flow).sensor_id), start_ms=at_ms, end_ms=end,
+            detail=f"rupture downstream of {asset}: outlet pressure -{drop:.0%} of set point, station flow "
+            f"+{surge:.0%} of its mean, isolated after {hours:g} h",
+        )  # fmt: skip
+        b.add_truth(lambda _engine: row)
+
+    def inject_main_rupture(self, at_ms: int, drop: float, plateau_lel: float, hours: float) -> None:
+        """Third-party damage on a key main with a pressure logger: its pressure drops by ``drop`` of the set
+        point, and gas floods the well beside the break (a telecom or power well: neither biogas-prone nor a
+        valve well) to ``plateau_lel`` within about 10 min, until the section is isolated after ``hours``.
+
+        Ground truth: the pressure anomaly at T1 (a sudden drop with methane in a non-biogas well of the group)
+        and the methane as a gas leak, at T1 too once it reaches the 10 %LEL T3 level: gas from a ruptured main
+        in a well beside it is an imminent hazard, whatever its level.
+        """
+        b, rng = self.b, self.b.rng
+        choices = [(m, w) for m in self.main_pressure for w in np.flatnonzero(self.well_main == m).tolist()
+                   if self.well_kind[w] in ("telecom_well", "power_well")]  # fmt: skip
+        main, well = choices[int(rng.integers(len(choices)))]
+        end = at_ms + int(hours * HOUR_MS)
+        pressure = self.main_pressure[main]
+        set_point = float(self.pressure_set_point_mpa[int(np.flatnonzero(self.pressure_sensors == pressure)[0])])
+        b.add_effect(Step(pressure, at_ms, end, -drop * set_point, ramp_ms=60_000))
+        ch4 = int(self.ch4[well])
+        b.add_effect(SigmoidRise(ch4, at_ms + 120_000, end, plateau_lel, 10 * 60_000, 0.3))
+        spec = b.sensor(pressure)
+        rupture = GroundTruthRow(
+            id="", label="incident", kind=AlertKind.GAS_PRESSURE_ANOMALY.value, expected_tier="1",
+            lifeline=Lifeline.GAS.value, asset_id=spec.asset_id, group_id=spec.group_id,
+            sensor_ids=(spec.sensor_id, b.sensor(ch4).sensor_id), start_ms=at_ms, end_ms=end,
+            detail=f"rupture of main {spec.group_id}: pressure -{drop:.0%} of set point, gas in "
+            f"{self.well_ids[well]} ({self.well_kind[well]}) up to {plateau_lel:g} %LEL, isolated after {hours:g} h",
+        )  # fmt: skip
+        b.add_truth(lambda _engine: rupture)
+
+        def leak(engine: Engine) -> GroundTruthRow:
+            peak = float(engine.evaluate(ch4, engine.sample_times(ch4)).max(initial=0.0))
+            return GroundTruthRow(
+                id="", label="incident", kind=AlertKind.GAS_LEAK.value,
+                expected_tier="1" if peak >= CH4_THRESHOLDS["t3"] else "none", lifeline=Lifeline.GAS.value,
+                asset_id=self.well_ids[well], group_id=spec.group_id, sensor_ids=(b.sensor(ch4).sensor_id,),
+                start_ms=at_ms, end_ms=end, detail=f"gas from the ruptured main {spec.group_id}, peak {peak:.0f} %LEL",
+            )  # fmt: skip
+
+        b.add_truth(leak)
+
+    def inject_regulator_creep(
+        self, start_ms: int, regulator: int, rate_per_h: float, hours: float, hold_h: float
+    ) -> None:
+        """A regulator whose outlet pressure creeps up (a tired pilot spring or diaphragm): ``rate_per_h`` of the
+        set point per hour for ``hours``, held for ``hold_h``, then reset by a technician within 30 min.
+        Expected tier: as the set-point rule grades the noise-free peak (> 20 % for 15 min → 2, else 3: the
+        time-of-day profile sees it first)."""
+        b = self.b
+        sensor = int(self.reg_pressure[regulator])
+        set_point = float(self.set_point_mpa[regulator])
+        peak_at = start_ms + int(hours * HOUR_MS)
+        reset_at = peak_at + int(hold_h * HOUR_MS)
+        reset_ms = 30 * 60_000
+        delta = rate_per_h * hours * set_point
+        b.add_effect(LinearRamp(sensor, start_ms, peak_at, rate_per_h * set_point))
+        b.add_effect(Step(sensor, peak_at, reset_at + reset_ms, delta))
+        b.add_effect(LinearRamp(sensor, reset_at, reset_at + reset_ms, -delta / (reset_ms / HOUR_MS)))
+        spec = b.sensor(sensor)
+
+        def truth(engine: Engine) -> GroundTruthRow:
+            times = engine.sample_times(sensor)
+            times = times[(times >= start_ms) & (times < reset_at + reset_ms)]
+            deviation = engine.evaluate(sensor, times) / set_point - 1.0
+            step_ms = int(times[1] - times[0]) if times.size > 1 else 300_000
+            above_t2_ms = int(np.count_nonzero(deviation > 0.2)) * step_ms
+            return GroundTruthRow(
+                id="", label="incident", kind=AlertKind.GAS_PRESSURE_ANOMALY.value,
+                expected_tier="2" if above_t2_ms > 15 * 60_000 else "3", lifeline=Lifeline.GAS.value,
+                asset_id=spec.asset_id, group_id=spec.group_id, sensor_ids=(spec.sensor_id,), start_ms=start_ms,
+                end_ms=reset_at + reset_ms, detail=f"regulator creep {rate_per_h:+.1%} of set point per hour for "
+                f"{hours:g} h, peak {float(deviation.max()):+.1%}",
+            )  # fmt: skip
+
+        b.add_truth(truth)
+
+    def inject_regulator_hunting(
+        self, start_ms: int, regulator: int, amplitude: float, period_s: float, hours: float
+    ) -> None:
+        """A regulator hunting: its outlet pressure oscillates by ± ``amplitude`` of the set point with a period of
+        ``period_s`` for ``hours`` (an unstable pilot loop). Expected T3: beyond 3σ of its time-of-day profile."""
+        b = self.b
+        sensor = int(self.reg_pressure[regulator])
+        end = start_ms + int(hours * HOUR_MS)
+        set_point = float(self.set_point_mpa[regulator])
+        b.add_effect(Oscillation(sensor, start_ms, end, amplitude * set_point, int(period_s * 1000)))
+        spec = b.sensor(sensor)
+        row = GroundTruthRow(
+            id="", label="incident", kind=AlertKind.GAS_PRESSURE_ANOMALY.value, expected_tier="3",
+            lifeline=Lifeline.GAS.value, asset_id=spec.asset_id, group_id=spec.group_id,
+            sensor_ids=(spec.sensor_id,), start_ms=start_ms, end_ms=end,
+            detail=f"regulator hunting ±{amplitude:.0%} of set point, period {period_s:g} s, for {hours:g} h",
+        )  # fmt: skip
+        b.add_truth(lambda _engine: row)
 
     def boost_biogas(self, count: int) -> list[int]:
         """Give ``count`` sewer wells strong biogas (10–30 %LEL in summer heat): look-alikes, not leaks."""

@@ -186,6 +186,18 @@ def _gas(b: Builder, n: Networks) -> None:
     n.faults = dict.fromkeys(("stuck", "drift", "spike", "dropout", "saturation", "offset"), 1)
 
 
+def _gas_rupture(b: Builder, n: Networks) -> None:
+    # three days of history first: the time-of-day profiles of pressure and flow judge from the fourth day
+    # (docs/domain.md#gas-pressure-time-of-day-3σ-and-rupture); local time is UTC+8, so day 4 starts at 08:00
+    day4 = b.start_ms + 72 * HOUR_MS
+    n.gas.inject_station_rupture(day4 + int(0.7 * HOUR_MS), regulator=0, drop=0.18, surge=0.7, hours=3.0)
+    n.gas.inject_regulator_hunting(day4 + 2 * HOUR_MS, regulator=1, amplitude=0.04, period_s=130.0, hours=4.0)
+    n.gas.inject_regulator_creep(day4 + 4 * HOUR_MS, regulator=2, rate_per_h=0.025, hours=9.0, hold_h=3.0)
+    n.gas.inject_main_rupture(day4 + int(7.3 * HOUR_MS), drop=0.15, plateau_lel=32.0, hours=3.0)
+    n.gas.boost_biogas(2)
+    n.gas.add_biogas_truths()
+
+
 def _water(b: Builder, n: Networks) -> None:
     n.water.inject_burst(b.when(0.3, 1.0), drop_mpa=0.13, surge_fraction=0.8, hours=3.0)
     n.water.inject_burst(b.when(0.7, 1.0), drop_mpa=0.07, surge_fraction=0.25, hours=2.0)
@@ -310,6 +322,25 @@ SCENARIOS: dict[str, ScenarioDef] = {
             12 * 3600,
             _gas,
             f"3 gas leaks (aimed at T1/T2/T3), 4 strong-biogas wells, 2 covers opened; {_ALL_FAULTS}",
+        ),
+        ScenarioDef(
+            "gas-rupture",
+            "gas mains, regulators and key-main pressure loggers over four days: three days of history for the "
+            "time-of-day profiles, then ruptures and regulator faults",
+            CityPlan(
+                gas_mains=12,
+                wells_per_main=8,
+                regulators=4,
+                main_pressure_every=3,
+                dmas=0,
+                catchments=0,
+                bridges=0,
+                intervals_s={SensorKind.CH4_LEL: 300, SensorKind.COVER_TILT: 600},
+            ),
+            4 * 86400,
+            _gas_rupture,
+            "2 ruptures (drop + flow surge, drop + gas in a well: T1), a regulator creep (T2), a hunting "
+            "regulator ±4 % (T3), 2 strong-biogas wells",
         ),
         ScenarioDef(
             "water",
