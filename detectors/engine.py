@@ -254,11 +254,13 @@ class Detectors:
         """Initialise a fresh sensor state from historical windows (``sensor_stats``, oldest first), so the
         rules that need a day of history have it at once: the hourly means of the drift check (the last
         :data:`AUX_DRIFT_HOURS` + 1 hours). Nothing is reported: a drift seen in the history is found again
-        by the live check at the next hour. A per-sensor learned baseline learns here too (where it exists).
+        by the live check at the next hour. A per-sensor learned baseline learns here too (where it exists), and
+        so does the time-of-day profile of a gas pressure or flow sensor.
         """
         prof = self.profile(state.sensor_id)
         if prof.config.anomaly.enabled:
             warm_baseline(prof, state, rows)
+        gas.warm_profile(prof, state, rows)
         window_s = prof.window_ms // 1000
         own = [w for w in rows if w.window_s == window_s and w.count > 0]
         if not own or prof.kind in DRIFT_EXEMPT:

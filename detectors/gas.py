@@ -30,6 +30,7 @@ reports → T2.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from math import isnan
 from typing import Any
@@ -40,7 +41,7 @@ from lifeline.models import AlertKind, SensorKind, SensorSpec
 
 from .config import RulesConfig, threshold, tier_thresholds
 from .faults import BLOCKING, report_rule
-from .results import Finding
+from .results import Finding, WindowStats
 from .rulebase import (
     AUX_KIND,
     KindRule,
@@ -59,6 +60,7 @@ from .time_of_day import PROFILE_SLOTS, TimeOfDayProfile
 
 __all__ = [
     "RULES", "CoverTiltParams", "GasFlowParams", "GasPressureParams", "LelParams", "recent_before",
+    "time_of_day_profile", "warm_profile",
 ]  # fmt: skip
 
 
@@ -241,6 +243,19 @@ def time_of_day_profile(
         old = np.empty(0) if aux is None else aux
         aux = st.aux = np.concatenate((old, np.full(need - old.shape[0], np.nan)))
     return TimeOfDayProfile.in_aux(aux, _TOD_AT, prof.window_ms, utc_offset_h, min_days)
+
+
+def warm_profile(prof: SensorProfile[Any], st: SensorState, rows: Sequence[WindowStats]) -> int:
+    """Teach a pressure or flow sensor's time-of-day profile historical windows (``sensor_stats`` rows of its own
+    window length with readings, oldest first), so it judges at once after a restart; return how many."""
+    p = prof.p
+    if not isinstance(p, GasPressureParams | GasFlowParams):
+        return 0
+    profile = time_of_day_profile(prof, st, p.tod_min_days, p.utc_offset_h)
+    own = [w for w in rows if w.window_s * 1000 == prof.window_ms and w.count > 0]
+    for w in own:
+        profile.learn(w.window_start + prof.window_ms // 2, w.mean)
+    return len(own)
 
 
 def _gas_pressure(

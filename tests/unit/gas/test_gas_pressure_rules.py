@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lifeline.detectors.results import WindowStats
 from lifeline.models import AlertKind, SensorKind, Tier
 
 from .helpers import DAY, HOUR, MEAN_FLOW, MIN, SET_POINT, STEP, T0, Station, flow, pressure, pressure_spec, spec
@@ -123,3 +124,19 @@ def test_a_drop_with_methane_is_a_rupture_unless_the_well_is_biogas_prone(well_k
     assert station.best_tier(AlertKind.GAS_LEAK) is tier
     # the drop alone is a T3 from its second report on (a biogas well adds nothing to it)
     assert station.first_at(Tier.T3) == onset + STEP
+
+
+def test_a_warm_start_teaches_the_profile_so_it_judges_at_once() -> None:
+    """Three days of stored 10-min windows (two 5-min readings each, as ``sensor_stats`` holds them) teach a fresh
+    state's profile: two hours of live readings later, 3 % above it for 30 min is a T3."""
+    rng = np.random.default_rng(7)
+    station = Station([pressure_spec()])
+    rows = []
+    for start in range(T0, T0 + 3 * DAY, 2 * STEP):
+        a, b = pressure(start, rng), pressure(start + STEP, rng)
+        rows.append(WindowStats("P", start, 600, 2, (a + b) / 2, min(a, b), max(a, b), 0.0, 0.0, b))
+    station.det.warm_start_sensor(station.states["P"], rows)
+    station.feed(ONSET - 2 * HOUR, ONSET, {"P": lambda t: pressure(t, rng)})
+    station.feed(ONSET, ONSET + HOUR, {"P": lambda t: 1.03 * pressure(t, rng)})
+    assert station.best_tier() is Tier.T3
+    assert ONSET + 30 * MIN <= station.first_at(Tier.T3) <= ONSET + 37 * MIN
