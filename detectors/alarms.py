@@ -1,7 +1,8 @@
 """The alarm state machine of one group, evaluated strictly in event time.
 
 Findings are buffered in :class:`GroupState.pending` and evaluated in a total order
-``(ts, sensor_id, kind, rule, tier, value, score, evidence)`` only up to
+``(ts, sensor_id, kind, rule, tier, value, score, evidence)`` (at one instant, pump and valve operations
+first) only up to
 ``watermark - settle_delay_ms``; timers (de-escalation hold, contribution expiry, quiet-period clear)
 fire at their own event time, interleaved with findings. So the same *set* of findings yields the
 same alert events whatever their arrival order or the cadence of watermarks.
@@ -24,7 +25,14 @@ from typing import Any
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, SensorSpec, Tier
 
 from .config import RulesConfig
-from .correlation import BLOCKING_FAULT_FAMILIES, GROUP_KINDS, corroborated, desired_tier
+from .correlation import (
+    BLOCKING_FAULT_FAMILIES,
+    GROUP_KINDS,
+    OPERATION_FAMILY,
+    attributed_to_operation,
+    corroborated,
+    desired_tier,
+)
 from .results import Finding
 from .state import AlertRecord, Contribution, GroupState
 
@@ -70,6 +78,11 @@ def _finding_key(f: Finding) -> tuple[Any, ...]:
     return (f.ts, f.sensor_id, f.kind.value, f.rule, 0 if f.tier is None else int(f.tier), f.value, f.score, f.evidence)
 
 
+def _operations_first(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Evaluation order: by event time; at one instant a pump or valve operation before what it causes."""
+    return (key[0], not str(key[3]).startswith(OPERATION_FAMILY), key)
+
+
 def _alert_key(f: Finding | Contribution, group_id: str, asset_id: str) -> tuple[str, str]:
     if f.kind is AlertKind.SENSOR_FAULT:
         return (f"{asset_id}#{f.sensor_id}", f.kind.value)
@@ -93,13 +106,23 @@ class _Run:
 
     def apply(self, f: Finding) -> None:
         family = f.rule.partition(":")[0]
+        if family == OPERATION_FAMILY:  # a pump or valve operation: remembered, never an alert
+            self.gs.last_operation_ts = max(self.gs.last_operation_ts, f.ts)
+            return
         ckey = (f.sensor_id, f.kind.value, family)
         if f.tier is None:
             self.gs.contributions.pop(ckey, None)
             return
+        previous = self.gs.contributions.get(ckey)
+        if previous is not None:  # the same step goes on: it keeps its attribution
+            operation = previous.operation
+        else:
+            operation = attributed_to_operation(family, f.ts, self.gs.last_operation_ts, self.ctx.config)
         self.gs.contributions[ckey] = Contribution(
-            f.sensor_id, f.asset_id, f.kind, f.tier, f.ts, f.value, f.score, f.evidence, f.rule
+            f.sensor_id, f.asset_id, f.kind, f.tier, f.ts, f.value, f.score, f.evidence, f.rule, operation
         )
+        if operation:
+            return
         record = self.gs.alerts.get(_alert_key(f, self.gs.group_id, f.asset_id))
         if record is not None and f.ts > record.last_support_ts:
             record.last_support_ts = f.ts
@@ -127,7 +150,7 @@ class _Run:
         }
         grouped: dict[tuple[str, str], list[Contribution]] = {}
         for c in self.gs.contributions.values():
-            if c.kind is not AlertKind.SENSOR_FAULT and c.sensor_id in blocked:
+            if c.operation or (c.kind is not AlertKind.SENSOR_FAULT and c.sensor_id in blocked):
                 continue
             grouped.setdefault(_alert_key(c, self.gs.group_id, c.asset_id), []).append(c)
         return grouped
@@ -274,7 +297,7 @@ def evaluate_group(
     run = _Run(ctx, gs)
     if target <= gs.horizon:
         return run.events
-    ready = sorted(k for k in gs.pending if k[0] <= target)
+    ready = sorted((k for k in gs.pending if k[0] <= target), key=_operations_first)
     index = 0
     while index < len(ready):
         ts = max(int(ready[index][0]), gs.horizon)

@@ -128,7 +128,7 @@ class GasRules:
 
 @dataclass(frozen=True)
 class WaterRules:
-    """docs/domain.md#water-supply-mains: bursts, low pressure, background leaks."""
+    """docs/domain.md#water-supply-mains: bursts, low pressure, background leaks, pump and valve operations."""
 
     burst_drop_mpa: float = 0.10
     burst_drop_fraction: float = 0.30
@@ -151,6 +151,12 @@ class WaterRules:
     mnf_baseline_min_nights: int = 3
     noise_leak_db: float = 6.0
     noise_baseline_min: int = 3
+    #: a pump or valve state sensor (``pump_state`` / ``valve_state``, 1 = running or open) changing by at least
+    #: this much between two readings is an operation (docs/domain.md#pump-and-valve-operations)
+    operation_min_change: float = 0.1
+    #: pressure drops and inlet surges of the same group that first reach a tier within this long after an
+    #: operation are attributed to it (no pipe_burst) for as long as their step lasts
+    operation_window_s: float = 900.0
 
 
 @dataclass(frozen=True)

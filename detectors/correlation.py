@@ -24,6 +24,11 @@ Rules (docs/domain.md#persistence-and-corroboration, tier 1 = most severe):
   by one tier, never more and never above T1 (:func:`corroborated`); fault alerts are never raised, and
   a sensor with an active blocking fault gives no anomaly evidence.
 
+* pump and valve operations (docs/domain.md#pump-and-valve-operations): a ``water.operation`` finding (no
+  tier) records the group's last operation; a pressure drop or inlet surge whose step first reaches a tier
+  within ``water.operation_window_s`` after it is attributed to the operation for as long as the step lasts
+  and supports no pipe burst (:func:`attributed_to_operation`).
+
 Contributions from a sensor with an active blocking fault (stuck, saturated, drifting, offset) are
 ignored for incidents: a faulty sensor never escalates an incident.
 """
@@ -37,7 +42,10 @@ from lifeline.models import AlertKind, SensorKind, Tier
 from .config import RulesConfig
 from .state import Contribution
 
-__all__ = ["BLOCKING_FAULT_FAMILIES", "GROUP_KINDS", "LOCAL_KINDS", "corroborated", "desired_tier"]
+__all__ = [
+    "BLOCKING_FAULT_FAMILIES", "GROUP_KINDS", "LOCAL_KINDS", "OPERATION_FAMILY", "OPERATION_RULE",
+    "attributed_to_operation", "corroborated", "desired_tier",
+]  # fmt: skip
 
 #: incidents that belong to a whole group (one alert per group and kind)
 GROUP_KINDS = frozenset({
@@ -47,6 +55,11 @@ GROUP_KINDS = frozenset({
 #: incidents that belong to one asset (a low point, a manhole, a span or pier, a cover)
 LOCAL_KINDS = frozenset(k for k in AlertKind if k not in GROUP_KINDS and k is not AlertKind.SENSOR_FAULT)
 BLOCKING_FAULT_FAMILIES = frozenset({"fault.stuck", "fault.saturation", "fault.drift", "fault.offset"})
+#: the informational finding of a pump or valve operation (no tier, never an alert)
+OPERATION_RULE = "water.operation:state_change"
+OPERATION_FAMILY = OPERATION_RULE.partition(":")[0]
+#: the condition families a pump or valve operation can cause: a pressure step and an inlet-flow step
+_OPERATION_EFFECTS = frozenset({"water.pressure.drop", "water.flow.surge"})
 
 _T1, _T2, _T3 = Tier.T1, Tier.T2, Tier.T3
 
@@ -144,6 +157,21 @@ def _gas_pressure_tier(contribs: Sequence[Contribution], gas_wells: int) -> Tier
     if surges and tier is not _T1:
         return Tier(tier.value - 1)
     return tier
+
+
+def attributed_to_operation(family: str, ts: int, last_operation_ts: int, config: RulesConfig) -> bool:
+    """Whether a condition of ``family`` first reaching a tier at ``ts`` is the effect of the group's last
+    pump or valve operation (at ``last_operation_ts``, at most ``water.operation_window_s`` before).
+
+    >>> cfg = RulesConfig()
+    >>> attributed_to_operation("water.pressure.drop", 600_000, 0, cfg)
+    True
+    >>> attributed_to_operation("water.pressure.drop", 901_000, 0, cfg), attributed_to_operation("gas.lel", 0, 0, cfg)
+    (False, False)
+    """
+    if family not in _OPERATION_EFFECTS:
+        return False
+    return 0 <= ts - last_operation_ts <= config.water.operation_window_s * 1000
 
 
 def corroborated(kind: AlertKind, tier: Tier, anomaly_sensors: int, config: RulesConfig) -> Tier:

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lifeline.models import AlertEvent, SensorKind, SensorSpec
+from lifeline.network import parse_network
 from lifeline.registry import Registry
 
 from . import bridge, drainage, gas, water
@@ -70,6 +71,12 @@ class Detectors:
         self.config = config or RulesConfig()
         self._profiles: dict[str, SensorProfile[Any]] = {}
         self._load_sensors: dict[str, int] = {}
+        #: (group, model node) of every tank level: a flow meter on such a node measures a tank's fill and drain
+        self._tank_nodes = {
+            (self.group_of(spec.sensor_id), parse_network(spec.network).node)
+            for spec in registry.values()
+            if spec.kind is SensorKind.TANK_LEVEL and spec.network
+        }
         self._context = GroupContext(self.config, self._spec_or_none, self._quiet_ms, self._load_sensors_of)
         #: the multivariate model of every multi-sensor group (docs/domain.md#group-anomaly-model)
         self.group_models = GroupModels(registry, self.config, {s: self.group_of(s) for s in registry})
@@ -94,6 +101,9 @@ class Detectors:
             flags.add("sewer")
         if any(word in asset_kind for word in cfg.gas.sensitive_asset_words):
             flags.add("sensitive")
+        node = parse_network(spec.network).node if spec.network else ""
+        if spec.kind is SensorKind.WATER_FLOW and (self.group_of(spec.sensor_id), node) in self._tank_nodes:
+            flags.add(water.TANK_METER)
         quiet_s = max(cfg.alarm.clear_quiet_s, cfg.alarm.quiet_intervals * spec.interval_s)
         return SensorProfile(
             spec=spec,

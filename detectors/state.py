@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -222,6 +222,22 @@ class SensorState:
         return f"SensorState({self.sensor_id!r}, seen={self.seen}, last_ts={self.last_ts}, faults={self.faults:#x})"
 
 
+def _restore(obj: Any, state: Any) -> None:
+    """Unpickle a slotted dataclass: the pickled fields, and the defaults of fields added since (so the
+    snapshots of an older version still load)."""
+    values: dict[str, Any] = state[1] if isinstance(state, tuple) else state
+    for f in fields(obj):
+        if f.name in values:
+            value = values[f.name]
+        elif f.default_factory is not MISSING:
+            value = f.default_factory()
+        elif f.default is not MISSING:
+            value = f.default
+        else:
+            raise ValueError(f"{type(obj).__name__} snapshot lacks the required field {f.name!r}")
+        object.__setattr__(obj, f.name, value)
+
+
 @dataclass(slots=True)
 class Contribution:
     """The latest non-ended finding of one sensor for one condition family."""
@@ -235,6 +251,11 @@ class Contribution:
     score: float
     evidence: str
     rule: str
+    #: the step behind it first reached a tier just after a pump or valve operation: it supports no incident
+    operation: bool = False
+
+    def __setstate__(self, state: Any) -> None:
+        _restore(self, state)
 
 
 @dataclass(slots=True)
@@ -296,6 +317,11 @@ class GroupState:
     #: (alert asset, kind) → active alert
     alerts: dict[tuple[str, str], AlertRecord] = field(default_factory=dict)
     late_findings: int = 0
+    #: event time of the group's last pump or valve operation (docs/domain.md#pump-and-valve-operations)
+    last_operation_ts: int = -(1 << 62)
+
+    def __setstate__(self, state: Any) -> None:
+        _restore(self, state)
 
     def find(self, alert_id: str) -> AlertRecord:
         """The active alert with this id; ``KeyError`` if none."""

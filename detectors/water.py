@@ -7,13 +7,23 @@ Pressure logger (``water_pressure``, MPa): a *step* against the level of the las
   the group makes it T1 only with a second big drop and an inlet surge);
 * ``water.pressure.drop:sustained``: drop ≥0.05 MPa or ≥15 % held ≥15 min (T2);
 * ``water.pressure.drop:moderate``: the same drop not yet sustained (T3);
+* ``water.pressure.drop:held``: a step that reached a tier and has not recovered (still at least half the drop
+  threshold below its level, within ``step_max_hold_s``) holds T3, so a drop that flickers around its threshold
+  stays one condition (and one alert) until the pressure recovers;
 * ``water.pressure.low``: pressure below 0.1 MPa for ``persistence`` reports (loss of supply).
 
 Inlet flow (``water_flow``): a step rise ≥20 % (``:t2``) / ≥50 % (``:t1``) over the mean of the last
-``max(15 min, 1.5 intervals)``, for ``persistence`` reports; and night-minimum flow (02:00–04:00
+``max(15 min, 1.5 intervals)``, for ``persistence`` reports (held at T3 like a pressure step until it settles);
+and night-minimum flow (02:00–04:00
 local) ≥15 % above the lower quartile of the previous unflagged nights on 3 consecutive nights → background
 leak T3 (a zero baseline never flags; a standing alert is refreshed through the night window, so it stays one
 alert until the night flow is back).
+
+Pump and valve state (``pump_state`` / ``valve_state``): a change of at least ``operation_min_change`` between
+two readings is an operation, reported as the informational finding ``water.operation:state_change`` (no
+tier: it never opens an alert; the group stage attributes the drops and surges that follow it to the
+operation, see :mod:`.alarms`). A flow meter at a tank (registry: the ``node=`` of a ``tank_level`` sensor
+of its group) has no surge and no night-flow rule: a tank filling or draining is neither a burst nor a leak.
 
 Noise logger (``noise_level``, dB): the night (02:00–04:00 local) minimum ≥ ``flag_rise_db`` (6 dB)
 above the median of the previous nights flags the night; 1 night → T3, ≥2 consecutive → T2.
@@ -27,10 +37,12 @@ from math import isnan
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
 from .config import RulesConfig, threshold
+from .correlation import OPERATION_RULE
 from .faults import BLOCKING, report_rule
 from .gas import recent_before
 from .results import Finding
@@ -48,7 +60,10 @@ from .rulebase import (
 )
 from .state import SensorState
 
-__all__ = ["RULES", "FlowParams", "NoiseParams", "PressureParams", "local_night"]
+__all__ = ["RULES", "TANK_METER", "FlowParams", "NoiseParams", "OperationParams", "PressureParams", "local_night"]
+
+#: profile flag of a flow meter at a tank (set by the engine from the registry's network facts)
+TANK_METER = "tank_meter"
 
 _DAY_MS = 86_400_000
 _NIGHTS = 7
@@ -135,6 +150,8 @@ def _water_pressure(
             tier, rule = 2, "water.pressure.drop:sustained"
     if st.run_t1 >= need:
         tier, rule = 1, "water.pressure.drop:big"
+    if tier == 0 and "water.pressure.drop" in st.emitted:  # the step goes on: one burst stays one condition
+        tier, rule = 3, "water.pressure.drop:held"
     if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
         tier, rule = 3, "water.pressure.drop:identical_readings_capped"
     since = st.step_ts
@@ -207,6 +224,8 @@ def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> FlowParams:
 
 
 def _water_flow(prof: SensorProfile[FlowParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
+    if TANK_METER in prof.flags:  # a tank fills and drains by design: no burst, no leak
+        return
     _night_minimum(prof, st, ts, v, out, "water.flow.mnf", prof.p.mnf, relative=True)
     p = prof.p
     if isnan(st.step_level):
@@ -234,6 +253,8 @@ def _water_flow(prof: SensorProfile[FlowParams], st: SensorState, ts: int, v: fl
         tier, rule = 3, "water.flow.surge:t2"
     if st.run_t1 >= need:
         tier, rule = 3, "water.flow.surge:t1"
+    if tier == 0 and "water.flow.surge" in st.emitted:  # the step goes on: one burst stays one condition
+        tier, rule = 3, "water.flow.surge:held"
     report_rule(
         prof,
         st,
@@ -362,6 +383,43 @@ def _report_night(
     )
 
 
+# -- pump and valve state ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OperationParams(RuleParams):
+    """Pump or valve state: the change between two readings that counts as an operation."""
+
+    min_change: float
+
+
+def _operation_params(spec: SensorSpec, cfg: RulesConfig) -> OperationParams:
+    return OperationParams(min_change=threshold(spec, "operation_min_change", cfg.water.operation_min_change))
+
+
+def _operating_state(
+    prof: SensorProfile[OperationParams], st: SensorState, ts: int, v: float, out: list[Finding]
+) -> None:
+    before = st.last_value
+    if isnan(before) or abs(v - before) < prof.p.min_change:
+        return
+    spec = prof.spec
+    verb = "started" if v > before else "stopped"
+    if spec.kind is SensorKind.VALVE_STATE:
+        verb = "opened" if v > before else "closed"
+    evidence = f"{spec.kind.value} {before:g} → {v:g}: {verb} (an operation, not an incident)"
+    out.append(
+        Finding(spec.sensor_id, spec.asset_id, prof.group_key, AlertKind.PIPE_BURST, None, ts, v, 0.0, evidence,
+                OPERATION_RULE)
+    )  # fmt: skip
+
+
+def _state_quiet(prof: SensorProfile[OperationParams], st: SensorState, values: npt.NDArray[np.float64]) -> bool:
+    """No operation in ``values``: every reading within ``min_change`` of the last one before them."""
+    before = st.last_value
+    return not isnan(before) and bool(np.all(np.abs(values - before) < prof.p.min_change))
+
+
 # -- noise logger --------------------------------------------------------------------------------------
 
 
@@ -384,4 +442,6 @@ RULES: dict[SensorKind, KindRule[Any]] = {
     SensorKind.WATER_PRESSURE: KindRule(_water_pressure, _pressure_params),
     SensorKind.WATER_FLOW: KindRule(_water_flow, _flow_params, aux_size=6 + _NIGHTS),
     SensorKind.NOISE_LEVEL: KindRule(_noise, _noise_params, aux_size=6 + _NIGHTS),
+    SensorKind.PUMP_STATE: KindRule(_operating_state, _operation_params, quiet=_state_quiet),
+    SensorKind.VALVE_STATE: KindRule(_operating_state, _operation_params, quiet=_state_quiet),
 }

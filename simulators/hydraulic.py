@@ -16,7 +16,8 @@ scenario at a 300 s hydraulic, pattern and report step:
 
 Sensors: pressure loggers at a fixed third of the junctions (placement depends on the network only), flow
 meters at each source (reservoir outlet, pump, supply node) and each tank's pipe, tank levels, pump states,
-and the derived DMA consumption meter (sources − tank inflows) as a registry row with ``derived=``.
+valve states (valves, and pipes the model's controls open and close), and the derived DMA consumption meter
+(sources − tank inflows) as a registry row with ``derived=``.
 
 A simulation is cached under ``<LIFELINE_CACHE_DIR>/hydraulic`` keyed by network, seed, start and length,
 so the second build of a scenario is instant. Same seed, start and length → the same numbers.
@@ -49,7 +50,7 @@ __all__ = ["NETWORKS", "HydraulicRun", "Leak", "install", "model_path", "simulat
 #: network name → EPANET file shipped inside wntr
 NETWORKS = {"net3": "Net3.inp", "net1": "Net1.inp"}
 STEP_MS = 300_000
-_CACHE_VERSION = 4
+_CACHE_VERSION = 5
 _M_HEAD_TO_MPA = 0.00980665
 _CLASSES = 8
 OWNER = "hefei-water"
@@ -278,9 +279,16 @@ def _sensors(wn: wntr.network.WaterNetworkModel, network: str) -> tuple[list[str
         add(f"{prefix}-L-{tank}", SensorKind.TANK_LEVEL, tank)
     for pump in wn.pump_name_list:
         add(f"{prefix}-S-{pump}", SensorKind.PUMP_STATE, pump)
-    for valve in wn.valve_name_list:
+    for valve in [*wn.valve_name_list, *_controlled_pipes(wn)]:
         add(f"{prefix}-V-{valve}", SensorKind.VALVE_STATE, valve)
     return ids, kinds, elements
+
+
+def _controlled_pipes(wn: wntr.network.WaterNetworkModel) -> list[str]:
+    """Pipes the model's controls open and close (an isolation valve in practice, e.g. Net3's pipe 330)."""
+    pipes = set(wn.pipe_name_list)
+    found = {action.target()[0].name for _name, control in wn.controls() for action in control.actions()}
+    return sorted(found & pipes)
 
 
 def _source_links(wn: wntr.network.WaterNetworkModel) -> list[str]:
