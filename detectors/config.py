@@ -149,6 +149,11 @@ class WaterRules:
     mnf_creep: float = 0.15
     mnf_nights: int = 3
     mnf_baseline_min_nights: int = 3
+    #: a night must also be at least this much (m3/h) above the baseline: a near-zero baseline never flags
+    mnf_min_rise: float = 0.5
+    #: the slow night baseline (flow and noise) moves by 1/this of a normal night's difference, winsorised at the
+    #: flag bound: a leak already present in the recent nights cannot lift it by more than about 1 % a night
+    mnf_slow_nights: float = 14.0
     noise_leak_db: float = 6.0
     noise_baseline_min: int = 3
     #: a pump or valve state sensor (``pump_state`` / ``valve_state``, 1 = running or open) changing by at least

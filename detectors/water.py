@@ -15,9 +15,12 @@ Pressure logger (``water_pressure``, MPa): a *step* against the level of the las
 Inlet flow (``water_flow``): a step rise ≥20 % (``:t2``) / ≥50 % (``:t1``) over the mean of the last
 ``max(15 min, 1.5 intervals)``, for ``persistence`` reports (held at T3 like a pressure step until it settles);
 and night-minimum flow (02:00–04:00
-local) ≥15 % above the lower quartile of the previous unflagged nights on 3 consecutive nights → background
-leak T3 (a zero baseline never flags; a standing alert is refreshed through the night window, so it stays one
-alert until the night flow is back).
+local) ≥15 % (and ≥ ``mnf_min_rise``) above the baseline on 3 consecutive nights → background leak T3. The
+baseline is the lower of the lower quartile of the last 7 normal nights and a slow baseline that a normal night
+moves by at most the flag bound, 1/``mnf_slow_nights`` of it upwards: a leak already present in the recent nights
+and growing still stands out. A zero or near-zero baseline never flags. A standing alert is refreshed through the
+night window and holds through a night still more than half the bound above the baseline, so it stays one alert
+until a night is back to normal; leak nights (flagged or held) never enter the baseline.
 
 Pump and valve state (``pump_state`` / ``valve_state``): a change of at least ``operation_min_change`` between
 two readings is an operation, reported as the informational finding ``water.operation:state_change`` (no
@@ -26,7 +29,9 @@ operation, see :mod:`.alarms`). A flow meter at a tank (registry: the ``node=`` 
 of its group) has no surge and no night-flow rule: a tank filling or draining is neither a burst nor a leak.
 
 Noise logger (``noise_level``, dB): the night (02:00–04:00 local) minimum ≥ ``flag_rise_db`` (6 dB)
-above the median of the previous nights flags the night; 1 night → T3, ≥2 consecutive → T2.
+above the baseline (the lower of the median of the previous normal nights and the slow baseline; before the
+logger has a normal night of its own, the registry's ``night_db``, its quiet night level at commissioning)
+flags the night; 1 night → T3, ≥2 consecutive → T2; held like the night flow.
 """
 
 from __future__ import annotations
@@ -60,7 +65,10 @@ from .rulebase import (
 )
 from .state import SensorState
 
-__all__ = ["RULES", "TANK_METER", "FlowParams", "NoiseParams", "OperationParams", "PressureParams", "local_night"]
+__all__ = [
+    "RULES", "SLOW_BASELINE_SLOT", "TANK_METER", "FlowParams", "NightParams", "NoiseParams", "OperationParams",
+    "PressureParams", "local_night",
+]  # fmt: skip
 
 #: profile flag of a flow meter at a tank (set by the engine from the registry's network facts)
 TANK_METER = "tank_meter"
@@ -199,8 +207,24 @@ def _low_pressure(prof: SensorProfile[PressureParams], st: SensorState, ts: int,
 
 # -- inlet flow ----------------------------------------------------------------------------------------
 
-# aux slots after AUX_KIND: night id, night minimum, consecutive creep nights, ring position, nights seen, ring
+# aux slots after AUX_KIND: night id, night minimum, consecutive creep nights, ring position, nights seen, ring of
+# the last nights' minima, then the slow baseline (a slot older versions left unused: NaN in their snapshots)
 _F_NIGHT, _F_MIN, _F_CREEP, _F_POS, _F_SEEN, _F_RING = range(AUX_KIND, AUX_KIND + 6)
+_F_SLOW = _F_RING + _NIGHTS
+_NIGHT_SLOTS = 6 + _NIGHTS
+#: where a night rule keeps its slow baseline in the sensor's aux array (NaN in snapshots of older versions)
+SLOW_BASELINE_SLOT = _F_SLOW
+
+
+@dataclass(frozen=True, slots=True)
+class NightParams:
+    """A night-minimum rule: the rise that flags a night (a fraction when ``relative``, else in the unit), the
+    smallest absolute rise that counts (relative rules), and the registry's night reference (NaN: none)."""
+
+    rise: float
+    relative: bool
+    min_rise: float = 0.0
+    reference: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +233,7 @@ class FlowParams(StepParams):
 
     t2: float
     t1: float
-    mnf: float
+    night: NightParams
 
 
 def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> FlowParams:
@@ -217,7 +241,9 @@ def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> FlowParams:
     return FlowParams(
         t2=threshold(spec, "surge_t2", w.surge_t2),
         t1=threshold(spec, "surge_t1", w.surge_t1),
-        mnf=threshold(spec, "mnf_t3", w.mnf_creep),
+        night=NightParams(
+            threshold(spec, "mnf_t3", w.mnf_creep), True, min_rise=threshold(spec, "mnf_min_rise", w.mnf_min_rise)
+        ),
         lookback_ms=lookback_ms(spec, w.step_lookback_s),
         hold_ms=step_hold_ms(cfg),
     )
@@ -226,7 +252,7 @@ def _flow_params(spec: SensorSpec, cfg: RulesConfig) -> FlowParams:
 def _water_flow(prof: SensorProfile[FlowParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
     if TANK_METER in prof.flags:  # a tank fills and drains by design: no burst, no leak
         return
-    _night_minimum(prof, st, ts, v, out, "water.flow.mnf", prof.p.mnf, relative=True)
+    _night_minimum(prof, st, ts, v, out, "water.flow.mnf", prof.p.night)
     p = prof.p
     if isnan(st.step_level):
         lvl = st.level
@@ -280,67 +306,91 @@ def _night_minimum(
     v: float,
     out: list[Finding],
     family: str,
-    rise: float,
-    *,
-    relative: bool,
+    night: NightParams,
 ) -> None:
     """Track the minimum of each local night window; judge each night when it ends."""
     aux = st.aux
     if aux is None:
         return
     cfg = prof.config
-    night = local_night(ts, cfg.local_utc_offset_h, cfg.water.mnf_start_hour, cfg.water.mnf_end_hour)
+    day = local_night(ts, cfg.local_utc_offset_h, cfg.water.mnf_start_hour, cfg.water.mnf_end_hour)
     current = aux[_F_NIGHT]
-    if night >= 0:
+    if day >= 0:
         if family in st.emitted:  # a standing alert stays one alert through the night window
-            _report_night(prof, st, ts, v, out, family, relative=relative, baseline=math.nan, night_min=math.nan)
-        if current != night:
+            _report_night(prof, st, ts, v, out, family, relative=night.relative, baseline=math.nan, night_min=math.nan)
+        if current != day:
             if not isnan(current):
-                _judge_night(prof, st, ts, v, out, family, rise, relative=relative)
-            aux[_F_NIGHT], aux[_F_MIN] = night, v
+                _judge_night(prof, st, ts, v, out, family, night)
+            aux[_F_NIGHT], aux[_F_MIN] = day, v
         elif v < aux[_F_MIN]:
             aux[_F_MIN] = v
         return
     if not isnan(current):
-        _judge_night(prof, st, ts, v, out, family, rise, relative=relative)
+        _judge_night(prof, st, ts, v, out, family, night)
         aux[_F_NIGHT] = math.nan
     elif family in st.emitted:
-        _report_night(prof, st, ts, v, out, family, relative=relative, baseline=math.nan, night_min=math.nan)
+        _report_night(prof, st, ts, v, out, family, relative=night.relative, baseline=math.nan, night_min=math.nan)
 
 
 def _judge_night(
-    prof: SensorProfile[Any],
-    st: SensorState,
-    ts: int,
-    v: float,
-    out: list[Finding],
-    family: str,
-    rise: float,
-    *,
-    relative: bool,
+    prof: SensorProfile[Any], st: SensorState, ts: int, v: float, out: list[Finding], family: str, night: NightParams
 ) -> None:
+    """Judge the night that just ended against the robust baseline of the previous nights (or the registry's)."""
     aux = st.aux
     assert aux is not None
     night_min = float(aux[_F_MIN])
     seen = int(aux[_F_SEEN]) if aux[_F_SEEN] == aux[_F_SEEN] else 0
     ring = aux[_F_RING : _F_RING + _NIGHTS]
     previous = ring[np.isfinite(ring)]
-    # a low quantile, not the median: a leak creeping in below the threshold cannot lift its own baseline
-    quantile = _BASELINE_QUANTILE if relative else 0.5
-    baseline = float(np.quantile(previous, quantile)) if previous.size else math.nan
+    slow = float(aux[_F_SLOW])
+    rise, relative = night.rise, night.relative
     need = prof.config.water.mnf_baseline_min_nights if relative else 1
-    flagged = False
+    baseline = night.reference
     if previous.size >= need:
-        # a zero baseline never flags: "x % above nothing" is no evidence of a leak
-        flagged = baseline > 0.0 and night_min >= baseline * (1.0 + rise) if relative else night_min >= baseline + rise
-    creep = (int(aux[_F_CREEP]) if aux[_F_CREEP] == aux[_F_CREEP] else 0) + 1 if flagged else 0
-    aux[_F_CREEP] = creep
-    if not flagged:  # flagged nights do not enter the baseline, so a creeping leak cannot hide itself
+        # a low quantile of the recent nights, and the slow baseline that a leak cannot lift by more than about
+        # 1 % a night: a leak already present (and growing) in the recent nights still stands out
+        quantile = float(np.quantile(previous, _BASELINE_QUANTILE if relative else 0.5))
+        baseline = min(quantile, slow) if not isnan(slow) else quantile
+    flagged = held = False
+    if not isnan(baseline):
+        excess = night_min - baseline
+        if relative:  # a zero or near-zero baseline never flags: "x % above nothing" is no evidence of a leak
+            bound = max(rise * baseline, night.min_rise)
+            flagged = baseline > 0.0 and excess >= bound
+        else:
+            bound = rise
+            flagged = excess >= bound
+        # a standing leak holds through a night that is still more than half the bound above the baseline
+        standing = st.emitted.get(family, (0, 0, ""))[0] > 0
+        held = not flagged and standing and (baseline > 0.0 or not relative) and excess >= 0.5 * bound
+    creep = int(aux[_F_CREEP]) if aux[_F_CREEP] == aux[_F_CREEP] else 0
+    aux[_F_CREEP] = creep + 1 if flagged else creep if held else 0
+    if not (flagged or held):  # leak nights do not enter the baseline, so a creeping leak cannot hide itself
         pos = int(aux[_F_POS]) if aux[_F_POS] == aux[_F_POS] else 0
         ring[pos] = night_min
         aux[_F_POS] = (pos + 1) % _NIGHTS
+        if not isnan(slow):
+            aux[_F_SLOW] = _slow_baseline(slow, night_min, rise, relative, prof.config.water.mnf_slow_nights)
+        elif previous.size + 1 >= need:  # it starts from the recent nights' quantile, not from one night
+            filled = ring[np.isfinite(ring)]
+            aux[_F_SLOW] = float(np.quantile(filled, _BASELINE_QUANTILE if relative else 0.5))
     aux[_F_SEEN] = seen + 1
     _report_night(prof, st, ts, v, out, family, relative=relative, baseline=baseline, night_min=night_min)
+
+
+def _slow_baseline(slow: float, night_min: float, rise: float, relative: bool, nights: float) -> float:
+    """The slow baseline after one more normal night: the night's difference, winsorised at the flag bound,
+    weighted 1/``nights`` (a leak cannot lift it by more than bound/``nights`` a night; the recent nights' low
+    quantile, the other half of the baseline, follows a fall in demand). It starts from that quantile once the
+    rule has its baseline nights, so one unusually low first night does not set it.
+
+    >>> _slow_baseline(10.0, 20.0, 0.15, True, 14.0)  # +100 % counts as +15 %, over 14 nights
+    10.107142857142858
+    >>> _slow_baseline(10.0, 9.0, 0.15, True, 14.0)
+    9.928571428571429
+    """
+    bound = rise * abs(slow) if relative else rise
+    return slow + min(max(night_min - slow, -bound), bound) / nights
 
 
 def _report_night(
@@ -425,23 +475,25 @@ def _state_quiet(prof: SensorProfile[OperationParams], st: SensorState, values: 
 
 @dataclass(frozen=True, slots=True)
 class NoiseParams(RuleParams):
-    """Noise logger: the rise of the night minimum (dB) that flags a night."""
+    """Noise logger: the rise of the night minimum (dB) that flags a night, and the registry's quiet night level
+    (``night_db``, the baseline until the logger has a normal night of its own)."""
 
-    rise_db: float
+    night: NightParams
 
 
 def _noise_params(spec: SensorSpec, cfg: RulesConfig) -> NoiseParams:
-    return NoiseParams(rise_db=threshold(spec, "flag_rise_db", cfg.water.noise_leak_db))
+    rise = threshold(spec, "flag_rise_db", cfg.water.noise_leak_db)
+    return NoiseParams(NightParams(rise, False, reference=threshold(spec, "night_db", math.nan)))
 
 
 def _noise(prof: SensorProfile[NoiseParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
-    _night_minimum(prof, st, ts, v, out, "water.noise.leak", prof.p.rise_db, relative=False)
+    _night_minimum(prof, st, ts, v, out, "water.noise.leak", prof.p.night)
 
 
 RULES: dict[SensorKind, KindRule[Any]] = {
     SensorKind.WATER_PRESSURE: KindRule(_water_pressure, _pressure_params),
-    SensorKind.WATER_FLOW: KindRule(_water_flow, _flow_params, aux_size=6 + _NIGHTS),
-    SensorKind.NOISE_LEVEL: KindRule(_noise, _noise_params, aux_size=6 + _NIGHTS),
+    SensorKind.WATER_FLOW: KindRule(_water_flow, _flow_params, aux_size=_NIGHT_SLOTS),
+    SensorKind.NOISE_LEVEL: KindRule(_noise, _noise_params, aux_size=_NIGHT_SLOTS),
     SensorKind.PUMP_STATE: KindRule(_operating_state, _operation_params, quiet=_state_quiet),
     SensorKind.VALVE_STATE: KindRule(_operating_state, _operation_params, quiet=_state_quiet),
 }

@@ -9,6 +9,7 @@ look-alikes hydrant use (short flow spike, local dip) and pump switching (step a
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 
 from lifeline.models import AlertKind, Lifeline, SensorKind
@@ -64,10 +65,21 @@ class WaterNetwork:
         self.head_loss_mpa = rng.uniform(0.07, 0.14, n * k)
         self.logger_dma = np.repeat(np.arange(n), k)
         self.noise_base_db = rng.uniform(18.0, 30.0, n * m)
+        self._commission_noise_loggers()
         b.add_block("water.inlet_flow", self.inlet, SensorKind.WATER_FLOW, self.flow_values, 2)
         b.add_block("water.pressure", [s for row in self.loggers for s in row], SensorKind.WATER_PRESSURE,
                     self.pressure_values, 4)  # fmt: skip
         b.add_block("water.noise", [s for row in self.noise for s in row], SensorKind.NOISE_LEVEL, self.noise_values, 1)
+
+    def _commission_noise_loggers(self) -> None:
+        """Write each noise logger's quiet night level (``night_db``, noise-free) into the registry, as a utility
+        records it when the logger is installed: the leak rule's baseline until the logger has nights of its own."""
+        hours = np.arange(2 * 60, 4 * 60, 5, dtype=np.int64) * 60_000 - 8 * HOUR_MS  # 02:00–04:00 local
+        night = 8.0 * float(traffic_factor(hours).min())
+        for row, index in enumerate(s for dma in self.noise for s in dma):
+            spec = self.b.sensors[index]
+            levels = {**spec.thresholds, "night_db": round(float(self.noise_base_db[row]) + night, 1)}
+            self.b.sensors[index] = msgspec.structs.replace(spec, thresholds=levels)
 
     # ----------------------------------------------------------------- normal behaviour
 
