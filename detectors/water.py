@@ -16,11 +16,11 @@ Inlet flow (``water_flow``): a step rise ≥20 % (``:t2``) / ≥50 % (``:t1``) o
 ``max(15 min, 1.5 intervals)``, for ``persistence`` reports (held at T3 like a pressure step until it settles);
 and night-minimum flow (02:00–04:00
 local) ≥15 % (and ≥ ``mnf_min_rise``) above the baseline on 3 consecutive nights → background leak T3. The
-baseline is the lower of the lower quartile of the last 7 normal nights and a slow baseline that a normal night
-moves by at most the flag bound, 1/``mnf_slow_nights`` of it upwards: a leak already present in the recent nights
-and growing still stands out. A zero or near-zero baseline never flags. A standing alert is refreshed through the
-night window and holds through a night still more than half the bound above the baseline, so it stays one alert
-until a night is back to normal; leak nights (flagged or held) never enter the baseline.
+baseline is the lower of the lower quartile of the last 7 normal nights and a slow baseline that each normal
+night moves by 1/``mnf_slow_nights`` of its difference, winsorised at the flag bound: a leak already present in
+the recent nights and growing still stands out. A zero or near-zero baseline never flags. A standing alert is
+refreshed through the night window and holds through a night still more than half the bound above the baseline,
+so it stays one alert until a night is back to normal; leak nights (flagged or held) never enter the baseline.
 
 Pump and valve state (``pump_state`` / ``valve_state``): a change of at least ``operation_min_change`` between
 two readings is an operation, reported as the informational finding ``water.operation:state_change`` (no
