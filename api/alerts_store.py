@@ -50,7 +50,7 @@ def row_to_event(row: dict[str, Any]) -> AlertEvent:
         owner=row["owner"] or "", district=row["district"] or "", sensor_ids=parse_sensor_ids(row["sensor_ids"]),
         started_at=_ms(row["started_at"]), ts=_ms(row["ts"]), value=float(row["value"] or 0.0),
         score=float(row["score"] or 0.0), evidence=row["evidence"] or "", actor=row["actor"] or "",
-        comment=row["comment"] or "",
+        comment=row["comment"] or "", location=row.get("location") or "",
     )  # fmt: skip
 
 

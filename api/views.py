@@ -53,6 +53,7 @@ class AlertEventOut(BaseModel):
     evidence: str
     actor: str = ""
     comment: str = ""
+    location: str = Field(default="", description="where the leak most likely is (water incidents of a DMA)")
 
     @classmethod
     def of(cls, e: AlertEvent) -> AlertEventOut:
@@ -61,7 +62,7 @@ class AlertEventOut(BaseModel):
             alert_id=e.alert_id, event=e.event, tier=int(e.tier), lifeline=e.lifeline, kind=e.kind,
             asset_id=e.asset_id, owner=e.owner, district=e.district, sensor_ids=list(e.sensor_ids),
             started_at=ms_to_datetime(e.started_at), ts=ms_to_datetime(e.ts), value=e.value, score=e.score,
-            evidence=e.evidence, actor=e.actor, comment=e.comment,
+            evidence=e.evidence, actor=e.actor, comment=e.comment, location=e.location,
         )  # fmt: skip
 
 
@@ -83,6 +84,7 @@ class AlertOut(BaseModel):
     value: float
     score: float
     evidence: str
+    location: str = Field(default="", description="where the leak most likely is (water incidents of a DMA)")
     acknowledged_by: str = ""
     acknowledged_at: datetime | None = None
 
@@ -94,7 +96,7 @@ class AlertOut(BaseModel):
             alert_id=e.alert_id, status=s.status, tier=int(e.tier), lifeline=e.lifeline, kind=e.kind,
             asset_id=e.asset_id, owner=e.owner, district=e.district, sensor_ids=list(e.sensor_ids),
             started_at=ms_to_datetime(e.started_at), last_event=e.event, last_event_at=ms_to_datetime(e.ts),
-            value=e.value, score=e.score, evidence=e.evidence, acknowledged_by=s.acknowledged_by,
+            value=e.value, score=e.score, evidence=e.evidence, location=e.location, acknowledged_by=s.acknowledged_by,
             acknowledged_at=None if s.acknowledged_at is None else ms_to_datetime(s.acknowledged_at),
         )  # fmt: skip
 
@@ -123,7 +125,7 @@ class AlertOut(BaseModel):
             alert_id=e.alert_id, status=status, tier=int(e.tier), lifeline=e.lifeline, kind=e.kind,
             asset_id=e.asset_id, owner=e.owner, district=e.district, sensor_ids=list(e.sensor_ids),
             started_at=ms_to_datetime(e.started_at), last_event=e.event, last_event_at=ms_to_datetime(e.ts),
-            value=e.value, score=e.score, evidence=e.evidence,
+            value=e.value, score=e.score, evidence=e.evidence, location=e.location,
             acknowledged_by=e.actor if e.event is AlertEventType.ACKNOWLEDGED else "",
             acknowledged_at=ms_to_datetime(e.ts) if e.event is AlertEventType.ACKNOWLEDGED else None,
         )  # fmt: skip

@@ -72,7 +72,8 @@ def write_alert_event(sender: Sender, table: str, event: AlertEvent) -> None:
                  "district": event.district},
         columns={"tier": int(event.tier), "sensor_ids": ",".join(event.sensor_ids),
                  "started_at": TimestampNanos(event.started_at * 1_000_000), "value": event.value,
-                 "score": event.score, "evidence": event.evidence, "actor": event.actor, "comment": event.comment},
+                 "score": event.score, "evidence": event.evidence, "actor": event.actor, "comment": event.comment,
+                 "location": event.location},
         at=TimestampNanos(event.ts * 1_000_000),
     )  # fmt: skip
 

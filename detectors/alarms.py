@@ -18,7 +18,7 @@ Alert ids are deterministic: ``sha1("asset|kind|started_at")`` shortened.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,15 +63,24 @@ def alert_id(asset_id: str, kind: AlertKind, started_at: int, length: int = 16) 
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:length]
 
 
+#: (group id, alert kind, the alert's contributions) → where the incident most likely is ("" when unknown)
+Locate = Callable[[str, AlertKind, Sequence[Contribution]], str]
+
+
+def _nowhere(group_id: str, kind: AlertKind, contribs: Sequence[Contribution]) -> str:
+    return ""
+
+
 @dataclass(frozen=True, slots=True)
 class GroupContext:
-    """What the alarm logic needs to know about sensors: their spec and quiet period, and how many
-    load sensors a group has (for bridge overload corroboration)."""
+    """What the alarm logic needs to know about sensors: their spec and quiet period, how many load sensors a
+    group has (for bridge overload corroboration), and where a group's incident is (``locate``)."""
 
     config: RulesConfig
     spec_of: Callable[[str], SensorSpec | None]
     quiet_ms_of: Callable[[str], int]
     load_sensors_of: Callable[[str], int]
+    locate: Locate = _nowhere
 
 
 def _finding_key(f: Finding) -> tuple[Any, ...]:
@@ -114,13 +123,17 @@ class _Run:
             self.gs.contributions.pop(ckey, None)
             return
         previous = self.gs.contributions.get(ckey)
-        if previous is not None:  # the same step goes on: it keeps its attribution
-            operation = previous.operation
+        change, location = f.change, f.location
+        if previous is not None:  # the same step goes on: it keeps its attribution, and its change and location
+            operation = previous.operation  # when a refresh does not restate them
+            change = change if change is not None else previous.change
+            location = location or previous.location
         else:
             operation = attributed_to_operation(family, f.ts, self.gs.last_operation_ts, self.ctx.config)
         self.gs.contributions[ckey] = Contribution(
-            f.sensor_id, f.asset_id, f.kind, f.tier, f.ts, f.value, f.score, f.evidence, f.rule, operation
-        )
+            f.sensor_id, f.asset_id, f.kind, f.tier, f.ts, f.value, f.score, f.evidence, f.rule, operation,
+            change=change, location=location,
+        )  # fmt: skip
         if operation:
             return
         record = self.gs.alerts.get(_alert_key(f, self.gs.group_id, f.asset_id))
@@ -201,6 +214,11 @@ class _Run:
         if self.raised:
             record.evidence += f" | +1 tier: anomaly evidence on {self.raised} sensors of the group corroborates"
         record.quiet_ms = max(record.quiet_ms, *(self.ctx.quiet_ms_of(c.sensor_id) for c in contribs))
+        # a detector that locates on its own says where; else the group's locator (a fuller picture keeps the last)
+        location = next((c.location for c in ordered if c.location), "")
+        if not location:
+            location = self.ctx.locate(self.gs.group_id, record.kind, contribs)
+        record.location = location or record.location
 
     def reconcile(self, now: int) -> None:
         self.now = max(self.now, now)

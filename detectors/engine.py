@@ -37,6 +37,7 @@ from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .faults import DRIFT, check_drift, check_reading, check_silence, end_silence
 from .group_model import GroupModels
+from .leak_location import GroupLocator
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
 from .results import Finding, SensorResult, WindowStats
 from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, RuleParams, SensorProfile
@@ -77,7 +78,11 @@ class Detectors:
             for spec in registry.values()
             if spec.kind is SensorKind.TANK_LEVEL and spec.network
         }
-        self._context = GroupContext(self.config, self._spec_or_none, self._quiet_ms, self._load_sensors_of)
+        #: where a DMA's burst or leak most likely is (each group's sensitivity model is built at its first incident)
+        self.locator = GroupLocator(registry)
+        self._context = GroupContext(
+            self.config, self._spec_or_none, self._quiet_ms, self._load_sensors_of, self.locator
+        )
         #: the multivariate model of every multi-sensor group (docs/domain.md#group-anomaly-model)
         self.group_models = GroupModels(registry, self.config, {s: self.group_of(s) for s in registry})
 

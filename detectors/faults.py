@@ -58,11 +58,12 @@ STATE_KINDS = frozenset({SensorKind.PUMP_STATE, SensorKind.VALVE_STATE})
 
 def report_rule(
     prof: SensorProfile[Any], st: SensorState, family: str, tier: int, kind: AlertKind, rule: str, ts: int,
-    value: float, score: float, evidence: Callable[[], str], out: list[Finding],
+    value: float, score: float, evidence: Callable[[], str], out: list[Finding], change: float | None = None,
 ) -> None:  # fmt: skip
     """The common tail of a graded rule: a blocking fault (stuck, saturated, drifting, offset) holds the
     condition at "none", so a faulty sensor cannot raise or escalate an incident; then :func:`report`."""
-    report(prof, st, family, 0 if st.faults & BLOCKING else tier, kind, rule, ts, value, score, evidence, out)
+    tier = 0 if st.faults & BLOCKING else tier
+    report(prof, st, family, tier, kind, rule, ts, value, score, evidence, out, change)
 
 
 def _set(

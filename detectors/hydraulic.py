@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from lifeline.models import AlertKind, Tier
 
-from .localisation import Candidate, SensitivityModel, moved_most, rank_nodes
+from .localisation import Candidate, SensitivityModel, moved_most, nodes_text, rank_nodes
 from .results import Finding
 
 __all__ = ["DmaLeakDetector", "LeakConfig", "Located"]
@@ -138,6 +138,7 @@ class DmaLeakDetector:
         self._clean_nights = 0
         self._standing = False
         self._standing_text = ""
+        self._standing_location = ""
         self._last_states: Floats | None = None
         self._scale_at = -1
         self._scale = float("nan")
@@ -250,13 +251,15 @@ class DmaLeakDetector:
         if change is not None and quiet_states:
             drops = int(np.sum(change / self._pressure_scale(k) <= -2.5))
         self._burst = _Burst(ts, before, recent - before)
-        where = self._locate(ts, AlertKind.PIPE_BURST, change if change is not None else np.zeros(0))
+        where, location = self._locate(ts, AlertKind.PIPE_BURST, change if change is not None else np.zeros(0))
         text = (
             f"DMA consumption {recent - before:+.1f} m3/h over the {ref * 5} min before the last {w * 5} min "
             f"(z {z:.1f}, robust sigma {scale:.2f} m3/h); pressure z {z_p:.1f}, {drops} logger(s) fell ≥2.5 sigma; "
             f"{where}"
         )
-        self._emit(out, AlertKind.PIPE_BURST, Tier.T2, ts, recent - before, min(1.0, z / 10), text, "water.dma.burst")
+        self._emit(
+            out, AlertKind.PIPE_BURST, Tier.T2, ts, recent - before, min(1.0, z / 10), text, "water.dma.burst", location
+        )
 
     def _hold_burst(self, k: int, ts: int, recent: float, out: list[Finding]) -> None:
         burst = self._burst
@@ -355,7 +358,7 @@ class DmaLeakDetector:
         if self._standing:
             self._h.clean[k] = False
             self._emit(out, AlertKind.BACKGROUND_LEAK, Tier.T3, ts, consumption, 0.5, self._standing_text,
-                       "water.dma.night_flow")  # fmt: skip
+                       "water.dma.night_flow", self._standing_location)  # fmt: skip
 
     def _judge_night(self, ts: int, out: list[Finding]) -> None:
         cfg = self.cfg
@@ -380,7 +383,7 @@ class DmaLeakDetector:
             self._night_res_base.append(pressure)
         if not self._standing and self._flagged_nights >= cfg.night_open:
             base = np.median(self._night_res_base[-cfg.night_days :], axis=0) if self._night_res_base else pressure
-            where = self._locate(ts, AlertKind.BACKGROUND_LEAK, pressure - base)
+            where, self._standing_location = self._locate(ts, AlertKind.BACKGROUND_LEAK, pressure - base)
             self._standing = True
             self._standing_text = (
                 f"night flow {mean:.1f} m3/h, {excess:+.1f} m3/h over the baseline {baseline:.1f} m3/h "
@@ -393,7 +396,8 @@ class DmaLeakDetector:
 
     # -- location and output -------------------------------------------------------------------
 
-    def _locate(self, ts: int, kind: AlertKind, change_m: Floats) -> str:
+    def _locate(self, ts: int, kind: AlertKind, change_m: Floats) -> tuple[str, str]:
+        """Where the leak is: the words for the evidence, and the short ``location`` of the alert."""
         model = self.sensitivity
         candidates: list[Candidate] = []
         moved: list[tuple[str, float]] = []
@@ -408,13 +412,15 @@ class DmaLeakDetector:
                 logger, metres = model.nearest_logger(c.node)
                 parts.append(f"node {c.node} (fit {c.fit:.2f}, ~{c.size_m3h:.1f} m3/h, {metres:.0f} m from logger "
                              f"node {logger})")  # fmt: skip
-            return "likely location: " + "; ".join(parts)
+            return "likely location: " + "; ".join(parts), nodes_text(model, candidates)
         if moved:
-            return "moved most: " + ", ".join(f"{s} ({z:+.1f} sigma)" for s, z in moved)
-        return "no location (no pressure loggers)"
+            named = ", ".join(f"{s} {z:+.1f} sigma" for s, z in moved)
+            return "moved most: " + ", ".join(f"{s} ({z:+.1f} sigma)" for s, z in moved), f"sensors: {named}"
+        return "no location (no pressure loggers)", ""
 
     def _emit(
         self, out: list[Finding], kind: AlertKind, tier: Tier | None, ts: int, value: float, score: float, text: str,
-        rule: str,
+        rule: str, location: str = "",
     ) -> None:  # fmt: skip
-        out.append(Finding(self.meter_id, self.group_id, self.group_id, kind, tier, ts, value, score, text, rule))
+        out.append(Finding(self.meter_id, self.group_id, self.group_id, kind, tier, ts, value, score, text, rule,
+                           location=location))  # fmt: skip

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Candidate", "SensitivityModel", "moved_most", "rank_nodes"]
+__all__ = ["Candidate", "SensitivityModel", "moved_most", "nodes_text", "rank_nodes"]
 
 Floats = npt.NDArray[np.float64]
 
@@ -77,6 +77,25 @@ def rank_nodes(model: SensitivityModel, residual_change_m: Floats, top: int = 3)
 
 
 def moved_most(sensor_ids: list[str], change_sigmas: Floats, top: int = 3) -> list[tuple[str, float]]:
-    """Without a model: the sensors whose change (in units of their own noise) was largest."""
+    """Without a model: the sensors whose change was largest in size (in units of their own noise, or in one
+    physical unit shared by all of them, such as metres of head), largest first."""
     order = np.argsort(-np.abs(change_sigmas), kind="stable")[:top]
     return [(sensor_ids[i], float(change_sigmas[i])) for i in order.tolist()]
+
+
+def nodes_text(model: SensitivityModel, candidates: list[Candidate]) -> str:
+    """``nodes: J-123 (0 m), J-98 (240 m)``: the ranked nodes, each with its pipe distance to the first.
+
+    >>> apart = np.array([[0.0, 240.4], [240.4, 0.0]])
+    >>> model = SensitivityModel(["A", "B"], ["A"], np.zeros((1, 2)), np.zeros(1), apart)
+    >>> nodes_text(model, [Candidate("A", 0.9, 5.0), Candidate("B", 0.7, 4.0)])
+    'nodes: A (0 m), B (240 m)'
+    """
+    if not candidates:
+        return ""
+    top = candidates[0].node
+    parts = []
+    for c in candidates:
+        metres = model.distance(top, c.node)
+        parts.append(f"{c.node} ({metres:.0f} m)" if np.isfinite(metres) else f"{c.node} (not connected)")
+    return "nodes: " + ", ".join(parts)

@@ -35,6 +35,10 @@ class Finding(msgspec.Struct, frozen=True):
     ``tier`` is the tier the sensor-level rule suggests (``None`` means the condition has ended,
     letting the alarm clear). ``score`` is in [0, 1]. ``evidence`` says in words which rule fired
     on which numbers; ``rule`` is a stable rule identifier (e.g. ``gas.lel.t1_upper_alarm``).
+
+    ``change`` is how far the sensor moved against the level the rule compares with (its pre-event level or
+    baseline, in the sensor's unit; ``None`` when the rule has none): the group stage names the sensors that moved
+    most from it. ``location`` is where a detector that locates on its own says the incident is (else empty).
     """
 
     sensor_id: str
@@ -47,6 +51,8 @@ class Finding(msgspec.Struct, frozen=True):
     score: float
     evidence: str
     rule: str
+    change: float | None = None
+    location: str = ""
 
 
 class SensorResult(msgspec.Struct, frozen=True):

@@ -181,11 +181,13 @@ def report(
     score: float,
     evidence: Callable[[], str],
     out: list[Finding],
+    change: float | None = None,
 ) -> None:
     """Emit a finding for a condition ``family`` when it starts, changes tier or rule, ends
     (``tier`` 0 → a finding with ``tier=None``), or has not been reported for ``refresh_ms``.
 
-    ``evidence`` is only called when a finding is emitted (no string work on the quiet path).
+    ``evidence`` is only called when a finding is emitted (no string work on the quiet path); ``change`` is the
+    sensor's move against the rule's reference level (:attr:`Finding.change`).
     """
     previous = st.emitted.get(family)
     spec = prof.spec
@@ -223,5 +225,6 @@ def report(
             min(1.0, max(0.0, score)),
             evidence(),
             rule,
+            change,
         )
     )

@@ -253,6 +253,10 @@ class Contribution:
     rule: str
     #: the step behind it first reached a tier just after a pump or valve operation: it supports no incident
     operation: bool = False
+    #: the sensor's move against the rule's reference level (:attr:`Finding.change`; ``None``: none known)
+    change: float | None = None
+    #: where the finding's own detector says the incident is (:attr:`Finding.location`)
+    location: str = ""
 
     def __setstate__(self, state: Any) -> None:
         _restore(self, state)
@@ -280,6 +284,8 @@ class AlertRecord:
     lower_since: int = -1
     acknowledged: bool = False
     resolved: bool = False
+    #: where the leak most likely is (water incidents of a DMA; :attr:`AlertEvent.location`)
+    location: str = ""
 
     def event(self, event: AlertEventType, ts: int, *, actor: str = "", comment: str = "") -> AlertEvent:
         """An :class:`AlertEvent` describing this alert as it is now."""
@@ -300,6 +306,7 @@ class AlertRecord:
             evidence=self.evidence,
             actor=actor,
             comment=comment,
+            location=self.location,
         )
 
 

@@ -163,6 +163,7 @@ def _water_pressure(
     if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
         tier, rule = 3, "water.pressure.drop:identical_readings_capped"
     since = st.step_ts
+    change = _since_step(st, v) - ref if tier else None
     report_rule(
         prof,
         st,
@@ -179,7 +180,15 @@ def _water_pressure(
             f"drop ≥{p.drop:g} MPa/{p.drop_frac:.0%}, sustained ≥{p.sustain_ms / 60000:g} min)"
         ),
         out,
+        change,
     )
+
+
+def _since_step(st: SensorState, v: float) -> float:
+    """The mean of the readings since the step began (those still in the ring, and ``v``): the logger's level now."""
+    times, values = st.recent()
+    after = values[(times >= st.step_ts) & np.isfinite(values)]
+    return (float(after.sum()) + v) / (after.size + 1)
 
 
 def _low_pressure(prof: SensorProfile[PressureParams], st: SensorState, ts: int, v: float, out: list[Finding]) -> None:
@@ -430,6 +439,7 @@ def _report_night(
             else f"{creep} consecutive flagged night(s) (standing)"
         ),
         out,
+        None if isnan(night_min - baseline) else night_min - baseline,  # standing: the group keeps the night's
     )
 
 

@@ -92,6 +92,7 @@ ALERT_EVENTS = Table(
         ("actor", "VARCHAR"),
         ("comment", "VARCHAR"),
         ("ts", "TIMESTAMP"),
+        ("location", "VARCHAR"),  # added later: last, where ALTER TABLE puts it on an older table
     ),
     timestamp="ts",
     dedup_keys=("ts", "alert_id", "event"),

@@ -17,6 +17,7 @@ EVENT = AlertEvent(
     kind=AlertKind.PIPE_BURST, asset_id="DMA-0001", owner="hefei-water", district="baohe",
     sensor_ids=("W-1-P", "W-2-P"), started_at=1_767_225_600_123, ts=1_767_225_900_456, value=0.21, score=0.93,
     evidence="一级 from 2 sensor(s): drop 0.12 MPa", actor="", comment="",
+    location="nodes: J-123 (0 m), J-98 (240 m); sensors: W-1-P -12.2 m, W-2-P -6.1 m",
 )  # fmt: skip
 
 

@@ -87,3 +87,20 @@ def test_alert_event_round_trip_and_dedup_key() -> None:
     assert again.dedup_key == ("a1", "opened", 2000)
     with pytest.raises(AttributeError):
         again.tier = Tier.T3  # type: ignore[misc]
+
+
+def test_an_alert_event_from_before_the_location_field_decodes_and_a_located_one_round_trips() -> None:
+    older = (
+        b'{"alert_id":"a2","event":"opened","tier":2,"lifeline":"water","kind":"pipe_burst","asset_id":"DMA-1",'
+        b'"owner":"hefei-water","district":"shushan","sensor_ids":["P-12"],"started_at":1000,"ts":2000,'
+        b'"value":0.28,"score":0.7,"evidence":"drop 0.12 MPa","actor":"","comment":""}'
+    )
+    event = decode_alert_event(older)
+    assert event.location == ""
+    located = AlertEvent(
+        alert_id="a2", event=AlertEventType.OPENED, tier=Tier.T2, lifeline=Lifeline.WATER,
+        kind=AlertKind.PIPE_BURST, asset_id="DMA-1", owner="hefei-water", district="shushan",
+        sensor_ids=("P-12",), started_at=1000, ts=2000, value=0.28, score=0.7, evidence="drop 0.12 MPa",
+        location="nodes: J-123 (0 m), J-98 (240 m); sensors: P-12 -12.2 m",
+    )  # fmt: skip
+    assert decode_alert_event(encode(located)) == located

@@ -419,6 +419,7 @@ async function showDetail(alertId) {
       el("dt", {}, t("started")), el("dd", {}, fmtTime(Date.parse(a.started_at))),
       el("dt", {}, t("updated")), el("dd", {}, fmtTime(Date.parse(a.last_event_at))),
       el("dt", {}, t("value")), el("dd", {}, `${a.value} (score ${a.score})`),
+      ...(a.location ? [el("dt", {}, t("location")), el("dd", {id: "location"}, a.location)] : []),
       el("dt", {}, "ID"), el("dd", {}, a.alert_id)),
     el("h3", {}, t("evidence")), el("p", {id: "evidence"}, a.evidence),
     el("div", {class: "actions"}, comment, el("div", {class: "row"}, ackButton, resolveButton, override,

@@ -11,8 +11,9 @@ from lifeline.detectors.results import WindowStats
 from lifeline.flows import metrics, sinks
 from lifeline.flows.sinks import QuestDBBatch, QuestDBSink
 from lifeline.flows.validate import SensorIndex
-from lifeline.models import SensorKind, SensorSpec
+from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, SensorKind, SensorSpec, Tier
 from lifeline.registry import Registry
+from lifeline.schema import ALERT_EVENTS
 
 REGISTRY = Registry([SensorSpec("P-1", SensorKind.WATER_PRESSURE, "DMA-1", "water", "d1", 31.8, 117.2)])
 
@@ -88,3 +89,31 @@ def test_questdb_down_backs_off_and_loses_nothing(monkeypatch: pytest.MonkeyPatc
     assert metrics.QUESTDB_FLUSH_FAILURES._value.get() - failures_before == 3
     assert world["slept"] == [0.2, 0.4, 0.8], "exponential back-off between attempts"
     assert world["connects"] == 2, "a fresh connection after the failed flush, then kept"
+
+
+def test_an_alert_row_carries_every_alert_events_column_with_the_location(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+
+    class Recorder(FakeSender):
+        def row(self, table: str, *, symbols: dict[str, Any], columns: dict[str, Any], at: Any) -> None:
+            rows.append((table, symbols, columns))
+
+    class Factory:
+        @staticmethod
+        def from_conf(conf: str) -> FakeSender:
+            return Recorder({"refuse_connects": 0, "connects": 0, "failing_flushes": 0, "stored": []})
+
+    monkeypatch.setattr(sinks, "Sender", Factory)
+    where = "sensors: P-1 -12.2 m"
+    event = AlertEvent(
+        alert_id="loc-1", event=AlertEventType.OPENED, tier=Tier.T2, lifeline=Lifeline.WATER,
+        kind=AlertKind.PIPE_BURST, asset_id="DMA-1", owner="water", district="d1", sensor_ids=("P-1",),
+        started_at=1_000, ts=2_000, value=0.28, score=0.7, evidence="drop", location=where,
+    )  # fmt: skip
+    part = QuestDBSink("http::addr=127.0.0.1:9;", SensorIndex(REGISTRY)).build_part("questdb", "questdb", None)
+    part.write_batch([QuestDBBatch(alerts=[event])])
+    part.close()
+    [(table, symbols, columns)] = rows
+    assert table == "alert_events"
+    assert columns["location"] == where
+    assert {*symbols, *columns, "ts"} == set(ALERT_EVENTS.column_names), "every column of the table is written"
