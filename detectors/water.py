@@ -439,7 +439,7 @@ def _report_night(
             else f"{creep} consecutive flagged night(s) (standing)"
         ),
         out,
-        None if isnan(night_min - baseline) else night_min - baseline,  # standing: the group keeps the night's
+        None if isnan(night_min - baseline) else night_min - baseline,  # none while standing: the group keeps it
     )
 
 
