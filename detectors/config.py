@@ -363,6 +363,11 @@ class AnomalyRules:
     min_abs_std: float = 1e-6
     #: range novelty: an excess of novelty_scale × learned range scores ≈ 0.63
     novelty_scale: float = 0.05
+    #: bound of range novelty by the record probability of a range learned from n windows: the excess of a
+    #: record decays as exp(-novelty_record_decay · ln n · excess / range); 0 turns the bound off
+    novelty_record_decay: float = 4.0
+    #: ... and it loosens in proportion to n beyond this many windows (a mature range bounds less)
+    novelty_record_mature: int = 350
     #: windows in the short-term mean of raw scores, and the EW weight of its long-term distribution
     short_window: int = 10
     long_alpha: float = 0.01

@@ -49,3 +49,24 @@ def test_an_excursion_far_beyond_a_young_range_is_still_an_anomaly_and_reads_as_
     assert verdict is not None and verdict.is_anomaly and verdict.view == "novelty"
     text = evidence_text(verdict, "MPa")
     assert text.startswith(f"window mean {drop:.4g} MPa below the learned range {lo:.4g}..{hi:.4g} MPa (range novelty")
+
+
+def _verdict_after(days: int, excess_of_range: float, rules: AnomalyRules) -> bool:
+    rng = np.random.default_rng(11)
+    model = new_baseline(config=rules, window_s=WINDOW_S)
+    values = 5.0 + rng.normal(0.0, 0.1, days * PER_DAY)
+    for i, v in enumerate(values):
+        model.score_window(_window(i, float(v)))
+        model.learn_window(_window(i, float(v)))
+    lo, hi = float(values.min()), float(values.max())
+    verdict = model.score_window(_window(days * PER_DAY, hi + excess_of_range * (hi - lo)))
+    return verdict is not None and verdict.is_anomaly
+
+
+def test_the_bound_fades_on_a_mature_range() -> None:
+    """After 12 days (1,728 windows, beyond ``novelty_record_mature``) a record 6 % of the range beyond it counts,
+    as it did before the bound; a bound that never loosens (4 ln n at every n) would still ask for ~10 %."""
+    assert _verdict_after(12, 0.06, RULES)
+    never_loosens = AnomalyRules(utc_offset_h=0.0, novelty_record_mature=10**9)
+    assert not _verdict_after(12, 0.06, never_loosens)
+    assert _verdict_after(12, 0.06, AnomalyRules(utc_offset_h=0.0, novelty_record_decay=0.0))
