@@ -67,7 +67,7 @@ def api_token(
     \b
     JWT (needs LIFELINE_API_JWT_SECRET, the same the server uses):
       lifeline api token --role owner --owner hefei-gas --ttl-hours 8
-    API key (prints the key once and the [[token]] entry to append to LIFELINE_API_TOKENS_PATH):
+    API key (prints the key once and the \\[\\[token]] entry to append to LIFELINE_API_TOKENS_PATH):
       lifeline api token --kind key --role operator --name duty-desk-1
     Use it as: curl -H "Authorization: Bearer <token>" http://127.0.0.1:8080/alerts/active
     """

@@ -18,7 +18,7 @@ _HELP = (
     "before it is learned) and writes timestamp,value,score,tier. Each row is one window of one value; the "
     "window length is the median spacing of the timestamps. score is the anomaly score in [0, 1]; tier is 3 "
     "(an anomaly, as in the live flow) where the calibrated threshold (the product's target false-alarm rate "
-    "per sensor-day) is crossed, empty otherwise. The defaults are the product's settings: the [rules.anomaly] "
+    "per sensor-day) is crossed, empty otherwise. The defaults are the product's settings: the \\[rules.anomaly] "
     "table of the configuration file, else the documented defaults.\n\n"
     "Several --value-column names (comma-separated) are scored as one asset: one baseline per column and a "
     "combined score (sum of the columns' squared z); the output then has one column per value.\n\n"

@@ -129,7 +129,7 @@ def config_show(
     """List every setting with its value and where it came from (default, file or env).
 
     The file is LIFELINE_CONFIG, else ./lifeline.toml: top-level keys for the core settings, tables
-    [api], [notify] and [rules] for the API, the notifier and the detector rules. Secrets are masked.
+    \\[api], \\[notify] and \\[rules] for the API, the notifier and the detector rules. Secrets are masked.
 
     Examples:
 

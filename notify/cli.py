@@ -26,7 +26,7 @@ def notify(
     Tier 3: collected into a digest sent every digest_interval_s.
     Channels: signed webhooks (X-Lifeline-Signature: HMAC-SHA256), e-mail (SMTP), DingTalk / WeCom /
     Feishu group robots (markdown cards, signed where the platform signs), SMS through an HTTP gateway.
-    Per contact: language (zh/en) and quiet hours for tier 3. [daily_digest]: each owner's day at 08:00.
+    Per contact: language (zh/en) and quiet hours for tier 3. \\[daily_digest]: each owner's day at 08:00.
     Every delivery is logged in the QuestDB notifications table; a notice is sent once per
     (alert, event, contact), also when alerts are replayed. See notify/routes.example.toml.
     """

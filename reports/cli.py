@@ -21,7 +21,7 @@ def report(
     weekly: Annotated[bool, typer.Option(help="scheduled mode: one report per bridge for the last full week")] = False,
     week_of: Annotated[str | None, typer.Option(help="with --weekly: the week containing this day instead")] = None,
     routes: Annotated[
-        Path | None, typer.Option(help="with --weekly: notify each owner ([daily_digest] owners)")
+        Path | None, typer.Option(help="with --weekly: notify each owner (\\[daily_digest] owners)")
     ] = None,
     link_base: Annotated[str, typer.Option(help="with --routes: URL prefix under which the folder is served")] = "",
 ) -> None:

@@ -3,6 +3,7 @@
 import doctest
 import importlib
 import pkgutil
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -58,3 +59,25 @@ def test_registry_check_reports_problems_with_exit_code(tmp_path: object) -> Non
     result = CliRunner().invoke(app, ["registry", "check", str(bad)])
     assert result.exit_code != 0
     assert "unknown kind" in str(result.exception)
+
+
+_UNESCAPED_TAG = re.compile(r"(?<!\\)\[\[?[a-z_][a-z_.]*\]")
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "lifeline")
+def test_help_text_names_config_tables_visibly(path: list[str]) -> None:
+    """``--help`` is rendered as rich markup, where ``[notify]`` is a style tag and vanishes; config tables named in
+    a help text must be escaped (``\\[notify]``) so the operator sees them."""
+    import typer.main
+
+    command: object = typer.main.get_command(app)
+    for name in path:
+        command = getattr(command, "commands", {})[name]
+    params = getattr(command, "params", [])
+    texts = [getattr(command, "help", None) or "", *(getattr(p, "help", None) or "" for p in params)]
+    hidden = [m.group(0) for text in texts for m in _UNESCAPED_TAG.finditer(text)]
+    assert hidden == [], f"{' '.join(path)}: escape {hidden} in its help"
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+    for text in texts:
+        for escaped in re.findall(r"\\(\[\\?\[?[a-z_][a-z_.]*\]\]?)", text):
+            assert escaped.replace("\\", "") in result.output
