@@ -116,3 +116,18 @@ def test_a_model_that_cannot_be_built_leaves_the_sensors() -> None:
 
     locate = GroupLocator(Registry(specs), broken)
     assert locate(DMA, AlertKind.PIPE_BURST, [_contribution("P-A", -0.05)]) == "sensors: P-A -5.1 m"
+
+
+def test_the_registry_model_is_built_with_epanet_once_and_cached_beside_the_model_file(tmp_path: Path) -> None:
+    import shutil
+
+    import wntr
+
+    shutil.copyfile(Path(wntr.__file__).parent / "library" / "networks" / "Net1.inp", tmp_path / "net1.inp")
+    specs = [_spec(f"P-{n}", SensorKind.WATER_PRESSURE, f"node={n};model=net1.inp") for n in ("10", "12", "22", "31")]
+    locate = GroupLocator(Registry(specs, source=str(tmp_path / "registry.csv")))
+    where = locate(DMA, AlertKind.PIPE_BURST, [_contribution("P-22", -0.03), _contribution("P-12", -0.01)])
+    nodes, sensors = where.split("; ")
+    assert re.fullmatch(r"nodes: \S+ \(0 m\), \S+ \(\d+ m\), \S+ \(\d+ m\)", nodes), where
+    assert sensors == "sensors: P-22 -3.1 m, P-12 -1.0 m"
+    assert len(list(tmp_path.glob("sensitivity-*.npz"))) == 1, "cached beside the model for the next start"
