@@ -22,15 +22,21 @@ def test_a_cluster_whose_process_fails_once_is_restarted_whole_and_ends_with_0(t
     starts = tmp_path / "starts"
 
     def command(index: int, addresses: str) -> list[str]:
-        # process 1 fails on the first start; every start of every process is counted
+        # process 1 fails on the first start, once process 0 of the same start has counted itself (under load,
+        # process 0 could otherwise be stopped before its interpreter got that far); every start is counted
         return _python(f"""
             import sys
+            import time
             from pathlib import Path
             log = Path({str(starts)!r})
             with log.open("a") as f:
                 f.write("{index} {addresses}\\n")
             first = sum(1 for line in log.read_text().splitlines() if line.startswith("{index} ")) == 1
-            sys.exit(3 if {index} == 1 and first else 0)
+            if {index} == 1 and first:
+                deadline = time.monotonic() + 30
+                while "0 {addresses}" not in log.read_text().splitlines() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                sys.exit(3)
         """)
 
     final = supervise_cluster(command, processes=2, policy=SupervisePolicy(backoff_s=0.0), poll_s=0.01)
