@@ -10,20 +10,9 @@ from lifeline.detectors import Detectors
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec, Tier
 from lifeline.registry import Registry
 
-START = 1_721_001_600_000  # 2024-07-15T00:00Z = 08:00 local
-STEP = 300_000
-DAY = 86_400_000
+from .dma import DAY, START, STEP, daily_flow, local_hour
+
 PER_DAY = 288
-
-
-def _local_hour(ts: np.ndarray) -> np.ndarray:
-    return ((ts + 8 * 3_600_000) % DAY) / 3_600_000
-
-
-def _profile(ts: np.ndarray, night: float, day: float) -> np.ndarray:
-    """A smooth daily flow: ``night`` around 03:00 local, ``day`` in the afternoon."""
-    phase = np.cos(2 * np.pi * (_local_hour(ts) - 15.0) / 24.0)
-    return night + (day - night) * (phase + 1) / 2
 
 
 def _events(spec: SensorSpec, ts: np.ndarray, values: np.ndarray) -> list[AlertEvent]:
@@ -59,7 +48,7 @@ def test_a_growing_leak_present_from_the_first_night_is_found() -> None:
     # the leak is there before the first night (+10 % of the night flow) and grows by 3 % of it a day
     # (docs/domain.md#water-behaviour: a background leak raises MNF by about 0.5–3 % a day)
     leak = night * (0.10 + 0.03 * days)
-    values = _noisy(_profile(ts, night, 150.0), 1) + leak
+    values = _noisy(daily_flow(ts, night, 150.0), 1) + leak
     opened = [e for e in _events(_meter(), ts, values) if e.event is AlertEventType.OPENED]
     # the old baseline (lower quartile of the last 7 nights) followed the leak 3 % a day behind by ~5 nights:
     # never 15 % above it. The slow baseline rises ≤ 15 %/14 ≈ 1.1 % a night, so the excess grows ≥ 1.9 % of the
@@ -73,14 +62,14 @@ def test_a_near_zero_baseline_never_flags() -> None:
     # a DMA whose night flow is 0.2 m3/h, then 0.5 m3/h from day 7: +150 %, but 0.3 m3/h is below the
     # smallest rise that counts (0.5 m3/h, water.mnf_min_rise), the resolution of a DMA meter at night
     night = np.where(ts < START + 7 * DAY, 0.2, 0.5)
-    values = np.where((_local_hour(ts) >= 1) & (_local_hour(ts) < 5), night, _profile(ts, 20.0, 80.0))
+    values = np.where((local_hour(ts) >= 1) & (local_hour(ts) < 5), night, daily_flow(ts, 20.0, 80.0))
     assert _events(_meter(), ts, values) == []
 
 
 def test_a_standing_leak_stays_one_alert_through_a_quieter_night_and_clears_after_a_normal_one() -> None:
     ts = _days(20)
     night = 50.0
-    values = _noisy(_profile(ts, night, 150.0), 3)
+    values = _noisy(daily_flow(ts, night, 150.0), 3)
     leak = np.where((ts >= START + 7 * DAY) & (ts < START + 17 * DAY), 0.4 * night, 0.0)  # +40 %, repaired day 17
     # on night 12 the customers use 10 m3/h less: the leak's night is only +20 % - 10 = +10 % of the baseline,
     # below the 15 % bound but more than half of it: the same leak, still there
@@ -101,7 +90,7 @@ def test_a_noise_logger_uses_its_registry_night_level_before_it_has_nights_of_it
     ts = START + np.arange(3 * 24, dtype=np.int64) * 3_600_000
     rng = np.random.default_rng(5)
     # quiet at 22 dB at night, traffic by day; a leak that began before the first reading adds 10 dB
-    values = 22.0 + 8.0 * (np.abs(_local_hour(ts) - 14.0) < 6) + 10.0 + rng.normal(0, 0.5, ts.size)
+    values = 22.0 + 8.0 * (np.abs(local_hour(ts) - 14.0) < 6) + 10.0 + rng.normal(0, 0.5, ts.size)
     events = _events(spec, ts, values)
     opened = [e for e in events if e.event is AlertEventType.OPENED]
     assert len(opened) == 1  # night 1 flags against the registry's 22 dB (+10 ≥ 6 dB) ...

@@ -9,23 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lifeline.detectors import Detectors
 from lifeline.detectors.leak_location import GroupLocator, describe_location
 from lifeline.detectors.localisation import SensitivityModel
 from lifeline.detectors.state import Contribution
-from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec, Tier
+from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, Tier
 from lifeline.registry import Registry
 
-START = 1_721_001_600_000  # 2024-07-15T00:00Z
-STEP = 300_000
-HOUR = 3_600_000
-DMA = "DMA-1"
+from .dma import DMA, HOUR, START, STEP, dma_spec, replay
+
 M_PER_MPA = 1.0e6 / (1000.0 * 9.80665)  # metres of water head per MPa: p / (ρ g)
-
-
-def _spec(sensor_id: str, kind: SensorKind, network: str = "") -> SensorSpec:
-    return SensorSpec(sensor_id, kind, sensor_id, "hefei-water", "shushan", 31.8, 117.2, group_id=DMA,
-                      interval_s=300.0, network=network)  # fmt: skip
 
 
 def _contribution(sensor_id: str, change: float, kind: AlertKind = AlertKind.PIPE_BURST) -> Contribution:
@@ -35,21 +27,12 @@ def _contribution(sensor_id: str, change: float, kind: AlertKind = AlertKind.PIP
 def _burst_events(drops_mpa: dict[str, float]) -> list[AlertEvent]:
     """Three loggers at 0.40 MPa with instrument noise; at hour 2 each falls by its drop and stays down."""
     loggers = ("P-03", "P-07", "P-12")
-    registry = Registry([_spec(s, SensorKind.WATER_PRESSURE) for s in loggers])
+    registry = Registry([dma_spec(s, SensorKind.WATER_PRESSURE) for s in loggers])
     ts = START + np.arange(4 * 12, dtype=np.int64) * STEP
     rng = np.random.default_rng(5)
     down = (ts >= START + 2 * HOUR).astype(np.float64)
     series = {s: 0.40 + rng.normal(0.0, 0.002, ts.size) - drops_mpa.get(s, 0.0) * down for s in loggers}
-    det = Detectors(registry)
-    states = {s: det.new_sensor_state(s) for s in loggers}
-    group = det.new_group_state(DMA)
-    events: list[AlertEvent] = []
-    for k in range(ts.size):
-        findings = []
-        for sensor, values in series.items():
-            findings += det.process_sensor(states[sensor], ts[k : k + 1], values[k : k + 1]).findings
-        events += det.process_group(group, findings, int(ts[k]))
-    return [e for e in events if e.kind is AlertKind.PIPE_BURST]
+    return [e for e in replay(registry, ts, series) if e.kind is AlertKind.PIPE_BURST]
 
 
 def test_a_burst_alert_names_the_loggers_that_fell_most_largest_first() -> None:
@@ -67,7 +50,7 @@ def test_a_burst_alert_names_the_loggers_that_fell_most_largest_first() -> None:
 
 def test_noise_loggers_of_a_background_leak_are_named_by_their_rise() -> None:
     registry = Registry(
-        [_spec(s, SensorKind.NOISE_LEVEL) for s in ("N-1", "N-2")] + [_spec("Q", SensorKind.WATER_FLOW)]
+        [dma_spec(s, SensorKind.NOISE_LEVEL) for s in ("N-1", "N-2")] + [dma_spec("Q", SensorKind.WATER_FLOW)]
     )
     contribs = [
         _contribution("N-1", 6.5, AlertKind.BACKGROUND_LEAK),
@@ -90,7 +73,7 @@ def _hand_model() -> SensitivityModel:
 
 
 def test_with_a_model_the_three_likeliest_nodes_come_first_with_their_distance_to_the_first() -> None:
-    specs = [_spec(f"P-{n}", SensorKind.WATER_PRESSURE, f"node={n};model=dma.inp") for n in "ABC"]
+    specs = [dma_spec(f"P-{n}", SensorKind.WATER_PRESSURE, f"node={n};model=dma.inp") for n in "ABC"]
     built: list[tuple[Path, list[str]]] = []
 
     def loader(model_file: Path, logger_nodes: list[str]) -> SensitivityModel:
@@ -109,7 +92,7 @@ def test_with_a_model_the_three_likeliest_nodes_come_first_with_their_distance_t
 
 
 def test_a_model_that_cannot_be_built_leaves_the_sensors() -> None:
-    specs = [_spec("P-A", SensorKind.WATER_PRESSURE, "node=A;model=missing.inp")]
+    specs = [dma_spec("P-A", SensorKind.WATER_PRESSURE, "node=A;model=missing.inp")]
 
     def broken(model_file: Path, logger_nodes: list[str]) -> SensitivityModel:
         raise FileNotFoundError(model_file)
@@ -124,7 +107,9 @@ def test_the_registry_model_is_built_with_epanet_once_and_cached_beside_the_mode
     import wntr
 
     shutil.copyfile(Path(wntr.__file__).parent / "library" / "networks" / "Net1.inp", tmp_path / "net1.inp")
-    specs = [_spec(f"P-{n}", SensorKind.WATER_PRESSURE, f"node={n};model=net1.inp") for n in ("10", "12", "22", "31")]
+    specs = [
+        dma_spec(f"P-{n}", SensorKind.WATER_PRESSURE, f"node={n};model=net1.inp") for n in ("10", "12", "22", "31")
+    ]
     locate = GroupLocator(Registry(specs, source=str(tmp_path / "registry.csv")))
     where = locate(DMA, AlertKind.PIPE_BURST, [_contribution("P-22", -0.03), _contribution("P-12", -0.01)])
     nodes, sensors = where.split("; ")

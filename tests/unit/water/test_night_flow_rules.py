@@ -10,19 +10,7 @@ from lifeline.detectors.hydraulic import DmaLeakDetector
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec
 from lifeline.registry import Registry
 
-START = 1_721_001_600_000  # 2024-07-15T00:00Z = 08:00 local
-STEP = 300_000
-DAY = 86_400_000
-
-
-def _local_hour(ts: np.ndarray) -> np.ndarray:
-    return ((ts + 8 * 3_600_000) % DAY) / 3_600_000
-
-
-def _profile(ts: np.ndarray, night: float, day: float) -> np.ndarray:
-    """A smooth daily flow: ``night`` around 03:00 local, ``day`` in the afternoon."""
-    phase = np.cos(2 * np.pi * (_local_hour(ts) - 15.0) / 24.0)
-    return night + (day - night) * (phase + 1) / 2
+from .dma import DAY, START, STEP, daily_flow, local_hour
 
 
 def _meter_registry() -> Registry:
@@ -45,14 +33,14 @@ def _live_rule_events(values: np.ndarray, ts: np.ndarray) -> list[AlertEvent]:
 
 def test_live_rule_zero_night_flow_never_flags() -> None:
     ts = START + np.arange(12 * 288, dtype=np.int64) * STEP
-    values = np.where((_local_hour(ts) >= 1) & (_local_hour(ts) < 5), 0.0, _profile(ts, 20.0, 80.0))
+    values = np.where((local_hour(ts) >= 1) & (local_hour(ts) < 5), 0.0, daily_flow(ts, 20.0, 80.0))
     assert _live_rule_events(values, ts) == []  # the old rule flagged every night: 0 >= 0 × 1.15
 
 
 def test_live_rule_standing_leak_is_one_alert_through_the_nights() -> None:
     ts = START + np.arange(16 * 288, dtype=np.int64) * STEP
     rng = np.random.default_rng(3)
-    values = _profile(ts, 50.0, 150.0) * (1 + rng.normal(0, 0.005, ts.size))
+    values = daily_flow(ts, 50.0, 150.0) * (1 + rng.normal(0, 0.005, ts.size))
     values = values + np.where(ts >= START + 7 * DAY, 20.0, 0.0)  # +40 % of the night flow, never repaired
     events = _live_rule_events(values, ts)
     assert [e.event for e in events] == [AlertEventType.OPENED]  # the old rule cleared at 02:25, re-opened at 04:00
@@ -80,8 +68,8 @@ def test_dma_detector_zero_baseline_never_flags() -> None:
 def test_dma_detector_standing_leak_is_one_alert_and_pumps_raise_none() -> None:
     ts = START + np.arange(24 * 288, dtype=np.int64) * STEP
     rng = np.random.default_rng(5)
-    flow = _profile(ts, 60.0, 200.0) * (1 + rng.normal(0, 0.004, ts.size))
-    pump = ((_local_hour(ts) >= 1) & (_local_hour(ts) < 15)).astype(np.float64)[None, :]  # a daily pump run
+    flow = daily_flow(ts, 60.0, 200.0) * (1 + rng.normal(0, 0.004, ts.size))
+    pump = ((local_hour(ts) >= 1) & (local_hour(ts) < 15)).astype(np.float64)[None, :]  # a daily pump run
     # the loggers: head loss with the square of the flow, +3 m of head (0.03 MPa) while the pump runs
     pressures = 0.45 - 0.1 * (flow / 200.0) ** 2 + 0.03 * pump + rng.normal(0, 0.0002, (3, ts.size))
     quiet = _dma_findings(flow, ts, pressures, pump)

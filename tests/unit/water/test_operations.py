@@ -20,10 +20,8 @@ from lifeline.network import parse_network
 from lifeline.registry import Registry
 from lifeline.simulators.scenarios import build
 
-START = 1_721_001_600_000  # 2024-07-15T00:00Z = 08:00 local
-STEP = 300_000
-HOUR = 3_600_000
-DMA = "DMA-1"
+from .dma import DMA, HOUR, START, STEP, dma_spec, replay
+
 LOGGERS = ("DMA-1-P1", "DMA-1-P2")
 INLET = "DMA-1-Q"
 PUMP = "DMA-1-PUMP"
@@ -31,14 +29,9 @@ LEVEL = 0.40  # MPa at both loggers
 FLOW = 100.0  # m3/h at the inlet
 
 
-def _spec(sensor_id: str, kind: SensorKind, network: str = "") -> SensorSpec:
-    return SensorSpec(sensor_id, kind, sensor_id, "hefei-water", "shushan", 31.8, 117.2, group_id=DMA,
-                      interval_s=300.0, network=network)  # fmt: skip
-
-
 def _registry(*extra: SensorSpec) -> Registry:
-    specs = [_spec(s, SensorKind.WATER_PRESSURE) for s in LOGGERS]
-    specs += [_spec(INLET, SensorKind.WATER_FLOW), _spec(PUMP, SensorKind.PUMP_STATE, "link=PU-1"), *extra]
+    specs = [dma_spec(s, SensorKind.WATER_PRESSURE) for s in LOGGERS]
+    specs += [dma_spec(INLET, SensorKind.WATER_FLOW), dma_spec(PUMP, SensorKind.PUMP_STATE, "link=PU-1"), *extra]
     return Registry(specs)
 
 
@@ -53,18 +46,8 @@ def _quiet_dma(hours: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 
 def _events(registry: Registry, ts: np.ndarray, series: dict[str, np.ndarray]) -> list[AlertEvent]:
-    """Replay reading by reading as the flow would (each step: every sensor, then the group); the alerts."""
-    det = Detectors(registry)
-    states = {s: det.new_sensor_state(s) for s in series}
-    group = det.new_group_state(DMA)
-    events: list[AlertEvent] = []
-    for k in range(ts.size):
-        findings = []
-        for sensor, values in series.items():
-            findings += det.process_sensor(states[sensor], ts[k : k + 1], values[k : k + 1]).findings
-        events += det.process_group(group, findings, int(ts[k]))
-    events += det.process_group(group, [], int(ts[-1]) + 6 * HOUR)
-    return events
+    """Replay reading by reading as the flow would, then 6 quiet hours; the alerts."""
+    return replay(registry, ts, series, quiet_after_ms=6 * HOUR)
 
 
 def _bursts(events: list[AlertEvent]) -> list[AlertEvent]:
@@ -114,8 +97,8 @@ def test_a_burst_after_the_operation_window_still_alerts() -> None:
 
 
 def test_a_tank_meter_has_no_surge_rule() -> None:
-    tank_meter = _spec("DMA-1-QT", SensorKind.WATER_FLOW, "node=T-1")
-    registry = _registry(_spec("DMA-1-LT", SensorKind.TANK_LEVEL, "node=T-1"), tank_meter)
+    tank_meter = dma_spec("DMA-1-QT", SensorKind.WATER_FLOW, "node=T-1")
+    registry = _registry(dma_spec("DMA-1-LT", SensorKind.TANK_LEVEL, "node=T-1"), tank_meter)
     ts, series = _quiet_dma(10)
     series["DMA-1-LT"] = np.linspace(2.0, 4.0, ts.size)
     # the tank starts filling: its pipe's flow triples for 3 h (a +200 % step, far beyond the 20 % surge bound)
@@ -173,7 +156,9 @@ def test_the_new_fields_round_trip(cls: type[Any]) -> None:
 
 def test_an_operation_is_evaluated_before_a_drop_stamped_at_the_same_instant() -> None:
     # the logger's id sorts before the pump's: in plain (ts, sensor) order the drop would come first and be unexplained
-    det = Detectors(_registry(_spec("DMA-1-A", SensorKind.WATER_PRESSURE), _spec("DMA-1-Z", SensorKind.PUMP_STATE)))
+    det = Detectors(
+        _registry(dma_spec("DMA-1-A", SensorKind.WATER_PRESSURE), dma_spec("DMA-1-Z", SensorKind.PUMP_STATE))
+    )
     group = det.new_group_state(DMA)
     at = START + HOUR
     drop = Finding("DMA-1-A", "DMA-1-A", DMA, AlertKind.PIPE_BURST, Tier.T2, at, 0.3, 0.7, "drop 0.1 MPa",
