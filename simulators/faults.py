@@ -31,6 +31,13 @@ KIND_SCALE: dict[SensorKind, tuple[float, float]] = {
     SensorKind.STRUCTURE_TEMPERATURE: (0.1, 10.0),
 }  # fmt: skip
 _NEVER_STUCK_HIGH = {SensorKind.RAIN, SensorKind.PONDING_DEPTH}  # zero most of the time: faults would be invisible
+#: a spike is one sample away from its neighbours, judged against the sensor's own reading-to-reading
+#: variation; a deployed sensor has that history, a simulated one only from the scenario's start. So a
+#: spike lands after its sensor's first ``SPIKE_HISTORY`` readings, on a sensor that reports often enough
+#: for that before the latest fault start (0.6 of the scenario)
+SPIKE_HISTORY = 8
+#: the latest fault start, as a fraction of the scenario
+_LATEST_START = 0.6
 
 
 def inject_faults(b: Builder, counts: dict[str, int], busy: set[int] | None = None) -> None:
@@ -55,6 +62,7 @@ def inject_faults(b: Builder, counts: dict[str, int], busy: set[int] | None = No
     chosen = b.rng.choice(quiet, size=min(wanted, quiet.size), replace=False).tolist()
     if len(chosen) < wanted and spare.size:
         chosen += b.rng.choice(spare, size=min(wanted - len(chosen), spare.size), replace=False).tolist()
+    _spikes_on_sensors_with_history(b, counts, chosen, quiet)
     position = 0
     for fault in FAULT_TYPES:
         for _ in range(counts.get(fault, 0)):
@@ -64,11 +72,29 @@ def inject_faults(b: Builder, counts: dict[str, int], busy: set[int] | None = No
             position += 1
 
 
+def _has_spike_history(b: Builder, sensor: int) -> bool:
+    """The sensor reports ``SPIKE_HISTORY`` readings (and one after the spike) before the latest fault start."""
+    return (SPIKE_HISTORY + 1) * b.sensor(sensor).interval_s * 1000 <= _LATEST_START * b.duration_ms
+
+
+def _spikes_on_sensors_with_history(b: Builder, counts: dict[str, int], chosen: list[int], quiet: np.ndarray) -> None:
+    """Replace (in place) each sensor chosen for a spike that reports too rarely to have a history before it by a
+    quiet sensor that does; no random draw unless a replacement is needed (longer scenarios keep their faults)."""
+    first = sum(counts.get(t, 0) for t in FAULT_TYPES[: FAULT_TYPES.index("spike")])
+    for position in range(first, min(first + counts.get("spike", 0), len(chosen))):
+        if _has_spike_history(b, chosen[position]):
+            continue
+        taken = set(chosen)
+        ready = [int(i) for i in quiet if int(i) not in taken and _has_spike_history(b, int(i))]
+        if ready:
+            chosen[position] = int(b.rng.choice(ready))
+
+
 def _inject(b: Builder, fault: str, sensor: int) -> None:
     spec, rng = b.sensor(sensor), b.rng
     sd, span = KIND_SCALE[spec.kind]
     interval = round(spec.interval_s * 1000)
-    start = b.start_ms + int(rng.uniform(0.1, 0.6) * b.duration_ms) // interval * interval
+    start = b.start_ms + int(rng.uniform(0.1, _LATEST_START) * b.duration_ms) // interval * interval
     hours = float(rng.uniform(2.0, 8.0))
     end = min(start + int(hours * HOUR_MS), b.end_ms)
     effect: Effect
@@ -81,7 +107,8 @@ def _inject(b: Builder, fault: str, sensor: int) -> None:
         detail = f"drift: {total:+.3g} {spec.unit} by the end, no physical covariate"
     elif fault == "spike":
         phase = _phase_of(b, sensor)
-        at = start + phase
+        at = max(start, b.start_ms + SPIKE_HISTORY * interval) + phase
+        at = at if at < b.end_ms else start + phase  # no sensor reports often enough: as early as it comes
         delta = float(rng.uniform(8.0, 50.0) * sd * rng.choice([-1.0, 1.0]))
         effect, end = Spike(sensor, at, delta), at + 1
         start, detail = at, f"spike: one sample {delta:+.3g} {spec.unit} ({abs(delta) / sd:.0f} sigma)"

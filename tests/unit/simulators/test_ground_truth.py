@@ -110,6 +110,20 @@ def test_faults_are_where_ground_truth_says(scenario_data: Get) -> None:
         assert (ts >= row.start_ms).any()
 
 
+def test_a_spike_comes_after_eight_readings_of_its_sensor(scenario_data: Get) -> None:
+    # a spike is judged against its sensor's own reading-to-reading variation, which a deployed sensor has
+    # learned and a simulated one only from the scenario's start; seed 7's 1-h smoke scenario used to put its
+    # spike on the 2nd reading of a 10-min channel
+    for name in ("smoke", "gas", "quiet-day-with-faults"):
+        scenario, series = scenario_data(name, None)
+        spikes = _fault_rows(scenario, "spike")
+        assert spikes
+        for row in spikes:
+            ts, _ = series[row.sensor_ids[0]]
+            assert int((ts < row.start_ms).sum()) >= 8, (name, row)
+            assert (ts > row.start_ms).any()
+
+
 def test_faults_and_lookalikes_touch_no_incident_sensor(scenario_data: Get) -> None:
     for name in ("gas", "water", "bridge"):
         scenario, _ = scenario_data(name, None)
