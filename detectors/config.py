@@ -275,10 +275,13 @@ class WindowRules:
     subminute_window_s: int = 60
     default_window_s: int = 600
     per_kind_s: dict[str, int] = field(default_factory=dict)
+    #: sensors placed in a hydraulic network (the registry's ``network`` column): the DMA leak detector's step
+    network_window_s: int = 300
 
     def window_s(self, spec: SensorSpec) -> int:
-        """Window length for one sensor: per-kind override, 60 s for sub-minute channels, else
-        the larger of one reporting interval and 10 min.
+        """Window length for one sensor: per-kind override, 60 s for sub-minute channels, the larger of one
+        reporting interval and ``network_window_s`` for a sensor of a hydraulic network (``network`` column),
+        else the larger of one reporting interval and 10 min.
 
         >>> from lifeline.models import SensorKind, SensorSpec
         >>> WindowRules().window_s(SensorSpec("s", SensorKind.STRAIN, "a", "o", "d", 0, 0, interval_s=0.1))
@@ -290,6 +293,8 @@ class WindowRules:
             return int(self.per_kind_s[spec.kind.value])
         if spec.interval_s < 60.0:
             return self.subminute_window_s
+        if spec.network:
+            return max(self.network_window_s, round(spec.interval_s))
         return max(self.default_window_s, round(spec.interval_s))
 
 

@@ -35,6 +35,7 @@ from .alarms import GroupContext, evaluate_group
 from .baseline_findings import baseline_findings, warm_baseline
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
+from .dma_feed import DmaFeeds
 from .faults import DRIFT, check_drift, check_reading, check_silence, end_silence
 from .group_model import GroupModels
 from .leak_location import GroupLocator
@@ -85,6 +86,8 @@ class Detectors:
         )
         #: the multivariate model of every multi-sensor group (docs/domain.md#group-anomaly-model)
         self.group_models = GroupModels(registry, self.config, {s: self.group_of(s) for s in registry})
+        #: the leak detector of every DMA with a derived consumption meter, fed windows in the group stage
+        self.dma_feeds = DmaFeeds(registry, self.group_of, self.locator.model)
 
     # -- profiles ------------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ _STEP_MS = 300_000
 _DAY_STEPS = 288
 _M_HEAD_PER_MPA = 1.0 / 0.00980665
 _MAD = 1.4826
+_KEEP_LOCATED = 1000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,8 +147,10 @@ class DmaLeakDetector:
         self._p_cal_at = -1
         self._p_cal: tuple[float, float] | None = None
         self._p_scale: Floats | None = None
-        #: (ts, flow z, pressure z) of every judged step, for benchmarks and tuning
+        #: (ts, flow z, pressure z) of every judged step still in the history, for benchmarks and tuning
         self.trace: list[tuple[int, float, float]] = []
+        #: steps of history kept: the same-slot baseline looks back 4 × ``slot_days`` days, the others less
+        self._keep = 4 * self.cfg.slot_days * _DAY_STEPS + 1
 
     # -- one step ------------------------------------------------------------------------------
 
@@ -174,7 +177,30 @@ class DmaLeakDetector:
         out: list[Finding] = []
         self._burst_step(k, ts, baseline == baseline, out)
         self._night_step(k, ts, consumption, out)
+        if len(h.ts) >= self._keep + _DAY_STEPS:
+            self._trim(len(h.ts) - self._keep)
         return out
+
+    def _trim(self, drop: int) -> None:
+        """Forget the oldest ``drop`` steps: no baseline looks back further than ``_keep`` steps, so the
+        findings are those of an untrimmed history (memory stays bounded on a run of any length)."""
+        h = self._h
+        for name in ("ts", "flow", "flow_res", "flow_step", "pressure_m", "pressure_res", "features", "clean",
+                     "state_change"):  # fmt: skip
+            del getattr(h, name)[:drop]
+        h.pressure_stat = {i - drop: v for i, v in h.pressure_stat.items() if i >= drop}
+        self._scale_at = max(self._scale_at - drop, -1) if self._scale_at >= 0 else -1
+        self._p_scale_at = max(self._p_scale_at - drop, -1) if self._p_scale_at >= 0 else -1
+        self._p_cal_at = max(self._p_cal_at - drop, -1) if self._p_cal_at >= 0 else -1
+        first = h.ts[0]
+        self.trace = [t for t in self.trace if t[0] >= first]
+        del self.located[: max(0, len(self.located) - _KEEP_LOCATED)]
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the sensitivity model: the owner re-attaches it (it is rebuilt from the model file)."""
+        state = dict(self.__dict__)
+        state["sensitivity"] = None
+        return state
 
     # -- learned baselines ---------------------------------------------------------------------
 
@@ -381,6 +407,7 @@ class DmaLeakDetector:
             self._clean_nights += 1
             self._nights.append(mean)
             self._night_res_base.append(pressure)
+            del self._nights[: -cfg.night_days], self._night_res_base[: -cfg.night_days]
         if not self._standing and self._flagged_nights >= cfg.night_open:
             base = np.median(self._night_res_base[-cfg.night_days :], axis=0) if self._night_res_base else pressure
             where, self._standing_location = self._locate(ts, AlertKind.BACKGROUND_LEAK, pressure - base)

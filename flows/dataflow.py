@@ -28,8 +28,9 @@ from bytewax.outputs import Sink
 
 from lifeline.connectors.kafka import consumer_config, producer_config
 from lifeline.detectors.contract import DetectorSuite
+from lifeline.detectors.dma_feed import DmaFeeds
 from lifeline.detectors.group_model import GroupModels, GroupWindow
-from lifeline.detectors.results import Finding
+from lifeline.detectors.results import Finding, WindowStats
 from lifeline.flows import metrics
 from lifeline.flows.batch import RawBatch
 from lifeline.flows.local_detect import LocalDetectSource
@@ -44,7 +45,7 @@ from lifeline.models import AlertEvent
 from lifeline.registry import Registry
 from lifeline.settings import Settings, config_table
 
-__all__ = ["FlowIO", "GroupInput", "build_flow", "kafka_io", "load_snapshot", "make_detectors"]
+__all__ = ["FlowIO", "GroupInput", "GroupWindows", "build_flow", "kafka_io", "load_snapshot", "make_detectors"]
 
 log = logging.getLogger("lifeline.flow")
 
@@ -109,6 +110,26 @@ def make_detectors(settings: Settings, registry: Registry) -> DetectorSuite:
         config = load_rules_config(settings.detector_rules_path, base=config)
     config = replace(config, alarm=replace(config.alarm, settle_delay_ms=0))
     return Detectors(registry, config)
+
+
+class GroupWindows:
+    """The closed windows that cross to the group stage: those of group-model members and of DMA sensors (each
+    window once; the group models and the DMA feeds each take the sensors they know)."""
+
+    def __init__(self, group_models: GroupModels | None, dma_feeds: DmaFeeds | None) -> None:
+        self._compacts = [c.compact for c in (group_models, dma_feeds) if c is not None]
+
+    def __call__(self, stats: Sequence[WindowStats]) -> list[GroupWindow]:
+        """The windows among ``stats`` the group stage needs."""
+        if not stats or not self._compacts:
+            return []
+        if len(self._compacts) == 1:
+            return self._compacts[0](stats)
+        seen: dict[tuple[str, int], GroupWindow] = {}
+        for compact in self._compacts:
+            for w in compact(stats):
+                seen.setdefault((w.sensor_id, w.window_start), w)
+        return list(seen.values())
 
 
 class GroupInput(NamedTuple):
@@ -185,7 +206,11 @@ def build_flow(
         allowed_lateness_ms=round(settings.allowed_lateness_s * 1000), warm=warm,
     )  # fmt: skip
     group_models: GroupModels | None = getattr(detectors, "group_models", None)
-    group_stage = GroupStage(detectors, partitions=io.partitions, group_models=group_models, warm=warm)
+    dma_feeds: DmaFeeds | None = getattr(detectors, "dma_feeds", None)
+    group_stage = GroupStage(
+        detectors, partitions=io.partitions, group_models=group_models, warm=warm, dma_feeds=dma_feeds
+    )
+    group_windows = GroupWindows(group_models, dma_feeds)
     storage = ReadingStorage(mode=settings.store_readings, bucket_ms=settings.downsample_ms)
     observer = FlowObserver(partition_stage, group_stage, RejectLog())
     alerts_topic, dlq_topic = settings.alerts_topic, settings.dlq_topic
@@ -219,8 +244,7 @@ def build_flow(
     # only what correlation needs crosses to the group stage's worker (not the readings)
     def group_input(item: tuple[PartitionOutput, QuestDBBatch, bool]) -> tuple[str, GroupInput]:
         out = item[0]
-        windows = group_models.compact(out.stats) if group_models is not None and out.stats else []
-        return "all", GroupInput(out.partition, out.watermark, out.findings, item[2], windows)
+        return "all", GroupInput(out.partition, out.watermark, out.findings, item[2], group_windows(out.stats))
 
     to_groups = op.map("to_groups", detected, group_input)
     alerts = op.key_rm("unkey_groups", _stateful_map("correlate", to_groups, correlate))

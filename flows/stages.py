@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lifeline.detectors.contract import DetectorSuite
+from lifeline.detectors.dma_feed import DmaFeeds, DmaFeedState
 from lifeline.detectors.group_model import GroupModels, GroupModelState, GroupWindow
 from lifeline.detectors.quiet import QuietRuns
 from lifeline.detectors.results import Finding, WindowStats
@@ -312,6 +313,8 @@ class GroupStageState:
     last_tick: int = -1
     #: group id → state of its multivariate model (docs/domain.md#group-anomaly-model)
     models: dict[str, GroupModelState] = field(default_factory=dict)
+    #: group id → feeding state and leak detector of a DMA (detectors/dma_feed.py)
+    dmas: dict[str, DmaFeedState] = field(default_factory=dict)
 
 
 class GroupStage:
@@ -329,12 +332,14 @@ class GroupStage:
 
     def __init__(
         self, detectors: DetectorSuite, *, partitions: int = 1, tick_interval_ms: int = 60_000,
-        group_models: GroupModels | None = None, warm: WarmHistory | None = None,
+        group_models: GroupModels | None = None, warm: WarmHistory | None = None, dma_feeds: DmaFeeds | None = None,
     ) -> None:  # fmt: skip
         """``group_models``: the groups' multivariate models, fed the windows handed to :meth:`process`;
-        ``warm``: history that initialises each group model met for the first time."""
+        ``warm``: history that initialises each group model met for the first time; ``dma_feeds``: the DMA leak
+        detectors, fed the windows of DMA sensors handed to :meth:`process`."""
         self.detectors = detectors
         self.group_models = group_models
+        self.dma_feeds = dma_feeds
         self.warm = warm
         self.partitions = partitions
         self.late_findings = 0  # findings that arrived behind the watermark (see the class docstring)
@@ -374,11 +379,14 @@ class GroupStage:
             state.pending.extend(findings)
         mark = self.watermark(state)
         models = self._group_models(state, windows, mark)
+        dmas = self._dmas(state, windows, mark)
         if mark < 0:
             return []
         ready = [f for f in state.pending if f.ts <= mark]
         if models:
             ready.extend(models)
+        if dmas:
+            ready.extend(dmas)
         events: list[AlertEvent] = []
         if ready:
             state.pending = [f for f in state.pending if f.ts > mark]
@@ -408,7 +416,8 @@ class GroupStage:
             models = state.models = {}
         by_group: dict[str, list[GroupWindow]] = {}
         for w in windows:
-            by_group.setdefault(w.group_id, []).append(w)
+            if w.group_id in gm.members:  # (the windows of DMA sensors cross too)
+                by_group.setdefault(w.group_id, []).append(w)
         for group_id, group_windows in by_group.items():
             model = models.get(group_id)
             if model is None:
@@ -429,6 +438,36 @@ class GroupStage:
                     log.exception("group model failed; model reset",
                                   extra={"group_id": group_id, "step": "group_model"})  # fmt: skip
                     models[group_id] = gm.new_state(group_id)
+        return found
+
+    def _dmas(self, state: GroupStageState, windows: Sequence[GroupWindow], mark: int) -> list[Finding]:
+        """Buffer windows of DMA sensors; feed every DMA detector the steps the watermark released (findings)."""
+        feeds = self.dma_feeds
+        if feeds is None:
+            return []
+        dmas = getattr(state, "dmas", None)
+        if dmas is None:  # a snapshot from before the DMA detectors
+            dmas = state.dmas = {}
+        by_group: dict[str, list[GroupWindow]] = {}
+        for w in windows:
+            if w.group_id in feeds.dmas:
+                by_group.setdefault(w.group_id, []).append(w)
+        for group_id, group_windows in by_group.items():
+            dma = dmas.get(group_id)
+            if dma is None:
+                dma = dmas[group_id] = feeds.new_state(group_id)
+            feeds.add(dma, group_windows)
+        found: list[Finding] = []
+        if mark < 0:
+            return found
+        for group_id in sorted(dmas):
+            try:
+                found.extend(feeds.advance(dmas[group_id], mark))
+            except Exception:  # a detector bug must not stop the group's alerts: start the DMA afresh
+                self.group_errors += 1
+                log.exception("DMA leak detector failed; detector reset",
+                              extra={"group_id": group_id, "step": "dma_leak"})  # fmt: skip
+                dmas[group_id] = feeds.new_state(group_id)
         return found
 
     def _group(self, state: GroupStageState, group_id: str, findings: list[Finding], mark: int) -> list[AlertEvent]:

@@ -1,0 +1,99 @@
+"""The DMA leak detector runs in the live flow: on a water-net1 scenario the dataflow (1 and 2 workers, 2
+partitions) raises exactly the water alerts that the detector gives when fed the same readings step by step by
+hand, and the windows that cross to the group stage are only those of the DMA's sensors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from benchmarks.bench_water import flow_events, scenario_messages
+from lifeline.codec import decode_reading_message
+from lifeline.detectors.group_model import GroupWindow
+from lifeline.flows.dataflow import GroupWindows, make_detectors
+from lifeline.flows.stages import PartitionStage
+from lifeline.flows.testing import split_into_batches
+from lifeline.flows.validate import SensorIndex, ValidationLimits
+from lifeline.models import AlertEvent, AlertKind, Reading
+from lifeline.settings import Settings
+from lifeline.simulators.scenarios import build
+
+STEP = 300_000
+WATER = (AlertKind.PIPE_BURST, AlertKind.BACKGROUND_LEAK)
+DAYS = 8  # enough for the detector to learn (3 days) and for the scenario's first bursts
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Any:
+    return build("water-net1", seed=1, duration_s=DAYS * 86400)
+
+
+@pytest.fixture(scope="module")
+def messages(scenario: Any) -> list[tuple[bytes, bytes, int]]:
+    return scenario_messages(scenario)
+
+
+def _by_hand(scenario: Any, messages: list[tuple[bytes, bytes, int]]) -> list[AlertEvent]:
+    """Each reading is the mean of its 5-minute window (one reading per sensor and step in this scenario); the
+    DMA's windows are fed to its detector all at once, its findings alone go through the alarm state machine."""
+    detectors = make_detectors(Settings(), scenario.registry)
+    feeds = detectors.dma_feeds  # type: ignore[attr-defined]
+    (group,) = feeds.dmas
+    state = feeds.new_state(group)
+    windows, newest, per_step = [], 0, set()
+    for _key, payload, _t in messages:
+        reading = decode_reading_message(payload)
+        assert isinstance(reading, Reading)
+        newest = max(newest, reading.ts)
+        step = reading.ts - reading.ts % STEP
+        if feeds.wants(reading.sensor_id):
+            assert (reading.sensor_id, step) not in per_step
+            per_step.add((reading.sensor_id, step))
+            windows.append(GroupWindow(reading.sensor_id, group, step, 300, 1, reading.value, 0.0))
+    feeds.add(state, reversed(windows))  # arrival order does not matter
+    findings = feeds.advance(state, newest)
+    assert state.late_windows == 0 and state.skipped_steps == 0 and state.fed_steps > (DAYS - 1) * 288
+    group_state = detectors.new_group_state(group)
+    return detectors.process_group(group_state, findings, newest)
+
+
+def _water(events: list[AlertEvent]) -> list[tuple[str, str, str, int, int, str, str]]:
+    return sorted(
+        (e.alert_id, e.kind.value, e.event.value, e.ts, e.started_at, e.tier.name, e.location)
+        for e in events
+        if e.kind in WATER
+    )
+
+
+def test_the_flow_raises_exactly_the_water_alerts_of_the_detector_fed_by_hand(scenario: Any, messages: Any) -> None:
+    expected = _water(_by_hand(scenario, messages))
+    opened = [e for e in expected if e[2] == "opened"]
+    assert len(opened) >= 2, "the scenario's bursts open alerts (else this test proves nothing)"
+    assert all(e[6].startswith("nodes: ") for e in opened), "each names where, from the group's model"
+    one = flow_events(scenario.registry, messages, workers=1, batch_sizes=(500,))
+    two = flow_events(scenario.registry, messages, workers=2, batch_sizes=(37, 800, 5))
+    assert _water(one) == expected
+    assert _water(two) == expected
+    key = lambda e: (e.alert_id, e.event.value, e.ts, int(e.tier))  # noqa: E731
+    assert sorted(map(key, one)) == sorted(map(key, two)), "every alert is the same with 1 and 2 workers"
+
+
+def test_only_the_windows_of_dma_sensors_and_group_model_members_cross_once(scenario: Any, messages: Any) -> None:
+    detectors = make_detectors(Settings(), scenario.registry)
+    stage = PartitionStage(detectors, SensorIndex(scenario.registry), "t", limits=ValidationLimits())
+    feeds = detectors.dma_feeds  # type: ignore[attr-defined]
+    members = {s for ids in detectors.group_models.members.values() for s in ids}  # type: ignore[attr-defined]
+    (dma,) = feeds.dmas.values()
+    needed = members | set(dma.inputs)
+    crossing = GroupWindows(detectors.group_models, feeds)  # type: ignore[attr-defined]
+    sent: list[tuple[str, int]] = []
+    expected: list[tuple[str, int]] = []
+    for batches in split_into_batches(messages, 2, (500,)):
+        state = stage.new_state()
+        for batch in batches:
+            out = stage.process(state, batch)
+            sent += [(w.sensor_id, w.window_start) for w in crossing(out.stats)]
+            expected += [(w.sensor_id, w.window_start) for w in out.stats if w.sensor_id in needed]
+    assert sorted(sent) == sorted(expected) and len(set(sent)) == len(sent)
+    assert len(sent) >= len(dma.inputs) * (DAYS * 288 - 2)  # a 5-minute window per sensor and step
