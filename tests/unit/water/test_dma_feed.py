@@ -177,3 +177,20 @@ def test_the_bounded_history_finds_what_an_unbounded_one_finds_and_the_state_pic
     kept = len(trimmed.trace)
     assert 0 < kept < len(unbounded.trace)
     np.testing.assert_array_equal(np.array(trimmed.trace), np.array(unbounded.trace[-kept:]))  # NaN == NaN here
+
+
+def test_a_burst_seen_by_a_logger_rule_and_by_the_dma_detector_is_one_alert_of_the_dma() -> None:
+    from lifeline.detectors.engine import Detectors
+    from lifeline.models import AlertEventType
+
+    detectors = Detectors(_registry())
+    group = detectors.new_group_state(GROUP)
+    t = T0 + 10 * 86_400_000
+    rule = Finding("P-A", "P-A", GROUP, AlertKind.PIPE_BURST, Tier.T2, t, 0.29, 0.8, "drop", "water.pressure.drop:big")
+    dma = [Finding("DMA-Q", GROUP, GROUP, AlertKind.PIPE_BURST, Tier.T2, t + k * STEP, 12.0, 0.6, "step",
+                   "water.dma.burst") for k in range(2, 12)]  # fmt: skip
+    events = detectors.process_group(group, [rule, *dma], t + 12 * STEP)
+    events += detectors.process_group(group, [], t + 86_400_000)
+    opened = [e for e in events if e.event is AlertEventType.OPENED]
+    assert [(e.kind, e.asset_id, e.started_at) for e in opened] == [(AlertKind.PIPE_BURST, GROUP, t)]
+    assert [e.event for e in events if e.alert_id == opened[0].alert_id][-1] is AlertEventType.CLEARED
