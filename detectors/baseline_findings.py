@@ -93,19 +93,21 @@ def baseline_findings(
     if prof.kind.value in prof.config.anomaly.skip_kinds:
         return
     model = _model(prof, st)
+    last = decided.shape[0] - 1
     for w in stats:
         end = w.window_start + prof.window_ms
-        at = int(np.searchsorted(decided, end, side="left"))
-        ts = max(int(decided[at]) if at < decided.shape[0] else int(decided[-1]), end)
+        at = int(decided.searchsorted(end)) if last else 0
+        ts = max(decided.item(at if at <= last else last), end)
         if st.faults or st.spike_ts >= w.window_start:
             if FAMILY in st.emitted:
                 report(prof, st, FAMILY, 0, AlertKind.ANOMALY, "", ts, w.mean, 0.0,
                        lambda: "sensor fault: the learned baseline is paused", out)  # fmt: skip
             continue
-        verdict = model.score_window(w)
-        model.learn_window(w)
+        verdict = model.score_and_learn(w)
         if verdict is None:
             continue
         tier = _T3 if verdict.is_anomaly else 0
+        if not tier and FAMILY not in st.emitted:
+            continue  # nothing to start, change or end (what report would decide)
         report(prof, st, FAMILY, tier, AlertKind.ANOMALY, f"{FAMILY}.{verdict.feature}", ts, verdict.observed,
                verdict.score, partial(evidence_text, verdict, prof.kind.unit), out)  # fmt: skip

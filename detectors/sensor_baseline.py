@@ -77,7 +77,9 @@ threshold, well modelled ones the ideal one. No constant is chosen per data set.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import MutableSequence, Sequence
 from statistics import NormalDist
 from typing import Any, NamedTuple
 
@@ -149,6 +151,7 @@ def slot_of(window_start_ms: int, utc_offset_h: float, slot_hours: int) -> int:
     return int(hour // slot_hours + (per_day if weekend else 0))
 
 
+@functools.lru_cache(maxsize=256)
 def slot_label(slot: int, slot_hours: int) -> str:
     """Words for a slot: ``weekday 02:00-03:00``.
 
@@ -160,7 +163,9 @@ def slot_label(slot: int, slot_hours: int) -> str:
     return f"{_DAY_TYPES[slot // per_day]} {start:02d}:00-{start + slot_hours:02d}:00"
 
 
-def calibrated_threshold(ideal: float, quantiles: npt.NDArray[np.float64], rules: AnomalyRules) -> float:
+def calibrated_threshold(
+    ideal: float, quantiles: Sequence[float] | npt.NDArray[np.float64], rules: AnomalyRules
+) -> float:
     """The ideal threshold ``ideal`` corrected by the tracked 99 % / 99.9 % ``quantiles`` of past scores
     (see :attr:`SensorBaseline.threshold`).
 
@@ -175,11 +180,14 @@ def calibrated_threshold(ideal: float, quantiles: npt.NDArray[np.float64], rules
     return round(min(1.0, max(q3 + (decades - 3.0) * slope, ideal * rules.calib_min_ratio)), 12)
 
 
-def learn_quantiles(quantiles: npt.NDArray[np.float64], score: float, rules: AnomalyRules) -> None:
-    """One Robbins–Monro step of the online 99 % and 99.9 % quantiles (in place)."""
+def learn_quantiles(
+    quantiles: MutableSequence[float] | npt.NDArray[np.float64], score: float, rules: AnomalyRules, at: int = 0
+) -> None:
+    """One Robbins–Monro step of the online 99 % and 99.9 % quantiles ``quantiles[at]``, ``quantiles[at + 1]``
+    (in place)."""
     step = rules.calib_step
-    quantiles[0] += step * (0.99 - (1.0 if score <= quantiles[0] else 0.0))
-    quantiles[1] += step * (0.999 - (1.0 if score <= quantiles[1] else 0.0))
+    quantiles[at] += step * (0.99 - (1.0 if score <= quantiles[at] else 0.0))
+    quantiles[at + 1] += step * (0.999 - (1.0 if score <= quantiles[at + 1] else 0.0))
 
 
 def _ideal_score(tail_p: float) -> float:
@@ -187,11 +195,27 @@ def _ideal_score(tail_p: float) -> float:
     return score_from_log_p(math.log(max(tail_p, 1e-300)))
 
 
+class _Views(NamedTuple):
+    """What :meth:`SensorBaseline._views` finds for one window before it is learned."""
+
+    raw: float  # the largest weighted view
+    z: float  # signed z against the expectation used
+    centre: float  # the expected level used (the slot's, else the level's)
+    spread: float
+    slot: int
+    view: str  # which view gave ``raw``
+    neighbour: int  # the adjacent slot the window's midpoint leans towards
+    share: float  # that slot's share (0..0.5)
+    slot_centre: float  # the slot's expected level (blended with the neighbour once both are learned)
+    slot_count: float  # windows the slot has learned
+
+
 class SensorBaseline:
     """Seasonal slots + short-term views of one sensor's window means; a small picklable state.
 
     Build it with :func:`new_baseline`. State: a float32 slot table (slots × 2: level, count), a float32
-    ring of the last ``short_window`` raw scores and a float64 vector of 17 scalars; about 0.7 KiB pickled.
+    ring of the last ``short_window`` raw scores and 19 float64 scalars (a list in memory: the per-window
+    arithmetic runs on plain floats; pickled as one float64 vector); about 0.7 KiB pickled.
     """
 
     __slots__ = (
@@ -209,7 +233,7 @@ class SensorBaseline:
         per_day = 24 // rules.slot_hours
         self.slots: npt.NDArray[np.float32] = np.zeros((2 * per_day, 2), dtype=np.float32)
         self.recent: npt.NDArray[np.float32] = np.zeros(max(1, rules.short_window), dtype=np.float32)
-        self.scalars: npt.NDArray[np.float64] = np.zeros(_SCALARS, dtype=np.float64)
+        self.scalars: list[float] = [0.0] * _SCALARS
         self.scalars[_LO], self.scalars[_HI] = math.inf, -math.inf
         self.scalars[_CALIB_Q2] = _ideal_score(1e-2)
         self.scalars[_CALIB_Q3] = _ideal_score(1e-3)
@@ -219,7 +243,7 @@ class SensorBaseline:
     def __getstate__(self) -> tuple[Any, ...]:
         rules = None if self._rules == _DEFAULT_RULES else self._rules  # the defaults are not repeated per sensor
         return (rules, self._window_s, self._threshold, self.slots.tobytes(), self.recent.tobytes(),
-                self.scalars.tobytes())  # fmt: skip
+                np.array(self.scalars, dtype=np.float64).tobytes())  # fmt: skip
 
     def __setstate__(self, data: tuple[Any, ...]) -> None:
         rules, self._window_s, self._threshold, slots, recent, scalars = data
@@ -228,7 +252,7 @@ class SensorBaseline:
         self._slot_now = 0.0
         self.slots = np.frombuffer(slots, dtype=np.float32).reshape(-1, 2).copy()
         self.recent = np.frombuffer(recent, dtype=np.float32).copy()
-        self.scalars = np.frombuffer(scalars, dtype=np.float64).copy()
+        self.scalars = np.frombuffer(scalars, dtype=np.float64).tolist()
 
     def _derive(self) -> None:
         """Window counts that follow from the rules and the window length (not pickled)."""
@@ -253,62 +277,89 @@ class SensorBaseline:
         calibrated score has 0.1 per decade and gives the ideal threshold; the slope is bounded by
         ``calib_min_ratio`` / ``calib_max_ratio`` times 0.1.
         """
-        return calibrated_threshold(self._threshold, self.scalars[_CALIB_Q2 : _CALIB_Q3 + 1], self._rules)
+        s = self.scalars
+        return calibrated_threshold(self._threshold, (s[_CALIB_Q2], s[_CALIB_Q3]), self._rules)
 
     def score_window(self, stats: WindowStats) -> BaselineScore | None:
         """Score one closed window against what was learned before it; ``None`` while warming up."""
         x = stats.mean
         if not math.isfinite(x) or self.scalars[_N] < self._warmup:
             return None
-        raw, z, centre, spread, slot, view = self._raw(x, stats.window_start)
-        likelihood = self._likelihood(raw)
-        undamped = max(likelihood, raw)
-        score = self._damped(undamped)
-        half_width = _NORMAL.inv_cdf(1.0 - max(1e-12, self._tail_p()) / 2.0) * spread
-        return BaselineScore(
-            score=score,
-            z=z,
-            expected_lo=centre - half_width,
-            expected_hi=centre + half_width,
-            observed=x,
-            feature=FEATURE,
-            slot=slot_label(slot, self._rules.slot_hours),
-            is_anomaly=self._flags(raw),
-            view=view,
-            range_lo=float(self.scalars[_LO]),
-            range_hi=float(self.scalars[_HI]),
-        )
+        views = self._views(x, stats.window_start)
+        likelihood = self._likelihood(views.raw)
+        score = self._damped(likelihood if likelihood > views.raw else views.raw)
+        return self._verdict(x, views, score, self.threshold)
 
     def learn_window(self, stats: WindowStats) -> None:
         """Learn one window (call after :meth:`score_window`); also accepts rows rebuilt from ``sensor_stats``."""
+        self.score_and_learn(stats, verdict=False)
+
+    def score_and_learn(self, stats: WindowStats, *, verdict: bool = True) -> BaselineScore | None:
+        """:meth:`score_window` then :meth:`learn_window`, the views computed once (the same results);
+        ``verdict=False`` only learns."""
         x = stats.mean
         if not math.isfinite(x):
-            return
+            return None
+        views = self._views(x, stats.window_start)
+        raw = views.raw
+        threshold = self.threshold
+        result = None
+        warm = self.scalars[_N] >= self._warmup
+        if warm:
+            likelihood = self._likelihood(raw)
+            score = self._damped(likelihood if likelihood > raw else raw, advance=True)
+            if verdict:
+                result = self._verdict(x, views, score, threshold)
+        self._learn(x, views, threshold, warm)
+        return result
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _verdict(self, x: float, views: _Views, score: float, threshold: float) -> BaselineScore:
+        """The verdict on a window from its views, its damped score and the threshold, before it is learned."""
+        tail_p = min(0.5, math.pow(10.0, -10.0 * threshold))
+        half_width = _NORMAL.inv_cdf(1.0 - max(1e-12, tail_p) / 2.0) * views.spread
+        return BaselineScore(
+            score=score,
+            z=views.z,
+            expected_lo=views.centre - half_width,
+            expected_hi=views.centre + half_width,
+            observed=x,
+            feature=FEATURE,
+            slot=slot_label(views.slot, self._rules.slot_hours),
+            # a sensor whose own score tail cannot be brought to the target (the threshold capped at 1.0)
+            # flags nothing until its tail comes down; its scores are still reported
+            is_anomaly=views.raw >= threshold and threshold < 1.0,
+            view=views.view,
+            range_lo=self.scalars[_LO],
+            range_hi=self.scalars[_HI],
+        )
+
+    def _learn(self, x: float, views: _Views, threshold: float, warm: bool) -> None:
+        """Learn a finite window mean ``x`` whose views and threshold were computed on the current state (the
+        damping peak already advanced when ``warm``)."""
         s = self.scalars
         r = self._rules
-        raw, z, _centre, _spread, _slot, _view = self._raw(x, stats.window_start)
-        likelihood = self._likelihood(raw)
-        undamped = max(likelihood, raw)
-        warm = s[_N] >= self._warmup
+        raw = views.raw
         if warm:
-            self._damped(undamped, advance=True)
-            s[_RUN] = s[_RUN] + 1 if self._flags(raw) else 0
+            s[_RUN] = s[_RUN] + 1 if (raw >= threshold and threshold < 1.0) else 0
             if s[_RUN] <= r.calib_max_run:  # calibration learns from all but the body of a lasting anomaly
-                learn_quantiles(s[_CALIB_Q2 : _CALIB_Q3 + 1], raw, r)
+                learn_quantiles(s, raw, r, at=_CALIB_Q2)
                 s[_CALIB_N] += 1
         # short-term score history
         n = int(s[_N])
-        k = self.recent.shape[0]
-        s[_RECENT_SUM] += raw - float(self.recent[n % k])
-        self.recent[n % k] = raw
-        short = max(0.0, float(s[_RECENT_SUM])) / k
+        recent = self.recent
+        k = recent.shape[0]
+        s[_RECENT_SUM] += raw - recent.item(n % k)
+        recent[n % k] = raw
+        short = max(0.0, s[_RECENT_SUM]) / k
         s[_LONG_N] += 1
         a = max(r.long_alpha, 1.0 / s[_LONG_N])
         dl = short - s[_LONG_MEAN]
         s[_LONG_MEAN] += a * dl
         s[_LONG_VAR] = (1.0 - a) * (s[_LONG_VAR] + a * dl * dl)
         self._learn_level(x, n)
-        self._learn_slot(stats.window_start, x, z)
+        self._learn_slot(x, views)
         s[_SLOT_PREV2], s[_SLOT_PREV1] = s[_SLOT_PREV1], self._slot_now
         # protect the range: while warming up or for a normal window take x, else move 10 % towards it
         step = 1.0 if (raw < 0.5 or not warm or n < 2) else 0.1
@@ -318,45 +369,40 @@ class SensorBaseline:
             s[_HI] = x if n < 2 else s[_HI] + step * (x - s[_HI])
         s[_N] = n + 1
 
-    # -- internals ---------------------------------------------------------------------------------
-
-    def _flags(self, raw: float) -> bool:
-        """The decision: ``raw`` at or above the calibrated threshold. A sensor whose own score tail cannot
-        be brought to the target (the threshold capped at 1.0) flags nothing until its tail comes down;
-        its scores are still reported."""
-        threshold = self.threshold
-        return raw >= threshold and threshold < 1.0
-
-    def _tail_p(self) -> float:
-        return min(0.5, math.pow(10.0, -10.0 * self.threshold))
-
     def _level_std(self) -> float:
         s = self.scalars
-        floor = max(self._rules.min_abs_std, self._rules.min_rel_std * abs(float(s[_VALUE_MEAN])))
-        return max(math.sqrt(float(s[_VALUE_VAR])), floor)
+        floor = max(self._rules.min_abs_std, self._rules.min_rel_std * abs(s[_VALUE_MEAN]))
+        return max(math.sqrt(s[_VALUE_VAR]), floor)
 
-    def _raw(self, x: float, window_start: int) -> tuple[float, float, float, float, int, str]:
-        """Raw score (max of the weighted views), signed z, expected level and spread, slot, the view that gave it."""
+    def _views(self, x: float, window_start: int) -> _Views:
+        """The views of a window mean ``x``: the raw score (max of the weighted views), signed z, expected
+        level and spread, the slot and where it stands in it, the view that gave the raw score."""
         r = self._rules
         s = self.scalars
         level_std = self._level_std()
-        level_z = (x - float(s[_VALUE_MEAN])) / level_std if s[_N] > 0 else 0.0
+        level_z = (x - s[_VALUE_MEAN]) / level_std if s[_N] > 0 else 0.0
         slot, neighbour, share = self._place(window_start)
-        centre, count = self._expected(slot, neighbour, share)
+        slot_centre, count = self._expected(slot, neighbour, share)
         self._slot_now = 0.0
         if count >= self._slot_min:
             # the sensor's pooled residual spread: steadier than one slot's few windows
-            floor = max(r.min_abs_std, r.min_rel_std * abs(centre), r.slot_floor_of_level * level_std)
-            spread = max(float(s[_RESIDUAL]), floor)
+            floor = max(r.min_abs_std, r.min_rel_std * abs(slot_centre), r.slot_floor_of_level * level_std)
+            spread = max(s[_RESIDUAL], floor)
+            centre = slot_centre
             z = (x - centre) / spread
             slot_score = self._persistent(score_from_z(z) * self._seasonal_trust(level_std, spread))
         else:
-            centre, spread, z, slot_score = float(s[_VALUE_MEAN]), level_std, level_z, 0.0
+            centre, spread, z, slot_score = s[_VALUE_MEAN], level_std, level_z, 0.0
         w_level, w_novelty, w_slot = r.weights
-        views = ((w_slot * slot_score, "slot"), (w_level * score_from_z(level_z), "level"),
-                 (w_novelty * self._novelty(x), "novelty"))  # fmt: skip
-        raw, view = max(views, key=lambda v: v[0])
-        return raw, z, centre, spread, slot, view
+        # the first largest of slot, level, novelty (as ``max`` picks it)
+        raw, view = w_slot * slot_score, "slot"
+        level_score = w_level * score_from_z(level_z)
+        if level_score > raw:
+            raw, view = level_score, "level"
+        novelty_score = w_novelty * self._novelty(x)
+        if novelty_score > raw:
+            raw, view = novelty_score, "novelty"
+        return _Views(raw, z, centre, spread, slot, view, neighbour, share, slot_centre, count)
 
     def _persistent(self, slot_score: float) -> float:
         """The slot view counts what has lasted ``slot_persist_windows`` windows (this one included): the
@@ -366,8 +412,8 @@ class SensorBaseline:
         k = self._rules.slot_persist_windows
         s = self.scalars
         if k >= 3:
-            return min(slot_score, float(s[_SLOT_PREV1]), float(s[_SLOT_PREV2]))
-        return min(slot_score, float(s[_SLOT_PREV1])) if k == 2 else slot_score
+            return min(slot_score, s[_SLOT_PREV1], s[_SLOT_PREV2])
+        return min(slot_score, s[_SLOT_PREV1]) if k == 2 else slot_score
 
     def _seasonal_trust(self, level_std: float, spread: float) -> float:
         """How far the slot view is trusted (0..1): by how much the slots explain the level's spread.
@@ -385,16 +431,16 @@ class SensorBaseline:
         """Range novelty: the excess beyond the learned range in units of ``novelty_scale`` × the range, bounded
         by the record probability of a range learned from ``n`` windows (see the module doc)."""
         s = self.scalars
-        n = float(s[_N])
+        n = s[_N]
         if n < 20:
             return 0.0
-        lo, hi = float(s[_LO]), float(s[_HI])
-        span = hi - lo
-        floor = max(1e-6, 1e-3 * max(abs(hi), abs(lo)))
-        span = span if span > floor else floor
+        lo, hi = s[_LO], s[_HI]
         excess = max(x - hi, lo - x, 0.0)
         if excess <= 0.0:
             return 0.0
+        span = hi - lo
+        floor = max(1e-6, 1e-3 * max(abs(hi), abs(lo)))
+        span = span if span > floor else floor
         novelty = 1.0 - math.exp(-excess / (self._rules.novelty_scale * span))
         decay = self._rules.novelty_record_decay * max(1.0, n / max(1, self._rules.novelty_record_mature))
         if decay <= 0.0:
@@ -408,16 +454,16 @@ class SensorBaseline:
         if s[_LONG_N] <= k:
             return 0.0
         n = int(s[_N])
-        short = max(0.0, float(s[_RECENT_SUM]) - float(self.recent[n % k]) + raw) / k
-        sd = max(math.sqrt(float(s[_LONG_VAR])), 0.01)
-        return score_from_z(max(0.0, short - float(s[_LONG_MEAN])) / sd)
+        short = max(0.0, s[_RECENT_SUM] - self.recent.item(n % k) + raw) / k
+        sd = max(math.sqrt(s[_LONG_VAR]), 0.01)
+        return score_from_z(max(0.0, short - s[_LONG_MEAN]) / sd)
 
     def _damped(self, score: float, advance: bool = False) -> float:
         """Damp a score below the recent peak (held ``suppress / 2`` windows, then decaying to 0)."""
         s = self.scalars
         half = 0.5 * self._rules.suppress
-        age = float(s[_PEAK_AGE])
-        level = float(s[_PEAK]) * min(1.0, max(0.0, 2.0 - age / half)) if half > 0 else 0.0
+        age = s[_PEAK_AGE]
+        level = s[_PEAK] * min(1.0, max(0.0, 2.0 - age / half)) if half > 0 else 0.0
         above = score > level
         if advance:
             s[_PEAK_AGE] = age + 1
@@ -433,7 +479,7 @@ class SensorBaseline:
             s[_VALUE_MEAN] = x
             return
         a = max(r.value_alpha, 1.0 / (n + 1))
-        d = x - float(s[_VALUE_MEAN])
+        d = x - s[_VALUE_MEAN]
         if n > 8:
             lim = r.clip_z * self._level_std()
             d = min(max(d, -lim), lim)
@@ -459,32 +505,33 @@ class SensorBaseline:
 
     def _expected(self, slot: int, neighbour: int, share: float) -> tuple[float, float]:
         """Expected level at a window (blended with the adjacent slot once that one is learned) and the slot's count."""
-        centre, count = (float(v) for v in self.slots[slot])
-        nb_centre, nb_count = (float(v) for v in self.slots[neighbour])
-        if nb_count >= self._slot_min and count >= self._slot_min:
-            centre += share * (nb_centre - centre)
+        slots = self.slots
+        centre, count = slots.item(slot, _CENTRE), slots.item(slot, _COUNT)
+        if count >= self._slot_min and slots.item(neighbour, _COUNT) >= self._slot_min:
+            centre += share * (slots.item(neighbour, _CENTRE) - centre)
         return centre, count
 
-    def _learn_slot(self, window_start: int, x: float, z: float) -> None:
+    def _learn_slot(self, x: float, views: _Views) -> None:
         """Robust EW update of the window's slot (and its share of the adjacent one); an anomalous window
         (|z| > gate_z) moves them ``gate_weight`` as much."""
         r = self._rules
-        slot, neighbour, share = self._place(window_start)
+        slot, neighbour, share, centre, count, z = (
+            views.slot, views.neighbour, views.share, views.slot_centre, views.slot_count, views.z,
+        )  # fmt: skip
         row = self.slots[slot]
-        centre, count = self._expected(slot, neighbour, share)
         if count == 0:
             row[_CENTRE], row[_COUNT] = x, 1
             return
         a = max(r.slot_alpha, 1.0 / (count + 1))
         d = x - centre
-        blended = float(self.slots[neighbour, _COUNT]) >= self._slot_min and count >= self._slot_min
+        blended = self.slots.item(neighbour, _COUNT) >= self._slot_min and count >= self._slot_min
         # robust updates only once the pooled spread rests on some windows (a spread of 0 would freeze them)
         robust = count >= self._slot_min and self.scalars[_RESIDUAL_N] >= _ROBUST_AFTER
         gated = robust and abs(z) > r.gate_z
         if robust:
             if gated:
                 a *= r.gate_weight
-            lim = r.gate_z * max(float(self.scalars[_RESIDUAL]), r.min_abs_std)
+            lim = r.gate_z * max(self.scalars[_RESIDUAL], r.min_abs_std)
             d = min(max(d, -lim), lim)
         if blended:  # a linear basis: each slot moves by its share of the innovation
             row[_CENTRE] += a * (1.0 - share) * d
@@ -495,7 +542,7 @@ class SensorBaseline:
         if count >= self._slot_min:  # pooled residual spread (EW mean absolute residual → σ)
             s = self.scalars
             s[_RESIDUAL_N] += 1
-            b = max(r.residual_alpha, 1.0 / float(s[_RESIDUAL_N]))
+            b = max(r.residual_alpha, 1.0 / s[_RESIDUAL_N])
             b *= r.gate_weight if gated else 1.0
             s[_RESIDUAL] += b * (abs(d) * _MAD_TO_SIGMA - s[_RESIDUAL])
 

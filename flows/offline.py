@@ -200,8 +200,7 @@ def detect_frame(
         windows = [_row_window(ts_list[i], window_s, v, c) for c, v in enumerate(rows[i])]
         verdict: BaselineScore | None
         if asset is None:
-            verdict = single.score_window(windows[0])
-            single.learn_window(windows[0])
+            verdict = single.score_and_learn(windows[0])
         else:
             verdict = asset.score_windows(windows)
             asset.learn_windows(windows)
