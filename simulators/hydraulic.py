@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 
 from lifeline.models import AlertKind, Lifeline, SensorKind, SensorSpec
@@ -460,7 +461,10 @@ def install(b: Builder, network: str) -> HydraulicRun:
         on_node = kind in (SensorKind.WATER_PRESSURE, SensorKind.TANK_LEVEL) or element.startswith("@") or "-QT-" in sid
         node = element.lstrip("@") if on_node else wn.get_link(element).start_node_name
         info = NetworkInfo(node=node if on_node else "", link="" if on_node else element)
-        index = b.add_sensor(_spec(sid, kind, group, places[node], format_network(info)))
+        spec = _spec(sid, kind, group, places[node], format_network(info))
+        if "-QT-" in sid:  # a tank's meter is signed: negative while the tank drains (not clipped at 0)
+            spec = msgspec.structs.replace(spec, min_value=-spec.valid_max)
+        index = b.add_sensor(spec)
         by_kind.setdefault(kind, []).append((index, row))
     info = NetworkInfo(model=str(cached_model(network)), derived=tuple(run.derived))
     meter = b.add_sensor(_spec(f"{group}-DMA-Q", SensorKind.WATER_FLOW, group, Place(name, lat, lon),

@@ -1,7 +1,8 @@
-"""The DMA leak detector runs in the live flow: on a water-net1 scenario the dataflow (1 and 2 workers, 2
-partitions) raises exactly the water alerts that the detector gives when fed the same readings step by step by
-hand, the windows that cross to the group stage are only those the group stage uses, and a restart from the
-group stage's snapshot gives the same alerts."""
+"""The DMA leak detector runs in the live flow: on a water-net1 scenario (12 days, seed 2) the dataflow (1 and 2
+workers, 2 partitions) opens and clears exactly the water alerts that the detector gives when fed the same
+readings step by step by hand (only their tier may move in between, when the group model corroborates); the
+windows that cross to the group stage are only those the group stage uses; and a restart from the group stage's
+snapshot gives the same alerts."""
 
 from __future__ import annotations
 
@@ -24,12 +25,12 @@ from lifeline.simulators.scenarios import build
 
 STEP = 300_000
 WATER = (AlertKind.PIPE_BURST, AlertKind.BACKGROUND_LEAK)
-DAYS = 8  # enough for the detector to learn (3 days) and for the scenario's first bursts
+DAYS = 12  # seed 2: learning (3 days), then bursts of 5.3 m³/h (day 8.6) and 11.8 m³/h (day 10.5)
 
 
 @pytest.fixture(scope="module")
 def scenario() -> Any:
-    return build("water-net1", seed=1, duration_s=DAYS * 86400)
+    return build("water-net1", seed=2, duration_s=DAYS * 86400)
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +63,11 @@ def _by_hand(scenario: Any, messages: list[tuple[bytes, bytes, int]]) -> list[Al
 
 
 def _water(events: list[AlertEvent]) -> list[tuple[str, str, str, int, int, str, str]]:
+    """Openings and clearings of water alerts (tier changes in between may come from other detectors)."""
     return sorted(
         (e.alert_id, e.kind.value, e.event.value, e.ts, e.started_at, e.tier.name, e.location)
         for e in events
-        if e.kind in WATER
+        if e.kind in WATER and e.event.value in ("opened", "cleared")
     )
 
 
@@ -78,6 +80,9 @@ def test_the_flow_raises_exactly_the_water_alerts_of_the_detector_fed_by_hand(sc
     two = flow_events(scenario.registry, messages, workers=2, batch_sizes=(37, 800, 5))
     assert _water(one) == expected
     assert _water(two) == expected
+    # in the flow the group model's anomaly findings may corroborate a burst by one tier for a while
+    changes = [e for e in one if e.kind in WATER and e.event.value not in ("opened", "cleared")]
+    assert all(e.event.value == "de-escalated" or "anomaly evidence" in e.evidence for e in changes)
     key = lambda e: (e.alert_id, e.event.value, e.ts, int(e.tier))  # noqa: E731
     assert sorted(map(key, one)) == sorted(map(key, two)), "every alert is the same with 1 and 2 workers"
 
@@ -132,7 +137,7 @@ def test_a_restart_from_the_snapshot_gives_the_same_alerts(scenario: Any, messag
     assert dma.late_windows == 0 and dma.detector.sensitivity is not None
     snapshot = pickle.dumps(final)
     assert dma.detector.sensitivity.matrix.tobytes() not in snapshot, "the model is not in the snapshot"
-    at = 3 * len(split_into_batches(messages, 2, (300,))[0]) // 2  # day 6 of 8: the detector has learned
+    at = 3 * len(split_into_batches(messages, 2, (300,))[0]) // 2  # day 9 of 12: the detector has learned
     restarted, _ = _stages_with_restart(scenario, messages, at)
     key = lambda e: (e.alert_id, e.event.value, e.ts, int(e.tier), e.location)  # noqa: E731
     assert sorted(map(key, restarted)) == sorted(map(key, reference))
