@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import pickle
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from lifeline.codec import WireReading, decode_alert_event
 from lifeline.connectors.bootstrap import apply_schema
 from lifeline.connectors.kafka import consumer_config, make_producer
 from lifeline.flows.batch import RawBatch
-from lifeline.flows.dataflow import build_flow, make_detectors
+from lifeline.flows.dataflow import build_flow, dump_snapshot, make_detectors
 from lifeline.flows.runner import ensure_recovery_store, tune_gc
 from lifeline.flows.stages import PartitionStage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
@@ -97,9 +96,10 @@ def prepare_flow_run(settings: Settings, registry: Registry, store: str, tmp: Pa
     return run
 
 
-def snapshot_cost(scenario: Any, settings: Settings) -> tuple[float, int, int]:
+def snapshot_cost(scenario: Any, settings: Settings, level: int = 0) -> tuple[float, int, int]:
     """Run the scenario through the partition stage in-process; time pickling its states (one epoch's
-    snapshot work) and return (seconds, bytes, sensors with state)."""
+    snapshot work, compressed at zlib ``level`` as ``LIFELINE_SNAPSHOT_COMPRESSION`` does) and return
+    (seconds, bytes, sensors with state)."""
     detectors = make_detectors(settings, scenario.registry)
     stage = PartitionStage(detectors, SensorIndex(scenario.registry), "t", limits=ValidationLimits())
     states = [stage.new_state() for _ in range(settings.readings_partitions)]
@@ -116,7 +116,7 @@ def snapshot_cost(scenario: Any, settings: Settings) -> tuple[float, int, int]:
                     states[p], RawBatch(p, [c[0] for c in chunk], list(range(len(chunk))), [c[1] for c in chunk])
                 )
     started = time.perf_counter()
-    size = sum(len(pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in states)
+    size = sum(len(dump_snapshot(s, level)) for s in states)
     seconds = time.perf_counter() - started
     sensors = sum(len(s.sensors) for s in states)
     return seconds, size, sensors
@@ -356,10 +356,13 @@ def main() -> None:
             per_round = sorted(a / b for a, b in zip(raw.seconds, full.seconds, strict=True))
             print(f"(b)/(a) per round: median {statistics.median(per_round):.2f}, "
                   f"range {per_round[0]:.2f}–{per_round[-1]:.2f} over {len(per_round)} rounds")  # fmt: skip
-            snap_s, snap_bytes, sensors = snapshot_cost(scenario, settings)
-            per_sensor = snap_bytes / max(sensors, 1)
-            print(f"\nsnapshot of all partition states: {snap_s * 1000:.0f} ms, {snap_bytes / 1e6:.1f} MB, "
-                  f"{sensors:,} sensors with state → {per_sensor:,.0f} B per active sensor")  # fmt: skip
+            for level in (0, 1):
+                snap_s, snap_bytes, sensors = snapshot_cost(scenario, settings, level)
+                per_sensor = snap_bytes / max(sensors, 1)
+                how = f"LIFELINE_SNAPSHOT_COMPRESSION={level}"
+                print(f"\nsnapshot of all partition states ({how}): {snap_s * 1000:.0f} ms, "
+                      f"{snap_bytes / 1e6:.1f} MB, {sensors:,} sensors with state → {per_sensor:,.0f} B per "
+                      "active sensor")  # fmt: skip
         if not args.skip_latency:
             longer = build(args.scenario, seed=8, duration_s=args.latency_minutes * 60)
             for rate in args.latency_rate or [full.per_s * 0.5]:

@@ -16,8 +16,10 @@ from __future__ import annotations
 import io
 import logging
 import pickle
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import bytewax.operators as op
@@ -45,13 +47,19 @@ from lifeline.models import AlertEvent
 from lifeline.registry import Registry
 from lifeline.settings import Settings, config_table
 
-__all__ = ["FlowIO", "GroupInput", "GroupWindows", "build_flow", "kafka_io", "load_snapshot", "make_detectors"]
+__all__ = [
+    "FlowIO", "GroupInput", "GroupWindows", "build_flow", "dump_snapshot", "kafka_io", "load_snapshot",
+    "make_detectors",
+]  # fmt: skip
 
 log = logging.getLogger("lifeline.flow")
 
 S = TypeVar("S")
 V = TypeVar("V")
 W = TypeVar("W")
+
+
+_PICKLE_START = pickle.PROTO  # b"\x80"
 
 
 class _SnapshotUnpickler(pickle.Unpickler):
@@ -63,8 +71,17 @@ class _SnapshotUnpickler(pickle.Unpickler):
         return super().find_class(self.MOVED.get(module, module), name)
 
 
+def dump_snapshot(state: Any, level: int = 0) -> bytes:
+    """An operator state pickled for a snapshot, zlib-compressed at ``level`` 1–9 (0: not compressed;
+    ``LIFELINE_SNAPSHOT_COMPRESSION``)."""
+    data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    return zlib.compress(data, level) if level > 0 else data
+
+
 def load_snapshot(data: bytes) -> Any:
-    """A pickled operator state, as written by this version or an earlier one."""
+    """A pickled operator state, as written by this version or an earlier one, compressed or not."""
+    if data[:1] != _PICKLE_START:  # a pickle (protocol 2+) starts with PROTO; a zlib stream never does
+        data = zlib.decompress(data)
     return _SnapshotUnpickler(io.BytesIO(data)).load()
 
 
@@ -76,8 +93,12 @@ class _SnapshotAsPickle(StatefulLogic[V, W, bytes], Generic[S, V, W]):
     cost of one pass over the state instead of two.
     """
 
-    def __init__(self, step: Callable[[S | None, V], tuple[S, W]], resume_state: bytes | S | None) -> None:
+    def __init__(
+        self, step: Callable[[S | None, V], tuple[S, W]], resume_state: bytes | S | None,
+        dump: Callable[[Any], bytes] = dump_snapshot,
+    ) -> None:  # fmt: skip
         self._step = step
+        self._dump = dump
         self._state: S | None = load_snapshot(resume_state) if isinstance(resume_state, bytes) else resume_state
 
     def on_item(self, value: V) -> tuple[list[W], bool]:
@@ -85,12 +106,14 @@ class _SnapshotAsPickle(StatefulLogic[V, W, bytes], Generic[S, V, W]):
         return [out], StatefulLogic.RETAIN
 
     def snapshot(self) -> bytes:
-        return pickle.dumps(self._state, protocol=pickle.HIGHEST_PROTOCOL)
+        return self._dump(self._state)
 
 
-def _stateful_map(step_id: str, up: Any, step: Callable[[Any, Any], tuple[Any, Any]]) -> Any:
+def _stateful_map(
+    step_id: str, up: Any, step: Callable[[Any, Any], tuple[Any, Any]], dump: Callable[[Any], bytes]
+) -> Any:
     """``op.stateful_map`` with pickled snapshots (see :class:`_SnapshotAsPickle`)."""
-    return op.stateful(step_id, up, lambda resume: _SnapshotAsPickle(step, resume))
+    return op.stateful(step_id, up, lambda resume: _SnapshotAsPickle(step, resume, dump))
 
 
 def make_detectors(settings: Settings, registry: Registry) -> DetectorSuite:
@@ -231,13 +254,15 @@ def build_flow(
         observer.group_step(events)
         return state, events
 
+    dump = partial(dump_snapshot, level=settings.snapshot_compression)
     flow = Dataflow(flow_id)
     if isinstance(io.source, FixedPartitionedSource):  # detection where the partition is read (flows/local_detect.py)
-        detected = op.input("readings", flow, LocalDetectSource(io.source, detect_sensors, load=load_snapshot))
+        source = LocalDetectSource(io.source, detect_sensors, load=load_snapshot, dump=dump)
+        detected = op.input("readings", flow, source)
     else:
         raw = op.input("readings", flow, io.source)
         by_partition = op.key_on("key_by_partition", raw, lambda b: str(b.partition))
-        detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors))
+        detected = op.key_rm("unkey_partition", _stateful_map("detect_sensors", by_partition, detect_sensors, dump))
     partition_rows = op.map("partition_rows", detected, lambda item: item[1])
     dlq = op.flat_map("dlq", detected, lambda item: [KafkaOut.reject(dlq_topic, r) for r in item[0].rejects])
 
@@ -247,7 +272,7 @@ def build_flow(
         return "all", GroupInput(out.partition, out.watermark, out.findings, item[2], group_windows(out.stats))
 
     to_groups = op.map("to_groups", detected, group_input)
-    alerts = op.key_rm("unkey_groups", _stateful_map("correlate", to_groups, correlate))
+    alerts = op.key_rm("unkey_groups", _stateful_map("correlate", to_groups, correlate, dump))
     alert_messages = op.flat_map(
         "alert_messages", alerts, lambda events: [KafkaOut.alert(alerts_topic, e) for e in events]
     )

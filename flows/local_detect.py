@@ -31,12 +31,17 @@ W = TypeVar("W")  # what one batch produces
 Resume = tuple[Any, bytes | None]  # (the inner partition's snapshot, the pickled detector state)
 
 
+def _pickle(state: Any) -> bytes:
+    return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 class _DetectingPartition(StatefulSourcePartition[W, Resume], Generic[S, W]):
     def __init__(
         self, inner: StatefulSourcePartition[RawBatch, Any], step: Callable[[S | None, RawBatch], tuple[S, W]],
-        state: S | None, load: Callable[[bytes], Any],
+        state: S | None, load: Callable[[bytes], Any], dump: Callable[[Any], bytes],
     ) -> None:  # fmt: skip
         self._inner = inner
+        self._dump = dump
         self._step = step
         self._state = state
         self._pickled: bytes | None = None  # the last snapshot, while the state has not changed since
@@ -55,7 +60,7 @@ class _DetectingPartition(StatefulSourcePartition[W, Resume], Generic[S, W]):
 
     def snapshot(self) -> Resume:
         if self._pickled is None and self._state is not None:
-            self._pickled = pickle.dumps(self._state, protocol=pickle.HIGHEST_PROTOCOL)
+            self._pickled = self._dump(self._state)
         return self._inner.snapshot(), self._pickled
 
     def close(self) -> None:
@@ -66,18 +71,20 @@ class LocalDetectSource(FixedPartitionedSource[W, Resume], Generic[S, W]):
     """Wrap a batch source: every batch of partition ``p`` goes through ``step(state_p, batch)`` on the
     worker that reads ``p``; the items are what ``step`` returns.
 
-    ``load`` unpickles a snapshotted state (the flow passes its upgrade-tolerant unpickler). A snapshot
+    ``load`` unpickles a snapshotted state (the flow passes its upgrade-tolerant unpickler), ``dump`` pickles
+    one (the flow's may compress it; default: plain pickle). A snapshot
     written by a flow that kept the state in a separate keyed step holds only the offset: the
     partition then resumes at that offset with a fresh detector state.
     """
 
     def __init__(
         self, inner: FixedPartitionedSource[RawBatch, Any], step: Callable[[S | None, RawBatch], tuple[S, W]],
-        *, load: Callable[[bytes], Any] = pickle.loads,
+        *, load: Callable[[bytes], Any] = pickle.loads, dump: Callable[[Any], bytes] = _pickle,
     ) -> None:  # fmt: skip
         self._inner = inner
         self._step = step
         self._load = load
+        self._dump = dump
 
     def list_parts(self) -> list[str]:
         return self._inner.list_parts()
@@ -91,4 +98,4 @@ class LocalDetectSource(FixedPartitionedSource[W, Resume], Generic[S, W]):
         elif resume_state is not None:  # an offset snapshotted by the earlier flow shape
             inner_resume = resume_state
         part = self._inner.build_part(step_id, for_part, inner_resume)
-        return _DetectingPartition(part, self._step, state, self._load)
+        return _DetectingPartition(part, self._step, state, self._load, self._dump)
