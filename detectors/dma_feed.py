@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -160,6 +160,13 @@ class DmaFeeds:
             sensitivity=self.model(group_id), config=self.config,
         )  # fmt: skip
         return DmaFeedState(group_id, detector)
+
+    def warm(self, state: DmaFeedState, windows: Sequence[GroupWindow]) -> None:
+        """Learn from historical windows (warm start): feed every step they cover, no findings. The detector's
+        standing state (an ongoing burst or night-flow leak) carries over, so the live flow alerts on it."""
+        self.add(state, windows)
+        if state.pending:
+            self.advance(state, max(state.pending) + STEP_MS + self.settle_ms)
 
     def add(self, state: DmaFeedState, windows: Iterable[GroupWindow]) -> None:
         """Buffer windows of the DMA's sensors (any arrival order; a repeated window counts once)."""

@@ -70,7 +70,8 @@ def run_flow(
         from lifeline.flows.warm import load_warm_history, parse_duration
 
         span = parse_duration(warm_start)
-        warm = load_warm_history(settings, registry, span, getattr(detectors, "group_models", None), echo=log.info)
+        warm = load_warm_history(settings, registry, span, getattr(detectors, "group_models", None), echo=log.info,
+                                 dma_feeds=getattr(detectors, "dma_feeds", None))  # fmt: skip
     flow = build_flow(settings, registry, detectors=detectors, stop_at_end=stop_at_end, warm=warm)
     recovery_config = None
     if recovery:

@@ -456,6 +456,8 @@ class GroupStage:
             dma = dmas.get(group_id)
             if dma is None:
                 dma = dmas[group_id] = feeds.new_state(group_id)
+                if self.warm is not None:
+                    feeds.warm(dma, self.warm.take_dma(group_id))
             feeds.add(dma, group_windows)
         found: list[Finding] = []
         if mark < 0:

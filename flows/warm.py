@@ -4,8 +4,9 @@
 with progress printed) before it starts. A sensor or group met for the first time — a new deployment, a
 registry change, a lost recovery folder — is then initialised from its history instead of waiting days:
 each sensor through :meth:`Detectors.warm_start_sensor` (rules that need a day of history, per-sensor
-baselines), each group model through :meth:`GroupModels.warm`. States restored from a snapshot are not
-touched: they already know more.
+baselines), each group model through :meth:`GroupModels.warm`, each DMA's leak detector through
+:meth:`DmaFeeds.warm` (its sensors' 5-minute windows, step by step, no findings). States restored from a
+snapshot are not touched: they already know more.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from lifeline.detectors.dma_feed import DmaFeeds
 from lifeline.detectors.group_model import GroupModels, GroupWindow
 from lifeline.detectors.results import WindowStats
 from lifeline.flows.exceptions import FlowError
@@ -64,13 +66,19 @@ class WarmHistory:
 
     sensors: dict[str, list[WindowStats]] = field(default_factory=dict)
     groups: dict[str, list[GroupWindow]] = field(default_factory=dict)
+    dmas: dict[str, list[GroupWindow]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_rows(
-        cls, rows: Iterable[WindowStats], registry: Registry, group_models: GroupModels | None
+        cls,
+        rows: Iterable[WindowStats],
+        registry: Registry,
+        group_models: GroupModels | None,
+        dma_feeds: DmaFeeds | None = None,
     ) -> WarmHistory:
-        """Keep the rows of registered sensors; compact the members' windows for the group models."""
+        """Keep the rows of registered sensors; compact the members' windows for the group models and the DMA
+        sensors' windows for the DMA leak detectors."""
         history = cls()
         for w in rows:
             if w.sensor_id in registry:
@@ -79,6 +87,10 @@ class WarmHistory:
             for rows_of_sensor in history.sensors.values():
                 for gw in group_models.compact(rows_of_sensor):
                     history.groups.setdefault(gw.group_id, []).append(gw)
+        if dma_feeds is not None:
+            for rows_of_sensor in history.sensors.values():
+                for gw in dma_feeds.compact(rows_of_sensor):
+                    history.dmas.setdefault(gw.group_id, []).append(gw)
         return history
 
     def take_sensor(self, sensor_id: str) -> list[WindowStats]:
@@ -91,16 +103,22 @@ class WarmHistory:
         with self._lock:
             return self.groups.pop(group_id, [])
 
+    def take_dma(self, group_id: str) -> list[GroupWindow]:
+        """The DMA sensors' windows (empty when none, or when already taken)."""
+        with self._lock:
+            return self.dmas.pop(group_id, [])
+
     def __getstate__(self) -> dict[str, Any]:  # never part of a snapshot, but keep it picklable
-        return {"sensors": self.sensors, "groups": self.groups}
+        return {"sensors": self.sensors, "groups": self.groups, "dmas": self.dmas}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.sensors, self.groups, self._lock = state["sensors"], state["groups"], threading.Lock()
+        self.dmas = state.get("dmas", {})
 
 
 def load_warm_history(
     settings: Settings, registry: Registry, span: timedelta, group_models: GroupModels | None,
-    *, echo: Callable[[str], None] = print,
+    *, echo: Callable[[str], None] = print, dma_feeds: DmaFeeds | None = None,
 ) -> WarmHistory:  # fmt: skip
     """Read the last ``span`` of ``sensor_stats`` (ending at its newest row) from QuestDB, a day at a time,
     printing progress through ``echo``."""
@@ -119,6 +137,7 @@ def load_warm_history(
             echo(f"warm start: {done:4.0%} of {span} read, {rows} window(s)")
 
         rows = (stats_from_row(r) for chunk in read_sensor_stats(db, since, until, progress=progress) for r in chunk)
-        history = WarmHistory.from_rows(rows, registry, group_models)
-    echo(f"warm start: {len(history.sensors)} sensor(s), {len(history.groups)} group model(s) to initialise")
+        history = WarmHistory.from_rows(rows, registry, group_models, dma_feeds)
+    echo(f"warm start: {len(history.sensors)} sensor(s), {len(history.groups)} group model(s), "
+         f"{len(history.dmas)} DMA detector(s) to initialise")  # fmt: skip
     return history

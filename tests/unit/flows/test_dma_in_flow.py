@@ -2,7 +2,7 @@
 workers, 2 partitions) opens and clears exactly the water alerts that the detector gives when fed the same
 readings step by step by hand (only their tier may move in between, when the group model corroborates); the
 windows that cross to the group stage are only those the group stage uses; and a restart from the group stage's
-snapshot gives the same alerts."""
+snapshot, or a warm start from the stored windows, gives the same alerts."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from lifeline.flows.dataflow import GroupWindows, load_snapshot, make_detectors
 from lifeline.flows.stages import GroupStage, PartitionStage
 from lifeline.flows.testing import split_into_batches
 from lifeline.flows.validate import SensorIndex, ValidationLimits
+from lifeline.flows.warm import WarmHistory
 from lifeline.models import AlertEvent, AlertKind, Reading
 from lifeline.settings import Settings
 from lifeline.simulators.scenarios import build
@@ -141,3 +142,38 @@ def test_a_restart_from_the_snapshot_gives_the_same_alerts(scenario: Any, messag
     restarted, _ = _stages_with_restart(scenario, messages, at)
     key = lambda e: (e.alert_id, e.event.value, e.ts, int(e.tier), e.location)  # noqa: E731
     assert sorted(map(key, restarted)) == sorted(map(key, reference))
+
+
+def _live_run(scenario: Any, messages: Any, warm: WarmHistory | None) -> list[AlertEvent]:
+    detectors = make_detectors(Settings(), scenario.registry)
+    stage = PartitionStage(detectors, SensorIndex(scenario.registry), "t", limits=ValidationLimits())
+    groups = GroupStage(detectors, partitions=1, group_models=detectors.group_models,  # type: ignore[attr-defined]
+                        dma_feeds=detectors.dma_feeds, warm=warm)  # type: ignore[attr-defined]  # fmt: skip
+    windows = GroupWindows(detectors.group_models, detectors.dma_feeds)  # type: ignore[attr-defined]
+    state, group_state = stage.new_state(), groups.new_state()
+    events: list[AlertEvent] = []
+    (batches,) = split_into_batches(messages, 1, (400,))
+    for batch in [*batches, RawBatch(0, [], [], [], idle=True, end=True)]:
+        out = stage.process(state, batch)
+        events += groups.process(group_state, 0, out.watermark, out.findings, batch.end, windows(out.stats))
+    return events
+
+
+def test_a_warm_start_from_stored_windows_finds_the_bursts_a_cold_start_cannot(scenario: Any, messages: Any) -> None:
+    cut = scenario.start_ms + 9 * 86_400_000  # the flow starts on day 9 of 12; the bursts come on days 10.5, 11
+    before = [m for m in messages if m[2] < cut]
+    after = [m for m in messages if m[2] >= cut]
+    detectors = make_detectors(Settings(), scenario.registry)
+    stage = PartitionStage(detectors, SensorIndex(scenario.registry), "t", limits=ValidationLimits())
+    state = stage.new_state()
+    stored = []  # what the flow would have written to sensor_stats before the restart
+    for batch in split_into_batches(before, 1, (400,))[0]:
+        stored += stage.process(state, batch).stats
+    history = WarmHistory.from_rows(stored, scenario.registry, detectors.group_models, detectors.dma_feeds)  # type: ignore[attr-defined]
+    assert set(history.dmas) == {"WN-NET1"}
+    full = [e[:5] for e in _water(_by_hand(scenario, messages)) if e[2] == "opened"]
+    assert full, "the full run opens water alerts"
+    warm = [e[:5] for e in _water(_live_run(scenario, after, history)) if e[2] == "opened"]
+    cold = [e[:5] for e in _water(_live_run(scenario, after, None)) if e[2] == "opened"]
+    assert warm == full
+    assert cold == [], "three days of data are too few to learn"
