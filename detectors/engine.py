@@ -21,6 +21,7 @@ typical one-or-two readings per call, a lean scalar path runs per reading.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -87,7 +88,8 @@ class Detectors:
         #: the multivariate model of every multi-sensor group (docs/domain.md#group-anomaly-model)
         self.group_models = GroupModels(registry, self.config, {s: self.group_of(s) for s in registry})
         #: the leak detector of every DMA with a derived consumption meter, fed windows in the group stage
-        self.dma_feeds = DmaFeeds(registry, self.group_of, self.locator.model)
+        leak = replace(self.config.leak, local_utc_offset_h=self.config.local_utc_offset_h)
+        self.dma_feeds = DmaFeeds(registry, self.group_of, self.locator.model, config=leak)
 
     # -- profiles ------------------------------------------------------------------------------
 

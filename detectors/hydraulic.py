@@ -38,6 +38,7 @@ import numpy.typing as npt
 
 from lifeline.models import AlertKind, Tier
 
+from .config import LeakConfig
 from .localisation import Candidate, SensitivityModel, moved_most, nodes_text, rank_nodes
 from .results import Finding
 
@@ -49,29 +50,6 @@ _DAY_STEPS = 288
 _M_HEAD_PER_MPA = 1.0 / 0.00980665
 _MAD = 1.4826
 _KEEP_LOCATED = 1000
-
-
-@dataclass(frozen=True, kw_only=True)
-class LeakConfig:
-    """Parameters of :class:`DmaLeakDetector` (defaults chosen on seed 1 of the hydraulic scenarios)."""
-
-    local_utc_offset_h: float = 8.0
-    slot_days: int = 7
-    learn_days: float = 3.0
-    step_window: int = 3
-    reference_steps: int = 12
-    burst_z: float = 4.0
-    solo_z: float = 6.0
-    burst_persistence: int = 2
-    burst_hold_h: float = 24.0
-    night_start_h: int = 2
-    night_end_h: int = 4
-    night_days: int = 14
-    night_quantile: float = 0.25
-    night_z: float = 3.0
-    night_min_m3h: float = 0.5
-    night_open: int = 2
-    night_close: int = 2
 
 
 @dataclass(frozen=True)

@@ -194,3 +194,17 @@ def test_a_burst_seen_by_a_logger_rule_and_by_the_dma_detector_is_one_alert_of_t
     opened = [e for e in events if e.event is AlertEventType.OPENED]
     assert [(e.kind, e.asset_id, e.started_at) for e in opened] == [(AlertKind.PIPE_BURST, GROUP, t)]
     assert [e.event for e in events if e.alert_id == opened[0].alert_id][-1] is AlertEventType.CLEARED
+
+
+def test_the_rules_table_sets_the_dma_detectors_parameters() -> None:
+    import pytest
+
+    from lifeline.detectors.config import rules_from_table
+    from lifeline.detectors.engine import Detectors
+    from lifeline.exceptions import SettingsError
+
+    config = rules_from_table({"leak": {"burst_z": 5.5, "night_days": 10}, "local_utc_offset_h": 2.0}, "[rules]")
+    detector = Detectors(_registry(), config).dma_feeds.new_state(GROUP).detector
+    assert (detector.cfg.burst_z, detector.cfg.night_days, detector.cfg.local_utc_offset_h) == (5.5, 10, 2.0)
+    with pytest.raises(SettingsError, match=r"leak\.burst_sigma"):
+        rules_from_table({"leak": {"burst_sigma": 5.0}}, "[rules]")
