@@ -14,8 +14,9 @@ interval later); then the steps are fed in event-time order, each at most once:
 
 * a window of a step already fed is late: counted in ``late_windows``, not used (no look-ahead, no re-run);
 * a sensor without a window in a step keeps its last window mean for up to ``fill_steps`` steps (1 h); a step
-  that still lacks a value (before every sensor reported once, or after a longer outage) is not fed and is
-  counted in ``skipped_steps``;
+  that still lacks a value (before every sensor reported once, or after a longer outage) is counted in
+  ``skipped_steps`` and given to the detector as a gap (a placeholder that keeps its same-slot look-backs
+  aligned with the clock, enters no baseline and judges nothing);
 * several windows of one sensor in a step (windows shorter than the step) give their count-weighted mean; a
   window longer than the step stands for every step it covers.
 
@@ -213,6 +214,7 @@ class DmaFeeds:
             seen = state.last.get(sensor_id)
             if seen is None or seen[0] < oldest:
                 state.skipped_steps += 1
+                state.detector.gap(step)  # keeps the detector's steps aligned with the clock
                 return []
             values[sensor_id] = seen[1]
         consumption = d.meter.evaluate(values)

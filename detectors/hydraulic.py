@@ -31,6 +31,7 @@ loggers that moved most.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,6 +160,25 @@ class DmaLeakDetector:
             self._trim(len(h.ts) - self._keep)
         return out
 
+    def gap(self, ts: int) -> None:
+        """A step without data (an outage longer than its feeder bridges): kept as a placeholder, so every later
+        step still finds the same slot of earlier days at the same distance. It never enters a baseline and
+        judges nothing; an open burst or standing leak stays open. No-op before the first step."""
+        h = self._h
+        if not h.ts:
+            return
+        h.ts.append(ts)
+        h.flow.append(float("nan"))
+        h.flow_res.append(float("nan"))
+        h.flow_step.append(float("nan"))
+        h.pressure_m.append(np.full_like(h.pressure_m[-1], np.nan))
+        h.pressure_res.append(np.full_like(h.pressure_res[-1], np.nan))
+        h.features.append(np.full_like(h.features[-1], np.nan))
+        h.clean.append(False)
+        h.state_change.append(False)
+        if len(h.ts) >= self._keep + _DAY_STEPS:
+            self._trim(len(h.ts) - self._keep)
+
     def _trim(self, drop: int) -> None:
         """Forget the oldest ``drop`` steps: no baseline looks back further than ``_keep`` steps, so the
         findings are those of an untrimmed history (memory stays bounded on a run of any length)."""
@@ -229,6 +249,10 @@ class DmaLeakDetector:
             return
         recent = float(np.mean(h.flow_res[k - w + 1 : k + 1]))
         before = float(np.median(h.flow_res[k - w - ref + 1 : k - w + 1]))
+        if recent != recent or before != before:  # a gap in the windows: judge again once it has passed
+            h.flow_step.append(float("nan"))
+            self._run = 0
+            return
         h.flow_step.append(recent - before)
         if self._burst is not None:
             self._hold_burst(k, ts, recent, out)
@@ -344,6 +368,11 @@ class DmaLeakDetector:
         lo = max(0, k - 2 * _DAY_STEPS)
         res = np.array(h.pressure_res[lo:k])
         diffs = res[self.cfg.step_window :] - res[: -self.cfg.step_window] if len(res) > _DAY_STEPS else res
+        if np.isnan(diffs).any():  # gap steps: their placeholders do not count
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a logger with no data at all: NaN scale
+                nan_scale: Floats = _MAD * np.nanmedian(np.abs(diffs - np.nanmedian(diffs, axis=0)), axis=0) + 0.01
+            return nan_scale
         scale: Floats = _MAD * np.median(np.abs(diffs - np.median(diffs, axis=0)), axis=0) + 0.01
         return scale
 

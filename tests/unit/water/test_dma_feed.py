@@ -43,7 +43,11 @@ class _Recorder(DmaLeakDetector):
     def __init__(self, fire_at: int = -1) -> None:
         super().__init__(group_id=GROUP, meter_id="DMA-Q", logger_ids=["P-B", "P-A"])
         self.fed: list[tuple[int, float, list[float], list[float], list[float]]] = []
+        self.gaps: list[int] = []
         self.fire_at = fire_at
+
+    def gap(self, ts: int) -> None:
+        self.gaps.append(ts)
 
     def step(self, ts: int, consumption: float, pressures_mpa: Floats, levels: Floats, states: Floats) -> list[Finding]:
         self.fed.append((ts, consumption, pressures_mpa.tolist(), levels.tolist(), states.tolist()))
@@ -89,7 +93,7 @@ def test_window_means_become_steps_only_once_the_watermark_passed_the_step_and_i
     assert [f[0] for f in rec.fed] == [T0, T0 + STEP]  # nothing buffered for later steps yet
 
 
-def test_a_sensor_without_a_window_keeps_its_last_mean_for_an_hour_then_the_step_is_skipped() -> None:
+def test_a_sensor_without_a_window_keeps_its_last_mean_for_an_hour_then_the_step_is_a_gap() -> None:
     feeds = _feeds()
     state, rec = _state(feeds)
     feeds.add(state, _windows(0))
@@ -98,6 +102,7 @@ def test_a_sensor_without_a_window_keeps_its_last_mean_for_an_hour_then_the_step
     feeds.advance(state, T0 + 17 * STEP)
     # steps 1..12 use EXP-Q's mean of step 0 (20.5) with the other meter doubled; 13..15 lack it
     assert [round(f[1], 6) for f in rec.fed] == [99.5] + [240.0 - 20.5] * 12
+    assert rec.gaps == [T0 + k * STEP for k in (13, 14, 15)]
     assert state.skipped_steps == 3 and state.fed_steps == 13
 
 
@@ -107,7 +112,7 @@ def test_a_dma_missing_a_sensor_from_the_start_feeds_nothing() -> None:
     for step in range(3):
         feeds.add(state, _windows(step, skip=("T-1",)))
     feeds.advance(state, T0 + 5 * STEP)
-    assert rec.fed == [] and state.skipped_steps == 3
+    assert rec.fed == [] and state.skipped_steps == 3  # (the detector ignores gaps before its first step)
 
 
 def test_windows_in_any_order_are_fed_in_event_time_order_and_a_late_one_is_not_used() -> None:
@@ -208,3 +213,24 @@ def test_the_rules_table_sets_the_dma_detectors_parameters() -> None:
     assert (detector.cfg.burst_z, detector.cfg.night_days, detector.cfg.local_utc_offset_h) == (5.5, 10, 2.0)
     with pytest.raises(SettingsError, match=r"leak\.burst_sigma"):
         rules_from_table({"leak": {"burst_sigma": 5.0}}, "[rules]")
+
+
+def test_an_outage_is_a_gap_that_keeps_the_daily_slots_aligned_and_raises_nothing() -> None:
+    steps = 9 * 288
+    flow, pressure, level = _daily(steps, steps)  # no burst
+    outage = range(6 * 288 + 100, 6 * 288 + 136)  # 3 h without data on day 6
+    bursts = {}
+    for mode in ("gap", "skip"):
+        detector = DmaLeakDetector(group_id=GROUP, meter_id="DMA-Q", logger_ids=["P-B", "P-A"])
+        found: list[Finding] = []
+        for k in range(steps):
+            if k in outage:
+                if mode == "gap":
+                    detector.gap(T0 + k * STEP)
+                continue
+            found += detector.step(T0 + k * STEP, float(flow[k]), pressure[:, k], level[:, k], np.zeros(1))
+        bursts[mode] = [f for f in found if f.kind is AlertKind.PIPE_BURST and f.tier is not None]
+        if mode == "gap":
+            assert len(detector._h.ts) == steps
+    assert bursts["gap"] == []
+    assert len(bursts["skip"]) > 100, "skipped steps shift every later step against its slot of earlier days"
