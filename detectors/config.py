@@ -463,6 +463,11 @@ class LeakConfig:
     night_min_m3h: float = 0.5
     night_open: int = 2
     night_close: int = 2
+    #: the flow feeds a step once its watermark is this far past the step's end (a window closes at the sensor's
+    #: next reading, up to one interval later; the rest is slack for readings that arrive late in a live tail)
+    settle_s: int = 600
+    #: a sensor without a window keeps its last mean for this many steps; then the step is a gap
+    fill_steps: int = 12
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ their model nodes, so the sensitivity model's rows match), of every tank level a
 Readings are keyed by sensor, so a DMA's sensors are spread over partitions; only the closed windows of these
 sensors cross to the group stage (:meth:`DmaFeeds.compact`), never the readings. There the windows wait in
 :class:`DmaFeedState` until the group stage's watermark (the minimum over partitions) has passed the step's end
-by ``settle_ms`` (a window of a step closes at the sensor's first reading of the next step, up to one
-interval later); then the steps are fed in event-time order, each at most once:
+by ``LeakConfig.settle_s`` (a window of a step closes at the sensor's first reading of the next step, up to
+one interval later, so the default 10 min leaves 5 min for readings that arrive late); then the steps are fed
+in event-time order, each at most once:
 
 * a window of a step already fed is late: counted in ``late_windows``, not used (no look-ahead, no re-run);
 * a sensor without a window in a step keeps its last window mean for up to ``fill_steps`` steps (1 h); a step
@@ -117,14 +118,14 @@ class DmaFeeds:
 
     def __init__(
         self, registry: Registry, group_of: Callable[[str], str], model_of: Callable[[str], SensitivityModel | None],
-        *, config: LeakConfig | None = None, settle_ms: int = STEP_MS, fill_steps: int = 12,
+        *, config: LeakConfig | None = None,
     ) -> None:  # fmt: skip
         """``model_of``: group id → its sensitivity model (``None`` without a model file), asked once per group and
-        process; ``config``: the detectors' parameters (defaults: :class:`~.hydraulic.LeakConfig`)."""
+        process; ``config``: the detectors' and the feeding's parameters (defaults: :class:`~.config.LeakConfig`)."""
         self.dmas = dma_sensors(registry, group_of)
         self.config = config or LeakConfig()
-        self.settle_ms = settle_ms
-        self.fill_steps = fill_steps
+        self.settle_ms = self.config.settle_s * 1000
+        self.fill_steps = self.config.fill_steps
         self._model_of = model_of
         self._models: dict[str, SensitivityModel | None] = {}
         self._where: dict[str, str] = {s: g for g, d in self.dmas.items() for s in d.inputs}

@@ -86,8 +86,8 @@ def test_window_means_become_steps_only_once_the_watermark_passed_the_step_and_i
     feeds = _feeds()
     state, rec = _state(feeds)
     feeds.add(state, _windows(0) + _windows(1))
-    assert feeds.advance(state, T0 + 2 * STEP - 1) == [] and rec.fed == []  # step 0 decided at its end + 5 min
-    feeds.advance(state, T0 + 2 * STEP)
+    assert feeds.advance(state, T0 + 3 * STEP - 1) == [] and rec.fed == []  # step 0 decided at its end + 10 min
+    feeds.advance(state, T0 + 3 * STEP)
     assert rec.fed == [(T0, 99.5, [0.31, 0.32], [4.0], [1.0])]  # consumption 120 - 20.5; loggers J-1, J-2
     feeds.advance(state, T0 + 10 * STEP)
     assert [f[0] for f in rec.fed] == [T0, T0 + STEP]  # nothing buffered for later steps yet
@@ -99,7 +99,7 @@ def test_a_sensor_without_a_window_keeps_its_last_mean_for_an_hour_then_the_step
     feeds.add(state, _windows(0))
     for step in range(1, 16):
         feeds.add(state, _windows(step, skip=("EXP-Q",), scale=2.0))
-    feeds.advance(state, T0 + 17 * STEP)
+    feeds.advance(state, T0 + 18 * STEP)
     # steps 1..12 use EXP-Q's mean of step 0 (20.5) with the other meter doubled; 13..15 lack it
     assert [round(f[1], 6) for f in rec.fed] == [99.5] + [240.0 - 20.5] * 12
     assert rec.gaps == [T0 + k * STEP for k in (13, 14, 15)]
@@ -120,12 +120,12 @@ def test_windows_in_any_order_are_fed_in_event_time_order_and_a_late_one_is_not_
     state, rec = _state(feeds)
     for step in (3, 1, 2, 0):
         feeds.add(state, _windows(step, scale=1.0 + step))
-    feeds.advance(state, T0 + 5 * STEP)
+    feeds.advance(state, T0 + 6 * STEP)
     assert [f[0] for f in rec.fed] == [T0 + k * STEP for k in range(4)]
     assert [f[1] for f in rec.fed] == [99.5 * (1.0 + k) for k in range(4)]
     feeds.add(state, _windows(2, scale=9.0))  # step 2 was decided: too late
     feeds.add(state, _windows(4))
-    feeds.advance(state, T0 + 6 * STEP)
+    feeds.advance(state, T0 + 7 * STEP)
     assert state.late_windows == 6 and [f[0] for f in rec.fed][-1] == T0 + 4 * STEP and len(rec.fed) == 5
 
 
@@ -136,7 +136,7 @@ def test_two_windows_of_a_step_give_their_count_weighted_mean_and_a_repeat_count
     windows += [GroupWindow("IN-Q", GROUP, T0, 60, 1, 100.0, 0.0)]
     windows += [GroupWindow("IN-Q", GROUP, T0 + 60_000, 60, 3, 140.0, 0.0)]
     feeds.add(state, windows + windows[-1:])
-    feeds.advance(state, T0 + 2 * STEP)
+    feeds.advance(state, T0 + 3 * STEP)
     assert rec.fed[0][1] == (100.0 + 3 * 140.0) / 4 - 20.5
 
 
@@ -146,7 +146,7 @@ def test_a_finding_is_stamped_when_its_step_was_decided() -> None:
     for step in range(3):
         feeds.add(state, _windows(step))
     found = feeds.advance(state, T0 + 4 * STEP)
-    assert [(f.kind, f.ts) for f in found] == [(AlertKind.PIPE_BURST, T0 + 3 * STEP)]  # step end + 5 min settle
+    assert [(f.kind, f.ts) for f in found] == [(AlertKind.PIPE_BURST, T0 + 4 * STEP)]  # step end + 10 min settle
 
 
 def _daily(steps: int, burst_at: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
