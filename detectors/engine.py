@@ -37,7 +37,7 @@ from .baseline_findings import baseline_findings, warm_baseline
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .dma_feed import DmaFeeds
-from .faults import DRIFT, check_drift, check_reading, check_silence, end_silence
+from .faults import DRIFT, check_drift, check_offset_hours, check_reading, check_silence, end_silence, offset_checked
 from .group_model import GroupModels
 from .leak_location import GroupLocator
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
@@ -56,6 +56,12 @@ DRIFT_EXEMPT = frozenset({
     SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.MANHOLE_LEVEL, SensorKind.COVER_TILT,
     SensorKind.MODAL_FREQUENCY, SensorKind.TANK_LEVEL, SensorKind.PUMP_STATE, SensorKind.VALVE_STATE,
 })  # fmt: skip
+
+
+def _hourly_checks(prof: SensorProfile[Any]) -> bool:
+    """Whether the sensor's hourly means are kept: for the drift check (not for :data:`DRIFT_EXEMPT` kinds) or
+    the offset check's hourly test."""
+    return prof.kind not in DRIFT_EXEMPT or offset_checked(prof)
 
 
 def _always_quiet(prof: SensorProfile[Any], st: SensorState, values: npt.NDArray[np.float64]) -> bool:
@@ -191,7 +197,7 @@ class Detectors:
             return SensorResult(stats, findings)
         if quiet is not None:
             quiet.apply(prof, state, ts_ms, values, stats)
-            if stats and prof.kind not in DRIFT_EXEMPT:
+            if stats and _hourly_checks(prof):
                 self._hourly(prof, state, stats, findings, ts_ms)
             if stats and self.config.anomaly.enabled:
                 baseline_findings(prof, state, stats, ts_ms, findings)
@@ -208,7 +214,7 @@ class Detectors:
             rest_ts, rest_values = ts_ms[head:], values[head:]
             if rest_ts.shape[0] < BULK_MIN or not quiet_array(prof, state, rest_ts, rest_values, stats):
                 self._steps(prof, state, rest_ts, rest_values, stats, findings)
-        if stats and prof.kind not in DRIFT_EXEMPT:
+        if stats and _hourly_checks(prof):
             self._hourly(prof, state, stats, findings, ts_ms)
         if stats and self.config.anomaly.enabled:
             baseline_findings(prof, state, stats, ts_ms, findings)
@@ -243,7 +249,7 @@ class Detectors:
         decided: npt.NDArray[np.int64],
     ) -> None:  # fmt: skip
         """Fold closed windows into hourly means (the drift slots and the aux ring of means) and run
-        the drift check on each new hour.
+        the drift check (not for :data:`DRIFT_EXEMPT` kinds) and the offset check's hourly test on each new hour.
 
         ``decided`` holds the event times of the readings (or the watermark) that closed the windows; a
         drift finding is stamped with the first of them at or after the window's end, so it is never
@@ -265,7 +271,9 @@ class Detectors:
                     end = w.window_start + prof.window_ms
                     at = int(np.searchsorted(decided, end, side="left"))
                     decided_ts = int(decided[at]) if at < decided.shape[0] else int(decided[-1])
-                    check_drift(prof, st, ring, max(decided_ts, end), w.mean, out)
+                    if prof.kind not in DRIFT_EXEMPT:
+                        check_drift(prof, st, ring, max(decided_ts, end), w.mean, out)
+                    check_offset_hours(prof, st, ring, st.drift_hour, max(decided_ts, end), w.mean, out)
                 st.drift_hour, st.drift_sum, st.drift_count = hour, 0.0, 0
             st.drift_sum += w.mean * w.count
             st.drift_count += w.count
@@ -283,7 +291,7 @@ class Detectors:
         gas.warm_profile(prof, state, rows)
         window_s = prof.window_ms // 1000
         own = [w for w in rows if w.window_s == window_s and w.count > 0]
-        if not own or prof.kind in DRIFT_EXEMPT:
+        if not own or not _hourly_checks(prof):
             return
         since = own[-1].window_start - (AUX_DRIFT_HOURS + 1) * _MS_PER_H
         recent = [w for w in own if w.window_start >= since]
@@ -300,7 +308,7 @@ class Detectors:
         if closed is not None:
             stats.append(closed)
             decided = np.array([watermark_ms], dtype=np.int64)
-            if prof.kind not in DRIFT_EXEMPT:
+            if _hourly_checks(prof):
                 self._hourly(prof, state, stats, findings, decided)
             if self.config.anomaly.enabled:
                 baseline_findings(prof, state, stats, decided, findings)

@@ -1,8 +1,10 @@
 """Sensor-fault discrimination (docs/domain.md#sensor-faults): stuck, spike, saturation, silence, drift, offset step.
 
 A fault is a data-quality finding of kind :attr:`AlertKind.SENSOR_FAULT`, always tier 3, routed to the
-device maintainer. While a *blocking* fault (stuck, saturated, drifting, offset) is active the sensor's
-readings do not escalate incidents (see :data:`BLOCKING`).
+device maintainer. While a *blocking* fault (stuck, saturated, drifting) is active the sensor's
+readings do not escalate incidents (see :data:`BLOCKING`). An offset step does not block: only the
+sensor's zero moved, its changes still follow the physics, and a step taken for an offset must not hide
+an incident.
 
 Noise scale: an exponentially weighted mean of ``|Δvalue|`` between consecutive samples, each
 update clipped to 4× the current estimate (so a spike does not inflate it), floored at a small
@@ -32,9 +34,12 @@ __all__ = [
     "SILENCE",
     "STUCK",
     "check_drift",
+    "check_offset",
+    "check_offset_hours",
     "check_reading",
     "check_silence",
     "end_silence",
+    "offset_checked",
     "report_rule",
     "stuck_samples_needed",
     "stuck_span_needed_ms",
@@ -45,8 +50,8 @@ SATURATED = 2
 SILENCE = 8
 DRIFT = 16
 OFFSET = 32
-#: faults during which the sensor's readings must not escalate incidents
-BLOCKING = STUCK | SATURATED | DRIFT | OFFSET
+#: faults during which the sensor's readings must not escalate incidents (an offset moves the zero only)
+BLOCKING = STUCK | SATURATED | DRIFT
 
 _FAULT = AlertKind.SENSOR_FAULT
 _T3 = int(Tier.T3)
@@ -101,7 +106,7 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
         delta = value - last
         ad = abs(delta)
         noise = st.noise
-        scale = noise if noise > prof.noise_floor else prof.noise_floor
+        scale = base_scale = noise if noise > prof.noise_floor else prof.noise_floor
         # spike: the PREVIOUS sample jumped away and this one came back (judged one sample late)
         if st.seen >= 8 and noise == noise:  # not NaN (inline: every reading passes here)
             prev = st.prev_value
@@ -138,6 +143,10 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
                     ),
                     out,
                 )
+        if ad > cfg.offset_jump_sigma * base_scale and st.seen >= 8 and offset_checked(prof):
+            _candidate_jump(st, ts, delta)
+        if st.jump_ts >= 0:
+            check_offset(prof, st, ts, value)
         if ad > 0.0:
             if noise != noise:  # NaN: the first change seen
                 st.noise = ad
@@ -331,3 +340,153 @@ def noise_scale(prof: SensorProfile[Any], st: SensorState) -> float:
     """The sensor's current noise scale (EW of |Δ|, floored)."""
     noise = st.noise
     return noise if not isnan(noise) and noise > prof.noise_floor else prof.noise_floor
+
+
+#: the offset check watches sensors that report at most once a minute (a high-rate channel's jumps are its signal)
+OFFSET_MIN_INTERVAL_MS = 60_000
+_MS_PER_H = 3_600_000
+#: hours before the jump's hour from which the hourly fit has a line, and a parabola (a daily cycle's bend)
+_OFFSET_LINE_HOURS, _OFFSET_PARABOLA_HOURS = 4, 8
+#: readings before the jump the offset fit needs (the ring holds :data:`RING`, the jump and those after it included)
+_OFFSET_MIN_BEFORE = 6
+
+
+def offset_checked(prof: SensorProfile[Any]) -> bool:
+    """Whether the offset check watches this sensor: the check is on (``faults.offset_enabled``) and the sensor
+    is a measurement reporting at most once a minute, of a kind whose one-reading steps are not physical and
+    common (``faults.step_physical_kinds``)."""
+    return (
+        prof.config.faults.offset_enabled
+        and prof.interval_ms >= OFFSET_MIN_INTERVAL_MS
+        and not prof.step_physical
+        and prof.kind not in STATE_KINDS
+    )
+
+
+def _candidate_jump(st: SensorState, ts: int, delta: float) -> None:
+    """Remember a jump between two readings as the candidate start of an offset, unless a larger one is pending."""
+    if st.jump_ts < 0 or abs(delta) > abs(st.jump_size):
+        st.jump_ts, st.jump_size = ts, delta
+
+
+def check_offset(prof: SensorProfile[Any], st: SensorState, ts: int, value: float) -> None:
+    """Offset step, first test (readings): a jump between two readings after which the level stays shifted.
+
+    A jump of more than ``offset_jump_sigma`` noise scales between two readings is a candidate (the larger
+    one while one is pending). Once ``offset_confirm_samples`` readings (the jump's included) stand at the
+    new level, the ring's readings are fitted with a straight line (a daily ramp, a slow trend) plus a step
+    at the jump. The candidate passes when the step has the jump's sign, is ``offset_t`` standard errors
+    away from 0 (the errors: the fit's residual spread, floored at the reading noise), at least
+    ``offset_sigma`` reading-noise scales in size, and the one jump makes at least half of it and at most
+    twice it (a level that moved over several readings is no offset); the hourly test
+    (:func:`check_offset_hours`) then decides.
+    """
+    cfg = prof.config.faults
+    ring_ts, ring_values = st.recent()
+    times = np.append(ring_ts, float(ts))
+    values = np.append(ring_values, value)
+    after = int((times >= st.jump_ts).sum())
+    if after < cfg.offset_confirm_samples:
+        return
+    jump = st.jump_size
+    st.jump_ts, st.jump_size = -1, 0.0  # judged once, now
+    ok = np.isfinite(values)
+    before = int(ok[: values.shape[0] - after].sum())
+    if after > cfg.offset_confirm_samples or before < _OFFSET_MIN_BEFORE or not ok[-after:].all():
+        return
+    x = np.arange(values.shape[0], dtype=np.float64)[ok]
+    y = values[ok]
+    design = np.column_stack([np.ones_like(x), x - x[-1], (np.arange(y.shape[0]) >= before).astype(np.float64)])
+    coef, _, rank, _ = np.linalg.lstsq(design, y, rcond=None)
+    if rank < 3:
+        return
+    resid = y - design @ coef
+    reading_sd = noise_scale(prof, st) / 1.128  # E|Δ| of white noise = 1.128 σ
+    spread = max(math.sqrt(float(resid @ resid) / (y.shape[0] - 3)), reading_sd)
+    step = float(coef[2])
+    t = step / (spread * math.sqrt(float(np.linalg.inv(design.T @ design)[2, 2])))
+    if step * jump <= 0 or abs(t) < cfg.offset_t or abs(step) < cfg.offset_sigma * reading_sd:
+        return
+    if not 0.5 * abs(step) <= abs(jump) <= 2.0 * abs(step):
+        return
+    if _incident_on(st):
+        return
+    if st.offset_ts < 0 or abs(step) > abs(st.offset_size):  # the larger while one waits for its hourly test
+        st.offset_ts, st.offset_size = int(times[-after]), step
+
+
+def _incident_on(st: SensorState) -> bool:
+    """One of the sensor's own incident conditions is on (a step then is that incident's, not an offset)."""
+    return any(tier and not family.startswith(("fault", "anomaly")) for family, (tier, _, _) in st.emitted.items())
+
+
+def check_offset_hours(
+    prof: SensorProfile[Any], st: SensorState, hourly: np.ndarray, closed_hour: int, ts: int, value: float,
+    out: list[Finding],
+) -> None:  # fmt: skip
+    """Offset step, second test (hours): the step the readings showed still stands in the hourly means.
+
+    Once ``offset_after_hours`` whole hours have closed after the hour of a jump that passed
+    :func:`check_offset`, the hourly means (oldest first, ``hourly``; ``closed_hour`` starts the newest)
+    are fitted with a parabola (the bend of a daily cycle; a line with fewer than eight hours before the
+    jump's hour, a level with fewer than four) plus a step after the jump's hour, which is left out. The
+    jump is an offset when that step has its sign, is ``offset_hours_t`` standard errors from 0 and between
+    half and three times the readings' step. A step while one of the sensor's own
+    incident conditions is on is that incident's. An active offset ends at the next offset found (the
+    sensor was re-zeroed, or stepped again).
+    """
+    if st.offset_ts < 0:
+        return
+    cfg = prof.config.faults
+    k = cfg.offset_after_hours
+    after = (closed_hour - (st.offset_ts - st.offset_ts % _MS_PER_H)) // _MS_PER_H
+    if after < k:
+        return
+    step_readings = st.offset_size
+    st.offset_ts, st.offset_size = -1, 0.0  # judged once, now
+    y = hourly[np.isfinite(hourly)]
+    before = min(y.shape[0] - k - 1, cfg.offset_before_hours)
+    if after > k or before < 2:
+        return
+    y = y[y.shape[0] - (before + 1 + k) :]
+    x = np.arange(y.shape[0], dtype=np.float64)
+    keep = x != before
+    z = (x - before) / max(before, 1)
+    columns = [np.ones_like(x), z, x > before]  # level and step; a line from 4 hours before, a parabola from 8
+    if before >= _OFFSET_PARABOLA_HOURS:
+        columns.insert(2, z * z)
+    elif before < _OFFSET_LINE_HOURS:
+        del columns[1]
+    design = np.column_stack(columns).astype(np.float64)[keep]
+    coef, _, rank, _ = np.linalg.lstsq(design, y[keep], rcond=None)
+    if rank < design.shape[1]:
+        return
+    resid = y[keep] - design @ coef
+    reading_sd = noise_scale(prof, st) / 1.128
+    per_hour = max(1.0, _MS_PER_H / max(prof.interval_ms, 1))
+    dof = max(1, int(keep.sum()) - design.shape[1])
+    spread = max(math.sqrt(float(resid @ resid) / dof), reading_sd / math.sqrt(per_hour))
+    step = float(coef[-1])
+    t = step / (spread * math.sqrt(float(np.linalg.inv(design.T @ design)[-1, -1])))
+    if step * step_readings <= 0 or abs(t) < cfg.offset_hours_t:
+        return
+    if not 0.5 * abs(step_readings) <= abs(step) <= 3.0 * abs(step_readings):
+        return
+    if st.faults & OFFSET:
+        _set(prof, st, OFFSET, False, "fault.offset:level_step", ts, value, f"stepped again ({step:+.4g})", out)
+        return
+    if _incident_on(st):
+        return
+    _set(
+        prof,
+        st,
+        OFFSET,
+        True,
+        "fault.offset:level_step",
+        ts,
+        value,
+        f"offset: a jump between two readings shifted the level {step_readings:+.4g} {prof.spec.unit}, and "
+        f"{k} h later the hourly means still stand {step:+.4g} {prof.spec.unit} off their line ({abs(t):.0f} "
+        f"standard errors); no incident condition of this sensor on",
+        out,
+    )

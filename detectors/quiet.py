@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .config import FaultRules
+from .faults import offset_checked
 from .results import WindowStats
 from .rulebase import SensorProfile
 from .state import RING, SensorState
@@ -100,6 +101,8 @@ def quiet_array(
         back = np.abs(ext[2:] - ext[:-2]) < np.maximum(0.5 * limit, 0.2 * np.abs(ext[1:-1] - ext[:-2]))
         if bool((jump_in & jump_out & back).any()):
             return False
+    if offset_checked(prof) and float(deltas.max()) > cfg.offset_jump_sigma * scale:
+        return False  # a candidate offset jump: the scalar path remembers it
     if float(values.max()) >= prof.vmax - prof.sat_eps:
         return False
     if not prof.rests_at_floor and float(values.min()) <= prof.vmin + prof.sat_eps:
@@ -216,6 +219,9 @@ class QuietRuns:
         spiky = np.maximum.reduceat(deltas, first) > limit
         if spiky.any():  # a big jump; a spike only if it jumps away and straight back (see quiet_array)
             spiky &= _spikes(states, v, deltas, first, np.repeat(limit, lengths))
+        checked = np.array([offset_checked(p) for p in profs])
+        if checked.any():  # a candidate offset jump: the scalar path remembers it
+            spiky |= checked & (np.maximum.reduceat(deltas, first) > cfg.offset_jump_sigma * scale)
         saturated = top >= np.array([p.vmax - p.sat_eps for p in profs])
         floored = bottom <= np.array([-np.inf if p.rests_at_floor else p.vmin + p.sat_eps for p in profs])
         stuck = longest + 1 >= _stuck_run(cfg)

@@ -46,8 +46,12 @@ SCALAR_GROUPS: dict[str, tuple[str, ...]] = {
     # readings, and the next slot of the 24-hour ring of means in ``aux``
     "drift": ("drift_hour", "drift_sum", "drift_count", "drift_slot"),
     # faults.py (and quiet.py) — noise scale (EW of |Δ|), identical-reading run and its start,
-    # readings at a range limit, silence flag, active fault bits, time of the last spike
-    "faults": ("noise", "equal_run", "equal_since", "sat_run", "silent", "faults", "spike_ts"),
+    # readings at a range limit, silence flag, active fault bits, time of the last spike, the latest
+    # candidate offset jump (ts, -1 none; signed size), and the one its readings confirmed, for the hourly test
+    "faults": (
+        "noise", "equal_run", "equal_since", "sat_run", "silent", "faults", "spike_ts", "jump_ts", "jump_size",
+        "offset_ts", "offset_size",
+    ),
     # rulebase.py and the kind's rule module (one per sensor) — consecutive readings at or above T3/T2/T1
     # and when each run started (meaningful while its count is > 0; quiet.py zeroes the counts, as a quiet
     # array ends every run); a level step (pre-event level and when); hysteresis; a learned baseline
@@ -59,7 +63,10 @@ SCALAR_GROUPS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 _SCALARS = tuple(name for names in SCALAR_GROUPS.values() for name in names)
-_get_scalars = operator.attrgetter(*_SCALARS)  # one C call instead of a generator over the names
+_get_scalars = operator.attrgetter(*_SCALARS)
+#: scalars added since the named-parts layout (consecutive, in order), with the values a snapshot without them gets
+_ADDED_SINCE = ("jump_ts", "jump_size", "offset_ts", "offset_size")
+_ADDED_DEFAULTS = (-1, 0.0, -1, 0.0)  # one C call instead of a generator over the names
 
 #: the scalar layout of snapshots written before the state had named parts (``aux[0:4]`` held the
 #: drift slots; ``base2`` and ``offset_run`` were never used): old name → new name or ``None``
@@ -130,6 +137,10 @@ class SensorState:
         self.silent = 0
         self.faults = 0
         self.spike_ts = -1
+        self.jump_ts = -1
+        self.jump_size = 0.0
+        self.offset_ts = -1
+        self.offset_size = 0.0
         # rulebase.py and the kind's rule: persistence runs, level step, hysteresis, learned baseline
         self.run_t3 = 0
         self.run_t2 = 0
@@ -160,8 +171,13 @@ class SensorState:
         self.ring = _float_array(ring).reshape(2, RING)
         self.aux = None if aux is None else _float_array(aux)
         if len(scalars) == len(LEGACY_SCALARS) and len(scalars) != len(_SCALARS):
+            for name, default in zip(_ADDED_SINCE, _ADDED_DEFAULTS, strict=True):
+                setattr(self, name, default)
             self._load_legacy(scalars)
             return
+        if len(scalars) == len(_SCALARS) - len(_ADDED_SINCE):  # a snapshot from before the offset check
+            at = _SCALARS.index(_ADDED_SINCE[0])
+            scalars = (*scalars[:at], *_ADDED_DEFAULTS, *scalars[at:])
         for name, value in zip(_SCALARS, scalars, strict=True):
             setattr(self, name, value)
 
