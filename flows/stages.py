@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -39,6 +40,7 @@ log = logging.getLogger("lifeline.flow")
 _NO_SENSORS = np.zeros(0, dtype=np.int32)
 _NO_TIMES = np.zeros(0, dtype=np.int64)
 _NO_VALUES = np.zeros(0, dtype=np.float64)
+G = TypeVar("G")  # the state of one group's window scorer
 _SCREEN_MIN_RUNS = 4  # fewer sensors in a call: screening them one by one costs no more
 
 
@@ -411,66 +413,20 @@ class GroupStage:
         gm = self.group_models
         if gm is None:
             return []
-        models = getattr(state, "models", None)
-        if models is None:  # a snapshot from before group models
-            models = state.models = {}
-        by_group: dict[str, list[GroupWindow]] = {}
-        for w in windows:
-            if w.group_id in gm.members:  # (the windows of DMA sensors cross too)
-                by_group.setdefault(w.group_id, []).append(w)
-        for group_id, group_windows in by_group.items():
-            model = models.get(group_id)
-            if model is None:
-                model = models[group_id] = gm.new_state(group_id)
-                if self.warm is not None:
-                    gm.warm(model, self.warm.take_group(group_id))
-            gm.add(model, group_windows)
-        found: list[Finding] = []
-        if mark < 0:
-            return found
-        for group_id in sorted(models):
-            model = models[group_id]
-            if model.pending:
-                try:
-                    found.extend(gm.advance(model, mark))
-                except Exception:  # a model bug must not stop the group's alerts: start the model afresh
-                    self.group_errors += 1
-                    log.exception("group model failed; model reset",
-                                  extra={"group_id": group_id, "step": "group_model"})  # fmt: skip
-                    models[group_id] = gm.new_state(group_id)
-        return found
+        if getattr(state, "models", None) is None:  # a snapshot from before group models
+            state.models = {}
+        take = self.warm.take_group if self.warm is not None else None
+        return _feed_groups(gm, gm.members, state.models, windows, mark, take, "group_model", self)
 
     def _dmas(self, state: GroupStageState, windows: Sequence[GroupWindow], mark: int) -> list[Finding]:
         """Buffer windows of DMA sensors; feed every DMA detector the steps the watermark released (findings)."""
         feeds = self.dma_feeds
         if feeds is None:
             return []
-        dmas = getattr(state, "dmas", None)
-        if dmas is None:  # a snapshot from before the DMA detectors
-            dmas = state.dmas = {}
-        by_group: dict[str, list[GroupWindow]] = {}
-        for w in windows:
-            if w.group_id in feeds.dmas:
-                by_group.setdefault(w.group_id, []).append(w)
-        for group_id, group_windows in by_group.items():
-            dma = dmas.get(group_id)
-            if dma is None:
-                dma = dmas[group_id] = feeds.new_state(group_id)
-                if self.warm is not None:
-                    feeds.warm(dma, self.warm.take_dma(group_id))
-            feeds.add(dma, group_windows)
-        found: list[Finding] = []
-        if mark < 0:
-            return found
-        for group_id in sorted(dmas):
-            try:
-                found.extend(feeds.advance(dmas[group_id], mark))
-            except Exception:  # a detector bug must not stop the group's alerts: start the DMA afresh
-                self.group_errors += 1
-                log.exception("DMA leak detector failed; detector reset",
-                              extra={"group_id": group_id, "step": "dma_leak"})  # fmt: skip
-                dmas[group_id] = feeds.new_state(group_id)
-        return found
+        if getattr(state, "dmas", None) is None:  # a snapshot from before the DMA detectors
+            state.dmas = {}
+        take = self.warm.take_dma if self.warm is not None else None
+        return _feed_groups(feeds, feeds.dmas, state.dmas, windows, mark, take, "dma_leak", self)
 
     def _group(self, state: GroupStageState, group_id: str, findings: list[Finding], mark: int) -> list[AlertEvent]:
         group_state = state.groups.get(group_id)
@@ -487,6 +443,46 @@ class GroupStage:
             )  # fmt: skip
             return []
         return events
+
+
+class _WindowScorer(Protocol[G]):
+    """A per-group model fed closed windows in the group stage (group models, DMA leak detectors)."""
+
+    def new_state(self, group_id: str) -> G: ...
+    def warm(self, state: G, windows: Sequence[GroupWindow]) -> None: ...
+    def add(self, state: G, windows: Iterable[GroupWindow]) -> None: ...
+    def advance(self, state: G, watermark_ms: int) -> list[Finding]: ...
+
+
+def _feed_groups(
+    scorer: _WindowScorer[G], members: Container[str], states: dict[str, G], windows: Sequence[GroupWindow],
+    mark: int, take_warm: Callable[[str], list[GroupWindow]] | None, step: str, stage: GroupStage,
+) -> list[Finding]:  # fmt: skip
+    """Buffer the windows of ``members``' groups in their states (created, and warmed from history, on first
+    sight); then advance every state to the watermark ``mark``. A state whose scorer raises starts afresh
+    (logged under ``step``, counted in ``stage.group_errors``): a model bug must not stop the group's alerts."""
+    by_group: dict[str, list[GroupWindow]] = {}
+    for w in windows:
+        if w.group_id in members:
+            by_group.setdefault(w.group_id, []).append(w)
+    for group_id, group_windows in by_group.items():
+        group_state = states.get(group_id)
+        if group_state is None:
+            group_state = states[group_id] = scorer.new_state(group_id)
+            if take_warm is not None:
+                scorer.warm(group_state, take_warm(group_id))
+        scorer.add(group_state, group_windows)
+    found: list[Finding] = []
+    if mark < 0:
+        return found
+    for group_id in sorted(states):
+        try:
+            found.extend(scorer.advance(states[group_id], mark))
+        except Exception:
+            stage.group_errors += 1
+            log.exception("%s failed; state reset", step, extra={"group_id": group_id, "step": step})
+            states[group_id] = scorer.new_state(group_id)
+    return found
 
 
 def ready_groups(findings: list[Finding]) -> list[str]:
