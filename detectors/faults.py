@@ -150,8 +150,8 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
         if ad > 0.0:
             if noise != noise:  # NaN: the first change seen
                 st.noise = ad
-            elif st.seen < RING:  # warm-up: plain running mean, no clipping
-                st.noise = noise + (ad - noise) / st.seen
+            elif st.seen < RING:  # warm-up: a plain running mean, clipped once the spike check relies on it
+                st.noise = noise + ((ad if st.seen < 8 else min(ad, 8.0 * base_scale)) - noise) / st.seen
             else:
                 st.noise = noise + (min(ad, 4.0 * scale) - noise) / cfg.noise_tau_samples
             if st.equal_run:

@@ -256,3 +256,18 @@ def test_sustained_raw_vibration_above_the_comfort_rms_is_tier_2() -> None:
     found = _structural(run(det_for(SensorKind.ACCELERATION, interval_s=0.02), shake, 20))
     assert found and {f.tier for f in found} == {Tier.T2}
     assert T0 + 5_000 <= found[0].ts <= T0 + 7_000  # the 1-s running RMS crosses 0.5 within about a second
+
+
+@pytest.mark.parametrize("at", [8, 9, 12])
+def test_a_spike_in_the_first_sixteen_readings_is_flagged_though_its_jump_feeds_the_noise(at: int) -> None:
+    # the warm-up noise scale is a plain mean of |change|; unclipped, the spike's own jump (26 sigma at the 9th
+    # reading) raised it so much that the spike was under 6 noise scales when judged at the next reading
+    values = noisy(30, seed=3)
+    values[at] += 2.6
+    found = faults(run(det_for(interval_s=900), values, 15 * MIN), "spike")
+    assert [f.ts for f in found] == [T0 + (at + 1) * 15 * MIN]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_plain_noise_in_the_first_readings_is_no_spike(seed: int) -> None:
+    assert not faults(run(det_for(interval_s=900), noisy(24, seed=seed), 15 * MIN), "spike")
