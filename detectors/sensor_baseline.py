@@ -213,9 +213,10 @@ class _Views(NamedTuple):
 class SensorBaseline:
     """Seasonal slots + short-term views of one sensor's window means; a small picklable state.
 
-    Build it with :func:`new_baseline`. State: a float32 slot table (slots × 2: level, count), a float32
-    ring of the last ``short_window`` raw scores and 19 float64 scalars (a list in memory: the per-window
-    arithmetic runs on plain floats; pickled as one float64 vector); about 0.7 KiB pickled.
+    Build it with :func:`new_baseline`. State: a float32 slot table (slots × 2: level, count; the counts
+    pickled as uint16), a float32 ring of the last ``short_window`` raw scores and 19 float64 scalars (a
+    list in memory: the per-window arithmetic runs on plain floats; pickled as one float64 vector); about
+    0.6 KiB pickled.
     """
 
     __slots__ = (
@@ -242,15 +243,24 @@ class SensorBaseline:
 
     def __getstate__(self) -> tuple[Any, ...]:
         rules = None if self._rules == _DEFAULT_RULES else self._rules  # the defaults are not repeated per sensor
-        return (rules, self._window_s, self._threshold, self.slots.tobytes(), self.recent.tobytes(),
+        # a slot's count is a whole number up to 60,000: two bytes, not a float32's four
+        centres = np.ascontiguousarray(self.slots[:, _CENTRE]).tobytes()
+        counts = self.slots[:, _COUNT].astype(np.uint16).tobytes()
+        return (rules, self._window_s, self._threshold, centres, counts, self.recent.tobytes(),
                 np.array(self.scalars, dtype=np.float64).tobytes())  # fmt: skip
 
     def __setstate__(self, data: tuple[Any, ...]) -> None:
-        rules, self._window_s, self._threshold, slots, recent, scalars = data
+        if len(data) == 6:  # before the counts were packed: (…, slot table as float32 pairs, …)
+            rules, self._window_s, self._threshold, slots, recent, scalars = data
+            self.slots = np.frombuffer(slots, dtype=np.float32).reshape(-1, 2).copy()
+        else:
+            rules, self._window_s, self._threshold, centres, counts, recent, scalars = data
+            self.slots = np.column_stack(
+                (np.frombuffer(centres, dtype=np.float32), np.frombuffer(counts, dtype=np.uint16).astype(np.float32))
+            )
         self._rules = _DEFAULT_RULES if rules is None else rules
         self._derive()
         self._slot_now = 0.0
-        self.slots = np.frombuffer(slots, dtype=np.float32).reshape(-1, 2).copy()
         self.recent = np.frombuffer(recent, dtype=np.float32).copy()
         self.scalars = np.frombuffer(scalars, dtype=np.float64).tolist()
 

@@ -63,10 +63,11 @@ SCALAR_GROUPS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 _SCALARS = tuple(name for names in SCALAR_GROUPS.values() for name in names)
-_get_scalars = operator.attrgetter(*_SCALARS)
+_get_scalars = operator.attrgetter(*_SCALARS)  # one C call instead of a generator over the names
 #: scalars added since the named-parts layout (consecutive, in order), with the values a snapshot without them gets
 _ADDED_SINCE = ("jump_ts", "jump_size", "offset_ts", "offset_size")
-_ADDED_DEFAULTS = (-1, 0.0, -1, 0.0)  # one C call instead of a generator over the names
+_ADDED_DEFAULTS = (-1, 0.0, -1, 0.0)
+_ADDED_AT = _SCALARS.index(_ADDED_SINCE[0])
 
 #: the scalar layout of snapshots written before the state had named parts (``aux[0:4]`` held the
 #: drift slots; ``base2`` and ``offset_run`` were never used): old name → new name or ``None``
@@ -163,7 +164,17 @@ class SensorState:
     def __getstate__(self) -> tuple[Any, ...]:
         # arrays travel as raw bytes: pickling an ndarray costs several times more than the bytes
         aux = None if self.aux is None else self.aux.tobytes()
-        return (self.sensor_id, _get_scalars(self), self.ring.tobytes(), aux, self.emitted, self.anomaly_model)
+        scalars = _get_scalars(self)
+        if self._no_offset_candidate():  # always so with the offset check off: not repeated per sensor
+            scalars = (*scalars[:_ADDED_AT], *scalars[_ADDED_AT + len(_ADDED_SINCE) :])
+        return (self.sensor_id, scalars, self.ring.tobytes(), aux, self.emitted, self.anomaly_model)
+
+    def _no_offset_candidate(self) -> bool:
+        """The offset check's scalars hold exactly their defaults (a snapshot without them restores them)."""
+        return (
+            self.jump_ts == -1 and self.offset_ts == -1 and self.jump_size == 0.0 and self.offset_size == 0.0
+            and math.copysign(1.0, self.jump_size) > 0 and math.copysign(1.0, self.offset_size) > 0
+        )  # fmt: skip
 
     def __setstate__(self, data: tuple[Any, ...]) -> None:
         self.sensor_id, scalars, ring, aux, self.emitted = data[:5]
@@ -175,9 +186,8 @@ class SensorState:
                 setattr(self, name, default)
             self._load_legacy(scalars)
             return
-        if len(scalars) == len(_SCALARS) - len(_ADDED_SINCE):  # a snapshot from before the offset check
-            at = _SCALARS.index(_ADDED_SINCE[0])
-            scalars = (*scalars[:at], *_ADDED_DEFAULTS, *scalars[at:])
+        if len(scalars) == len(_SCALARS) - len(_ADDED_SINCE):  # from before the offset check, or no candidate
+            scalars = (*scalars[:_ADDED_AT], *_ADDED_DEFAULTS, *scalars[_ADDED_AT:])
         for name, value in zip(_SCALARS, scalars, strict=True):
             setattr(self, name, value)
 

@@ -82,6 +82,7 @@ def test_a_gas_leak_is_an_incident_not_an_offset() -> None:
 def test_a_snapshot_from_before_the_offset_check_still_loads() -> None:
     state = SensorState("S", 24)
     state.noise, state.spike_ts, state.baseline = 0.3, 1234, 5.0
+    state.jump_ts = 999  # a candidate: the snapshot carries the offset slots (the test drops them below)
     sensor_id, scalars, *rest = state.__getstate__()
     at = scalars.index(1234) + 1  # the candidate-jump slots came right after spike_ts
     old = (sensor_id, scalars[:at] + scalars[at + 4 :], *rest)
@@ -89,3 +90,16 @@ def test_a_snapshot_from_before_the_offset_check_still_loads() -> None:
     restored.__setstate__(old)
     assert (restored.noise, restored.spike_ts, restored.baseline) == (0.3, 1234, 5.0)
     assert (restored.jump_ts, restored.jump_size, restored.offset_ts, restored.offset_size) == (-1, 0.0, -1, 0.0)
+
+
+def test_a_state_without_an_offset_candidate_pickles_without_the_offset_slots_and_restores_them() -> None:
+    idle, pending = SensorState("S", 24), SensorState("S", 24)
+    pending.jump_ts, pending.jump_size = 1234, -0.5
+    signed_zero = SensorState("S", 24)
+    signed_zero.jump_size = -0.0  # not the default, bit for bit
+    assert len(idle.__getstate__()[1]) == len(pending.__getstate__()[1]) - 4
+    assert len(signed_zero.__getstate__()[1]) == len(pending.__getstate__()[1])
+    for state in (idle, pending, signed_zero):
+        restored = pickle.loads(pickle.dumps(state))
+        got = (restored.jump_ts, restored.jump_size, restored.offset_ts, restored.offset_size)
+        assert repr(got) == repr((state.jump_ts, state.jump_size, state.offset_ts, state.offset_size))

@@ -136,3 +136,16 @@ def test_rules_table_overrides_the_anomaly_settings() -> None:
     assert RulesConfig().anomaly.false_alarms_per_day == 0.01
     # p = 0.5 × 600 / 86400 = 1/288 → -log10(p) / 10 = 0.2459
     assert round(new_baseline(config=config.anomaly, window_s=600, kind="water_pressure")._threshold, 4) == 0.2459
+
+
+def test_a_snapshot_with_the_slot_table_as_float32_pairs_still_loads() -> None:
+    model = _trained(days=8)
+    rules, window_s, threshold, _centres, _counts, recent, scalars = model.__getstate__()  # type: ignore[attr-defined]
+    old = (rules, window_s, threshold, model.slots.tobytes(), recent, scalars)  # type: ignore[attr-defined]
+    restored = pickle.loads(pickle.dumps(model))
+    restored.__setstate__(old)
+    assert restored.slots.dtype == np.float32
+    assert restored.slots.tobytes() == model.slots.tobytes()  # type: ignore[attr-defined]
+    assert pickle.dumps(restored) == pickle.dumps(model)
+    model.slots[3, 1] = 60_000  # type: ignore[attr-defined]  # the largest count a slot reaches
+    assert pickle.loads(pickle.dumps(model)).slots.tobytes() == model.slots.tobytes()  # type: ignore[attr-defined]
