@@ -276,6 +276,7 @@ def latency_run(
     return {
         "probes": len(in_kafka),
         "p50_ms": statistics.median(in_kafka),
+        "p90_ms": in_kafka[min(len(in_kafka) - 1, int(0.90 * len(in_kafka)))],
         "p99_ms": in_kafka[min(len(in_kafka) - 1, int(0.99 * len(in_kafka)))],
         "max_ms": in_kafka[-1],
         "p50_from_produce_ms": statistics.median(from_produce),

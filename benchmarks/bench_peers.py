@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -56,6 +57,7 @@ from benchmarks._servers import real_servers
 from lifeline.connectors.bootstrap import apply_schema
 from lifeline.connectors.kafka import consumer_config, make_producer
 from lifeline.connectors.questdb import QuestDB
+from lifeline.connectors.services import manager
 from lifeline.detectors.config import RulesConfig
 from lifeline.detectors.engine import Detectors
 from lifeline.flows.dataflow import build_flow
@@ -422,6 +424,7 @@ def run_cli(settings: Settings, topic: Topic, registry: Registry, options: list[
     )  # fmt: skip
     apply_schema(run_settings)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    servers_before = server_cpu_s(settings)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "lifeline.cli", "run", "--registry", str(registry_file), "--stop-at-end", *options],
@@ -429,27 +432,50 @@ def run_cli(settings: Settings, topic: Topic, registry: Registry, options: list[
     )  # fmt: skip
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    flow_cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, flow_cpu, server_cpu_s(settings) - servers_before
+
+
+def server_cpu_s(settings: Settings) -> float:
+    """CPU seconds used so far by the Kafka and QuestDB processes (0 where a pid cannot be read)."""
+    total = 0.0
+    for server in manager.servers(settings):
+        pid = server.process.pid()
+        if pid is None:
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
 
 
 def scale_out(settings: Settings, topic: Topic, registry: Registry, rounds: int, tmp: Path) -> None:
-    """``lifeline run`` with one worker, two processes and two workers on the same topic; speed-ups."""
+    """``lifeline run`` with one worker, two processes and two workers on the same topic; speed-ups, and
+    where the CPU went: the flow's processes and the two servers (Kafka serving the fetches, QuestDB)."""
     walls: dict[str, list[float]] = {name: [] for name, _ in SCALE_OUT}
     cpus: dict[str, list[float]] = {name: [] for name, _ in SCALE_OUT}
+    server_cpus: dict[str, list[float]] = {name: [] for name, _ in SCALE_OUT}
     for round_no in range(rounds):
         for name, options in SCALE_OUT:
-            wall, cpu = run_cli(settings, topic, registry, options, tmp)
+            wall, cpu, server_cpu = run_cli(settings, topic, registry, options, tmp)
             walls[name].append(wall)
             cpus[name].append(cpu)
+            server_cpus[name].append(server_cpu)
         print(f"  scale-out round {round_no + 1}/{rounds} done", flush=True)
     one = walls[SCALE_OUT[0][0]]
     print(f"\n== scale-out: `lifeline run --stop-at-end` on {topic.readings:,} readings, {topic.partitions} partitions "
-          f"(wall time includes process start-up), median of {rounds}")  # fmt: skip
-    print(f"{'run':<8} {'readings/s':>12} {'speed-up':>9} {'CPU s':>8} {'CPU/wall':>9}")
+          f"(wall time includes process start-up), median of {rounds}; cores in use = CPU s / wall s, of "
+          f"{os.cpu_count()} on this machine")  # fmt: skip
+    print(f"{'run':<8} {'readings/s':>12} {'speed-up':>9} {'flow CPU s':>11} {'flow cores':>11} "
+          f"{'servers CPU s':>14} {'servers cores':>14}")  # fmt: skip
     for name, _ in SCALE_OUT:
         speedup = statistics.median([a / b for a, b in zip(one, walls[name], strict=True)])
         wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
-        print(f"{name:<8} {topic.readings / wall:>12,.0f} {speedup:>9.2f} {cpu:>8.1f} {cpu / wall:>9.2f}")
+        server_cpu = statistics.median(server_cpus[name])
+        print(f"{name:<8} {topic.readings / wall:>12,.0f} {speedup:>9.2f} {cpu:>11.1f} {cpu / wall:>11.2f} "
+              f"{server_cpu:>14.1f} {server_cpu / wall:>14.2f}")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- main

@@ -2,7 +2,9 @@
 
 Runs named simulator scenarios through the partition and group stages in-process (no servers), with a
 fixed partitioning and batching, and prints one SHA-256 per output kind and scenario: window statistics,
-findings, alert events, rejects, and the pickled sensor states at the end. Run it before and after a
+findings, alert events, rejects, and the pickled sensor states at the end. As in the flow, the closed windows
+of group-model members and DMA sensors cross to the group stage, so the alerts cover the group models and
+the DMA leak detectors too. Run it before and after a
 change; identical lines mean byte-identical outputs::
 
     python -m benchmarks.outputs_digest smoke bridge storm-day load-10k:600
@@ -20,7 +22,7 @@ import zlib
 from typing import Any
 
 from lifeline.flows.batch import RawBatch
-from lifeline.flows.dataflow import make_detectors
+from lifeline.flows.dataflow import GroupWindows, make_detectors
 from lifeline.flows.stages import GroupStage, PartitionStage
 from lifeline.flows.validate import SensorIndex, ValidationLimits
 from lifeline.settings import Settings
@@ -36,7 +38,9 @@ def digest(name: str, seed: int = 7, duration_s: float | None = None) -> dict[st
     scenario = build(name, seed=seed, duration_s=duration_s)
     detectors = make_detectors(Settings(), scenario.registry)
     stage = PartitionStage(detectors, SensorIndex(scenario.registry), "t", limits=ValidationLimits())
-    groups = GroupStage(detectors, partitions=PARTITIONS)
+    group_models, dma_feeds = getattr(detectors, "group_models", None), getattr(detectors, "dma_feeds", None)
+    groups = GroupStage(detectors, partitions=PARTITIONS, group_models=group_models, dma_feeds=dma_feeds)
+    group_windows = GroupWindows(group_models, dma_feeds)
     states = [stage.new_state() for _ in range(PARTITIONS)]
     group_state = groups.new_state()
     pending: list[list[tuple[bytes, int]]] = [[] for _ in range(PARTITIONS)]
@@ -52,7 +56,7 @@ def digest(name: str, seed: int = 7, duration_s: float | None = None) -> dict[st
         hashes["stats"].update(pickle.dumps(out.stats, protocol=5))
         hashes["findings"].update(pickle.dumps(out.findings, protocol=5))
         hashes["rejects"].update(pickle.dumps(out.rejects, protocol=5))
-        events = groups.process(group_state, p, out.watermark, out.findings, idle=end)
+        events = groups.process(group_state, p, out.watermark, out.findings, idle=end, windows=group_windows(out.stats))
         hashes["alerts"].update(pickle.dumps(events, protocol=5))
 
     for block in scenario_blocks(scenario):
@@ -65,6 +69,7 @@ def digest(name: str, seed: int = 7, duration_s: float | None = None) -> dict[st
         feed(p, end=True)
     for state in states:
         hashes["states"].update(pickle.dumps(sorted(state.sensors.items()), protocol=5))
+    hashes["states"].update(pickle.dumps(sorted(group_state.models.items()), protocol=5))
     return {kind: h.hexdigest()[:16] for kind, h in hashes.items()}
 
 
