@@ -215,6 +215,13 @@ class GroupModels:
                 continue
             state.pending.setdefault(slot, {}).setdefault(i, {})[w.window_start] = (w.mean, w.count)
 
+    def due(self, state: GroupModelState) -> int | None:
+        """The watermark at which :meth:`advance` next has a slot to score (``None``: nothing is buffered);
+        below it, ``advance`` changes nothing and finds nothing."""
+        if not state.pending:
+            return None
+        return min(state.pending) + self.slot_ms + self.settle_ms
+
     def advance(self, state: GroupModelState, watermark_ms: int, *, emit: bool = True) -> list[Finding]:
         """Score and learn every buffered slot whose end + ``settle_s`` is at or behind ``watermark_ms``,
         in slot order; return the findings (stamped with each slot's release time)."""

@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -317,6 +317,8 @@ class GroupStageState:
     models: dict[str, GroupModelState] = field(default_factory=dict)
     #: group id → feeding state and leak detector of a DMA (detectors/dma_feed.py)
     dmas: dict[str, DmaFeedState] = field(default_factory=dict)
+    #: the lowest watermark at which some group model has a slot to score (-1: not known, look at every model)
+    models_due: int = -1
 
 
 class GroupStage:
@@ -416,7 +418,10 @@ class GroupStage:
         if getattr(state, "models", None) is None:  # a snapshot from before group models
             state.models = {}
         take = self.warm.take_group if self.warm is not None else None
-        return _feed_groups(gm, gm.members, state.models, windows, mark, take, "group_model", self)
+        due = _Due(gm.due, getattr(state, "models_due", -1))  # (a snapshot from before the schedule: unknown)
+        found = _feed_groups(gm, gm.members, state.models, windows, mark, take, "group_model", self, due)
+        state.models_due = due.mark
+        return found
 
     def _dmas(self, state: GroupStageState, windows: Sequence[GroupWindow], mark: int) -> list[Finding]:
         """Buffer windows of DMA sensors; feed every DMA detector the steps the watermark released (findings)."""
@@ -454,13 +459,36 @@ class _WindowScorer(Protocol[G]):
     def advance(self, state: G, watermark_ms: int) -> list[Finding]: ...
 
 
+@dataclass
+class _Due(Generic[G]):
+    """When a scorer's states next have work: ``due(state)`` is the watermark at which ``advance`` first does
+    something for that state (``None``: nothing buffered); ``mark`` the lowest over all states (-1: unknown).
+
+    While the group stage's watermark is below ``mark`` no state is advanced at all, so the per-batch cost
+    of the group stage does not grow with the number of groups (one pass per slot instead of per batch)."""
+
+    due: Callable[[G], int | None]
+    mark: int = -1
+
+    def lower(self, state: G) -> None:
+        """``state`` took new windows: its next work may come sooner."""
+        when = self.due(state)
+        if when is not None and (self.mark < 0 or when < self.mark):
+            self.mark = when
+
+
+_NOTHING_DUE = 1 << 62  # above any event time: no state has anything buffered
+
+
 def _feed_groups(
     scorer: _WindowScorer[G], members: Container[str], states: dict[str, G], windows: Sequence[GroupWindow],
     mark: int, take_warm: Callable[[str], list[GroupWindow]] | None, step: str, stage: GroupStage,
+    due: _Due[G] | None = None,
 ) -> list[Finding]:  # fmt: skip
     """Buffer the windows of ``members``' groups in their states (created, and warmed from history, on first
-    sight); then advance every state to the watermark ``mark``. A state whose scorer raises starts afresh
-    (logged under ``step``, counted in ``stage.group_errors``): a model bug must not stop the group's alerts."""
+    sight); then advance every state to the watermark ``mark`` (with ``due``: only when some state is due, and
+    only the states that are). A state whose scorer raises starts afresh (logged under ``step``, counted in
+    ``stage.group_errors``): a model bug must not stop the group's alerts."""
     by_group: dict[str, list[GroupWindow]] = {}
     for w in windows:
         if w.group_id in members:
@@ -472,16 +500,26 @@ def _feed_groups(
             if take_warm is not None:
                 scorer.warm(group_state, take_warm(group_id))
         scorer.add(group_state, group_windows)
+        if due is not None and due.mark >= 0:
+            due.lower(group_state)
     found: list[Finding] = []
-    if mark < 0:
+    if mark < 0 or (due is not None and 0 <= mark < due.mark):
         return found
     for group_id in sorted(states):
+        state = states[group_id]
+        if due is not None:
+            when = due.due(state)
+            if when is None or when > mark:
+                continue
         try:
-            found.extend(scorer.advance(states[group_id], mark))
+            found.extend(scorer.advance(state, mark))
         except Exception:
             stage.group_errors += 1
             log.exception("%s failed; state reset", step, extra={"group_id": group_id, "step": step})
             states[group_id] = scorer.new_state(group_id)
+    if due is not None:
+        pending = [when for s in states.values() if (when := due.due(s)) is not None]
+        due.mark = min(pending, default=_NOTHING_DUE)
     return found
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from lifeline.detectors.engine import Detectors
+from lifeline.detectors.group_model import GroupModels
 from lifeline.flows.batch import RawBatch
 from lifeline.flows.dataflow import make_detectors
 from lifeline.flows.stages import GroupStage, PartitionStage
@@ -117,3 +118,24 @@ def test_warm_start_teaches_the_sensor_baseline_so_it_scores_at_once() -> None:
     cold_model = det.new_sensor_state(sensor)
     det.warm_start_sensor(cold_model, stats[:3])  # three windows are far from a day of warm-up
     assert cold_model.anomaly_model.score_window(after) is None
+
+
+def test_the_group_stage_advances_a_group_model_only_when_one_of_its_slots_is_due(
+    stream: tuple[Any, list[list[tuple[bytes, int]]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small batches mean many group-stage calls; a model is advanced only when the watermark has released one of
+    its slots (before, every model was advanced at every call, a cost that grew with the number of groups)."""
+    scenario, per_partition = stream
+    calls: list[bool] = []  # per advance call: did it have a slot to score?
+    real_advance = GroupModels.advance
+
+    def counting_advance(self: GroupModels, state: Any, watermark_ms: int, *, emit: bool = True) -> Any:
+        ready = bool(state.pending) and min(state.pending) + self.slot_ms + self.settle_ms <= watermark_ms
+        calls.append(ready)
+        return real_advance(self, state, watermark_ms, emit=emit)
+
+    monkeypatch.setattr(GroupModels, "advance", counting_advance)
+    scheduled = _models(scenario, per_partition, batch=7, seed=2)
+    assert calls and all(calls), f"{calls.count(False)} of {len(calls)} advance calls had nothing to score"
+    monkeypatch.undo()
+    assert scheduled == _models(scenario, per_partition, batch=1000, seed=1)
