@@ -101,8 +101,10 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
                 self._pending.append(batch)
                 self._pending_rows += rows
         metrics.QUESTDB_PENDING_ROWS.set(self._pending_rows + self._in_flight_rows)
-        if self._pending_rows >= self._flush_rows or time.monotonic() - self._last_flush >= self._flush_interval_s:
-            self._hand_off()
+        if self._pending_rows >= self._flush_rows:
+            self._hand_off()  # waits for the write in flight: a slow QuestDB slows the flow (backpressure)
+        elif time.monotonic() - self._last_flush >= self._flush_interval_s and not self._writing():
+            self._hand_off()  # the interval passed and the writer is free: no wait
 
     def snapshot(self) -> None:
         self.flush()
@@ -119,11 +121,18 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
         self._hand_off()
         self._wait()
 
+    def _writing(self) -> bool:
+        """Whether a write is still in flight."""
+        return self._in_flight is not None and not self._in_flight.done()
+
     def _hand_off(self) -> None:
         """Start writing the pending rows on the writer thread, after the previous write finished.
 
         The flow goes on validating and detecting while QuestDB answers; at most one write is in
-        flight, so a slow QuestDB slows the flow down (backpressure) instead of piling up rows.
+        flight. The flush interval hands rows off only when the writer is free, so a QuestDB commit that
+        takes longer than the interval never stalls the flow (and the alerts it is about to send); only
+        ``flush_rows`` pending rows (or a snapshot) wait for it, so a slow QuestDB slows the flow down
+        (backpressure) instead of piling up rows.
         """
         self._last_flush = time.monotonic()
         self._wait()

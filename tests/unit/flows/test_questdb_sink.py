@@ -3,6 +3,7 @@ retries with a fresh connection until the rows are in: nothing is dropped, nothi
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -117,3 +118,40 @@ def test_an_alert_row_carries_every_alert_events_column_with_the_location(monkey
     assert table == "alert_events"
     assert columns["location"] == where
     assert {*symbols, *columns, "ts"} == set(ALERT_EVENTS.column_names), "every column of the table is written"
+
+
+def test_a_slow_questdb_commit_stalls_the_flow_only_at_the_row_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a write is in flight, the flush interval does not make the next batch wait for it (that wait held
+    back the alerts of the same worker); only ``flush_rows`` pending rows do (backpressure), and nothing is lost."""
+    release = threading.Event()
+    world = _world()
+
+    class SlowSender(FakeSender):
+        def flush(self) -> None:
+            release.wait(10)
+            super().flush()
+
+    class Factory:
+        @staticmethod
+        def from_conf(conf: str) -> FakeSender:
+            return SlowSender(world)
+
+    monkeypatch.setattr(sinks, "Sender", Factory)
+    sink = QuestDBSink("http::addr=127.0.0.1:9;", SensorIndex(REGISTRY), flush_rows=20, flush_interval_s=0.0)
+    part = sink.build_part("questdb", "questdb", None)
+
+    def write(counts: range) -> threading.Thread:
+        thread = threading.Thread(target=part.write_batch, args=([_stats(counts)],), daemon=True)
+        thread.start()
+        thread.join(1.0)
+        return thread
+
+    assert not write(range(1, 6)).is_alive(), "the first write is handed off"
+    assert not write(range(6, 11)).is_alive(), "the interval passed but the writer is busy: no wait"
+    blocked = write(range(11, 31))  # 25 pending rows ≥ flush_rows = 20: wait for the write in flight
+    assert blocked.is_alive(), "at the row limit the flow waits for QuestDB"
+    release.set()
+    blocked.join(5.0)
+    assert not blocked.is_alive()
+    part.close()
+    assert world["stored"] == list(range(1, 31)), "every row exactly once, in order"
