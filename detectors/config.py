@@ -388,11 +388,17 @@ class AnomalyRules:
     #: windows in the short-term mean of raw scores, and the EW weight of its long-term distribution
     short_window: int = 10
     long_alpha: float = 0.01
+    #: weight of the short-versus-long likelihood of raw scores in ``score``; 0 leaves it out (NAB's tune half:
+    #: with re-armed onsets it only added false positives, 60.3 standard with it left out, 59.2 with it)
+    likelihood_weight: float = 0.0
     #: weights of the level z, range novelty and slot z views in the raw score
     weights: tuple[float, float, float] = (0.3, 1.0, 1.0)
     #: repeats of an ongoing anomaly below the decaying recent peak (``suppress`` windows) score × damp
     suppress: int = 300
     damp: float = 0.5
+    #: a score above that peak is an onset (in full) only if the previous window's raw score was below
+    #: ``rearm_ratio`` × it; else it continues a rising anomaly and is damped too (0 turns this off)
+    rearm_ratio: float = 0.8
     #: calibration: step of the online 99 % / 99.9 % quantiles of past scores, bounds of the tail slope
     calib_step: float = 0.01
     #: flagged windows in a row that still feed the calibration (the rest of a run is an anomaly, not noise)
