@@ -1,5 +1,5 @@
 """The learned baseline's score marks the onset of an anomaly: a window that continues a rise scores damped, and
-the windows after an excursion score their own views (no short-term likelihood lingering after it)."""
+the short-term likelihood that lingers after an excursion counts only ``likelihood_weight`` (0.6) of itself."""
 
 from __future__ import annotations
 
@@ -55,11 +55,13 @@ def test_a_jump_straight_from_normal_scores_in_full() -> None:
     assert jump.score >= 2 * rise_end.score - 1e-9  # the same window: in full here, damped (× 0.5) after a rise
 
 
-def test_normal_windows_after_an_excursion_score_nothing() -> None:
-    """The short-versus-long likelihood of raw scores (``likelihood_weight``, now 0) kept the score of the normal
-    windows after a four-window excursion at 0.2-0.5 for ``short_window`` windows."""
+def test_the_likelihood_after_an_excursion_counts_at_most_its_weight() -> None:
+    """The short-versus-long likelihood of raw scores lingers for ``short_window`` windows after a four-window
+    excursion; at ``likelihood_weight`` 0.6 (was 1) it scores at most 0.6, damped to 0.3 below the excursion's
+    peak (it scored 0.5 there, and 1.0 in full inside the excursion); at 0 it is left out."""
     after = _excursion(RULES, [0.2, 0.3, 0.4, 0.5], normal_after=5)[4:]
-    assert all(not v.is_anomaly and v.score < 0.05 for v in after)
-    with_likelihood = AnomalyRules(utc_offset_h=0.0, likelihood_weight=1.0)
-    lingering = _excursion(with_likelihood, [0.2, 0.3, 0.4, 0.5], normal_after=5)[4:]
-    assert all(v.score > 0.1 for v in lingering)
+    assert all(not v.is_anomaly for v in after)
+    assert max(v.score for v in after) <= 0.5 * 0.6 + 1e-9
+    assert after[0].score > 0.1  # it is still there
+    without = _excursion(AnomalyRules(utc_offset_h=0.0, likelihood_weight=0.0), [0.2, 0.3, 0.4, 0.5], normal_after=5)
+    assert all(v.score < 0.05 for v in without[4:])
