@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,17 +201,10 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
                                      unit="ms", utc=True),
             })  # fmt: skip
             sender.dataframe(frame, table_name=self._readings, symbols=["sensor_id", "asset_id", "lifeline"], at="ts")
-        registry = self._index.registry
+        stats = [w for b in batches for w in b.stats]
+        if stats:
+            self._fill_stats(sender, stats)
         for batch in batches:
-            for s in batch.stats:
-                spec = registry[s.sensor_id]
-                sender.row(
-                    self._stats,
-                    symbols={"sensor_id": s.sensor_id, "asset_id": spec.asset_id, "lifeline": spec.lifeline.value},
-                    columns={"window_s": s.window_s, "count": s.count, "mean": s.mean, "min": s.min, "max": s.max,
-                             "std": s.std, "slope_per_h": s.slope_per_h, "last": s.last},
-                    at=TimestampNanos(s.window_start * 1_000_000),
-                )  # fmt: skip
             for a in batch.alerts:
                 write_alert_event(sender, self._alerts, a)
             for r in batch.rejects:
@@ -222,6 +215,39 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
                              "detail": r.detail, "payload": r.payload},
                     at=TimestampNanos(max(r.kafka_ts, 0) * 1_000_000),
                 )  # fmt: skip
+
+    def _fill_stats(self, sender: Sender, stats: list[WindowStats]) -> None:
+        """Window statistics as one frame per write: columns, not a Python call per row (the writer thread
+        shares the interpreter lock with the flow). Windows exist only for registry sensors; should one not
+        be, it is logged and left out rather than failing the write (which would be retried forever)."""
+        number = self._index.number
+        known = [w for w in stats if w.sensor_id in number]
+        if len(known) < len(stats):
+            log.error("questdb: %d window(s) of sensors outside the registry not stored", len(stats) - len(known))
+        if not known:
+            return
+        sensor_cat, asset_cat, life_cat, asset_code, life_code = self._reading_categories()
+        n = len(known)
+        sensor = np.fromiter((number[w.sensor_id] for w in known), dtype=np.int32, count=n)
+
+        def column(values: Iterable[float], dtype: type[np.generic]) -> npt.NDArray[Any]:
+            return np.fromiter(values, dtype=dtype, count=n)
+
+        frame = pd.DataFrame({
+            "sensor_id": pd.Categorical.from_codes(sensor, dtype=sensor_cat),
+            "asset_id": pd.Categorical.from_codes(asset_code[sensor], dtype=asset_cat),
+            "lifeline": pd.Categorical.from_codes(life_code[sensor], dtype=life_cat),
+            "window_s": column((w.window_s for w in known), np.int64),
+            "count": column((w.count for w in known), np.int64),
+            "mean": column((w.mean for w in known), np.float64),
+            "min": column((w.min for w in known), np.float64),
+            "max": column((w.max for w in known), np.float64),
+            "std": column((w.std for w in known), np.float64),
+            "slope_per_h": column((w.slope_per_h for w in known), np.float64),
+            "last": column((w.last for w in known), np.float64),
+            "ts": pd.to_datetime(column((w.window_start for w in known), np.int64), unit="ms", utc=True),
+        })  # fmt: skip
+        sender.dataframe(frame, table_name=self._stats, symbols=["sensor_id", "asset_id", "lifeline"], at="ts")
 
 
 def reject_symbol(sensor_id: str) -> str:

@@ -36,6 +36,9 @@ class FakeSender:
     def row(self, table: str, *, symbols: dict[str, Any], columns: dict[str, Any], at: Any) -> None:
         self.buffer.append(int(columns["count"]))
 
+    def dataframe(self, frame: Any, *, table_name: str, symbols: list[str], at: str) -> None:
+        self.buffer.extend(int(c) for c in frame["count"])
+
     def flush(self) -> None:
         assert not self.closed
         if self.world["failing_flushes"] > 0:
