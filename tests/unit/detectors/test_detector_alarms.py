@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,3 +147,24 @@ def test_same_set_of_findings_gives_same_events_in_any_order(findings: list[Find
     events += d.process_group(gs, [], T0 + 2000 * MIN)
     assert [(e.event, e.tier, (e.ts - T0) // MIN) for e in events] == reference
     assert all(e.tier is not None for e in events)
+
+
+def test_a_group_at_rest_only_moves_its_horizon(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The group stage visits every group once a minute; a group with nothing pending, no contribution and no
+    alert takes no evaluation pass (once the alert cleared), and a finding behind its horizon still counts late."""
+    from lifeline.detectors import alarms
+
+    d = det(quiet_s=1800)
+    gs = d.new_group_state("C")
+    d.process_group(gs, [finding(0, Tier.T3)], T0 + 120 * MIN)  # opened, then cleared after the quiet period
+    assert not gs.alerts and not gs.contributions and not gs.pending
+
+    def no_pass(*_args: object) -> None:
+        raise AssertionError("an evaluation pass for a group at rest")
+
+    monkeypatch.setattr(alarms, "_Run", no_pass)
+    assert d.process_group(gs, [], T0 + 180 * MIN) == []
+    assert gs.horizon == T0 + 179 * MIN, "watermark - settle delay (60 s)"
+    monkeypatch.undo()
+    d.process_group(gs, [finding(170, Tier.T3)], T0 + 181 * MIN)
+    assert gs.late_findings == 1
