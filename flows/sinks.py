@@ -94,6 +94,15 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
             )  # fmt: skip
         return self._categories
 
+    def _symbols(self, sensor: npt.NDArray[np.int32]) -> dict[str, pd.Categorical]:
+        """The symbol columns of a frame of rows of these sensor numbers: sensor, asset and lifeline."""
+        sensor_cat, asset_cat, life_cat, asset_code, life_code = self._reading_categories()
+        return {
+            "sensor_id": pd.Categorical.from_codes(sensor, dtype=sensor_cat),
+            "asset_id": pd.Categorical.from_codes(asset_code[sensor], dtype=asset_cat),
+            "lifeline": pd.Categorical.from_codes(life_code[sensor], dtype=life_cat),
+        }
+
     def write_batch(self, values: list[QuestDBBatch]) -> None:
         for batch in values:
             rows = batch.row_count()
@@ -189,12 +198,9 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
     def _fill(self, sender: Sender, batches: list[QuestDBBatch]) -> None:
         parts = [b for b in batches if b.reading_ts is not None and len(b.reading_ts)]
         if parts:
-            sensor_cat, asset_cat, life_cat, asset_code, life_code = self._reading_categories()
             sensor = np.concatenate([b.reading_sensor for b in parts if b.reading_sensor is not None])
             frame = pd.DataFrame({
-                "sensor_id": pd.Categorical.from_codes(sensor, dtype=sensor_cat),
-                "asset_id": pd.Categorical.from_codes(asset_code[sensor], dtype=asset_cat),
-                "lifeline": pd.Categorical.from_codes(life_code[sensor], dtype=life_cat),
+                **self._symbols(sensor),
                 "value": np.concatenate([b.reading_value for b in parts if b.reading_value is not None]),
                 "quality": np.concatenate([b.reading_quality for b in parts if b.reading_quality is not None]),
                 "ts": pd.to_datetime(np.concatenate([b.reading_ts for b in parts if b.reading_ts is not None]),
@@ -226,7 +232,6 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
             log.error("questdb: %d window(s) of sensors outside the registry not stored", len(stats) - len(known))
         if not known:
             return
-        sensor_cat, asset_cat, life_cat, asset_code, life_code = self._reading_categories()
         n = len(known)
         sensor = np.fromiter((number[w.sensor_id] for w in known), dtype=np.int32, count=n)
 
@@ -234,9 +239,7 @@ class _QuestDBPartition(StatefulSinkPartition[QuestDBBatch, None]):
             return np.fromiter(values, dtype=dtype, count=n)
 
         frame = pd.DataFrame({
-            "sensor_id": pd.Categorical.from_codes(sensor, dtype=sensor_cat),
-            "asset_id": pd.Categorical.from_codes(asset_code[sensor], dtype=asset_cat),
-            "lifeline": pd.Categorical.from_codes(life_code[sensor], dtype=life_cat),
+            **self._symbols(sensor),
             "window_s": column((w.window_s for w in known), np.int64),
             "count": column((w.count for w in known), np.int64),
             "mean": column((w.mean for w in known), np.float64),

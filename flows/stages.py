@@ -471,9 +471,9 @@ class _Due(Generic[G]):
     mark: int = -1
 
     def lower(self, state: G) -> None:
-        """``state`` took new windows: its next work may come sooner."""
+        """``state`` took new windows: its next work may come sooner (an unknown ``mark`` stays unknown)."""
         when = self.due(state)
-        if when is not None and (self.mark < 0 or when < self.mark):
+        if when is not None and when < self.mark:  # (-1, unknown, is below every watermark)
             self.mark = when
 
 
@@ -500,7 +500,7 @@ def _feed_groups(
             if take_warm is not None:
                 scorer.warm(group_state, take_warm(group_id))
         scorer.add(group_state, group_windows)
-        if due is not None and due.mark >= 0:
+        if due is not None:
             due.lower(group_state)
     found: list[Finding] = []
     if mark < 0 or (due is not None and 0 <= mark < due.mark):
