@@ -14,10 +14,11 @@ replay classifies exactly the same readings as late as an unhurried one (none, f
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +66,33 @@ class PartitionState:
     stored_bucket: npt.NDArray[np.int64] | None = None  # last stored time bucket per sensor (down-sampling)
     newest: int = -1  # newest event time the partition accepted
     held: Held | None = None  # accepted readings newer than the watermark (only with an allowed lateness)
+    #: each sensor's state as pickled at the last snapshot, for the sensors untouched since (see ``touch``)
+    _pickled: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
+
+    def touch(self, number: int) -> None:
+        """Sensor ``number``'s state is about to change: its pickle of the last snapshot is stale."""
+        self._pickled.pop(number, None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The fields, with every sensor's state as its own pickle, re-pickled only if touched since the last
+        snapshot: an epoch's snapshot costs what changed in it, not the whole partition (``bench_flow``)."""
+        pickled = self._pickled
+        for number, sensor_state in self.sensors.items():
+            if number not in pickled:
+                pickled[number] = pickle.dumps(sensor_state, protocol=pickle.HIGHEST_PROTOCOL)
+        state = self.__dict__.copy()
+        del state["_pickled"]
+        state["sensors"] = {number: pickled[number] for number in self.sensors}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a snapshot of this layout (sensors as pickles) or of the earlier one (sensors as objects)."""
+        sensors = state["sensors"]
+        self.__dict__.update(state)
+        self._pickled = {}
+        if any(isinstance(blob, bytes) for blob in sensors.values()):
+            self.sensors = {number: pickle.loads(blob) for number, blob in sensors.items()}
+            self._pickled = dict(sensors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +247,7 @@ class PartitionStage:
         runs = sensor_runs(sensor)
         sensor_states = []
         for number, _start, _stop in runs:
+            state.touch(number)
             sensor_state = states.get(number)
             if sensor_state is None:
                 sensor_state = states[number] = detectors.new_sensor_state(sensor_ids[number])
@@ -279,6 +308,7 @@ class PartitionStage:
         numbers.sort()
         quiet = numbers[state.processed_ts[numbers] <= boundary - self.sweep_interval_ms]
         for number in quiet.tolist():
+            state.touch(number)
             try:
                 result = self.detectors.advance_sensor(state.sensors[number], boundary)
             except Exception:
@@ -300,6 +330,7 @@ class PartitionStage:
             extra={"sensor_id": sensor_id, "step": step, "partition": partition,
                    "offset": f"{at[0]}-{at[-1]}" if len(at) > 1 else (at[0] if at else None)},
         )  # fmt: skip
+        state.touch(number)
         state.sensors[number] = self.detectors.new_sensor_state(sensor_id)
 
 
