@@ -140,7 +140,7 @@ def snapshot_cost(scenario: Any, settings: Settings, level: int = 0) -> Snapshot
     replay_s = time.perf_counter() - started
     for p, items in enumerate(per):
         feed(p, items[len(items) - in_epoch[p] :])
-    touched = sum(len(s.sensors) - len(s._pickled) for s in states)
+    touched = sum(len(s.sensors) - s._pickles.stored() for s in states)
     started = time.perf_counter()
     size = sum(len(dump_snapshot(s, level)) for s in states)
     live_s = time.perf_counter() - started

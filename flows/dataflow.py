@@ -73,7 +73,11 @@ class _SnapshotUnpickler(pickle.Unpickler):
 
 def dump_snapshot(state: Any, level: int = 0) -> bytes:
     """An operator state pickled for a snapshot, zlib-compressed at ``level`` 1–9 (0: not compressed;
-    ``LIFELINE_SNAPSHOT_COMPRESSION``)."""
+    ``LIFELINE_SNAPSHOT_COMPRESSION``); a state with ``compress_snapshot_at`` compresses its own parts."""
+    compresses_itself = getattr(state, "compress_snapshot_at", None)
+    if compresses_itself is not None:  # a partition state: compresses only what changed since its last snapshot
+        compresses_itself(level)
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     return zlib.compress(data, level) if level > 0 else data
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
+import zlib
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -30,6 +31,7 @@ from lifeline.detectors.quiet import QuietRuns
 from lifeline.detectors.results import Finding, WindowStats
 from lifeline.detectors.state import GroupState, SensorState
 from lifeline.flows.batch import RawBatch
+from lifeline.flows.sensor_pickles import SensorPickles
 from lifeline.flows.validate import Accepted, Lateness, SensorIndex, ValidationLimits, sensor_runs, validate_batch
 from lifeline.flows.warm import WarmHistory
 from lifeline.models import AlertEvent, Reject
@@ -42,6 +44,8 @@ _NO_SENSORS = np.zeros(0, dtype=np.int32)
 _NO_TIMES = np.zeros(0, dtype=np.int64)
 _NO_VALUES = np.zeros(0, dtype=np.float64)
 G = TypeVar("G")  # the state of one group's window scorer
+#: PartitionState's arrays indexed by sensor number (registry-sized: compressed in snapshots)
+_PER_SENSOR_ARRAYS = ("last_ts", "processed_ts", "stored_bucket")
 _SCREEN_MIN_RUNS = 4  # fewer sensors in a call: screening them one by one costs no more
 
 
@@ -66,33 +70,46 @@ class PartitionState:
     stored_bucket: npt.NDArray[np.int64] | None = None  # last stored time bucket per sensor (down-sampling)
     newest: int = -1  # newest event time the partition accepted
     held: Held | None = None  # accepted readings newer than the watermark (only with an allowed lateness)
-    #: each sensor's state as pickled at the last snapshot, for the sensors untouched since (see ``touch``)
-    _pickled: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
+    #: the sensor states of earlier snapshots, reused while their sensors are untouched (see ``touch``)
+    _pickles: SensorPickles = field(default_factory=SensorPickles, repr=False, compare=False)
 
     def touch(self, number: int) -> None:
-        """Sensor ``number``'s state is about to change: its pickle of the last snapshot is stale."""
-        self._pickled.pop(number, None)
+        """Sensor ``number``'s state is about to change: the next snapshot pickles it afresh."""
+        self._pickles.touch(number)
+
+    def compress_snapshot_at(self, level: int) -> None:
+        """The zlib level (0: none) of the snapshots pickled from now on; the state compresses itself (see
+        ``__getstate__``), so the snapshot as a whole is not compressed again (``flows.dataflow.dump_snapshot``)."""
+        self._pickles.level = level
 
     def __getstate__(self) -> dict[str, Any]:
-        """The fields, with every sensor's state as its own pickle, re-pickled only if touched since the last
-        snapshot: an epoch's snapshot costs what changed in it, not the whole partition (``bench_flow``)."""
-        pickled = self._pickled
-        for number, sensor_state in self.sensors.items():
-            if number not in pickled:
-                pickled[number] = pickle.dumps(sensor_state, protocol=pickle.HIGHEST_PROTOCOL)
+        """The fields, with the sensor states as segments (:mod:`lifeline.flows.sensor_pickles`: only the sensors
+        touched since the last snapshot are pickled again) and the per-sensor arrays compressed."""
+        level = self._pickles.level
         state = self.__dict__.copy()
-        del state["_pickled"]
-        state["sensors"] = {number: pickled[number] for number in self.sensors}
+        del state["_pickles"]
+        state["sensors"] = self._pickles.write(self.sensors)
+        for name in _PER_SENSOR_ARRAYS:
+            array = state[name]
+            if array is not None:
+                raw = array.tobytes()
+                state[name] = (array.dtype.str, level > 0, zlib.compress(raw, level) if level else raw)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore a snapshot of this layout (sensors as pickles) or of the earlier one (sensors as objects)."""
+        """Restore a snapshot of this layout or of an earlier one (sensor states as objects, arrays as arrays)."""
         sensors = state["sensors"]
         self.__dict__.update(state)
-        self._pickled = {}
-        if any(isinstance(blob, bytes) for blob in sensors.values()):
-            self.sensors = {number: pickle.loads(blob) for number, blob in sensors.items()}
-            self._pickled = dict(sensors)
+        for name in _PER_SENSOR_ARRAYS:
+            packed = state.get(name)
+            if isinstance(packed, tuple):
+                dtype, compressed, raw = packed
+                setattr(self, name, np.frombuffer(zlib.decompress(raw) if compressed else raw, dtype=dtype).copy())
+        if isinstance(sensors, list):
+            self._pickles, self.sensors = SensorPickles.read(sensors)
+        else:  # sensor states as objects (or, briefly, each pickled on its own)
+            self.sensors = {n: pickle.loads(s) if isinstance(s, bytes) else s for n, s in sensors.items()}
+            self._pickles = SensorPickles()
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,14 +325,17 @@ class PartitionStage:
         numbers.sort()
         quiet = numbers[state.processed_ts[numbers] <= boundary - self.sweep_interval_ms]
         for number in quiet.tolist():
-            state.touch(number)
+            sensor_state = state.sensors[number]
+            before = _sweep_signature(sensor_state)
             try:
-                result = self.detectors.advance_sensor(state.sensors[number], boundary)
+                result = self.detectors.advance_sensor(sensor_state, boundary)
             except Exception:
                 self._detector_failed(state, number, "sweep", 0)
                 continue
-            stats.extend(result.stats)
-            findings.extend(result.findings)
+            if result.stats or result.findings or _sweep_signature(sensor_state) != before:
+                state.touch(number)  # most sweeps of a slow sensor change nothing: its snapshot entry stays
+                stats.extend(result.stats)
+                findings.extend(result.findings)
 
     def _detector_failed(self, state: PartitionState, number: int, step: str, readings: int) -> None:
         """Log the failure with sensor, step, partition and offsets; give the sensor a fresh state."""
@@ -552,6 +572,12 @@ def _feed_groups(
         pending = [when for s in states.values() if (when := due.due(s)) is not None]
         due.mark = min(pending, default=_NOTHING_DUE)
     return found
+
+
+def _sweep_signature(sensor_state: SensorState) -> tuple[int, int, int]:
+    """What a sweep (``advance_sensor``) can change without output: the open window (closed or dropped) and
+    the silence flags; everything else it changes comes with a window statistic or a finding."""
+    return sensor_state.window_start, sensor_state.silent, sensor_state.faults
 
 
 def ready_groups(findings: list[Finding]) -> list[str]:
