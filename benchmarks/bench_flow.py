@@ -106,26 +106,37 @@ class SnapshotCost:
 
     sensors: int  # sensors with state
     replay_s: float  # a snapshot after every sensor changed (a replay's epoch, or the first after a restart)
-    live_s: float  # the next snapshot after one epoch of traffic at the scenario's own rate
-    live_touched: int  # sensors re-pickled for it
+    live_s: list[float]  # each live epoch's snapshot, in event-time order
+    live_touched: list[int]  # sensors re-pickled for each (touched in the epoch)
     size: int  # bytes of the last snapshot
 
+    def describe(self) -> str:
+        """One line: size per sensor, the replay snapshot and the live epochs' distribution."""
+        live_ms = sorted(x * 1000 for x in self.live_s)
+        p99 = live_ms[min(len(live_ms) - 1, int(0.99 * len(live_ms)))]
+        touched = statistics.median(self.live_touched)
+        return (f"{self.size / 1e6:.1f} MB, {self.sensors:,} sensors with state → "
+                f"{self.size / max(self.sensors, 1):,.0f} B per active sensor; after every sensor changed (a "
+                f"replay's epoch) {self.replay_s * 1000:.0f} ms; {len(live_ms)} live epochs (median {touched:.0f} "
+                f"sensors touched): median {statistics.median(live_ms):.1f} ms, p99 {p99:.1f} ms, "
+                f"max {live_ms[-1]:.1f} ms")  # fmt: skip
 
-def snapshot_cost(scenario: Any, settings: Settings, level: int = 0) -> SnapshotCost:
-    """Run the scenario through the partition stage in-process, but for its last epoch of traffic (the readings
-    of ``settings.epoch_interval_s`` at the scenario's real-time rate); time a snapshot of the partition states
-    then (``dump_snapshot`` at zlib ``level``, as ``LIFELINE_SNAPSHOT_COMPRESSION`` does), feed that epoch and
-    time the next snapshot, which re-pickles only the sensors the epoch touched."""
+
+def snapshot_cost(scenario: Any, settings: Settings, level: int = 0, live_minutes: float = 30.0) -> SnapshotCost:
+    """Run the scenario through the partition stage in-process up to its last ``live_minutes`` of event time and
+    time a snapshot of the partition states (``dump_snapshot`` at zlib ``level``, as ``LIFELINE_SNAPSHOT_COMPRESSION``
+    does): every sensor changed since the start. Then feed the rest epoch by epoch at the scenario's own pace
+    (``settings.epoch_interval_s`` of event time each, sweeps included) and time the snapshot after each, which
+    pickles only what the epoch touched (``flows/sensor_pickles.py``)."""
     detectors = make_detectors(settings, scenario.registry)
     stage = PartitionStage(detectors, SensorIndex(scenario.registry), "t", limits=ValidationLimits())
     states = [stage.new_state() for _ in range(settings.readings_partitions)]
-    per: list[list[tuple[bytes, int]]] = [[] for _ in states]
+    per: list[list[tuple[bytes, int]]] = [[] for _ in states]  # (payload, event or emit time) per partition
     for block in scenario_blocks(scenario):
         for key, payload, t in zip(block.keys, block.payloads, block.times_ms.tolist(), strict=True):
             per[zlib.crc32(key) % len(states)].append((payload, t))
-    total = sum(len(items) for items in per)
-    epoch_share = settings.epoch_interval_s * 1000.0 / max(1, scenario.end_ms - scenario.start_ms)
-    in_epoch = [max(1, round(len(items) * epoch_share)) for items in per]
+    live_from = scenario.end_ms - round(live_minutes * 60_000)
+    epoch_ms = round(settings.epoch_interval_s * 1000)
 
     def feed(p: int, items: list[tuple[bytes, int]]) -> None:
         for i in range(0, len(items), 1000):
@@ -133,20 +144,22 @@ def snapshot_cost(scenario: Any, settings: Settings, level: int = 0) -> Snapshot
             stage.process(states[p], RawBatch(p, [c[0] for c in chunk], list(range(len(chunk))), [c[1] for c in chunk]))
 
     for p, items in enumerate(per):
-        feed(p, items[: len(items) - in_epoch[p]])
+        feed(p, [item for item in items if item[1] < live_from])
     started = time.perf_counter()
-    for s in states:
-        dump_snapshot(s, level)
+    for state in states:
+        dump_snapshot(state, level)
     replay_s = time.perf_counter() - started
-    for p, items in enumerate(per):
-        feed(p, items[len(items) - in_epoch[p] :])
-    touched = sum(len(s.sensors) - s._pickles.stored() for s in states)
-    started = time.perf_counter()
-    size = sum(len(dump_snapshot(s, level)) for s in states)
-    live_s = time.perf_counter() - started
-    sensors = sum(len(s.sensors) for s in states)
-    print(f"  (the live epoch: {sum(in_epoch):,} of {total:,} readings)", flush=True)
-    return SnapshotCost(sensors, replay_s, live_s, touched, size)
+    live_s: list[float] = []
+    touched: list[int] = []
+    size = 0
+    for epoch_start in range(live_from, scenario.end_ms, epoch_ms):
+        for p, items in enumerate(per):
+            feed(p, [item for item in items if epoch_start <= item[1] < epoch_start + epoch_ms])
+        touched.append(sum(len(s.sensors) - s._pickles.stored() for s in states))
+        started = time.perf_counter()
+        size = sum(len(dump_snapshot(state, level)) for state in states)
+        live_s.append(time.perf_counter() - started)
+    return SnapshotCost(sum(len(s.sensors) for s in states), replay_s, live_s, touched, size)
 
 
 # --------------------------------------------------------------------------------------------- latency
@@ -386,11 +399,7 @@ def main() -> None:
                   f"range {per_round[0]:.2f}–{per_round[-1]:.2f} over {len(per_round)} rounds")  # fmt: skip
             for level in (0, 1):
                 cost = snapshot_cost(scenario, settings, level)
-                print(f"\nsnapshot of all partition states (LIFELINE_SNAPSHOT_COMPRESSION={level}): "
-                      f"{cost.size / 1e6:.1f} MB, {cost.sensors:,} sensors with state → "
-                      f"{cost.size / max(cost.sensors, 1):,.0f} B per active sensor; every sensor changed (a "
-                      f"replay's epoch) {cost.replay_s * 1000:.0f} ms; one live epoch later ({cost.live_touched:,} "
-                      f"sensors touched) {cost.live_s * 1000:.0f} ms")  # fmt: skip
+                print(f"\nsnapshot of all partition states (LIFELINE_SNAPSHOT_COMPRESSION={level}): {cost.describe()}")
         if not args.skip_latency:
             longer = build(args.scenario, seed=8, duration_s=args.latency_minutes * 60)
             for rate in args.latency_rate or [full.per_s * 0.5]:

@@ -2,11 +2,15 @@
 
 Bytewax snapshots a partition's whole state every epoch. Most sensors report every 1–15 minutes, so in a
 5-second epoch only a few of a partition's sensors change. :class:`SensorPickles` keeps the sensor states
-of earlier snapshots as *segments*: the states pickled together in one snapshot, zlib-compressed as one
-blob. A snapshot pickles (and compresses) only the sensors touched since the previous one into a new
-segment; the older segments are reused as they are. A touched sensor's entry in its old segment is dead;
-once dead entries hold more than half of the stored bytes, the next snapshot writes every sensor into one
-segment again (compaction), so the stored size stays within twice the live size.
+of earlier snapshots as *segments*: up to :data:`SEGMENT_SENSORS` states pickled together in one snapshot,
+zlib-compressed as one blob. A snapshot pickles (and compresses) only the sensors touched since the previous
+one into new segments; the older segments are reused as they are. A touched sensor's entry in its old
+segment is dead.
+
+Compaction is incremental, so no snapshot pays for the whole partition: each snapshot also rewrites the
+live entries of the segments that are more than half dead, deadest first, up to as many entries as it wrote
+fresh (at least one segment's worth). Only when dead entries hold over three quarters of the stored bytes
+(which a steady stream of touches does not reach) does one snapshot rewrite all of them.
 
 Restoring reads the segments in the order they were written; a sensor's newest entry wins.
 """
@@ -20,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SensorPickles"]
+__all__ = ["SEGMENT_SENSORS", "SensorPickles"]
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+#: sensors per segment: small enough that rewriting one is cheap, large enough to compress well
+SEGMENT_SENSORS = 512
 
 
 @dataclass
@@ -31,17 +37,22 @@ class _Segment:
     blob: bytes  # pickle of the list of their states, zlib-compressed unless the level was 0
     live: int  # entries not touched since (the sensor's newest state)
 
+    def dead_bytes(self) -> float:
+        return len(self.blob) * (1.0 - self.live / len(self.numbers))
+
 
 class SensorPickles:
     """Segments of pickled sensor states from earlier snapshots (see the module docstring)."""
 
-    __slots__ = ("_home", "_level", "_segments")
+    __slots__ = ("_home", "_level", "_next", "_segment_sensors", "_segments")
 
-    def __init__(self, level: int = 1) -> None:
+    def __init__(self, level: int = 1, *, segment_sensors: int = SEGMENT_SENSORS) -> None:
         """``level``: zlib level of new segments, 0 = stored uncompressed (``LIFELINE_SNAPSHOT_COMPRESSION``)."""
         self._level = level
+        self._segment_sensors = segment_sensors
         self._segments: dict[int, _Segment] = {}  # segment id (write order) → segment
         self._home: dict[int, int] = {}  # sensor number → id of the segment holding its newest state
+        self._next = 0  # id of the next segment
 
     @property
     def level(self) -> int:
@@ -73,28 +84,41 @@ class SensorPickles:
         return len(self._home)
 
     def write(self, sensors: dict[int, Any]) -> list[tuple[bytes, bytes]]:
-        """The segments of a snapshot of ``sensors``: every stored segment plus one for the sensors touched since
-        the last call (or one segment of every sensor, when dead entries hold over half of the stored bytes)."""
-        if self._mostly_dead():
-            self._segments.clear()
-            self._home.clear()
+        """The segments of a snapshot of ``sensors``: the stored ones, plus new ones for the sensors touched since
+        the last call and for the live entries of the segments compacted now (see the module docstring)."""
         fresh = [number for number in sensors if number not in self._home]
-        if fresh:
-            data = pickle.dumps([sensors[number] for number in fresh], protocol=_PROTOCOL)
-            blob = zlib.compress(data, self._level) if self._level > 0 else data
-            key = max(self._segments, default=-1) + 1
-            self._segments[key] = _Segment(fresh, blob, len(fresh))
-            for number in fresh:
-                self._home[number] = key
+        self._compact(max(len(fresh), self._segment_sensors))
+        fresh = [number for number in sensors if number not in self._home]
+        size = self._segment_sensors
+        for start in range(0, len(fresh), size):
+            self._add([(number, sensors[number]) for number in fresh[start : start + size]])
         return [(np.array(s.numbers, dtype=np.int32).tobytes(), s.blob) for s in self._segments.values()]
 
-    def _mostly_dead(self) -> bool:
-        stored = dead = 0.0
-        for segment in self._segments.values():
-            size = len(segment.blob)
-            stored += size
-            dead += size * (1.0 - segment.live / len(segment.numbers))
-        return dead > stored / 2
+    def _compact(self, budget: int) -> None:
+        """Free the deadest segments (over half dead) of up to ``budget`` live entries; all of them past 3/4 dead."""
+        segments = self._segments
+        stored = sum(len(s.blob) for s in segments.values())
+        dead = sum(s.dead_bytes() for s in segments.values())
+        if dead > 0.75 * stored:
+            budget = len(self._home)
+        for key in sorted(segments, key=lambda k: segments[k].live / len(segments[k].numbers)):
+            segment = segments[key]
+            if segment.live * 2 > len(segment.numbers) or segment.live > budget:
+                break
+            budget -= segment.live
+            for number in segment.numbers:
+                if self._home.get(number) == key:
+                    del self._home[number]
+            del segments[key]
+
+    def _add(self, entries: list[tuple[int, Any]]) -> None:
+        data = pickle.dumps([state for _number, state in entries], protocol=_PROTOCOL)
+        blob = zlib.compress(data, self._level) if self._level > 0 else data
+        key = self._next
+        self._next += 1
+        self._segments[key] = _Segment([number for number, _state in entries], blob, len(entries))
+        for number, _state in entries:
+            self._home[number] = key
 
     @classmethod
     def read(cls, segments: list[tuple[bytes, bytes]], level: int = 1) -> tuple[SensorPickles, dict[int, Any]]:
@@ -112,4 +136,5 @@ class SensorPickles:
             pickles._segments[key].live += 1
         for key in [k for k, s in pickles._segments.items() if s.live == 0]:
             del pickles._segments[key]
+        pickles._next = len(segments)
         return pickles, dict(sorted(sensors.items()))
