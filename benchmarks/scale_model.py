@@ -14,14 +14,16 @@ How it counts, per host:
   a reporting interval and readings per message (50 Hz raw bridge channels send 1-s batches of 50);
 * partition-stage CPU = readings in batches / (b) batch rate per core + single-reading messages /
   single-reading rate per core — the flow is about 65x cheaper per reading in batches than on single readings;
-* state = active sensors x pickled bytes per sensor; every epoch each worker pickles its partitions'
-  whole state (the state is one object per Kafka partition), so snapshot CPU per epoch = sensors x
-  pickle time per sensor, and recovery storage takes the whole state every epoch;
+* state = active sensors x stored snapshot bytes per sensor (compressed, dead entries included); every
+  epoch each worker pickles and compresses only the sensors touched since its last snapshot (at most a
+  reading and a window closed by a sweep per reporting interval), plus as many entries again for
+  compaction (flows/sensor_pickles.py), so snapshot CPU per epoch = touched sensors x 2 x the cost per
+  sensor; Bytewax still writes each partition's whole state to the recovery store every epoch;
 * the group stage is ONE key on ONE worker for the whole cluster: it takes every finding and one
   watermark per consume batch of every partition; its CPU = findings/s x cost per finding + batches/s x
   cost per call + groups x cost per group visit / minute (every minute of event time it visits every group);
-* a worker reads nothing while it pickles: the snapshot pause per worker = its sensors x pickle time,
-  to be kept under the latency target (p99 250 ms);
+* a worker reads nothing while it pickles: the snapshot pause per worker = its touched sensors x 2 x the
+  cost per sensor, to be kept under the latency target (p99 250 ms);
 * QuestDB rows/s = window statistics + alert events + readings down-sampled to one per sensor per second.
 
 Reading the output: "cores needed" against the host's cores (headroom keeps half free); "snapshot per
@@ -77,10 +79,14 @@ class ModelInputs:
     batch_readings_per_core_s: float = 2.40e6
     #: bench_flow (b) full flow on storm-day (one reading per message), 2-core shared machine; docs/scale-out.md.
     single_messages_per_core_s: float = 36.6e3
-    #: README figures table (house refactor row, 2026-12-03): snapshot 828 B per active sensor.
-    state_bytes_per_sensor: float = 828.0
-    #: README figures table: snapshot of all partition states 44-62 ms for 8,565 sensors (62 ms taken).
-    snapshot_s_per_sensor: float = 0.062 / 8565
+    #: bench_flow's snapshot line, storm-day, LIFELINE_SNAPSHOT_COMPRESSION=1 (the default), after 30 min
+    #: of live epochs (dead entries included), 2026-12-05: 573 B per active sensor.
+    state_bytes_per_sensor: float = 573.0
+    #: the same line: a snapshot after every sensor changed, pickled and compressed, 124 ms for 3,021 sensors
+    #: (2026-12-05, other jobs sharing the cores).
+    snapshot_s_per_sensor: float = 0.124 / 3021
+    #: each snapshot rewrites at most as many compacted entries as it pickled fresh (flows/sensor_pickles.py)
+    compaction_factor: float = 2.0
     #: LIFELINE_EPOCH_INTERVAL_S default: every worker snapshots its state this often.
     epoch_interval_s: float = 5.0
     #: LIFELINE_SOURCE_LINGER_MS default 50 ms: a live partition hands at most 1/linger batches a second
@@ -158,6 +164,12 @@ def stored_readings_s(mix: Sequence[SensorClass], sensors: float, downsample_s: 
     return sum(sensors * c.share * min(c.readings_per_message / c.interval_s, 1.0 / downsample_s) for c in mix)
 
 
+def touched_share(mix: Sequence[SensorClass], epoch_interval_s: float) -> float:
+    """Share of the sensors whose state changes in one epoch: a reading and a window closed by a sweep per
+    reporting interval at most (every epoch for sensors that report faster than twice an epoch)."""
+    return sum(c.share * min(1.0, 2.0 * epoch_interval_s / c.interval_s) for c in mix)
+
+
 def storm_mix(mix: Sequence[SensorClass], interval_s: float = STORM_INTERVAL_S) -> tuple[SensorClass, ...]:
     """The mix with water and drainage reporting every ``interval_s`` (docs/domain.md: 1 min in storms)."""
     return tuple(replace(c, interval_s=interval_s) if c.name == "water + drainage" else c for c in mix)
@@ -180,7 +192,10 @@ def plan(inputs: ModelInputs, hosts: int) -> HostPlan:
     per_host = inputs.sensors / hosts
     batched, single = batch_and_single_rates(inputs.mix, per_host)
     partition_cores = batched / inputs.batch_readings_per_core_s + single / inputs.single_messages_per_core_s
-    snapshot_cores = per_host * inputs.snapshot_s_per_sensor / inputs.epoch_interval_s
+    snapshot_s = (
+        inputs.snapshot_s_per_sensor * inputs.compaction_factor * touched_share(inputs.mix, inputs.epoch_interval_s)
+    )
+    snapshot_cores = per_host * snapshot_s / inputs.epoch_interval_s
     needed = partition_cores + snapshot_cores
     partitions = hosts * inputs.cores_per_host * inputs.partitions_per_core
     findings_s = inputs.sensors * inputs.findings_per_sensor_hour / 3600
@@ -205,7 +220,7 @@ def plan(inputs: ModelInputs, hosts: int) -> HostPlan:
         headroom=1.0 - needed / (inputs.cores_per_host * inputs.target_utilisation),
         kafka_partitions=partitions,
         state_mib_per_host=state_bytes / 2**20,
-        snapshot_s_per_worker=per_host / inputs.cores_per_host * inputs.snapshot_s_per_sensor,
+        snapshot_s_per_worker=per_host / inputs.cores_per_host * snapshot_s,
         recovery_write_mib_s_per_host=state_bytes / 2**20 / inputs.epoch_interval_s,
         findings_s=findings_s,
         group_calls_s=group_calls_s,
@@ -290,13 +305,15 @@ def _parser() -> argparse.ArgumentParser:
         "--state-bytes",
         type=float,
         default=defaults.state_bytes_per_sensor,
-        help="pickled state per active sensor; README figures table, 2026-12-03 (default %(default)s)",
+        help="stored snapshot bytes per active sensor (compressed, dead entries included); bench_flow, storm-day, "
+        "2026-12-05 (default %(default)s)",
     )
     add(
         "--snapshot-us",
         type=float,
         default=defaults.snapshot_s_per_sensor * 1e6,
-        help="snapshot pickling per sensor, microseconds; README: 62 ms for 8,565 sensors (default %(default).2f)",
+        help="pickling and compressing one touched sensor's state, microseconds; bench_flow, storm-day, 2026-12-05 "
+        "(default %(default).2f)",
     )
     add(
         "--epoch-s",

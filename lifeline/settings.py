@@ -212,8 +212,8 @@ class Settings(LifelineSettings):
     epoch_interval_s: float = Field(default=5.0, gt=0, description="Bytewax snapshot interval")
     snapshot_compression: int = Field(
         default=1, ge=0, le=9,
-        description="zlib level of the detector-state snapshots, 0 = off (1, the default: about 3x smaller; a "
-        "live epoch then costs what an uncompressed one did, a replay's epoch about twice as much)",
+        description="zlib level of the partitions' sensor-state snapshots, 0 = off (1, the default: about 3x "
+        "smaller; only the sensors touched in an epoch are compressed); the group stage's state is not compressed",
     )  # fmt: skip
     recovery_dir: Path | None = Field(default=None, description="Bytewax recovery store (default: state_dir/recovery)")
     recovery_partitions: int = Field(default=1, ge=1, le=64)

@@ -21,6 +21,7 @@ from benchmarks.scale_model import (
     stored_readings_s,
     storm_inputs,
     storm_mix,
+    touched_share,
 )
 
 #: 1,000 sensors each sending one reading every 10 s; round numbers so every figure is computed by hand.
@@ -32,6 +33,7 @@ SIMPLE = ModelInputs(
     single_messages_per_core_s=50.0,
     state_bytes_per_sensor=1024.0,
     snapshot_s_per_sensor=1e-3,
+    compaction_factor=1.0,
     epoch_interval_s=5.0,
     source_linger_s=0.05,
     partitions_per_core=2,
@@ -132,3 +134,17 @@ def test_storm_inputs_take_storm_day_rates() -> None:
     assert storm.mix[0].interval_s == 60.0  # the one class is water + drainage
     # 1,000 sensors x 0.199 findings per sensor-hour / 3,600 s
     assert plan(storm, 1).findings_s == pytest.approx(1000 * 0.199 / 3600)
+
+
+def test_only_the_sensors_touched_in_an_epoch_are_snapshotted_with_their_compaction() -> None:
+    # a reading every 10 s and a 5-s epoch: every sensor may change each epoch (a reading, then a window close)
+    assert touched_share(SIMPLE.mix, 5.0) == 1.0
+    # every 100 s: at most 2 changes per 100 s, so 10 % of the sensors per 5-s epoch
+    slow = replace(
+        SIMPLE, mix=(SensorClass(name="water + drainage", share=1.0, interval_s=100),), compaction_factor=2.0
+    )
+    result = plan(slow, 2)
+    assert result.snapshot_cores_per_host == pytest.approx(500 * 0.1 * 2 * 1e-3 / 5)  # 50 touched x 2 x 1 ms / 5 s
+    assert result.snapshot_s_per_worker == pytest.approx(125 * 0.1 * 2 * 1e-3)
+    # the default mix by hand: 0.5 x 10/900 + 0.35 x 10/300 + 0.135 x 10/600 + 0.015 x 1
+    assert touched_share(DEFAULT_MIX, 5.0) == pytest.approx(0.5 * 10 / 900 + 0.35 * 10 / 300 + 0.135 * 10 / 600 + 0.015)
