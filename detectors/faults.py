@@ -29,6 +29,7 @@ from .state import RING, SensorState
 __all__ = [
     "BLOCKING",
     "DRIFT",
+    "FLOOR_SPIKE_SHARE",
     "OFFSET",
     "SATURATED",
     "SILENCE",
@@ -118,31 +119,14 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
         else:
             limit = math.inf
         if limit < math.inf:
-            if abs(last - prev) > limit and ad > limit and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)):
-                # confirm against a robust scale of the recent samples before the candidate
-                _, recent = st.recent()
-                robust = 1.18 * float(np.median(np.abs(np.diff(recent[:-1])))) if recent.size > 4 else 0.0
-                scale = max(scale, robust)
-                limit = cfg.spike_sigma * scale
-            if abs(last - prev) > limit and ad > limit and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)):
-                sigmas = abs(last - prev) / scale
-                st.spike_ts = spike_at = st.last_ts
-                report(
-                    prof,
-                    st,
-                    "fault.spike",
-                    _T3,
-                    _FAULT,
-                    "fault.spike:single_sample",
-                    ts,  # decided now, one sample after the spike; not back-dated (see check_silence)
-                    last,
-                    0.5,
-                    lambda: (
-                        f"spike: one sample {last:.6g} {prof.spec.unit} at ts {spike_at} is {sigmas:.0f}× the noise "
-                        f"scale {scale:.3g} away from its neighbours {prev:.6g} and {value:.6g}; no persistence"
-                    ),
-                    out,
-                )
+            # the previous sample's distance from the line through its neighbours (half the second difference):
+            # a slope or a daily ramp does not count, only a sample off the line does
+            dev = last - 0.5 * (prev + value)
+            adev = abs(dev)
+            if adev > limit or (
+                adev > FLOOR_SPIKE_SHARE * limit and last <= prof.vmin + prof.sat_eps and prof.rests_at_floor
+            ):
+                scale = _judge_spike(prof, st, ts, prev, last, value, dev, scale, out)
         if ad > cfg.offset_jump_sigma * base_scale and st.seen >= 8 and offset_checked(prof):
             _candidate_jump(st, ts, delta)
         if st.jump_ts >= 0:
@@ -217,6 +201,71 @@ _STUCK_MIN_SAMPLES = 6
 _EARLY_SPIKE_SEEN = 5
 #: the early scale is this many times the robust scale of the few samples before the candidate
 _EARLY_SCALE_FACTOR = 3.0
+
+
+#: a sample clipped at the floor of a kind resting there is only a lower bound of its spike: judged at this
+#: share of the spike limit (a methane spike of -5 %LEL from 1 %LEL reads 0.0, 4 noise scales off its line)
+FLOOR_SPIKE_SHARE = 0.5
+#: white noise of std σ: 1.37 × median |x[i] - (x[i-1] + x[i+1]) / 2| ≈ 1.13 σ ≈ E|Δ|, the noise scale's unit
+_CURVATURE_TO_SCALE = 1.37
+
+
+def _judge_spike(
+    prof: SensorProfile[Any], st: SensorState, ts: int, prev: float, last: float, value: float, dev: float,
+    scale: float, out: list[Finding],
+) -> float:  # fmt: skip
+    """The spike check's rare path, once the previous sample (``last``) stands ``dev`` off the line through its
+    neighbours ``prev`` and ``value`` by more than the spike limit (half of it when clipped at a resting floor).
+
+    The scale is confirmed against the ring of samples before the candidate: the largest of the running
+    scale, 1.18 × their median |Δ| and 1.37 × their median distance from their own neighbours' line. The
+    candidate is a spike when the sample after it comes back to the level before it, within half the limit
+    or a fifth of ``dev``: a jump that stays (a leak's onset, a burst) is none. A sample clipped at the floor
+    is one when its neighbours and the whole ring before it stand above the floor by more than the (halved)
+    limit: a sensor that was near its floor reads it by itself. While one of the sensor's own incident
+    conditions is on, its excursions are the incident's: no spike.
+
+    Returns the scale the noise update clips this reading's change at: the running scale, or, for a sample
+    that jumped away and straight back by more than the limit (both changes), the confirmed scale."""
+    limit = prof.config.faults.spike_sigma * scale
+    _, recent = st.recent()
+    robust = 1.18 * float(np.median(np.abs(np.diff(recent[:-1])))) if recent.size > 4 else 0.0
+    confirmed = max(scale, robust)  # a NaN in the ring leaves the running scale
+    both_ways = abs(last - prev) > limit and abs(value - last) > limit
+    clip_scale = confirmed if both_ways and abs(value - prev) < max(0.5 * limit, 0.2 * abs(last - prev)) else scale
+    before = recent[:-1]  # the candidate (the newest sample) is not part of its own yardstick
+    before = before[np.isfinite(before)]
+    if before.size > 4:  # a zigzag of the ring (each sample off its neighbours' line) raises it too
+        curvature = np.abs(before[1:-1] - 0.5 * (before[:-2] + before[2:]))
+        confirmed = max(confirmed, _CURVATURE_TO_SCALE * float(np.median(curvature)))
+    scale = confirmed
+    floored = prof.rests_at_floor and last <= prof.vmin + prof.sat_eps
+    limit = prof.config.faults.spike_sigma * scale * (FLOOR_SPIKE_SHARE if floored else 1.0)
+    if abs(dev) <= limit or abs(value - prev) >= max(0.5 * limit, 0.2 * abs(dev)) or _incident_on(st):
+        return clip_scale
+    near_floor = before.size < _EARLY_SPIKE_SEEN - 1 or min(value, float(before.min())) - prof.vmin <= limit
+    if floored and near_floor:
+        return clip_scale
+    sigmas = abs(dev) / scale
+    st.spike_ts = spike_at = st.last_ts
+    report(
+        prof,
+        st,
+        "fault.spike",
+        _T3,
+        _FAULT,
+        "fault.spike:single_sample",
+        ts,  # decided now, one sample after the spike; not back-dated (see check_silence)
+        last,
+        0.5,
+        lambda: (
+            f"spike: one sample {last:.6g} {prof.spec.unit} at ts {spike_at} is {sigmas:.0f}× the noise "
+            f"scale {scale:.3g} off the line through its neighbours {prev:.6g} and {value:.6g}"
+            f"{' (clipped at the floor)' if floored else ''}; no persistence"
+        ),
+        out,
+    )
+    return clip_scale
 
 
 def _early_scale(prof: SensorProfile[Any], st: SensorState) -> float:

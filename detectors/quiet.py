@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .config import FaultRules
-from .faults import offset_checked
+from .faults import FLOOR_SPIKE_SHARE, offset_checked
 from .results import WindowStats
 from .rulebase import SensorProfile
 from .state import RING, SensorState
@@ -93,13 +93,11 @@ def quiet_array(
             return False
         trailing_equal = int(runs[-1]) if bool(zero[-1]) else 0
     limit = cfg.spike_sigma * scale
-    if float(deltas.max()) > limit:
-        # a spike = a jump away and straight back: |x[i]-x[i-1]| and |x[i+1]-x[i]| large, |x[i+1]-x[i-1]| small
+    if float(deltas.max()) > (FLOOR_SPIKE_SHARE * limit if prof.rests_at_floor else limit):
+        # a spike candidate, as the scalar path's gate: a sample off the line through its neighbours by
+        # more than the limit (half of it when clipped at a resting floor); the scalar path judges it
         ext = np.concatenate(([float(st.ring[1, (st.ring_next - 2) % RING]), st.last_value], values))
-        jump_in = np.abs(ext[1:-1] - ext[:-2]) > limit
-        jump_out = np.abs(ext[2:] - ext[1:-1]) > limit
-        back = np.abs(ext[2:] - ext[:-2]) < np.maximum(0.5 * limit, 0.2 * np.abs(ext[1:-1] - ext[:-2]))
-        if bool((jump_in & jump_out & back).any()):
+        if bool(_spike_candidates(ext[:-2], ext[1:-1], ext[2:], limit, _floor_level(prof)).any()):
             return False
     if offset_checked(prof) and float(deltas.max()) > cfg.offset_jump_sigma * scale:
         return False  # a candidate offset jump: the scalar path remembers it
@@ -216,9 +214,11 @@ class QuietRuns:
         top = np.maximum.reduceat(v, first)
         bottom = np.minimum.reduceat(v, first)
         limit = cfg.spike_sigma * scale
-        spiky = np.maximum.reduceat(deltas, first) > limit
-        if spiky.any():  # a big jump; a spike only if it jumps away and straight back (see quiet_array)
-            spiky &= _spikes(states, v, deltas, first, np.repeat(limit, lengths))
+        floor_level = np.array([_floor_level(p) for p in profs])
+        gate = np.where(np.isfinite(floor_level), FLOOR_SPIKE_SHARE * limit, limit)
+        spiky = np.maximum.reduceat(deltas, first) > gate
+        if spiky.any():  # a big jump; a spike candidate only if a sample stands off its neighbours' line
+            spiky &= _spikes(states, v, first, np.repeat(limit, lengths), np.repeat(floor_level, lengths))
         checked = np.array([offset_checked(p) for p in profs])
         if checked.any():  # a candidate offset jump: the scalar path remembers it
             spiky |= checked & (np.maximum.reduceat(deltas, first) > cfg.offset_jump_sigma * scale)
@@ -280,17 +280,37 @@ class QuietRuns:
         _settle(prof, st, ts, values, moving, self._scale[at], self._trailing[at], previous_ts)
 
 
+def _floor_level(prof: SensorProfile[Any]) -> float:
+    """Readings at or below this are clipped at the floor of a kind resting there (``-inf``: not such a kind)."""
+    return prof.vmin + prof.sat_eps if prof.rests_at_floor else -np.inf
+
+
+def _spike_candidates(
+    before: npt.NDArray[np.float64],
+    sample: npt.NDArray[np.float64],
+    after: npt.NDArray[np.float64],
+    limit: npt.NDArray[np.float64] | float,
+    floor_level: npt.NDArray[np.float64] | float,
+) -> npt.NDArray[np.bool_]:
+    """Where the scalar spike check (``faults.check_reading``) looks further: ``sample`` stands off the line
+    through ``before`` and ``after`` by more than ``limit``, or by half of it when clipped at ``floor_level``."""
+    dev = np.abs(sample - 0.5 * (before + after))
+    share = np.where(sample <= floor_level, FLOOR_SPIKE_SHARE, 1.0)
+    candidates: npt.NDArray[np.bool_] = dev > share * limit
+    return candidates
+
+
 def _spikes(
     states: list[SensorState],
     v: npt.NDArray[np.float64],
-    deltas: npt.NDArray[np.float64],
     first: npt.NDArray[np.intp],
     limit: npt.NDArray[np.float64],
+    floor_level: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.bool_]:
-    """Per array: whether it holds a spike, judged exactly as :func:`quiet_array` judges it.
+    """Per array: whether it holds a spike candidate, judged exactly as :func:`quiet_array` judges it.
 
     Reading ``i`` is preceded by ``before`` and ``before2`` (the sensor's last two values at an
-    array's start); the spike is at ``before``: a jump in, a jump out, and back near ``before2``.
+    array's start); the candidate is ``before``, against the line through ``before2`` and reading ``i``.
     """
     before = np.empty_like(v)
     before[1:] = v[:-1]
@@ -299,9 +319,9 @@ def _spikes(
     before2[2:] = v[:-2]
     before2[first] = [float(st.ring[1, (st.ring_next - 2) % RING]) for st in states]
     before2[first + 1] = before[first]
-    jump = np.abs(before - before2)
-    back = np.abs(v - before2) < np.maximum(0.5 * limit, 0.2 * jump)
-    spike: npt.NDArray[np.bool_] = np.logical_or.reduceat((jump > limit) & (deltas > limit) & back, first)
+    spike: npt.NDArray[np.bool_] = np.logical_or.reduceat(
+        _spike_candidates(before2, before, v, limit, floor_level), first
+    )
     return spike
 
 
