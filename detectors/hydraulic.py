@@ -86,6 +86,7 @@ class _History:
     pressure_res: list[Floats] = field(default_factory=list)
     features: list[Floats] = field(default_factory=list)
     clean: list[bool] = field(default_factory=list)
+    burst: list[bool] = field(default_factory=list)  # held by an open burst (a standing leak is unclean, not this)
     state_change: list[bool] = field(default_factory=list)
     pressure_stat: dict[int, float] = field(default_factory=dict)
 
@@ -152,6 +153,7 @@ class DmaLeakDetector:
         h.pressure_m.append(pressure_m)
         h.state_change.append(changed)
         h.clean.append(True)
+        h.burst.append(False)
         k = len(h.ts) - 1
         baseline = self._slot_baseline(k)
         h.flow_res.append(consumption - baseline if baseline == baseline else 0.0)
@@ -181,6 +183,7 @@ class DmaLeakDetector:
         h.pressure_res.append(np.full_like(h.pressure_res[-1], np.nan))
         h.features.append(np.full_like(h.features[-1], np.nan))
         h.clean.append(False)
+        h.burst.append(False)
         h.state_change.append(False)
         if len(h.ts) >= self._keep + _DAY_STEPS:
             self._trim(len(h.ts) - self._keep)
@@ -190,7 +193,7 @@ class DmaLeakDetector:
         findings are those of an untrimmed history (memory stays bounded on a run of any length)."""
         h = self._h
         for name in ("ts", "flow", "flow_res", "flow_step", "pressure_m", "pressure_res", "features", "clean",
-                     "state_change"):  # fmt: skip
+                     "burst", "state_change"):  # fmt: skip
             del getattr(h, name)[:drop]
         h.pressure_stat = {i - drop: v for i, v in h.pressure_stat.items() if i >= drop}
         self._scale_at = max(self._scale_at - drop, -1) if self._scale_at >= 0 else -1
@@ -199,6 +202,13 @@ class DmaLeakDetector:
         first = h.ts[0]
         self.trace = [t for t in self.trace if t[0] >= first]
         del self.located[: max(0, len(self.located) - _KEEP_LOCATED)]
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """A detector pickled before ``_History.burst`` existed: its held steps are unknown, none is marked."""
+        self.__dict__.update(state)
+        h = self._h
+        if not hasattr(h, "burst"):
+            h.burst = [False] * len(h.ts)
 
     def __getstate__(self) -> dict[str, object]:
         """Pickled without the sensitivity model: the owner re-attaches it (it is rebuilt from the model file)."""
@@ -267,7 +277,7 @@ class DmaLeakDetector:
         if scale != scale:
             return
         z = (recent - before) / scale
-        if not h.clean[k - 1]:  # just after a burst ended: let the reference settle first
+        if h.burst[k - 1]:  # just after a burst ended: let the reference settle first
             self._run = 0
             return
         change = self._pressure_change(k)
@@ -307,6 +317,7 @@ class DmaLeakDetector:
         elevated = recent - burst.reference >= 0.5 * burst.step_m3h
         if elevated and ts - burst.since < self.cfg.burst_hold_h * 3_600_000:
             h.clean[k] = False
+            h.burst[k] = True
             self._emit(out, AlertKind.PIPE_BURST, Tier.T2, ts, recent - burst.reference, 0.5,
                        f"DMA consumption still {recent - burst.reference:+.1f} m3/h above the level before the "
                        f"burst at ts {burst.since}", "water.dma.burst")  # fmt: skip
@@ -325,7 +336,7 @@ class DmaLeakDetector:
     def _compute_step_scale(self, k: int) -> float:
         h = self._h
         lo = max(self.cfg.step_window + self.cfg.reference_steps, k - self.cfg.slot_days * _DAY_STEPS)
-        values = np.array([h.flow_step[i] for i in range(lo, k) if h.clean[i]])
+        values = np.array([h.flow_step[i] for i in range(lo, k) if not h.burst[i]])  # a standing leak is no step
         values = values[np.isfinite(values)]
         if values.size < _DAY_STEPS:
             return float("nan")
@@ -347,7 +358,7 @@ class DmaLeakDetector:
         if self._p_cal_at < 0 or k - self._p_cal_at >= 12:
             h = self._h
             lo = max(0, k - self.cfg.slot_days * _DAY_STEPS)
-            past = np.array([v for i, v in h.pressure_stat.items() if lo <= i < k and h.clean[i] and v == v])
+            past = np.array([v for i, v in h.pressure_stat.items() if lo <= i < k and not h.burst[i] and v == v])
             if past.size >= _DAY_STEPS:
                 centre = float(np.median(past))
                 self._p_cal = (centre, max(_MAD * float(np.median(np.abs(past - centre))), 1e-6))

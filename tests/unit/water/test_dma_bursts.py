@@ -63,3 +63,12 @@ def test_a_daily_operation_that_lowers_the_loggers_raises_no_burst_once_it_has_r
     # without the same-time-of-day memory the same days raise a burst every afternoon
     forgetful = LeakConfig(recurring_days=0)
     assert len([t for t in _bursts(ts, flow, moved, np.zeros((0, ts.size)), forgetful) if t >= START + 7 * DAY]) >= 4
+
+
+def test_a_burst_during_a_standing_background_leak_is_still_found() -> None:
+    ts, flow, pressures = _dma(16, seed=15, demand_noise=0.004)
+    background = 60.0 * (ts >= START + 7 * DAY)  # never repaired: a standing night-flow alert from day 9 on
+    burst_at = START + 13 * DAY + 2 * HOUR
+    leaky = flow + background + 150.0 * (ts >= burst_at)  # 150 m³/h: a step far above the flow-alone threshold
+    opened = _bursts(ts, leaky, pressures, np.zeros((0, ts.size)))
+    assert [t for t in opened if burst_at <= t <= burst_at + 30 * 60_000], [(t - burst_at) / 60_000 for t in opened]
