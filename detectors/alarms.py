@@ -312,8 +312,8 @@ def evaluate_group(
             gs.late_findings += 1
         gs.pending[_finding_key(f)] = f
     target = watermark_ms - ctx.config.alarm.settle_delay_ms
-    if not gs.pending and not gs.contributions and not gs.alerts:
-        # a group at rest (the common case in the minute tick): no finding to apply, no timer to fire
+    if gs.at_rest:
+        # a group at rest (the group stage's minute tick skips these): no finding to apply, no timer to fire
         gs.horizon = max(gs.horizon, target)
         return []
     run = _Run(ctx, gs)

@@ -356,6 +356,11 @@ class GroupState:
     def __setstate__(self, state: Any) -> None:
         _restore(self, state)
 
+    @property
+    def at_rest(self) -> bool:
+        """Nothing pending, no contribution, no alert: evaluating the group can only move its horizon."""
+        return not self.pending and not self.contributions and not self.alerts
+
     def find(self, alert_id: str) -> AlertRecord:
         """The active alert with this id; ``KeyError`` if none."""
         for record in self.alerts.values():

@@ -370,6 +370,9 @@ class GroupStageState:
     dmas: dict[str, DmaFeedState] = field(default_factory=dict)
     #: the lowest watermark at which some group model has a slot to score (-1: not known, look at every model)
     models_due: int = -1
+    #: groups not at rest at their last evaluation (``GroupState.at_rest``): the only ones the minute tick visits
+    #: (None: not known, as in a snapshot from before this set; found from every group at the next tick)
+    active: set[str] | None = None
 
 
 class GroupStage:
@@ -398,6 +401,7 @@ class GroupStage:
         self.warm = warm
         self.partitions = partitions
         self.late_findings = 0  # findings that arrived behind the watermark (see the class docstring)
+        self._late_counted = False  # late_findings summed over the groups once (after a restart: from the snapshot)
         self.group_errors = 0  # findings a group's correlation raised on (logged, skipped)
         self.tick_interval_ms = tick_interval_ms
 
@@ -454,12 +458,21 @@ class GroupStage:
         state.released_to = max(state.released_to, mark)
         if mark - state.last_tick >= self.tick_interval_ms:
             state.last_tick = mark
-            self.late_findings = sum(getattr(g, "late_findings", 0) for g in state.groups.values())
-            touched = set(ready_groups(ready))
-            for group_id in sorted(state.groups):
-                if group_id not in touched:
-                    events.extend(self._group(state, group_id, [], mark))
+            if not self._late_counted:  # once per process; then counted as groups are evaluated
+                self.late_findings = sum(getattr(g, "late_findings", 0) for g in state.groups.values())
+                self._late_counted = True
+            # a group at rest would only move its horizon to the tick's mark: it is skipped, and catches up
+            # when it is next evaluated (``_group``), so the tick's cost follows the groups with work
+            for group_id in sorted(self._active(state).difference(ready_groups(ready))):
+                events.extend(self._group(state, group_id, [], mark))
         return events
+
+    @staticmethod
+    def _active(state: GroupStageState) -> set[str]:
+        active = getattr(state, "active", None)
+        if active is None:  # unknown (a snapshot from before the set): every group not at rest
+            active = state.active = {g for g, group_state in state.groups.items() if not _at_rest(group_state)}
+        return active
 
     def _group_models(self, state: GroupStageState, windows: Sequence[GroupWindow], mark: int) -> list[Finding]:
         """Buffer windows in their groups' models; score every slot the watermark released (findings)."""
@@ -485,10 +498,16 @@ class GroupStage:
         return _feed_groups(feeds, feeds.dmas, state.dmas, windows, mark, take, "dma_leak", self)
 
     def _group(self, state: GroupStageState, group_id: str, findings: list[Finding], mark: int) -> list[AlertEvent]:
+        active = self._active(state)
         group_state = state.groups.get(group_id)
+        known = group_state is not None
         if group_state is None:
             group_state = state.groups[group_id] = self.detectors.new_group_state(group_id)
+        late_before = getattr(group_state, "late_findings", 0)
         try:
+            if known and group_id not in active and state.last_tick >= 0:
+                # at rest since its last evaluation: the ticks it skipped would have moved its horizon
+                self.detectors.process_group(group_state, [], state.last_tick)
             events: list[AlertEvent] = self.detectors.process_group(group_state, findings, mark)
         except Exception:  # keep the group's alerts (they must still clear); skip what it choked on
             self.group_errors += 1
@@ -497,7 +516,14 @@ class GroupStage:
                 "correlation failed: %d finding(s) skipped", len(findings),
                 extra={"group_id": group_id, "step": "correlate", "sensor_id": first.sensor_id if first else None},
             )  # fmt: skip
+            active.add(group_id)  # look at it again at the next tick
             return []
+        finally:
+            self.late_findings += getattr(group_state, "late_findings", 0) - late_before
+        if _at_rest(group_state):
+            active.discard(group_id)
+        else:
+            active.add(group_id)
         return events
 
 
@@ -572,6 +598,11 @@ def _feed_groups(
         pending = [when for s in states.values() if (when := due.due(s)) is not None]
         due.mark = min(pending, default=_NOTHING_DUE)
     return found
+
+
+def _at_rest(group_state: GroupState) -> bool:
+    """``GroupState.at_rest``; a state without it (another suite's) is never at rest: the tick always visits it."""
+    return bool(getattr(group_state, "at_rest", False))
 
 
 def _sweep_signature(sensor_state: SensorState) -> tuple[int, int, int]:
