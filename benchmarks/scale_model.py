@@ -82,9 +82,9 @@ class ModelInputs:
     #: bench_flow's snapshot line, storm-day, LIFELINE_SNAPSHOT_COMPRESSION=1 (the default), after 30 min
     #: of live epochs (dead entries included), 2026-12-05: 573 B per active sensor.
     state_bytes_per_sensor: float = 573.0
-    #: the same line: a snapshot after every sensor changed, pickled and compressed, 124 ms for 3,021 sensors
-    #: (2026-12-05, other jobs sharing the cores).
-    snapshot_s_per_sensor: float = 0.124 / 3021
+    #: the same line: a snapshot after every sensor changed, pickled and compressed, 61 ms for 3,021 sensors
+    #: (2026-12-05, quiet machine).
+    snapshot_s_per_sensor: float = 0.061 / 3021
     #: each snapshot rewrites at most as many compacted entries as it pickled fresh (flows/sensor_pickles.py)
     compaction_factor: float = 2.0
     #: LIFELINE_EPOCH_INTERVAL_S default: every worker snapshots its state this often.
@@ -110,8 +110,12 @@ class ModelInputs:
     #: A group enters the tick once it has state (after its first finding) and is never dropped: on the
     #: first day 17 (quiet) and 63 (storm) of the 199 had state; a long-running city tends to all of them.
     groups_per_sensor: float = 199 / 3021
-    #: GroupStage tick_interval_ms default: every minute of event time the group stage visits every group.
+    #: GroupStage tick_interval_ms default: every minute of event time the group stage visits every group with
+    #: work (not at rest: a pending finding, a contribution or an alert).
     group_tick_interval_s: float = 60.0
+    #: share of the groups not at rest at a tick, quiet-day-with-faults, seed 7, 2026-12-05: 1.7 of 199 on average
+    #: over the day's ticks (storm-day: 19.6 of 199); groups at rest are skipped by the tick
+    active_group_share: float = 1.7 / 199
     #: LIFELINE_DOWNSAMPLE_MS default 1000: one stored reading per sensor per second at most.
     downsample_s: float = 1.0
     #: share of a core kept free for catch-up after an outage, GC and snapshots' bursts.
@@ -184,6 +188,7 @@ def storm_inputs(inputs: ModelInputs) -> ModelInputs:
         findings_per_sensor_hour=0.199,
         alert_events_per_sensor_hour=0.0269,
         group_s_per_group_tick=70e-6,
+        active_group_share=19.6 / 199,
     )
 
 
@@ -199,11 +204,12 @@ def plan(inputs: ModelInputs, hosts: int) -> HostPlan:
     needed = partition_cores + snapshot_cores
     partitions = hosts * inputs.cores_per_host * inputs.partitions_per_core
     findings_s = inputs.sensors * inputs.findings_per_sensor_hour / 3600
+    tick_pass_s = inputs.sensors * inputs.groups_per_sensor * inputs.active_group_share * inputs.group_s_per_group_tick
     group_calls_s = partitions / inputs.source_linger_s
     group_core = (
         findings_s * inputs.group_s_per_finding
         + group_calls_s * inputs.group_s_per_call
-        + inputs.sensors * inputs.groups_per_sensor * inputs.group_s_per_group_tick / inputs.group_tick_interval_s
+        + tick_pass_s / inputs.group_tick_interval_s
     )
     rows_s = inputs.sensors * (
         inputs.stats_per_sensor_hour + inputs.alert_events_per_sensor_hour
@@ -225,7 +231,7 @@ def plan(inputs: ModelInputs, hosts: int) -> HostPlan:
         findings_s=findings_s,
         group_calls_s=group_calls_s,
         group_core_share=group_core,
-        group_tick_pass_s=inputs.sensors * inputs.groups_per_sensor * inputs.group_s_per_group_tick,
+        group_tick_pass_s=tick_pass_s,
         questdb_rows_s=rows_s,
     )
 
@@ -359,6 +365,13 @@ def _parser() -> argparse.ArgumentParser:
         help="group-stage CPU per group in the per-minute tick; benchmarks.scale_inputs (default %(default).1f)",
     )
     add(
+        "--active-group-share",
+        type=float,
+        default=defaults.active_group_share,
+        help="share of the groups with work (not at rest) at a tick; quiet-day-with-faults 2026-12-05 "
+        "(default %(default).4f)",
+    )
+    add(
         "--target-utilisation",
         type=float,
         default=defaults.target_utilisation,
@@ -391,6 +404,7 @@ def inputs_from_args(args: argparse.Namespace) -> ModelInputs:
         group_s_per_finding=args.group_us_per_finding / 1e6,
         group_s_per_call=args.group_us_per_batch / 1e6,
         group_s_per_group_tick=args.group_us_per_group_tick / 1e6,
+        active_group_share=args.active_group_share,
         target_utilisation=args.target_utilisation,
         max_snapshot_pause_s=args.max_pause_ms / 1000,
     )

@@ -43,6 +43,7 @@ SIMPLE = ModelInputs(
     group_s_per_finding=0.01,
     group_s_per_call=0.001,
     group_s_per_group_tick=0.0,
+    active_group_share=1.0,
     downsample_s=1.0,
     target_utilisation=0.5,
 )
@@ -148,3 +149,11 @@ def test_only_the_sensors_touched_in_an_epoch_are_snapshotted_with_their_compact
     assert result.snapshot_s_per_worker == pytest.approx(125 * 0.1 * 2 * 1e-3)
     # the default mix by hand: 0.5 x 10/900 + 0.35 x 10/300 + 0.135 x 10/600 + 0.015 x 1
     assert touched_share(DEFAULT_MIX, 5.0) == pytest.approx(0.5 * 10 / 900 + 0.35 * 10 / 300 + 0.135 * 10 / 600 + 0.015)
+
+
+def test_the_tick_visits_only_the_groups_with_work() -> None:
+    # 100 groups, a quarter of them with work, 6 ms each: 25 x 6 ms = 0.15 s a tick, 0.0025 of a core
+    ticking = replace(SIMPLE, groups_per_sensor=0.1, group_s_per_group_tick=6e-3, active_group_share=0.25)
+    result = plan(ticking, 2)
+    assert result.group_tick_pass_s == pytest.approx(0.15)
+    assert result.group_core_share == pytest.approx(0.33 + 0.0025)
