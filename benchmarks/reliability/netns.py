@@ -59,7 +59,9 @@ class Plan:
 
 
 PLANS: dict[str, Plan] = {
-    "ci": Plan(hours=2.0, cut_s=10.0, timeout_s=300.0),
+    # 6 h: enough readings that the flow is still writing when the first rows become visible (with 2 h a fast
+    # flow could store all of them in its first flush, and the cut came after the run)
+    "ci": Plan(hours=6.0, cut_s=10.0, timeout_s=300.0),
     "full": Plan(hours=12.0, cut_s=30.0, timeout_s=900.0),
 }
 
