@@ -46,7 +46,7 @@ from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, RuleParams, SensorPro
 from .state import GroupState, SensorState
 from .windows import add_reading, close_at_watermark
 
-__all__ = ["Detectors"]
+__all__ = ["NEVER_DUE_MS", "Detectors"]
 
 KIND_RULES: dict[SensorKind, KindRule[Any]] = {**gas.RULES, **water.RULES, **drainage.RULES, **bridge.RULES}
 
@@ -69,6 +69,8 @@ def _always_quiet(prof: SensorProfile[Any], st: SensorState, values: npt.NDArray
 
 
 _MS_PER_H = 3_600_000
+#: :meth:`Detectors.sweep_due_ms` of a sensor the watermark can never give work (no window, no reading)
+NEVER_DUE_MS = np.iinfo(np.int64).max
 
 
 class Detectors:
@@ -314,6 +316,18 @@ class Detectors:
                 baseline_findings(prof, state, stats, decided, findings)
         check_silence(prof, state, watermark_ms, findings)
         return SensorResult(stats, findings)
+
+    def sweep_due_ms(self, state: SensorState) -> int:
+        """The earliest watermark at which :meth:`advance_sensor` would do anything for this sensor: its open
+        window's end or, once past, its silence deadline (a silent sensor is due at every sweep); ``NEVER_DUE_MS``
+        when it has neither (no reading yet)."""
+        prof = self.profile(state.sensor_id)
+        due = NEVER_DUE_MS
+        if state.window_start >= 0:
+            due = state.window_start + prof.window_ms
+        if state.last_ts >= 0:
+            due = min(due, state.last_ts + prof.silence_ms + 1)
+        return due
 
     # -- per group -----------------------------------------------------------------------------
 

@@ -72,10 +72,22 @@ class PartitionState:
     held: Held | None = None  # accepted readings newer than the watermark (only with an allowed lateness)
     #: the sensor states of earlier snapshots, reused while their sensors are untouched (see ``touch``)
     _pickles: SensorPickles = field(default_factory=SensorPickles, repr=False, compare=False)
+    #: per sensor number, the earliest sweep boundary at which its detectors have something to do (-1: not
+    #: known, visit it); kept out of snapshots (a restored partition visits every sensor at its first sweep)
+    _sweep_due: npt.NDArray[np.int64] | None = field(default=None, repr=False, compare=False)
 
     def touch(self, number: int) -> None:
-        """Sensor ``number``'s state is about to change: the next snapshot pickles it afresh."""
+        """Sensor ``number``'s state is about to change: the next snapshot pickles it afresh (and the next
+        sweep visits it until its new due time is known)."""
         self._pickles.touch(number)
+        if self._sweep_due is not None:
+            self._sweep_due[number] = -1
+
+    def sweep_due(self, sensors: int) -> npt.NDArray[np.int64]:
+        """The per-sensor due times of the sweep (see ``_sweep_due``), sized for ``sensors`` numbers."""
+        if self._sweep_due is None or len(self._sweep_due) != sensors:
+            self._sweep_due = np.full(sensors, -1, dtype=np.int64)
+        return self._sweep_due
 
     def compress_snapshot_at(self, level: int) -> None:
         """The zlib level (0: none) of the snapshots pickled from now on; the state compresses itself (see
@@ -88,6 +100,7 @@ class PartitionState:
         level = self._pickles.level
         state = self.__dict__.copy()
         del state["_pickles"]
+        state.pop("_sweep_due", None)
         state["sensors"] = self._pickles.write(self.sensors)
         for name in _PER_SENSOR_ARRAYS:
             array = state[name]
@@ -100,6 +113,7 @@ class PartitionState:
         """Restore a snapshot of this layout or of an earlier one (sensor states as objects, arrays as arrays)."""
         sensors = state["sensors"]
         self.__dict__.update(state)
+        self._sweep_due = None
         for name in _PER_SENSOR_ARRAYS:
             packed = state.get(name)
             if isinstance(packed, tuple):
@@ -140,6 +154,8 @@ class PartitionStage:
         self.sweep_interval_ms = sweep_interval_ms
         self.allowed_lateness_ms = allowed_lateness_ms
         self.detector_errors = 0  # sensors whose detector raised (state reset, readings not analysed)
+        #: the detectors' "nothing to do before" time of a sensor, when they tell it (else every sweep visits)
+        self._due_of: Callable[[SensorState], int] | None = getattr(detectors, "sweep_due_ms", None)
         self._batch = threading.local()  # the batch being processed, per worker thread, for error reports
 
     def new_state(self) -> PartitionState:
@@ -272,6 +288,8 @@ class PartitionStage:
                     self._warm_sensor(sensor_state)
             sensor_states.append(sensor_state)
         screened = self._screen(sensor_states, runs, ts, value)
+        due_of = self._due_of
+        due = state.sweep_due(len(sensor_ids)) if due_of is not None else None
         for i, (number, start, stop) in enumerate(runs):
             sensor_state = sensor_states[i]
             quiet = screened.get(i) if screened is not None else None
@@ -289,6 +307,8 @@ class PartitionStage:
             if result.findings:
                 findings.extend(result.findings)
             state.processed_ts[number] = ts[stop - 1]
+            if due is not None and due_of is not None:
+                due[number] = due_of(sensor_state)
 
     def _warm_sensor(self, sensor_state: SensorState) -> None:
         """Initialise a fresh sensor state from its history (when the detectors can)."""
@@ -318,13 +338,21 @@ class PartitionStage:
             return None
 
     def _sweep(self, state: PartitionState, boundary: int, stats: list[WindowStats], findings: list[Finding]) -> None:
-        """Sensors with nothing for a whole interval close their windows and check silence at ``boundary``."""
+        """Sensors with nothing for a whole interval close their windows and check silence at ``boundary``.
+
+        A sensor whose detectors said they have nothing to do before a later time (``sweep_due_ms``: its
+        window ends and its silence deadline are later) is not visited: its visit would change nothing.
+        """
         if not state.sensors:
             return
         numbers = np.fromiter(state.sensors.keys(), dtype=np.int64, count=len(state.sensors))
         numbers.sort()
-        quiet = numbers[state.processed_ts[numbers] <= boundary - self.sweep_interval_ms]
-        for number in quiet.tolist():
+        quiet = state.processed_ts[numbers] <= boundary - self.sweep_interval_ms
+        due_of = self._due_of
+        due = state.sweep_due(len(self.index)) if due_of is not None else None
+        if due is not None:
+            quiet &= due[numbers] <= boundary
+        for number in numbers[quiet].tolist():
             sensor_state = state.sensors[number]
             before = _sweep_signature(sensor_state)
             try:
@@ -336,6 +364,8 @@ class PartitionStage:
                 state.touch(number)  # most sweeps of a slow sensor change nothing: its snapshot entry stays
                 stats.extend(result.stats)
                 findings.extend(result.findings)
+            if due is not None and due_of is not None:
+                due[number] = due_of(sensor_state)
 
     def _detector_failed(self, state: PartitionState, number: int, step: str, readings: int) -> None:
         """Log the failure with sensor, step, partition and offsets; give the sensor a fresh state."""
