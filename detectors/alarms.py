@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, SensorSpec, Tier
+from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, SensorKind, SensorSpec, Tier
 
 from .config import RulesConfig
 from .correlation import (
@@ -33,6 +33,7 @@ from .correlation import (
     corroborated,
     desired_tier,
 )
+from .peer_steps import LEVEL_MOVE_FAMILY, remember_move, shared_step
 from .results import Finding
 from .state import AlertRecord, Contribution, GroupState
 
@@ -83,6 +84,12 @@ class GroupContext:
     locate: Locate = _nowhere
 
 
+#: the offset-step fault's family (vetoed when a same-kind peer shares the step: detectors/peer_steps.py)
+OFFSET_FAMILY = "fault.offset"
+#: hours of level-move notes kept beyond the offset check's ``offset_after_hours``
+_MOVE_KEEP_HOURS = 4
+
+
 def _finding_key(f: Finding) -> tuple[Any, ...]:
     return (f.ts, f.sensor_id, f.kind.value, f.rule, 0 if f.tier is None else int(f.tier), f.value, f.score, f.evidence)
 
@@ -118,6 +125,11 @@ class _Run:
         if family == OPERATION_FAMILY:  # a pump or valve operation: remembered, never an alert
             self.gs.last_operation_ts = max(self.gs.last_operation_ts, f.ts)
             return
+        if family == LEVEL_MOVE_FAMILY:  # a sensor's hourly level moved: remembered, never an alert
+            remember_move(self.gs.level_moves, f, self.ctx.config.faults.offset_after_hours + _MOVE_KEEP_HOURS)
+            return
+        if family == OFFSET_FAMILY and f.tier is not None and self._shared_step(f):
+            return
         ckey = (f.sensor_id, f.kind.value, family)
         if f.tier is None:
             self.gs.contributions.pop(ckey, None)
@@ -139,6 +151,17 @@ class _Run:
         record = self.gs.alerts.get(_alert_key(f, self.gs.group_id, f.asset_id))
         if record is not None and f.ts > record.last_support_ts:
             record.last_support_ts = f.ts
+
+    def _shared_step(self, f: Finding) -> bool:
+        """An offset finding whose step a same-kind peer of the group shares (physical): vetoed, not raised."""
+        moves = getattr(self.gs, "level_moves", None)  # (a state pickled before the veto has none)
+        if not moves:
+            return False
+        return shared_step(moves, f, self.ctx.config.faults.offset_after_hours, self._kind_of) is not None
+
+    def _kind_of(self, sensor_id: str) -> SensorKind | None:
+        spec = self.ctx.spec_of(sensor_id)
+        return spec.kind if spec is not None else None
 
     def expire(self, now: int) -> None:
         for ckey, c in list(self.gs.contributions.items()):

@@ -37,9 +37,19 @@ from .baseline_findings import baseline_findings, warm_baseline
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .dma_feed import DmaFeeds
-from .faults import DRIFT, check_drift, check_offset_hours, check_reading, check_silence, end_silence, offset_checked
+from .faults import (
+    DRIFT,
+    check_drift,
+    check_offset_hours,
+    check_reading,
+    check_silence,
+    end_silence,
+    noise_scale,
+    offset_checked,
+)  # fmt: skip
 from .group_model import GroupModels
 from .leak_location import GroupLocator
+from .peer_steps import note_level_move
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
 from .results import Finding, SensorResult, WindowStats
 from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, RuleParams, SensorProfile
@@ -251,7 +261,9 @@ class Detectors:
         decided: npt.NDArray[np.int64],
     ) -> None:  # fmt: skip
         """Fold closed windows into hourly means (the drift slots and the aux ring of means) and run
-        the drift check (not for :data:`DRIFT_EXEMPT` kinds) and the offset check's hourly test on each new hour.
+        the drift check (not for :data:`DRIFT_EXEMPT` kinds) and the offset check's hourly test on each new hour;
+        a sensor the offset check watches notes a notable move of its hourly means to its group (the group's
+        veto of a shared step, :mod:`lifeline.detectors.peer_steps`).
 
         ``decided`` holds the event times of the readings (or the watermark) that closed the windows; a
         drift finding is stamped with the first of them at or after the window's end, so it is never
@@ -275,6 +287,8 @@ class Detectors:
                     decided_ts = int(decided[at]) if at < decided.shape[0] else int(decided[-1])
                     if prof.kind not in DRIFT_EXEMPT:
                         check_drift(prof, st, ring, max(decided_ts, end), w.mean, out)
+                    if offset_checked(prof):
+                        note_level_move(prof, ring, noise_scale(prof, st) / 1.128, max(decided_ts, end), out)
                     check_offset_hours(prof, st, ring, st.drift_hour, max(decided_ts, end), w.mean, out)
                 st.drift_hour, st.drift_sum, st.drift_count = hour, 0.0, 0
             st.drift_sum += w.mean * w.count

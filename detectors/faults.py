@@ -40,6 +40,7 @@ __all__ = [
     "check_reading",
     "check_silence",
     "end_silence",
+    "noise_scale",
     "offset_checked",
     "report_rule",
     "stuck_samples_needed",
@@ -74,12 +75,12 @@ def report_rule(
 
 def _set(
     prof: SensorProfile[Any], st: SensorState, bit: int, on: bool, rule: str, ts: int, value: float,
-    evidence: str, out: list[Finding],
+    evidence: str, out: list[Finding], change: float | None = None,
 ) -> None:  # fmt: skip
     family = rule.partition(":")[0]
     if on:
         st.faults |= bit
-        report(prof, st, family, _T3, _FAULT, rule, ts, value, 0.5, lambda: evidence, out)
+        report(prof, st, family, _T3, _FAULT, rule, ts, value, 0.5, lambda: evidence, out, change)
     elif st.faults & bit:
         st.faults &= ~bit
         report(prof, st, family, 0, _FAULT, rule, ts, value, 0.0, lambda: evidence, out)
@@ -538,4 +539,5 @@ def check_offset_hours(
         f"{k} h later the hourly means still stand {step:+.4g} {prof.spec.unit} off their line ({abs(t):.0f} "
         f"standard errors); no incident condition of this sensor on",
         out,
+        step_readings,  # the step's sign and size: the group's veto (detectors/peer_steps.py) compares its peers
     )

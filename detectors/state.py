@@ -352,6 +352,8 @@ class GroupState:
     late_findings: int = 0
     #: event time of the group's last pump or valve operation (docs/domain.md#pump-and-valve-operations)
     last_operation_ts: int = -(1 << 62)
+    #: sensor → (closed hour, move) of its recent level-move notes (the offset veto, detectors/peer_steps.py)
+    level_moves: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
 
     def __setstate__(self, state: Any) -> None:
         _restore(self, state)
