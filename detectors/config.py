@@ -252,9 +252,9 @@ class FaultRules:
     drift_hours: int = 24
     drift_min_r2: float = 0.9
     drift_min_fraction_of_range: float = 0.03
-    #: the offset-step check runs (off by default: docs/domain.md#what-the-fault-checks-miss has its figures on the
-    #: simulator's scenarios, with and without the group veto of detectors/peer_steps.py)
-    offset_enabled: bool = False
+    #: the offset-step check runs (on by default since the group veto of detectors/peer_steps.py:
+    #: docs/domain.md#what-the-fault-checks-miss has its figures on the simulator's scenarios)
+    offset_enabled: bool = True
     #: offset step (docs/domain.md#sensor-faults): a jump of more than ``offset_jump_sigma`` noise scales
     #: between two readings, after which ``offset_confirm_samples`` readings stand at a level (line + step fit
     #: over the ring of recent readings) ``offset_t`` standard errors and ``offset_sigma`` reading-noise scales

@@ -54,7 +54,9 @@ GROUP_KINDS = frozenset({
 })  # fmt: skip
 #: incidents that belong to one asset (a low point, a manhole, a span or pier, a cover)
 LOCAL_KINDS = frozenset(k for k in AlertKind if k not in GROUP_KINDS and k is not AlertKind.SENSOR_FAULT)
-BLOCKING_FAULT_FAMILIES = frozenset({"fault.stuck", "fault.saturation", "fault.drift", "fault.offset"})
+#: a sensor with one of these faults contributes nothing to incidents (an offset moves the zero only: not blocking,
+#: as ``faults.BLOCKING``)
+BLOCKING_FAULT_FAMILIES = frozenset({"fault.stuck", "fault.saturation", "fault.drift"})
 #: the informational finding of a pump or valve operation (no tier, never an alert)
 OPERATION_RULE = "water.operation:state_change"
 OPERATION_FAMILY = OPERATION_RULE.partition(":")[0]

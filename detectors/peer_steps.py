@@ -9,13 +9,13 @@ jump.
 
 * **Sensor side** (:func:`note_level_move`, once per closed hour, never per reading): the move of the hourly
   mean over two hours, ``mean(H) - mean(H - 2)``, in the sensor's reading-noise standard deviations. A move of
-  at least ``offset_sigma`` of them becomes a *level-move note*: a finding of rule :data:`LEVEL_MOVE_RULE`
+  at least ``offset_sigma`` of them becomes a *level-move note*: a finding of rule :data:`LEVEL_MOVE_RULE`, no tier,
   that the alarm logic remembers and never turns into an alert (like a pump operation).
 * **Group side** (:func:`remember_move`, :func:`shared_step`): the group keeps each sensor's notes of the last
   hours in :attr:`GroupState.level_moves` (pickled with it: the same outputs after a restore). When an offset
   finding is about to be raised, its jump's hour ``J`` is ``offset_after_hours + 1`` hours before the hour of
   the finding; a note of a same-kind peer of that group at a closed hour ``J - 1 … J + 2`` (its two-hour move
-  spans the jump) with the sign of the step, and at least half as large as the sensor's own largest such move,
+  spans the jump) with the sign of the step, and at least :data:`_PEER_SHARE` of the sensor's own largest such move,
   vetoes it.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lifeline.models import AlertKind, SensorKind, Tier
+from lifeline.models import AlertKind, SensorKind
 
 from .results import Finding
 from .rulebase import SensorProfile
@@ -43,8 +43,9 @@ _MS_PER_H = 3_600_000
 _MOVE_HOURS = 2
 #: the closed hours of a peer's note, relative to the jump's hour, whose move spans the jump
 _SPAN = (-1, _MOVE_HOURS)
-#: a peer shares the step when its move is at least this share of the sensor's own (each in its own noise sd)
-_PEER_SHARE = 0.5
+#: a peer shares the step when its move is at least this share of the sensor's own (each in its own noise sd);
+#: chosen on seed 7 of bench_detector_quality (docs/domain.md#what-the-fault-checks-miss)
+_PEER_SHARE = 0.75
 
 
 def note_level_move(
@@ -60,7 +61,7 @@ def note_level_move(
     spec = prof.spec
     out.append(
         Finding(
-            spec.sensor_id, spec.asset_id, prof.group_key, AlertKind.SENSOR_FAULT, Tier.T3, ts, move, 0.0,
+            spec.sensor_id, spec.asset_id, prof.group_key, AlertKind.SENSOR_FAULT, None, ts, move, 0.0,
             f"level move: the hourly mean moved {move:+.1f} reading-noise sd over {_MOVE_HOURS} h",
             LEVEL_MOVE_RULE,
         )

@@ -53,9 +53,11 @@ def test_a_step_that_stays_after_maintenance_is_an_offset_fault(seed: int) -> No
     assert "offset" in found[0].evidence
 
 
-def test_the_offset_check_is_off_by_default() -> None:
+def test_the_offset_check_is_on_by_default_and_can_be_switched_off() -> None:
     values = _well_temperature(24, 1)
     values[40:] += 0.8
+    spec = SensorSpec("S", SensorKind.WELL_TEMPERATURE, "A", "o", "d", 31.8, 117.2, group_id="G", interval_s=900)
+    assert _offsets(_run(Detectors(Registry([spec])), values))
     assert not _offsets(_run(_detectors(SensorKind.WELL_TEMPERATURE, enabled=False), values))
 
 

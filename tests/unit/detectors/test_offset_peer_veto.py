@@ -80,7 +80,7 @@ def test_a_step_of_one_sensor_alone_is_an_offset_alert(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_step_two_same_kind_peers_share_raises_no_offset_alert(seed: int) -> None:
-    events, findings, _ = _replay(_detectors(), _signals(seed, 0.8, 0.7, 0.0))
+    events, findings, _ = _replay(_detectors(), _signals(seed, 0.8, 0.8, 0.0))
     assert _offset_findings(findings) == {"T1", "T2"}  # each passes the sensor's own check ...
     assert not _offset_alerts(events)  # ... and the group knows the step is shared: physical
 
@@ -94,14 +94,14 @@ def test_a_peer_stepping_the_other_way_or_of_another_kind_vetoes_nothing(seed: i
 
 
 def test_no_level_move_note_while_the_offset_check_is_off() -> None:
-    _, findings, _ = _replay(_detectors(enabled=False), _signals(1, 0.8, 0.7, 0.0))
+    _, findings, _ = _replay(_detectors(enabled=False), _signals(1, 0.8, 0.8, 0.0))
     assert not [f for f in findings if f.rule.startswith("note.")]
 
 
 def test_a_restore_between_the_jump_and_the_decision_gives_the_same_alerts() -> None:
     """The group's notes are part of its state: pickled after the jump, restored, the veto still holds."""
     det = _detectors()
-    signals = _signals(2, 0.8, 0.7, 0.0)
+    signals = _signals(2, 0.8, 0.8, 0.0)
     straight, _, _ = _replay(det, signals)
     cut = STEP_AT + 2 * 4 + 1  # past the jump's notes, before the offset is decided (3 whole hours later)
     head, _, states = _replay(det, signals, until=cut)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lifeline.detectors import Detectors, Finding, SensorState
-from lifeline.detectors.config import AnomalyRules, RulesConfig
+from lifeline.detectors.config import AnomalyRules, FaultRules, RulesConfig
 from lifeline.detectors.state import SCALAR_GROUPS
 from lifeline.detectors.water import SLOW_BASELINE_SLOT
 from lifeline.models import SensorKind, SensorSpec
@@ -115,8 +115,10 @@ def test_legacy_snapshot_loads_into_the_named_slots(sid: str, blob: str, fields:
 @pytest.mark.parametrize(("sid", "blob"), [("G-1", _LEGACY_CH4), ("F-1", _LEGACY_FLOW)])
 def test_legacy_snapshot_carries_on_like_an_uninterrupted_state(sid: str, blob: str) -> None:
     # a legacy snapshot has no learned baseline and no slow night baseline (both start afresh after the
-    # restore): compared without them
-    det = Detectors(Registry(SPECS), RulesConfig(anomaly=AnomalyRules(enabled=False)))
+    # restore): compared without them; nor was the offset check on (its candidate slots would differ)
+    det = Detectors(
+        Registry(SPECS), RulesConfig(anomaly=AnomalyRules(enabled=False), faults=FaultRules(offset_enabled=False))
+    )
     restored = pickle.loads(base64.b64decode(blob))
     live = det.new_sensor_state(sid)
     _feed(det, live, *_history(sid))
