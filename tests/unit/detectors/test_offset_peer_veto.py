@@ -10,7 +10,7 @@ import pytest
 
 from lifeline.detectors import Detectors, Finding, GroupState, SensorState
 from lifeline.detectors.config import FaultRules, RulesConfig
-from lifeline.models import AlertEvent, AlertKind, SensorKind, SensorSpec
+from lifeline.models import AlertEvent, AlertKind, SensorKind, SensorSpec, Tier
 from lifeline.registry import Registry
 
 T0 = 1_700_000_000_000  # a whole hour
@@ -119,3 +119,19 @@ def test_a_group_state_pickled_before_the_veto_loads_without_notes() -> None:
     old = GroupState.__new__(GroupState)
     old.__setstate__(data)
     assert old.level_moves == {}
+
+
+def test_an_active_offset_does_not_block_the_sensors_incident_in_the_group() -> None:
+    """An offset moves the zero only (faults.BLOCKING): the group still takes the sensor's incident finding."""
+    spec = SensorSpec("W1", SensorKind.CH4_LEL, "A-W1", "owner", "d", 0.0, 100.0, group_id="G", interval_s=900)
+    det = Detectors(Registry([spec]))
+    group = det.new_group_state("G")
+
+    def finding(kind: AlertKind, rule: str, ts: int, value: float) -> Finding:
+        return Finding("W1", "A-W1", "G", kind, Tier.T2 if kind is AlertKind.GAS_LEAK else Tier.T3, ts, value, 0.5,
+                       "e", rule)  # fmt: skip
+
+    offset = finding(AlertKind.SENSOR_FAULT, "fault.offset:level_step", T0, 3.0)
+    leak = finding(AlertKind.GAS_LEAK, "gas.lel:t2_alarm", T0 + QUARTER, 30.0)
+    events = det.process_group(group, [offset, leak], T0 + 2 * QUARTER)
+    assert {e.kind for e in events} == {AlertKind.SENSOR_FAULT, AlertKind.GAS_LEAK}
