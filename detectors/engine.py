@@ -281,7 +281,7 @@ class Detectors:
                     pos = st.drift_slot
                     aux[pos] = st.drift_sum / st.drift_count
                     st.drift_slot = (pos + 1) % AUX_DRIFT_HOURS
-                    ring = np.roll(aux[:AUX_DRIFT_HOURS], -st.drift_slot)
+                    ring = np.concatenate((aux[st.drift_slot : AUX_DRIFT_HOURS], aux[: st.drift_slot]))  # oldest first
                     end = w.window_start + prof.window_ms
                     at = int(np.searchsorted(decided, end, side="left"))
                     decided_ts = int(decided[at]) if at < decided.shape[0] else int(decided[-1])

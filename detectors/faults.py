@@ -432,12 +432,14 @@ def check_offset(prof: SensorProfile[Any], st: SensorState, ts: int, value: floa
     (:func:`check_offset_hours`) then decides.
     """
     cfg = prof.config.faults
+    # the readings at or after the jump (the ring's and this one), counted before anything is copied: most
+    # calls wait for more readings
+    after = int((st.ring[0, : st.ring_count] >= st.jump_ts).sum()) + int(ts >= st.jump_ts)
+    if after < cfg.offset_confirm_samples:
+        return
     ring_ts, ring_values = st.recent()
     times = np.append(ring_ts, float(ts))
     values = np.append(ring_values, value)
-    after = int((times >= st.jump_ts).sum())
-    if after < cfg.offset_confirm_samples:
-        return
     jump = st.jump_size
     st.jump_ts, st.jump_size = -1, 0.0  # judged once, now
     ok = np.isfinite(values)

@@ -74,16 +74,14 @@ def _hour(ts: int) -> int:
 
 def remember_move(moves: dict[str, tuple[tuple[int, float], ...]], f: Finding, keep_hours: int) -> None:
     """Keep a level-move note (``f``) in the group's ``moves`` (sensor → (closed hour, move) pairs, oldest first),
-    forgetting every sensor's notes more than ``keep_hours`` older than it."""
+    forgetting that sensor's notes more than ``keep_hours`` older than it.
+
+    Only the noting sensor's notes are pruned, so a note costs the same in a group of any size; a peer's older
+    notes stay until it notes again (at most ``keep_hours + 1`` per sensor), and :func:`shared_step` looks only
+    at the hours around a jump."""
     hour = _hour(f.ts) - _MS_PER_H  # the hour that closed (the note is decided by a window of the next one)
     since = hour - keep_hours * _MS_PER_H
-    moves[f.sensor_id] = (*moves.get(f.sensor_id, ()), (hour, f.value))
-    for sensor_id, notes in list(moves.items()):
-        kept = tuple(n for n in notes if n[0] >= since)
-        if not kept:
-            del moves[sensor_id]
-        elif len(kept) != len(notes):
-            moves[sensor_id] = kept
+    moves[f.sensor_id] = (*(n for n in moves.get(f.sensor_id, ()) if n[0] >= since), (hour, f.value))
 
 
 def shared_step(

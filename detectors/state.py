@@ -234,8 +234,8 @@ class SensorState:
         n = self.ring_count
         if n < RING:
             return self.ring[0, :n].copy(), self.ring[1, :n].copy()
-        order = np.roll(np.arange(RING), -self.ring_next)
-        return self.ring[0, order], self.ring[1, order]
+        ordered = np.concatenate((self.ring[:, self.ring_next :], self.ring[:, : self.ring_next]), axis=1)
+        return ordered[0], ordered[1]
 
     def forget_values(self) -> None:
         """Forget the recent values (clipped samples after saturation are no pre-event level): the ring's
