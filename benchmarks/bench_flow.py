@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import subprocess
 import sys
@@ -174,6 +175,12 @@ def _probe_registry(scenario: Any, probes: int) -> Registry:
     return Registry([*scenario.sensors, *extra], source="bench")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process, all threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 PROBE_PROFILE_CM = (0.0, 0.0, 0.0, 5.0, 12.0, 20.0, 28.0, 36.0, 44.0, 47.0, 48.0, 48.0, 47.0)
 
 
@@ -240,6 +247,7 @@ def latency_run(
         raise RuntimeError("the alert listener did not start")
     print(f"  replaying {scenario.end_ms - scenario.start_ms:,} ms of event time at {rate:,.0f} readings/s", flush=True)
     wall_start = time.time()
+    cpu_start = _cpu_seconds(flow.pid)
     event_start = scenario.start_ms
     produced_at: dict[tuple[str, int], float] = {}  # probe reading → when produce() was called
     acked_at: dict[tuple[str, int], float] = {}  # probe reading → when the broker acknowledged it (in Kafka)
@@ -295,6 +303,7 @@ def latency_run(
     producer.flush(30)
     print(f"  latency run: sent {sent:,} messages, {len(produced_at)} probe readings on {len(started)} probes")
     time.sleep(5.0)
+    flow_cpu_s = _cpu_seconds(flow.pid) - cpu_start
     stop.set()
     listener.join(5)
     flow.terminate()
@@ -325,6 +334,10 @@ def latency_run(
         "p99_until_flow_produced_ms": in_flow[min(len(in_flow) - 1, int(0.99 * len(in_flow)))],
         "rate": rate,
         "sent": sent,
+        # the flow process's CPU (all threads) from the replay's start to 5 s after its end, per message sent:
+        # against 1 / (b) it shows what live batches cost more than a replay's full ones
+        "flow_cpu_s": round(flow_cpu_s, 1),
+        "flow_cpu_us_per_msg": round(flow_cpu_s / max(1, sent) * 1e6, 1),
         "alerts_received": alerts_seen[0],
     }
 
