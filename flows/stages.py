@@ -131,6 +131,10 @@ class PartitionOutput:
     """What one batch produced."""
 
     partition: int
+    #: event time up to which the partition's findings are complete, as the group stage reads it: one
+    #: millisecond behind the partition's watermark while more input may follow, because another sensor can
+    #: still deliver a reading stamped at the watermark itself (so the group never evaluates a millisecond
+    #: whose findings are split over two batches); the watermark itself once the input is over
     watermark: int
     accepted: Accepted
     stats: list[WindowStats]
@@ -191,8 +195,9 @@ class PartitionStage:
             self._release(state, _NO_SENSORS, _NO_TIMES, _NO_VALUES, state.newest, stats, findings)
         if end:
             state.watermark = max(state.watermark, state.newest)
+        complete_to = state.watermark if end else state.watermark - 1
         return PartitionOutput(
-            partition, state.watermark, accepted, stats, findings, rejects, min(kafka_ts) if kafka_ts else 0
+            partition, complete_to, accepted, stats, findings, rejects, min(kafka_ts) if kafka_ts else 0
         )
 
     def _process_with_sweeps(
