@@ -342,6 +342,20 @@ def latency_run(
     }
 
 
+def describe_latency_runs(rate: float, results: list[dict[str, float]]) -> str:
+    """One line over several latency runs at ``rate``: the median p50 and p99 and each run's (p50, p99) in ms
+    (runs of one machine can differ several-fold, so one run's figure says little on its own)."""
+    timed = [r for r in results if "p50_ms" in r]
+    if not timed:
+        runs = "1 run" if len(results) == 1 else f"{len(results)} runs"
+        return f"latency at {rate:,.0f} readings/s over {runs}: no probe alert arrived"
+    p50 = statistics.median(r["p50_ms"] for r in timed)
+    p99 = statistics.median(r["p99_ms"] for r in timed)
+    pairs = ", ".join(f"{r['p50_ms']:.0f}/{r['p99_ms']:.0f}" for r in timed)
+    return (f"latency at {rate:,.0f} readings/s over {len(timed)} runs: median p50 {p50:.0f} ms, "
+            f"median p99 {p99:.0f} ms; per run (p50/p99): {pairs}")  # fmt: skip
+
+
 def _shift(payload: bytes, shift_ms: int) -> bytes:
     """Move a wire message's event time (``ts`` or ``t0``) by ``shift_ms``."""
     message = msgspec.json.decode(payload)
@@ -366,6 +380,9 @@ def main() -> None:
     parser.add_argument("--latency-rate", type=float, action="append", default=[],
                         help="readings/s; repeat for several (default: 50 %% of (b))")  # fmt: skip
     parser.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
+    parser.add_argument("--latency-runs", type=int, default=1,
+                        help="latency runs per rate, each with a fresh flow process; with more than one, the "
+                             "median of their p50 and p99 and every run's pair are printed too")  # fmt: skip
     args = parser.parse_args()
 
     scenario = build(args.scenario, seed=7, duration_s=args.minutes * 60)
@@ -416,9 +433,14 @@ def main() -> None:
         if not args.skip_latency:
             longer = build(args.scenario, seed=8, duration_s=args.latency_minutes * 60)
             for rate in args.latency_rate or [full.per_s * 0.5]:
-                result = latency_run(settings, longer, rate, args.latency_seconds, tmp, args.latency_warmup)
                 share = f" = {rate / full.per_s:.0%} of (b)" if full.seconds else ""
-                print(f"\nlatency at a steady {rate:,.0f} readings/s{share}: {result}")
+                results = []
+                for _ in range(max(1, args.latency_runs)):
+                    result = latency_run(settings, longer, rate, args.latency_seconds, tmp, args.latency_warmup)
+                    print(f"\nlatency at a steady {rate:,.0f} readings/s{share}: {result}", flush=True)
+                    results.append(result)
+                if len(results) > 1:
+                    print(describe_latency_runs(rate, results))
 
 
 if __name__ == "__main__":
