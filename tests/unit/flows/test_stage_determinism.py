@@ -21,14 +21,22 @@ from lifeline.simulators.scenarios import build
 PARTITIONS = 3
 
 
-@pytest.fixture(scope="module")
-def stream() -> tuple[Any, list[list[tuple[bytes, int]]]]:
-    scenario = build("smoke", seed=3)
+Stream = tuple[Any, list[list[tuple[bytes, int]]]]
+
+
+def _partitioned(scenario: Any) -> Stream:
+    """The scenario's messages as (payload, kafka time) per partition, keyed as the producer keys them."""
     per_partition: list[list[tuple[bytes, int]]] = [[] for _ in range(PARTITIONS)]
     for block in scenario_blocks(scenario):
         for key, payload, t in zip(block.keys, block.payloads, block.times_ms.tolist(), strict=True):
             per_partition[zlib.crc32(key) % PARTITIONS].append((payload, t))
     return scenario, per_partition
+
+
+@pytest.fixture(scope="module")
+def stream() -> tuple[Any, list[list[tuple[bytes, int]]]]:
+    scenario = build("smoke", seed=3)
+    return _partitioned(scenario)
 
 
 def _run(
@@ -110,11 +118,7 @@ def test_same_results_with_allowed_lateness_on_an_out_of_order_stream(
 def storm_stream() -> tuple[Any, list[list[tuple[bytes, int]]]]:
     # a storm's first hours: drainage sensors of a catchment sample on the same millisecond
     scenario = build("storm-day", seed=7, duration_s=3 * 3600)
-    per_partition: list[list[tuple[bytes, int]]] = [[] for _ in range(PARTITIONS)]
-    for block in scenario_blocks(scenario):
-        for key, payload, t in zip(block.keys, block.payloads, block.times_ms.tolist(), strict=True):
-            per_partition[zlib.crc32(key) % PARTITIONS].append((payload, t))
-    return scenario, per_partition
+    return _partitioned(scenario)
 
 
 def test_no_finding_of_an_in_order_stream_reaches_the_group_late(
@@ -136,11 +140,7 @@ def test_no_finding_of_an_in_order_stream_reaches_the_group_late(
 @pytest.fixture(scope="module")
 def long_stream() -> tuple[Any, list[list[tuple[bytes, int]]]]:
     scenario = build("smoke", seed=3, duration_s=4 * 3600)
-    per_partition: list[list[tuple[bytes, int]]] = [[] for _ in range(PARTITIONS)]
-    for block in scenario_blocks(scenario):
-        for key, payload, t in zip(block.keys, block.payloads, block.times_ms.tolist(), strict=True):
-            per_partition[zlib.crc32(key) % PARTITIONS].append((payload, t))
-    return scenario, per_partition
+    return _partitioned(scenario)
 
 
 @pytest.mark.parametrize("lead", range(PARTITIONS))
