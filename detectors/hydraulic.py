@@ -412,6 +412,29 @@ class DmaLeakDetector:
         scale: Floats = _MAD * np.median(np.abs(diffs - np.median(diffs, axis=0)), axis=0) + 0.01
         return scale
 
+    # -- detectability ---------------------------------------------------------------------------
+
+    def burst_snr(self, node: str, size_m3h: float) -> tuple[float, float] | None:
+        """How far a burst of ``size_m3h`` at model node ``node`` would stand out in one step test now, in the
+        noise the detector has learned: ``(flow, pressure)`` signal-to-noise ratios.
+
+        ``flow`` is the size over the robust sigma of the consumption step; ``pressure`` the norm of the node's
+        leak signature (its logger responses minus what the consumption regression explains) over each
+        logger's step sigma — what the matched filter would give if it knew the node and the noise were
+        Gaussian. A bound for benchmarks, not a decision; ``None`` while the baselines are still learning, or
+        without a hydraulic model or the node in it.
+        """
+        k = len(self._h.ts) - 1
+        model = self.sensitivity
+        if k < 0 or model is None or node not in model.nodes or self._coef is None:
+            return None
+        flow_sigma = self._step_scale(k)
+        if flow_sigma != flow_sigma:
+            return None
+        column = model.nodes.index(node)
+        signature = (model.matrix[:, column] - model.uniform) * size_m3h / self._pressure_scale(k)
+        return size_m3h / flow_sigma, float(np.sqrt(np.nansum(signature * signature)))
+
     # -- night flow ----------------------------------------------------------------------------
 
     def _night_step(self, k: int, ts: int, consumption: float, out: list[Finding]) -> None:
