@@ -435,6 +435,17 @@ class DmaLeakDetector:
         signature = (model.matrix[:, column] - model.uniform) * size_m3h / self._pressure_scale(k)
         return size_m3h / flow_sigma, float(np.sqrt(np.nansum(signature * signature)))
 
+    def night_snr(self, size_m3h: float) -> float | None:
+        """How far a background leak of ``size_m3h`` would lift one night's mean flow, in the spread the night
+        rule divides by (its clean nights' robust sigma, at least 1 % of their baseline); the rule flags at
+        ``night_z``. A bound for benchmarks, not a decision; ``None`` before 3 clean nights."""
+        clean = self._nights[-self.cfg.night_days :]
+        if len(clean) < 3:
+            return None
+        baseline = float(np.quantile(clean, self.cfg.night_quantile))
+        spread = _MAD * float(np.median(np.abs(np.array(clean) - np.median(clean))))
+        return size_m3h / max(spread, 0.01 * baseline, 1e-9)
+
     # -- night flow ----------------------------------------------------------------------------
 
     def _night_step(self, k: int, ts: int, consumption: float, out: list[Finding]) -> None:

@@ -1,4 +1,4 @@
-"""``DmaLeakDetector.burst_snr``: how far a burst would stand out in one step test, in the noise the detector has
+"""``DmaLeakDetector.burst_snr`` and ``night_snr``: how far a burst or a background leak would stand out, in the noise the detector has
 learned (the visibility column of ``benchmarks/bench_water.py``)."""
 
 from __future__ import annotations
@@ -64,3 +64,22 @@ def test_a_noisier_demand_or_noisier_loggers_lower_the_figure() -> None:
     assert 2.5 < calm[0] / busy_demand[0] < 5.5, (calm, busy_demand)
     # five times the instrument noise (the loggers' step sigma has a 1 cm floor): a clearly smaller pressure figure
     assert calm[1] / busy_loggers[1] > 2.0, (calm, busy_loggers)
+
+
+def _steady_nights(days: int, night_flow: float) -> DmaLeakDetector:
+    """A detector fed ``days`` of a DMA whose flow never changes (so every night's mean is ``night_flow``)."""
+    detector = DmaLeakDetector(group_id="DMA-1", meter_id="DMA-Q", logger_ids=[])
+    for k in range(days * 288):
+        detector.step(START + k * STEP, night_flow, np.zeros(0), np.zeros(0), np.zeros(0))
+    return detector
+
+
+def test_the_night_figure_waits_for_three_clean_nights() -> None:
+    assert _steady_nights(2, 100.0).night_snr(5.0) is None
+    assert _steady_nights(4, 100.0).night_snr(5.0) is not None
+
+
+def test_identical_nights_divide_by_the_one_percent_floor_of_the_baseline() -> None:
+    # no spread at all: the night rule's limit rests on 1 % of the baseline, 1 m³/h of a 100 m³/h night
+    assert _steady_nights(5, 100.0).night_snr(5.0) == 5.0
+    assert _steady_nights(5, 400.0).night_snr(5.0) == 1.25
