@@ -1,5 +1,5 @@
-"""``DmaLeakDetector.burst_snr`` and ``night_snr``: how far a burst or a background leak would stand out, in the noise the detector has
-learned (the visibility column of ``benchmarks/bench_water.py``)."""
+"""``DmaLeakDetector.burst_snr`` and ``night_snr``: how far a burst or a background leak would stand out,
+in the noise the detector has learned (the visibility columns of ``benchmarks/bench_water.py``)."""
 
 from __future__ import annotations
 
