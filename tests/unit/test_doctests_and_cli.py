@@ -4,21 +4,26 @@ import doctest
 import importlib
 import pkgutil
 import re
+import tomllib
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-import lifeline
 from lifeline.cli import app
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def _modules() -> list[str]:
-    names = []
-    for info in pkgutil.walk_packages(lifeline.__path__, "lifeline."):
-        if info.name.endswith("__main__"):
-            continue
-        names.append(info.name)
-    return sorted(names)
+    """Every module of every package the project installs. The subpackages live in their own top-level
+    folders (``package-dir``), so walking ``lifeline``'s own folder alone would miss them."""
+    packages = tomllib.loads(PYPROJECT.read_text())["tool"]["setuptools"]["packages"]
+    names = set(packages)
+    for package in packages:
+        path = importlib.import_module(package).__path__
+        names |= {info.name for info in pkgutil.iter_modules(path, package + ".") if not info.ispkg}
+    return sorted(name for name in names if not name.endswith("__main__"))
 
 
 @pytest.mark.parametrize("name", _modules())
