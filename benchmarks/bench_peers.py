@@ -156,6 +156,15 @@ def fill_topic(settings: Settings, sensors: int, readings: int, seed: int = 11, 
     return Topic(name, ids, steps * sensors, last_start, shifts, partitions)
 
 
+def empty_topic(settings: Settings, like: Topic) -> Topic:
+    """A topic with ``like``'s partitions and sensors and no readings: ``lifeline run --stop-at-end`` on it
+    takes only what starting and stopping the processes take."""
+    name = f"peers.empty.{uuid.uuid4().hex[:6]}"
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin.create_topics([NewTopic(name, num_partitions=like.partitions, replication_factor=1)])[name].result()
+    return Topic(name, like.sensor_ids, 0, like.last_start, set(), like.partitions)
+
+
 # ------------------------------------------------------------------------------------------ plain loop
 
 
@@ -453,8 +462,14 @@ def server_cpu_s(settings: Settings) -> float:
 
 def scale_out(settings: Settings, topic: Topic, registry: Registry, rounds: int, tmp: Path) -> None:
     """``lifeline run`` with one worker, two processes and two workers on the same topic; speed-ups, and
-    where the CPU went: the flow's processes and the two servers (Kafka serving the fetches, QuestDB)."""
+    where the CPU went: the flow's processes and the two servers (Kafka serving the fetches, QuestDB).
+
+    Every round also runs each setting on an empty topic of the same partitions: that wall time is what
+    starting and stopping the processes cost. The table gives the speed-up both with it (the whole wall
+    time) and without it (the wall time less the same round's empty run), the processing speed alone."""
+    empty = empty_topic(settings, topic)
     walls: dict[str, list[float]] = {name: [] for name, _ in SCALE_OUT}
+    startups: dict[str, list[float]] = {name: [] for name, _ in SCALE_OUT}
     cpus: dict[str, list[float]] = {name: [] for name, _ in SCALE_OUT}
     server_cpus: dict[str, list[float]] = {name: [] for name, _ in SCALE_OUT}
     for round_no in range(rounds):
@@ -463,19 +478,25 @@ def scale_out(settings: Settings, topic: Topic, registry: Registry, rounds: int,
             walls[name].append(wall)
             cpus[name].append(cpu)
             server_cpus[name].append(server_cpu)
+            startups[name].append(run_cli(settings, empty, registry, options, tmp)[0])
         print(f"  scale-out round {round_no + 1}/{rounds} done", flush=True)
     one = walls[SCALE_OUT[0][0]]
-    print(f"\n== scale-out: `lifeline run --stop-at-end` on {topic.readings:,} readings, {topic.partitions} partitions "
-          f"(wall time includes process start-up), median of {rounds}; cores in use = CPU s / wall s, of "
-          f"{os.cpu_count()} on this machine")  # fmt: skip
-    print(f"{'run':<8} {'readings/s':>12} {'speed-up':>9} {'flow CPU s':>11} {'flow cores':>11} "
-          f"{'servers CPU s':>14} {'servers cores':>14}")  # fmt: skip
+    one_processing = [w - s for w, s in zip(one, startups[SCALE_OUT[0][0]], strict=True)]
+    print(f"\n== scale-out: `lifeline run --stop-at-end` on {topic.readings:,} readings, {topic.partitions} "
+          f"partitions, median of {rounds}; start-up = the same run on an empty topic (starting and stopping "
+          f"the processes); "
+          f"cores in use = CPU s / wall s, of {os.cpu_count()} on this machine")  # fmt: skip
+    print(f"{'run':<8} {'readings/s':>12} {'speed-up':>9} {'start-up s':>11} {'w/o start-up':>13} {'speed-up':>9} "
+          f"{'flow CPU s':>11} {'flow cores':>11} {'servers CPU s':>14} {'servers cores':>14}")  # fmt: skip
     for name, _ in SCALE_OUT:
+        processing = [w - s for w, s in zip(walls[name], startups[name], strict=True)]
         speedup = statistics.median([a / b for a, b in zip(one, walls[name], strict=True)])
+        speedup_processing = statistics.median([a / b for a, b in zip(one_processing, processing, strict=True)])
         wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
         server_cpu = statistics.median(server_cpus[name])
-        print(f"{name:<8} {topic.readings / wall:>12,.0f} {speedup:>9.2f} {cpu:>11.1f} {cpu / wall:>11.2f} "
-              f"{server_cpu:>14.1f} {server_cpu / wall:>14.2f}")  # fmt: skip
+        print(f"{name:<8} {topic.readings / wall:>12,.0f} {speedup:>9.2f} {statistics.median(startups[name]):>11.1f} "
+              f"{topic.readings / statistics.median(processing):>13,.0f} {speedup_processing:>9.2f} "
+              f"{cpu:>11.1f} {cpu / wall:>11.2f} {server_cpu:>14.1f} {server_cpu / wall:>14.2f}")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- main
