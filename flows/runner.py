@@ -17,6 +17,7 @@ from pathlib import Path
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
+from lifeline.flows.cluster_join import wait_for_lower_processes
 from lifeline.flows.exceptions import FlowError
 from lifeline.registry import load_registry
 from lifeline.settings import Settings
@@ -84,6 +85,8 @@ def run_flow(
     tune_gc()
     log.info("flow starting: %d worker(s), process %s, addresses %s, recovery %s",
              workers, process_id, addresses, settings.recovery_path if recovery else "off")  # fmt: skip
+    if process_id and addresses and not wait_for_lower_processes(process_id, addresses):
+        log.info("process %d: the lower cluster processes are not listening yet; joining anyway", process_id)
     cli_main(
         flow,
         workers_per_process=workers,
