@@ -439,12 +439,18 @@ class DmaLeakDetector:
         """How far a background leak of ``size_m3h`` would lift one night's mean flow, in the spread the night
         rule divides by (its clean nights' robust sigma, at least 1 % of their baseline); the rule flags at
         ``night_z``. A bound for benchmarks, not a decision; ``None`` before 3 clean nights."""
+        night = self._night_baseline()
+        return None if night is None else size_m3h / max(night[1], 1e-9)
+
+    def _night_baseline(self) -> tuple[float, float] | None:
+        """The night rule's baseline (``night_quantile`` of the last ``night_days`` clean nights) and the sigma
+        its limit is a multiple of (their robust sigma, at least 1 % of the baseline); ``None`` before 3."""
         clean = self._nights[-self.cfg.night_days :]
         if len(clean) < 3:
             return None
         baseline = float(np.quantile(clean, self.cfg.night_quantile))
         spread = _MAD * float(np.median(np.abs(np.array(clean) - np.median(clean))))
-        return size_m3h / max(spread, 0.01 * baseline, 1e-9)
+        return baseline, max(spread, 0.01 * baseline)
 
     # -- night flow ----------------------------------------------------------------------------
 
@@ -467,13 +473,12 @@ class DmaLeakDetector:
         cfg = self.cfg
         mean = float(np.mean(self._night_flows))
         pressure = np.mean(self._night_res, axis=0)
-        clean = self._nights[-cfg.night_days :]
+        night = self._night_baseline()
         flagged = False
         excess, limit, baseline = 0.0, 0.0, float("nan")
-        if len(clean) >= 3:
-            baseline = float(np.quantile(clean, cfg.night_quantile))
-            spread = _MAD * float(np.median(np.abs(np.array(clean) - np.median(clean))))
-            limit = max(cfg.night_z * max(spread, 0.01 * baseline), cfg.night_min_m3h)
+        if night is not None:
+            baseline, sigma = night
+            limit = max(cfg.night_z * sigma, cfg.night_min_m3h)
             excess = mean - baseline
             flagged = baseline > 0.0 and excess >= limit  # a zero baseline never flags
         if flagged:
