@@ -22,6 +22,9 @@ Opened ``pipe_burst`` / ``background_leak`` alerts are then matched with the lea
 * burst detected: a ``pipe_burst`` alert opens in ``[start, start + 6 h]``; delay = opening − start;
 * incipient leak (peak ≥ 2 m³/h): a ``background_leak`` alert opens between its start and 7 days after it
   reached 2 m³/h;
+* each alert credits at most one leak: the leaks, in the order their windows end, each take the earliest alert
+  of their window that no leak took before (the largest number of leaks the alerts can account for). Leaks that
+  overlap in time cannot all be credited to one alert, the detector's or the chance control's;
 * false alert: an alert that opens while no leak is active (start − 5 min … end + 1 day);
 * pump/tank operation alerts: false alerts within 30 min after a pump or valve state change or a tank
   switching between filling and draining;
@@ -124,14 +127,35 @@ def _when_two(leak: Leak) -> int:
     return int(leak.start_ms + (leak.peak_ms - leak.start_ms) * min(1.0, 2.0 / leak.peak_m3h))
 
 
-def _found_burst(leak: Leak, opened: list[int]) -> int | None:
-    hits = [t for t in opened if leak.start_ms <= t <= leak.start_ms + 6 * 3_600_000]
-    return min(hits) if hits else None
+def _burst_window(leak: Leak) -> tuple[int, int]:
+    """When an alert opened for a burst detects it."""
+    return leak.start_ms, leak.start_ms + 6 * 3_600_000
 
 
-def _found_incipient(leak: Leak, opened: list[int]) -> int | None:
-    hits = [t for t in opened if leak.start_ms <= t <= _when_two(leak) + 7 * _DAY_MS]
-    return min(hits) if hits else None
+def _incipient_window(leak: Leak) -> tuple[int, int]:
+    """When an alert opened for an incipient leak detects it."""
+    return leak.start_ms, _when_two(leak) + 7 * _DAY_MS
+
+
+def match_alerts(windows: list[tuple[int, int]], opened: list[int]) -> list[int | None]:
+    """For each window, the alert (opening time) credited to it, or ``None``; each alert is credited once.
+
+    Windows in the order of their ends take the earliest alert inside them not taken yet, which credits as many
+    windows as any assignment can (points to intervals, earliest deadline first).
+
+    >>> match_alerts([(0, 10), (5, 20), (0, 30)], [7, 8])
+    [7, 8, None]
+    """
+    taken: set[int] = set()
+    credited: list[int | None] = [None] * len(windows)
+    ordered = sorted(opened)
+    for i in sorted(range(len(windows)), key=lambda i: (windows[i][1], windows[i][0])):
+        lo, hi = windows[i]
+        hit = next((j for j, t in enumerate(ordered) if lo <= t <= hi and j not in taken), None)
+        if hit is not None:
+            taken.add(hit)
+            credited[i] = ordered[hit]
+    return credited
 
 
 def run_one(network: str, seed: int, days: float) -> tuple[Outcome, list[AlertEvent]]:
@@ -251,20 +275,20 @@ def _score(
     bursts = [e.ts for e in opened_all if e.kind is AlertKind.PIPE_BURST]
     nights = [e.ts for e in opened_all if e.kind is AlertKind.BACKGROUND_LEAK]
     out.alerts = len(opened)
-    for leak in run.leaks:
-        if leak.shape == "burst" and leak.peak_m3h >= 5.0:
-            out.bursts += 1
-            hit = _found_burst(leak, bursts)
-            if hit is not None:
-                out.bursts_found += 1
-                out.delays_min.append((hit - leak.start_ms) / 60_000)
-                _distance(out, model, where.get(hit), leak)
-        elif leak.shape == "incipient" and leak.peak_m3h >= 2.0:
-            out.incipient += 1
-            hit = _found_incipient(leak, nights)
-            if hit is not None:
-                out.incipient_found += 1
-                _distance(out, model, where.get(hit), leak)
+    scored_bursts = [leak for leak in run.leaks if leak.shape == "burst" and leak.peak_m3h >= 5.0]
+    scored_incipient = [leak for leak in run.leaks if leak.shape == "incipient" and leak.peak_m3h >= 2.0]
+    burst_windows = [_burst_window(leak) for leak in scored_bursts]
+    incipient_windows = [_incipient_window(leak) for leak in scored_incipient]
+    out.bursts, out.incipient = len(scored_bursts), len(scored_incipient)
+    for leak, hit in zip(scored_bursts, match_alerts(burst_windows, bursts), strict=True):
+        if hit is not None:
+            out.bursts_found += 1
+            out.delays_min.append((hit - leak.start_ms) / 60_000)
+            _distance(out, model, where.get(hit), leak)
+    for leak, hit in zip(scored_incipient, match_alerts(incipient_windows, nights), strict=True):
+        if hit is not None:
+            out.incipient_found += 1
+            _distance(out, model, where.get(hit), leak)
     active = [(leak.start_ms - STEP_MS, leak.end_ms + _DAY_MS) for leak in run.leaks]
     false = [t for t in opened if not any(a <= t <= b for a, b in active)]
     out.false_alerts = len(false)
@@ -275,11 +299,8 @@ def _score(
     end = run.start_ms + run.steps * STEP_MS
     chance_bursts = sorted(rng.integers(learn, end, len(bursts)).tolist()) if bursts and end > learn else []
     chance_nights = sorted(rng.integers(learn, end, len(nights)).tolist()) if nights and end > learn else []
-    for leak in run.leaks:
-        if leak.shape == "burst" and leak.peak_m3h >= 5.0 and _found_burst(leak, chance_bursts) is not None:
-            out.chance_bursts += 1
-        if leak.shape == "incipient" and leak.peak_m3h >= 2.0 and _found_incipient(leak, chance_nights) is not None:
-            out.chance_incipient += 1
+    out.chance_bursts = sum(hit is not None for hit in match_alerts(burst_windows, chance_bursts))
+    out.chance_incipient = sum(hit is not None for hit in match_alerts(incipient_windows, chance_nights))
     return out
 
 
