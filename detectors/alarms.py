@@ -7,7 +7,8 @@ first) only up to
 fire at their own event time, interleaved with findings. So the same *set* of findings yields the
 same alert events whatever their arrival order or the cadence of watermarks.
 
-Life cycle of an alert (one per alert key = (asset or group, kind); sensor faults per sensor):
+Life cycle of an alert (one per alert key = (asset or group, kind); sensor faults per sensor; a detector's
+separate incidents of one kind in a group, :attr:`Finding.incident`, per incident):
 ``opened`` → ``escalated`` (at once) / ``de-escalated`` (only after the lower tier held for
 ``deescalate_hold_s``) → ``cleared`` (no supporting finding for the quiet period). ``acknowledged``
 and ``resolved`` are set by people through :meth:`GroupState.acknowledge` / :meth:`GroupState.resolve`.
@@ -103,7 +104,7 @@ def _alert_key(f: Finding | Contribution, group_id: str, asset_id: str) -> tuple
     if f.kind is AlertKind.SENSOR_FAULT:
         return (f"{asset_id}#{f.sensor_id}", f.kind.value)
     if f.kind in GROUP_KINDS:
-        return (group_id, f.kind.value)
+        return (f"{group_id}#{f.incident}" if f.incident else group_id, f.kind.value)
     return (asset_id, f.kind.value)
 
 
@@ -130,7 +131,7 @@ class _Run:
             return
         if family == OFFSET_FAMILY and f.tier is not None and self._shared_step(f):
             return
-        ckey = (f.sensor_id, f.kind.value, family)
+        ckey = (f.sensor_id, f.kind.value, f"{family}#{f.incident}" if f.incident else family)
         if f.tier is None:
             self.gs.contributions.pop(ckey, None)
             return
@@ -144,7 +145,7 @@ class _Run:
             operation = attributed_to_operation(family, f.ts, self.gs.last_operation_ts, self.ctx.config)
         self.gs.contributions[ckey] = Contribution(
             f.sensor_id, f.asset_id, f.kind, f.tier, f.ts, f.value, f.score, f.evidence, f.rule, operation,
-            change=change, location=location,
+            change=change, location=location, incident=f.incident,
         )  # fmt: skip
         if operation:
             return
@@ -199,7 +200,7 @@ class _Run:
             asset_id = lead.asset_id
             owner = (spec.maintainer or spec.owner) if spec else ""
         else:
-            asset_id = key[0]
+            asset_id = self.gs.group_id if lead.incident else key[0]  # the group, not its incident's alert key
             owner = spec.owner if spec else ""
         lifeline = _KIND_LIFELINE.get(kind) or (spec.lifeline if spec else Lifeline.GAS)
         quiet = max(self.ctx.quiet_ms_of(c.sensor_id) for c in contribs)

@@ -26,6 +26,12 @@ alert per burst.
 ``night_min_m3h``) above it is flagged. Flagged nights never enter the baseline, so a leak cannot become
 normal; a zero baseline never flags; ``night_open`` flagged nights open one standing alert that is refreshed
 every step (it never clears at night and re-opens in the morning) until ``night_close`` clean nights.
+*A further leak* under a standing alert: a night ``night_z`` sigmas (and ``night_min_m3h``) above the level of
+the nights that opened the newest standing alert, on ``night_open`` nights in a row, opens another standing
+alert of its own (``Finding.incident`` "2", "3", ...; at most ``further_leaks_max`` of them), whose evidence
+says it may also be the standing leak growing; otherwise a DMA that carries one unrepaired leak is blind to
+every later one. All of a DMA's standing alerts clear together, after ``night_close`` nights back at the clean
+baseline.
 
 Pump and valve operations cannot raise either: the consumption meter is invariant to them by mass balance,
 and the pressure test ignores the steps around a state change.
@@ -77,6 +83,16 @@ class _Burst:
 
 
 @dataclass
+class _Standing:
+    """One standing background-leak alert: its incident ("" for the first, "2", "3", ... for further leaks),
+    the evidence it is refreshed with and where its opening said the leak is."""
+
+    incident: str
+    text: str
+    location: str
+
+
+@dataclass
 class _History:
     ts: list[int] = field(default_factory=list)
     flow: list[float] = field(default_factory=list)
@@ -123,9 +139,14 @@ class DmaLeakDetector:
         self._night_res_base: list[Floats] = []
         self._flagged_nights = 0
         self._clean_nights = 0
-        self._standing = False
-        self._standing_text = ""
-        self._standing_location = ""
+        self._standing: list[_Standing] = []
+        #: the flagged nights in a row (mean flow, pressure residuals): the newest standing alert's opening nights
+        self._flagged_run: list[tuple[float, Floats]] = []
+        #: the mean night flow and pressure residuals of the nights that opened the newest standing alert
+        self._standing_level = float("nan")
+        self._standing_res: Floats | None = None
+        #: nights in a row above ``_standing_level`` by the night limit (a further leak when ``night_open``)
+        self._further: list[tuple[float, Floats]] = []
         self._last_states: Floats | None = None
         self._scale_at = -1
         self._scale = float("nan")
@@ -204,7 +225,14 @@ class DmaLeakDetector:
         del self.located[: max(0, len(self.located) - _KEEP_LOCATED)]
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        """A detector pickled before ``_History.burst`` existed: its held steps are unknown, none is marked."""
+        """A detector pickled before ``_History.burst`` existed: its held steps are unknown, none is marked. One
+        pickled before further leaks (a flag for its one standing alert): that alert, with no level to judge a
+        further leak against until its next opening."""
+        standing = state.get("_standing")
+        if isinstance(standing, bool):
+            text, location = state.pop("_standing_text", ""), state.pop("_standing_location", "")
+            state["_standing"] = [_Standing("", str(text), str(location))] if standing else []
+            state.update(_flagged_run=[], _standing_level=float("nan"), _standing_res=None, _further=[])
         self.__dict__.update(state)
         h = self._h
         if not hasattr(h, "burst"):
@@ -466,8 +494,9 @@ class DmaLeakDetector:
             self._night, self._night_flows, self._night_res = -1, [], []
         if self._standing:
             self._h.clean[k] = False
-            self._emit(out, AlertKind.BACKGROUND_LEAK, Tier.T3, ts, consumption, 0.5, self._standing_text,
-                       "water.dma.night_flow", self._standing_location)  # fmt: skip
+        for leak in self._standing:
+            self._emit(out, AlertKind.BACKGROUND_LEAK, Tier.T3, ts, consumption, 0.5, leak.text,
+                       "water.dma.night_flow", leak.location, leak.incident)  # fmt: skip
 
     def _judge_night(self, ts: int, out: list[Finding]) -> None:
         cfg = self.cfg
@@ -484,24 +513,58 @@ class DmaLeakDetector:
         if flagged:
             self._flagged_nights += 1
             self._clean_nights = 0
+            self._flagged_run = [*self._flagged_run, (mean, pressure)][-cfg.night_open :]
         else:
             self._flagged_nights = 0
             self._clean_nights += 1
+            self._flagged_run, self._further = [], []
             self._nights.append(mean)
             self._night_res_base.append(pressure)
             del self._nights[: -cfg.night_days], self._night_res_base[: -cfg.night_days]
         if not self._standing and self._flagged_nights >= cfg.night_open:
             base = np.median(self._night_res_base[-cfg.night_days :], axis=0) if self._night_res_base else pressure
-            where, self._standing_location = self._locate(ts, AlertKind.BACKGROUND_LEAK, pressure - base)
-            self._standing = True
-            self._standing_text = (
+            where, location = self._locate(ts, AlertKind.BACKGROUND_LEAK, pressure - base)
+            text = (
                 f"night flow {mean:.1f} m3/h, {excess:+.1f} m3/h over the baseline {baseline:.1f} m3/h "
                 f"(limit {limit:.1f}) on {self._flagged_nights} night(s) in a row; {where}"
             )
+            self._open_standing(text, location, self._flagged_run)
+        elif self._standing and flagged:
+            self._judge_further(ts, mean, pressure, limit)
         elif self._standing and self._clean_nights >= cfg.night_close:
-            self._standing = False
-            self._emit(out, AlertKind.BACKGROUND_LEAK, None, ts, mean, 0.0,
-                       f"night flow back to its baseline {baseline:.1f} m3/h", "water.dma.night_flow")  # fmt: skip
+            for leak in self._standing:
+                self._emit(out, AlertKind.BACKGROUND_LEAK, None, ts, mean, 0.0,
+                           f"night flow back to its baseline {baseline:.1f} m3/h", "water.dma.night_flow", "",
+                           leak.incident)  # fmt: skip
+            self._standing = []
+            self._standing_level, self._standing_res = float("nan"), None
+
+    def _open_standing(self, text: str, location: str, nights: list[tuple[float, Floats]]) -> None:
+        """A new standing alert, and its opening ``nights`` as the level a further leak is judged against."""
+        incident = str(len(self._standing) + 1) if self._standing else ""
+        self._standing.append(_Standing(incident, text, location))
+        self._standing_level = float(np.median([night_flow for night_flow, _ in nights]))
+        self._standing_res = np.mean([res for _, res in nights], axis=0)
+        self._further = []
+
+    def _judge_further(self, ts: int, mean: float, pressure: Floats, limit: float) -> None:
+        """A flagged night under a standing alert: a further leak when it stands ``limit`` above the level of the
+        nights that opened the newest standing alert on ``night_open`` nights in a row (see the module docstring)."""
+        cfg, level = self.cfg, self._standing_level
+        if level != level or mean - level < limit or len(self._standing) > cfg.further_leaks_max:
+            self._further = []  # (a NaN level: restored from before further leaks were judged)
+            return
+        self._further.append((mean, pressure))
+        if len(self._further) < cfg.night_open:
+            return
+        reference = self._standing_res if self._standing_res is not None else pressure
+        where, location = self._locate(ts, AlertKind.BACKGROUND_LEAK, pressure - reference)
+        text = (
+            f"night flow {mean:.1f} m3/h, {mean - level:+.1f} m3/h over the {level:.1f} m3/h of the nights that opened "
+            f"this DMA's last standing leak alert (limit {limit:.1f}) on {len(self._further)} night(s) in a row: a "
+            f"further leak, or the standing one growing; {where}"
+        )
+        self._open_standing(text, location, self._further)
 
     # -- location and output -------------------------------------------------------------------
 
@@ -529,7 +592,7 @@ class DmaLeakDetector:
 
     def _emit(
         self, out: list[Finding], kind: AlertKind, tier: Tier | None, ts: int, value: float, score: float, text: str,
-        rule: str, location: str = "",
+        rule: str, location: str = "", incident: str = "",
     ) -> None:  # fmt: skip
         out.append(Finding(self.meter_id, self.group_id, self.group_id, kind, tier, ts, value, score, text, rule,
-                           location=location))  # fmt: skip
+                           location=location, incident=incident))  # fmt: skip

@@ -39,6 +39,8 @@ class Finding(msgspec.Struct, frozen=True):
     ``change`` is how far the sensor moved against the level the rule compares with (its pre-event level or
     baseline, in the sensor's unit; ``None`` when the rule has none): the group stage names the sensors that moved
     most from it. ``location`` is where a detector that locates on its own says the incident is (else empty).
+    ``incident`` tells apart incidents of one kind that one detector keeps open in one group at the same time (a
+    further background leak found on top of a standing one): each non-empty value is an alert of its own.
     """
 
     sensor_id: str
@@ -53,6 +55,7 @@ class Finding(msgspec.Struct, frozen=True):
     rule: str
     change: float | None = None
     location: str = ""
+    incident: str = ""
 
 
 class SensorResult(msgspec.Struct, frozen=True):

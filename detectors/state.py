@@ -283,6 +283,8 @@ class Contribution:
     change: float | None = None
     #: where the finding's own detector says the incident is (:attr:`Finding.location`)
     location: str = ""
+    #: which of several incidents of its kind the detector keeps open in the group (:attr:`Finding.incident`)
+    incident: str = ""
 
     def __setstate__(self, state: Any) -> None:
         _restore(self, state)
