@@ -102,7 +102,7 @@ class _History:
     pressure_res: list[Floats] = field(default_factory=list)
     features: list[Floats] = field(default_factory=list)
     clean: list[bool] = field(default_factory=list)
-    burst: list[bool] = field(default_factory=list)  # held by an open burst (a standing leak is unclean, not this)
+    burst: list[bool] = field(default_factory=list)  # held by an open burst (a standing leak's steps stay clean)
     state_change: list[bool] = field(default_factory=list)
     pressure_stat: dict[int, float] = field(default_factory=dict)
 
@@ -492,8 +492,6 @@ class DmaLeakDetector:
         elif self._night >= 0:
             self._judge_night(ts, out)
             self._night, self._night_flows, self._night_res = -1, [], []
-        if self._standing:
-            self._h.clean[k] = False
         for leak in self._standing:
             self._emit(out, AlertKind.BACKGROUND_LEAK, Tier.T3, ts, consumption, 0.5, leak.text,
                        "water.dma.night_flow", leak.location, leak.incident)  # fmt: skip

@@ -72,3 +72,14 @@ def test_a_burst_during_a_standing_background_leak_is_still_found() -> None:
     leaky = flow + background + 150.0 * (ts >= burst_at)  # 150 m³/h: a step far above the flow-alone threshold
     opened = _bursts(ts, leaky, pressures, np.zeros((0, ts.size)))
     assert [t for t in opened if burst_at <= t <= burst_at + 30 * 60_000], [(t - burst_at) / 60_000 for t in opened]
+
+
+def test_a_burst_five_weeks_into_a_standing_background_leak_is_still_found() -> None:
+    # the same-slot consumption baseline looks back 4 × 7 days: had the standing leak's steps been kept out of it
+    # (as they were), a DMA with an unrepaired leak would have had no baseline, and no burst test, after 4 weeks
+    ts, flow, pressures = _dma(45, seed=16, demand_noise=0.004)
+    background = 60.0 * (ts >= START + 7 * DAY)  # never repaired: a standing night-flow alert from day 9 on
+    burst_at = START + 43 * DAY + 2 * HOUR
+    leaky = flow + background + 150.0 * (ts >= burst_at)
+    opened = _bursts(ts, leaky, pressures, np.zeros((0, ts.size)))
+    assert [t for t in opened if burst_at <= t <= burst_at + 30 * 60_000], [(t - burst_at) / 60_000 for t in opened]
