@@ -226,8 +226,8 @@ class DmaLeakDetector:
 
     def __setstate__(self, state: dict[str, object]) -> None:
         """A detector pickled before ``_History.burst`` existed: its held steps are unknown, none is marked. One
-        pickled before further leaks (a flag for its one standing alert): that alert, with no level to judge a
-        further leak against until its next opening."""
+        pickled before further leaks (a flag for its one standing alert): that alert, whose level for further leaks
+        is its first flagged night after the restore (its opening nights are not known)."""
         standing = state.get("_standing")
         if isinstance(standing, bool):
             text, location = state.pop("_standing_text", ""), state.pop("_standing_location", "")
@@ -549,8 +549,11 @@ class DmaLeakDetector:
         """A flagged night under a standing alert: a further leak when it stands ``limit`` above the level of the
         nights that opened the newest standing alert on ``night_open`` nights in a row (see the module docstring)."""
         cfg, level = self.cfg, self._standing_level
-        if level != level or mean - level < limit or len(self._standing) > cfg.further_leaks_max:
-            self._further = []  # (a NaN level: restored from before further leaks were judged)
+        if level != level:  # restored from before further leaks were judged: this night is the level
+            self._standing_level, self._standing_res = mean, pressure
+            return
+        if mean - level < limit or len(self._standing) > cfg.further_leaks_max:
+            self._further = []
             return
         self._further.append((mean, pressure))
         if len(self._further) < cfg.night_open:

@@ -112,11 +112,13 @@ def test_a_state_pickled_mid_leak_finds_the_second_leak_as_an_uninterrupted_one_
     assert restored == plain and len(plain) >= 2
 
 
-def test_a_state_of_the_layout_before_further_leaks_keeps_its_alert_and_judges_further_leaks_after_its_next_opening(
-) -> None:  # fmt: skip
+def test_a_state_of_the_layout_before_further_leaks_keeps_its_alert_and_takes_its_next_night_as_the_level() -> None:
     ts, flow = _flow(26, seed=26)
     leaky = flow + _leak(ts, 9, 6.0) + _leak(ts, 17, 6.0)
     events = _events(ts, leaky, restore_at=14 * 288, legacy=True)
-    # the old state knows no level of its opening nights: the standing alert goes on, the second leak is not judged
-    assert len(_opened(events)) == 1
+    # the old state knows no level of its opening nights: its standing alert goes on, and the first flagged night
+    # after the restore (night 14, the first leak alone) becomes the level the second leak is judged against
+    opened = _opened(events)
+    assert len(opened) == 2, [e.evidence for e in opened]
+    assert START + 17 * DAY < opened[1].ts <= START + 20 * DAY
     assert not [e for e in events if e.event is AlertEventType.CLEARED]
