@@ -30,8 +30,9 @@ every step (it never clears at night and re-opens in the morning) until ``night_
 the nights that opened the newest standing alert, on ``night_open`` nights in a row, opens another standing
 alert of its own (``Finding.incident`` "2", "3", ...; at most ``further_leaks_max`` of them), whose evidence
 says it may also be the standing leak growing; otherwise a DMA that carries one unrepaired leak is blind to
-every later one. All of a DMA's standing alerts clear together, after ``night_close`` nights back at the clean
-baseline.
+every later one. The newest of several clears alone when the nights, still flagged, fall as far below the level
+of its opening nights on ``night_close`` nights in a row (one leak repaired; the flow cannot tell which, so
+the newest alert goes); all of them clear after ``night_close`` nights back at the clean baseline.
 
 Pump and valve operations cannot raise either: the consumption meter is invariant to them by mass balance,
 and the pressure test ignores the steps around a state change.
@@ -85,11 +86,14 @@ class _Burst:
 @dataclass
 class _Standing:
     """One standing background-leak alert: its incident ("" for the first, "2", "3", ... for further leaks),
-    the evidence it is refreshed with and where its opening said the leak is."""
+    the evidence it is refreshed with, where its opening said the leak is, and the mean night flow and pressure
+    residuals of the nights that opened it (NaN / ``None``: not known, as after a restore from an older layout)."""
 
     incident: str
     text: str
     location: str
+    level: float = float("nan")
+    res: Floats | None = None
 
 
 @dataclass
@@ -142,11 +146,10 @@ class DmaLeakDetector:
         self._standing: list[_Standing] = []
         #: the flagged nights in a row (mean flow, pressure residuals): the newest standing alert's opening nights
         self._flagged_run: list[tuple[float, Floats]] = []
-        #: the mean night flow and pressure residuals of the nights that opened the newest standing alert
-        self._standing_level = float("nan")
-        self._standing_res: Floats | None = None
-        #: nights in a row above ``_standing_level`` by the night limit (a further leak when ``night_open``)
+        #: nights in a row above the newest standing alert's level by the night limit (a further leak at
+        #: ``night_open``), and flagged nights in a row below it by the limit (its leak repaired at ``night_close``)
         self._further: list[tuple[float, Floats]] = []
+        self._below_newest = 0
         self._last_states: Floats | None = None
         self._scale_at = -1
         self._scale = float("nan")
@@ -232,7 +235,8 @@ class DmaLeakDetector:
         if isinstance(standing, bool):
             text, location = state.pop("_standing_text", ""), state.pop("_standing_location", "")
             state["_standing"] = [_Standing("", str(text), str(location))] if standing else []
-            state.update(_flagged_run=[], _standing_level=float("nan"), _standing_res=None, _further=[])
+            state.update(_flagged_run=[], _further=[])
+        state.setdefault("_below_newest", 0)
         self.__dict__.update(state)
         h = self._h
         if not hasattr(h, "burst"):
@@ -515,7 +519,7 @@ class DmaLeakDetector:
         else:
             self._flagged_nights = 0
             self._clean_nights += 1
-            self._flagged_run, self._further = [], []
+            self._flagged_run, self._further, self._below_newest = [], [], 0
             self._nights.append(mean)
             self._night_res_base.append(pressure)
             del self._nights[: -cfg.night_days], self._night_res_base[: -cfg.night_days]
@@ -528,37 +532,48 @@ class DmaLeakDetector:
             )
             self._open_standing(text, location, self._flagged_run)
         elif self._standing and flagged:
-            self._judge_further(ts, mean, pressure, limit)
+            self._judge_further(ts, mean, pressure, limit, out)
         elif self._standing and self._clean_nights >= cfg.night_close:
             for leak in self._standing:
                 self._emit(out, AlertKind.BACKGROUND_LEAK, None, ts, mean, 0.0,
                            f"night flow back to its baseline {baseline:.1f} m3/h", "water.dma.night_flow", "",
                            leak.incident)  # fmt: skip
             self._standing = []
-            self._standing_level, self._standing_res = float("nan"), None
 
     def _open_standing(self, text: str, location: str, nights: list[tuple[float, Floats]]) -> None:
         """A new standing alert, and its opening ``nights`` as the level a further leak is judged against."""
         incident = str(len(self._standing) + 1) if self._standing else ""
-        self._standing.append(_Standing(incident, text, location))
-        self._standing_level = float(np.median([night_flow for night_flow, _ in nights]))
-        self._standing_res = np.mean([res for _, res in nights], axis=0)
-        self._further = []
+        level = float(np.median([night_flow for night_flow, _ in nights]))
+        self._standing.append(_Standing(incident, text, location, level, np.mean([r for _, r in nights], axis=0)))
+        self._further, self._below_newest = [], 0
 
-    def _judge_further(self, ts: int, mean: float, pressure: Floats, limit: float) -> None:
+    def _judge_further(self, ts: int, mean: float, pressure: Floats, limit: float, out: list[Finding]) -> None:
         """A flagged night under a standing alert: a further leak when it stands ``limit`` above the level of the
-        nights that opened the newest standing alert on ``night_open`` nights in a row (see the module docstring)."""
-        cfg, level = self.cfg, self._standing_level
-        if level != level:  # restored from before further leaks were judged: this night is the level
-            self._standing_level, self._standing_res = mean, pressure
+        nights that opened the newest standing alert on ``night_open`` nights in a row; that alert's leak repaired
+        when it stands ``limit`` below that level on ``night_close`` nights in a row while an older one stays
+        flagged (see the module docstring)."""
+        cfg, newest = self.cfg, self._standing[-1]
+        if newest.level != newest.level:  # restored from before further leaks were judged: this night is the level
+            newest.level, newest.res = mean, pressure
             return
-        if mean - level < limit or len(self._standing) > cfg.further_leaks_max:
+        self._below_newest = self._below_newest + 1 if newest.level - mean >= limit else 0
+        if self._below_newest >= cfg.night_close and len(self._standing) > 1:
+            self._standing.pop()
+            self._emit(out, AlertKind.BACKGROUND_LEAK, None, ts, mean, 0.0,
+                       f"night flow {mean:.1f} m3/h, {newest.level - mean:.1f} m3/h under the nights that opened this "
+                       f"alert on {self._below_newest} night(s) in a row: one of the DMA's leaks was repaired (the "
+                       "flow cannot tell which); the others' alerts stay open", "water.dma.night_flow", "",
+                       newest.incident)  # fmt: skip
+            self._further, self._below_newest = [], 0
+            return
+        if mean - newest.level < limit or len(self._standing) > cfg.further_leaks_max:
             self._further = []
             return
         self._further.append((mean, pressure))
         if len(self._further) < cfg.night_open:
             return
-        reference = self._standing_res if self._standing_res is not None else pressure
+        level = newest.level
+        reference = newest.res if newest.res is not None else pressure
         where, location = self._locate(ts, AlertKind.BACKGROUND_LEAK, pressure - reference)
         text = (
             f"night flow {mean:.1f} m3/h, {mean - level:+.1f} m3/h over the {level:.1f} m3/h of the nights that opened "

@@ -58,7 +58,7 @@ def _restored(leak: DmaLeakDetector, legacy: bool) -> DmaLeakDetector:
         state["_standing"] = bool(standing)
         state["_standing_text"] = standing[0].text if standing else ""
         state["_standing_location"] = standing[0].location if standing else ""
-        for name in ("_flagged_run", "_standing_level", "_standing_res", "_further"):
+        for name in ("_flagged_run", "_further", "_below_newest"):
             del state[name]
     copy = DmaLeakDetector.__new__(DmaLeakDetector)
     copy.__setstate__(pickle.loads(pickle.dumps(state)))
@@ -102,6 +102,24 @@ def test_both_alerts_clear_together_after_the_nights_are_back_at_the_clean_basel
     cleared = [e for e in events if e.event is AlertEventType.CLEARED]
     assert len(cleared) == 2 and {e.alert_id for e in cleared} == {e.alert_id for e in _opened(events)}
     assert all(START + 22 * DAY < e.ts <= START + 25 * DAY for e in cleared)  # after two clean nights
+
+
+def test_when_one_of_two_leaks_is_repaired_the_newest_alert_clears_alone_and_the_other_stays() -> None:
+    ts, flow = _flow(30, seed=27)
+    # 6 m³/h from day 9 and another 6 from day 15; the second repaired on day 21, the first on day 26
+    events = _events(ts, flow + _leak(ts, 9, 6.0, to_day=26) + _leak(ts, 15, 6.0, to_day=21))
+    first, further = _opened(events)
+    cleared = [e for e in events if e.event is AlertEventType.CLEARED]
+    assert [e.alert_id for e in cleared] == [further.alert_id, first.alert_id]
+    assert START + 21 * DAY < cleared[0].ts <= START + 24 * DAY  # two nights back down to the first leak's level
+    assert START + 26 * DAY < cleared[1].ts <= START + 29 * DAY  # two nights back at the clean baseline
+    leak = DmaLeakDetector(group_id="DMA-1", meter_id="DMA-Q", logger_ids=["P0"])
+    values = flow + _leak(ts, 9, 6.0, to_day=26) + _leak(ts, 15, 6.0, to_day=21)
+    ended = [f for k in range(ts.size) for f in leak.step(int(ts[k]), float(values[k]), np.full(1, 0.4), np.zeros(0),
+                                                          np.zeros(0))
+             if f.tier is None and f.kind is AlertKind.BACKGROUND_LEAK]  # fmt: skip
+    assert [f.incident for f in ended] == ["2", ""]
+    assert "one of the DMA's leaks was repaired" in ended[0].evidence
 
 
 def test_a_state_pickled_mid_leak_finds_the_second_leak_as_an_uninterrupted_one_does() -> None:
