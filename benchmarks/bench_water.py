@@ -132,6 +132,16 @@ def _when_two(leak: Leak) -> int:
     return int(leak.start_ms + (leak.peak_ms - leak.start_ms) * min(1.0, 2.0 / leak.peak_m3h))
 
 
+def _scored_burst(leak: Leak) -> bool:
+    """A burst the recall counts: at least 5 m³/h."""
+    return leak.shape == "burst" and leak.peak_m3h >= 5.0
+
+
+def _scored_incipient(leak: Leak) -> bool:
+    """An incipient leak the recall counts: it grows to at least 2 m³/h."""
+    return leak.shape == "incipient" and leak.peak_m3h >= 2.0
+
+
 def _burst_window(leak: Leak) -> tuple[int, int]:
     """When an alert opened for a burst detects it."""
     return leak.start_ms, leak.start_ms + 6 * 3_600_000
@@ -187,13 +197,11 @@ def run_one(network: str, seed: int, days: float) -> tuple[Outcome, list[AlertEv
     events: list[AlertEvent] = []
     component = [index[s] for s in meter.sensor_ids]
     full_window = (detector.cfg.step_window - 1) * STEP_MS  # the first step whose recent window is all burst
-    visible_at = {
-        leak.start_ms + full_window: leak for leak in run.leaks if leak.shape == "burst" and leak.peak_m3h >= 5.0
-    }
+    visible_at = {leak.start_ms + full_window: leak for leak in run.leaks if _scored_burst(leak)}
     snr: list[tuple[float, float]] = []
     night_at: dict[int, Leak] = {}
     for leak in run.leaks:
-        if leak.shape == "incipient" and leak.peak_m3h >= 2.0:
+        if _scored_incipient(leak):
             judged = min(_when_two(leak) + 7 * _DAY_MS, leak.peak_ms, leak.end_ms - STEP_MS, run.times_ms[-1])
             night_at[int(judged) // STEP_MS * STEP_MS] = leak
     night_snr: list[float] = []
@@ -280,8 +288,8 @@ def _score(
     bursts = [e.ts for e in opened_all if e.kind is AlertKind.PIPE_BURST]
     nights = [e.ts for e in opened_all if e.kind is AlertKind.BACKGROUND_LEAK]
     out.alerts = len(opened)
-    scored_bursts = [leak for leak in run.leaks if leak.shape == "burst" and leak.peak_m3h >= 5.0]
-    scored_incipient = [leak for leak in run.leaks if leak.shape == "incipient" and leak.peak_m3h >= 2.0]
+    scored_bursts = [leak for leak in run.leaks if _scored_burst(leak)]
+    scored_incipient = [leak for leak in run.leaks if _scored_incipient(leak)]
     burst_windows = [_burst_window(leak) for leak in scored_bursts]
     incipient_windows = [_incipient_window(leak) for leak in scored_incipient]
     out.bursts, out.incipient = len(scored_bursts), len(scored_incipient)
@@ -376,8 +384,8 @@ def _table(rows: list[Outcome], label: str) -> list[str]:
 
 HEADER = ["network / seeds", "bursts ≥5 m³/h found", "median delay min", "incipient ≥2 m³/h in 7 d",
           "false / DMA-week", "unaccounted / DMA-week", "op. alerts / ops", "chance: bursts / incipient",
-          "loc. median m", "loc. ≤300 m",
-          "alerts", "bursts SNR ≥ 4 at 15 min", "incipient night SNR ≥ night_z"]  # fmt: skip
+          "loc. median m", "loc. ≤300 m", "alerts", "bursts SNR ≥ 4 at 15 min",
+          "incipient night SNR ≥ night_z"]  # fmt: skip
 
 
 def main() -> None:

@@ -535,9 +535,7 @@ class DmaLeakDetector:
             self._judge_further(ts, mean, pressure, limit, out)
         elif self._standing and self._clean_nights >= cfg.night_close:
             for leak in self._standing:
-                self._emit(out, AlertKind.BACKGROUND_LEAK, None, ts, mean, 0.0,
-                           f"night flow back to its baseline {baseline:.1f} m3/h", "water.dma.night_flow", "",
-                           leak.incident)  # fmt: skip
+                self._end_standing(out, leak, ts, mean, f"night flow back to its baseline {baseline:.1f} m3/h")
             self._standing = []
 
     def _open_standing(self, text: str, location: str, nights: list[tuple[float, Floats]]) -> None:
@@ -559,11 +557,12 @@ class DmaLeakDetector:
         self._below_newest = self._below_newest + 1 if newest.level - mean >= limit else 0
         if self._below_newest >= cfg.night_close and len(self._standing) > 1:
             self._standing.pop()
-            self._emit(out, AlertKind.BACKGROUND_LEAK, None, ts, mean, 0.0,
-                       f"night flow {mean:.1f} m3/h, {newest.level - mean:.1f} m3/h under the nights that opened this "
-                       f"alert on {self._below_newest} night(s) in a row: one of the DMA's leaks was repaired (the "
-                       "flow cannot tell which); the others' alerts stay open", "water.dma.night_flow", "",
-                       newest.incident)  # fmt: skip
+            self._end_standing(
+                out, newest, ts, mean,
+                f"night flow {mean:.1f} m3/h, {newest.level - mean:.1f} m3/h under the nights that opened this alert "
+                f"on {self._below_newest} night(s) in a row: one of the DMA's leaks was repaired (the flow cannot "
+                "tell which); the others' alerts stay open",
+            )  # fmt: skip
             self._further, self._below_newest = [], 0
             return
         if mean - newest.level < limit or len(self._standing) > cfg.further_leaks_max:
@@ -581,6 +580,10 @@ class DmaLeakDetector:
             f"further leak, or the standing one growing; {where}"
         )
         self._open_standing(text, location, self._further)
+
+    def _end_standing(self, out: list[Finding], leak: _Standing, ts: int, mean: float, why: str) -> None:
+        """The finding that ends one standing alert (the caller drops it from ``_standing``)."""
+        self._emit(out, AlertKind.BACKGROUND_LEAK, None, ts, mean, 0.0, why, "water.dma.night_flow", "", leak.incident)
 
     # -- location and output -------------------------------------------------------------------
 
