@@ -35,7 +35,14 @@ from lifeline.simulators.groundtruth import GroundTruthRow
 from lifeline.simulators.scenarios import Scenario, build, scenario_names
 
 SLACK_MS = 3_600_000
-DEFAULT_SKIP = ("hefei-scale-load", "load-10k", "water-net3", "water-net1")  # load; hydraulic: bench_water
+DEFAULT_SKIP = (
+    "hefei-scale-load",
+    "load-10k",
+    "water-net3",
+    "water-net1",
+    "water-net2",
+    "water-ky4",
+)  # load; hydraulic: bench_water
 
 
 @dataclass

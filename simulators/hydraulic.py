@@ -1,7 +1,8 @@
 """Hydraulic water scenarios: EPANET networks shipped with wntr, simulated at 5-minute steps with leaks.
 
-A network (``net3``: 92 junctions, 2 pumps, 3 tanks; ``net1``: 9 junctions, 1 pump, 1 tank) is simulated
-by EPANET through wntr's ``EpanetSimulator`` (the C toolkit, not wntr's pure-Python solver) for the whole
+A network (``net3``: 92 junctions, 2 pumps, 3 tanks; ``net1``: 9 junctions, 1 pump, 1 tank; ``net2``: 35
+junctions, 1 tank, one supply node; ``ky4``: 959 junctions, 2 pumps, 4 tanks, a Kentucky utility's model) is
+simulated by EPANET through wntr's ``EpanetSimulator`` (the C toolkit, not wntr's pure-Python solver) for the whole
 scenario at a 300 s hydraulic, pattern and report step:
 
 * **demand**: every junction's demand follows one of 8 consumer classes (residential/commercial mixes in
@@ -15,8 +16,9 @@ scenario at a 300 s hydraulic, pattern and report step:
   pressure change a leak of a few m³/h causes moves an emitter's flow by well under 1 %.
 
 Sensors: pressure loggers at a fixed third of the junctions (placement depends on the network only), flow
-meters at each source (reservoir outlet, pump, supply node) and each tank's pipe, tank levels, pump states,
-valve states (valves, and pipes the model's controls open and close), and the derived DMA consumption meter
+meters at each source (reservoir outlet, pump; a supply node is fed from a reservoir, :func:`load_model`) and
+each tank's pipe, tank levels, pump states, valve states (valves, and pipes the model's controls open and
+close), and the derived DMA consumption meter
 (sources − tank inflows) as a registry row with ``derived=``.
 
 A simulation is cached under ``<LIFELINE_CACHE_DIR>/hydraulic`` keyed by network, seed, start and length,
@@ -49,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["NETWORKS", "HydraulicRun", "Leak", "install", "model_path", "simulate"]
 
 #: network name → EPANET file shipped inside wntr
-NETWORKS = {"net3": "Net3.inp", "net1": "Net1.inp"}
+NETWORKS = {"net3": "Net3.inp", "net1": "Net1.inp", "net2": "Net2.inp", "ky4": "ky4.inp"}
 STEP_MS = 300_000
 _CACHE_VERSION = 5
 _M_HEAD_TO_MPA = 0.00980665
@@ -128,6 +130,39 @@ def model_path(network: str) -> Path:
     return Path(wntr.__file__).parent / "library" / "networks" / NETWORKS[network]
 
 
+def load_model(network: str) -> wntr.network.WaterNetworkModel:
+    """The network as the scenarios simulate it: its supply nodes turned into reservoirs (see below)."""
+    import wntr
+
+    wn = wntr.network.WaterNetworkModel(str(model_path(network)))
+    _supply_as_reservoirs(wn)
+    return wn
+
+
+def _supply_as_reservoirs(wn: wntr.network.WaterNetworkModel) -> list[str]:
+    """Feed each supply node (a junction with a negative demand) from a reservoir instead; return their names.
+
+    A fixed inflow cannot serve a leak or a month of demand that differs from what the model was balanced
+    for: the tank it feeds drains or overflows and EPANET's pressures run away (Net2: ±400,000 MPa after 30
+    days). The reservoir ``SRC-<node>`` holds the mean head the node had in the model's own run and feeds it
+    through a 1 m pipe ``SRC-<node>`` (diameter 1 m), which is then the source's flow meter.
+    """
+    import wntr
+
+    supply = [n for n in wn.junction_name_list
+              if (series := wn.get_node(n).demand_timeseries_list) and series[0].base_value < 0]  # fmt: skip
+    if not supply:
+        return []
+    with tempfile.TemporaryDirectory(prefix="lifeline-epanet-") as folder:
+        heads = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(Path(folder) / "own")).node["head"]
+    for name in supply:
+        junction = wn.get_node(name)
+        junction.demand_timeseries_list[0].base_value = 0.0
+        wn.add_reservoir(f"SRC-{name}", base_head=float(heads[name].mean()), coordinates=junction.coordinates)
+        wn.add_pipe(f"SRC-{name}", f"SRC-{name}", name, length=1.0, diameter=1.0, roughness=140.0)
+    return supply
+
+
 def _cache_dir() -> Path:
     from lifeline.settings import get_settings
 
@@ -138,9 +173,15 @@ def _cache_dir() -> Path:
 
 def cached_model(network: str) -> Path:
     """A copy of the network's EPANET file in the cache folder (what the registry's ``model=`` names)."""
+    import wntr
+
     target = _cache_dir() / NETWORKS[network]
     if not target.exists():
-        shutil.copyfile(model_path(network), target)
+        wn = wntr.network.WaterNetworkModel(str(model_path(network)))
+        if _supply_as_reservoirs(wn):
+            wntr.network.write_inpfile(wn, str(target))
+        else:  # the model's own file, byte for byte
+            shutil.copyfile(model_path(network), target)
     return target
 
 
@@ -293,21 +334,17 @@ def _controlled_pipes(wn: wntr.network.WaterNetworkModel) -> list[str]:
 
 
 def _source_links(wn: wntr.network.WaterNetworkModel) -> list[str]:
-    """Links leaving each reservoir, and supply junctions (negative demand) as pseudo-links ``@node``."""
+    """Links leaving each reservoir (supply nodes are reservoirs by then: :func:`load_model`)."""
     links: list[str] = []
     for reservoir in wn.reservoir_name_list:
         links.extend(wn.get_links_for_node(reservoir))
-    for name in wn.junction_name_list:
-        junction = wn.get_node(name)
-        if junction.demand_timeseries_list and junction.demand_timeseries_list[0].base_value < 0:
-            links.append(f"@{name}")
     return links
 
 
 def _simulate(network: str, seed: int, start_ms: int, steps: int, *, with_leaks: bool = True) -> HydraulicRun:
     import wntr
 
-    wn = wntr.network.WaterNetworkModel(str(model_path(network)))
+    wn = load_model(network)
     ids, kinds, elements = _sensors(wn, network)
     rng = np.random.default_rng((seed, zlib.crc32(network.encode())))
     times = start_ms + np.arange(steps + 1, dtype=np.int64) * STEP_MS
@@ -323,8 +360,6 @@ def _simulate(network: str, seed: int, start_ms: int, steps: int, *, with_leaks:
             series[0].base_value *= float(rng.lognormal(0.0, 0.25))
             series[0].pattern_name = f"LL-C{int(rng.integers(_CLASSES))}"
             consumers.append(name)
-        elif series and series[0].base_value < 0:  # a supply node keeps its own pattern
-            continue
     _rescale(wn, consumers, target)
     _daily_schedules(wn)
     leaks = _plan_leaks(rng, consumers or list(wn.junction_name_list), start_ms, steps)
@@ -384,7 +419,6 @@ def _readings(
     wn: wntr.network.WaterNetworkModel, results: Any, kinds: list[SensorKind], elements: list[str], steps: int
 ) -> Floats:
     pressure = results.node["pressure"]
-    demand = results.node["demand"]
     flow = results.link["flowrate"]
     out = np.zeros((len(kinds), steps))
     for i, (kind, element) in enumerate(zip(kinds, elements, strict=True)):
@@ -392,8 +426,6 @@ def _readings(
             series = pressure[element].to_numpy() * _M_HEAD_TO_MPA
         elif kind is SensorKind.TANK_LEVEL:
             series = pressure[element].to_numpy()
-        elif kind is SensorKind.WATER_FLOW and element.startswith("@"):
-            series = -demand[element[1:]].to_numpy() * 3600.0
         elif kind is SensorKind.WATER_FLOW and element in wn.tank_name_list:
             series = np.zeros(len(flow))
             for link in wn.get_links_for_node(element):
@@ -448,18 +480,17 @@ def _places(wn: wntr.network.WaterNetworkModel, centre: Place) -> dict[str, Plac
 
 def install(b: Builder, network: str) -> HydraulicRun:
     """Add a simulated network's sensors, values and ground truth to a scenario under construction."""
-    import wntr
 
     steps = max(1, -(-(b.end_ms - b.start_ms) // STEP_MS))
     run = simulate(network, b.seed, b.start_ms, steps)
-    wn = wntr.network.WaterNetworkModel(str(model_path(network)))
+    wn = load_model(network)
     name, lat, lon = DISTRICTS[zlib.crc32(network.encode()) % len(DISTRICTS)]
     places = _places(wn, Place(name, lat, lon))
     group = run.group_id
     by_kind: dict[SensorKind, list[tuple[int, int]]] = {}
     for row, (sid, kind, element) in enumerate(zip(run.sensor_ids, run.kinds, run.elements, strict=True)):
-        on_node = kind in (SensorKind.WATER_PRESSURE, SensorKind.TANK_LEVEL) or element.startswith("@") or "-QT-" in sid
-        node = element.lstrip("@") if on_node else wn.get_link(element).start_node_name
+        on_node = kind in (SensorKind.WATER_PRESSURE, SensorKind.TANK_LEVEL) or "-QT-" in sid
+        node = element if on_node else wn.get_link(element).start_node_name
         info = NetworkInfo(node=node if on_node else "", link="" if on_node else element)
         spec = _spec(sid, kind, group, places[node], format_network(info))
         if "-QT-" in sid:  # a tank's meter is signed: negative while the tank drains (not clipped at 0)

@@ -423,6 +423,28 @@ SCENARIOS: dict[str, ScenarioDef] = {
             "tank's level controls; 4 pressure loggers, pump/tank meters, tank level, pump state (cached)",
             sensor_count=9,
         ),
+        ScenarioDef(
+            "water-net2",
+            "EPANET Net2 (35 junctions, 1 tank, fed by one supply node, here a reservoir) simulated by wntr for "
+            "30 days at 5-min steps; no detector setting was chosen on it",
+            _HYDRAULIC,
+            30 * 86400,
+            _hydraulic("net2"),
+            "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); 12 pressure "
+            "loggers, supply/tank meters, tank level (cached)",
+            sensor_count=16,
+        ),
+        ScenarioDef(
+            "water-ky4",
+            "EPANET ky4 (959 junctions, 2 pumps, 4 tanks; a Kentucky utility network) simulated by wntr for "
+            "30 days at 5-min steps; no detector setting was chosen on it",
+            _HYDRAULIC,
+            30 * 86400,
+            _hydraulic("ky4"),
+            "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); pumps under tank "
+            "controls; 320 pressure loggers, pump/tank meters, tank levels, pump states (cached)",
+            sensor_count=333,
+        ),
     )
 }
 #: drainage on SWMM hydraulics (simulators/swmm_scenarios.py)

@@ -76,3 +76,25 @@ def test_hydraulic_scenario_through_lifeline_simulate_to_files(tmp_path: Path) -
     with (out / "ground_truth.csv").open(encoding="utf-8") as handle:
         truth = list(csv.DictReader(handle))
     assert all("node=" in row["detail"] for row in truth)
+
+
+def test_a_supply_node_becomes_a_reservoir_so_a_month_of_net2_keeps_physical_pressures() -> None:
+    # Net2 is fed by a junction with a fixed negative demand; kept as it is, the tank it fills drains or
+    # overflows within weeks and EPANET's pressures run away (hundreds of thousands of MPa by day 30)
+    run = simulate("net2", 1, START, 30 * 288, use_cache=False)
+    pressure = run.values[[k is SensorKind.WATER_PRESSURE for k in run.kinds]]
+    assert float(pressure.min()) > 0.05 and float(pressure.max()) < 1.0
+    assert [t.sensor_id for t in run.derived if t.sign > 0] == ["NET2-QS-SRC-1"]
+    dry = simulate("net2", 1, START, 30 * 288, use_cache=False, with_leaks=False)
+    expected = sum(leak.size_at(run.times_ms) for leak in run.leaks)
+    # the reservoir serves the leaks: the DMA meter grows by exactly their size
+    assert np.allclose(run.consumption() - dry.consumption(), expected, atol=0.05)
+
+
+def test_the_model_a_net2_scenario_names_has_the_reservoir_the_simulation_used() -> None:
+    scenario = build("water-net2", seed=3, duration_s=2 * 3600)
+    meter = next(s for s in scenario.sensors if parse_network(s.network).derived)
+    text = Path(parse_network(meter.network).model).read_text(encoding="utf-8")
+    assert "SRC-1" in text
+    source = scenario.registry["NET2-QS-SRC-1"]
+    assert parse_network(source.network).link == "SRC-1"
