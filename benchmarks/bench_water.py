@@ -63,7 +63,17 @@ from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind
 from lifeline.network import DerivedMeter, parse_network
 from lifeline.registry import Registry
 from lifeline.settings import Settings
-from lifeline.simulators.hydraulic import NETWORKS, STEP_MS, HydraulicRun, Leak, _RunValues, cached_model, simulate
+from lifeline.simulators.hydraulic import (
+    NETWORKS,
+    STEP_MS,
+    HydraulicRun,
+    Leak,
+    _RunValues,
+    add_model_file,
+    cached_model,
+    from_file,
+    simulate,
+)  # fmt: skip
 from lifeline.simulators.output import scenario_blocks
 from lifeline.simulators.scenarios import Scenario, build
 
@@ -179,7 +189,7 @@ def match_alerts(windows: list[tuple[int, int]], opened: list[int]) -> list[int 
 def run_one(network: str, seed: int, days: float) -> tuple[Outcome, list[AlertEvent]]:
     """Simulate (or load) one network × seed, detect, and score."""
     began = time.perf_counter()
-    scenario = build(f"water-{network}", seed=seed, duration_s=days * 86400)
+    scenario = build(_scenario_name(network), seed=seed, duration_s=days * 86400)
     steps = -(-(scenario.end_ms - scenario.start_ms) // STEP_MS)
     run = simulate(network, seed, scenario.start_ms, steps)
     values = _noisy(run, seed)
@@ -265,7 +275,7 @@ _FIRST_NODE = re.compile(r"nodes: (\S+) \(")
 def run_flow(network: str, seed: int, days: float, workers: int = 1) -> tuple[Outcome, list[AlertEvent]]:
     """Simulate (or load) one network × seed, run its readings through the product's flow, and score."""
     began = time.perf_counter()
-    scenario = build(f"water-{network}", seed=seed, duration_s=days * 86400)
+    scenario = build(_scenario_name(network), seed=seed, duration_s=days * 86400)
     steps = -(-(scenario.end_ms - scenario.start_ms) // STEP_MS)
     run = simulate(network, seed, scenario.start_ms, steps)
     events = flow_events(scenario.registry, scenario_messages(scenario), workers=workers)
@@ -391,6 +401,11 @@ HEADER = ["network / seeds", "bursts ≥5 m³/h found", "median delay min", "inc
           "incipient night SNR ≥ night_z"]  # fmt: skip
 
 
+def _scenario_name(network: str) -> str:
+    """``water-net3`` for a shipped network, ``water:<file>`` for one added from an EPANET file."""
+    return f"water:{NETWORKS[network]}" if from_file(network) else f"water-{network}"
+
+
 def _tuned(network: str, seed: int) -> bool:
     return network in TUNING_NETWORKS and seed in TUNING_SEEDS
 
@@ -401,7 +416,8 @@ def main() -> None:
     parser.add_argument(
         "--networks",
         default="net3,net1",
-        help=f"comma-separated, of {', '.join(NETWORKS)}; net2 and ky4 are held out (nothing was tuned on them)",
+        help=f"comma-separated, of {', '.join(NETWORKS)} or EPANET .inp files; all but net3 and net1 are held out "
+        "(nothing was tuned on them)",
     )
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--days", type=float, default=30.0)
@@ -413,7 +429,7 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="Bytewax workers of the flow path")
     args = parser.parse_args()
-    networks = [n for n in args.networks.split(",") if n]
+    networks = [add_model_file(n) if n.endswith(".inp") else n for n in args.networks.split(",") if n]
     seeds = [int(s) for s in args.seeds.split(",") if s]
     lines: list[list[str]] = []
     for network in networks:

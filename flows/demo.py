@@ -197,7 +197,7 @@ def _run_demo(settings: Settings, console: Console, *, scenario_name: str, seed:
               api_port: int) -> DemoResult:  # fmt: skip
     from lifeline.codec import decode_alert_event
     from lifeline.simulators.output import produce_scenario
-    from lifeline.simulators.scenarios import SCENARIOS, build
+    from lifeline.simulators.scenarios import build, scenario_definition
 
     started = time.monotonic()
     console.rule("[bold]1. servers and schema")
@@ -212,14 +212,15 @@ def _run_demo(settings: Settings, console: Console, *, scenario_name: str, seed:
     console.print(f"topics: {demo.readings_topic}, {demo.alerts_topic}, {demo.dlq_topic}")
 
     console.rule(f"[bold]2. simulate: {scenario_name}")
-    duration_s = SCENARIOS[scenario_name].duration_s
+    definition = scenario_definition(scenario_name)
+    duration_s = definition.duration_s
     now_ms = int(time.time() * 1000) // 60_000 * 60_000
     scenario = build(scenario_name, seed=seed, start=now_ms - round(duration_s * 1000))
     folder = settings.state_dir / "demo" / run_id
     folder.mkdir(parents=True, exist_ok=True)
     registry_file = folder / "registry.csv"
     scenario.write_registry(registry_file)
-    console.print(f"{len(scenario.registry):,} sensors; {SCENARIOS[scenario_name].injects}")
+    console.print(f"{len(scenario.registry):,} sensors; {definition.injects}")
     console.print(f"registry: {registry_file}")
 
     console.rule("[bold]3. readings → Kafka")

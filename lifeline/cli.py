@@ -188,10 +188,13 @@ def demo(
       lifeline demo --scenario storm-day --no-serve
     """
     from lifeline.flows.demo import run_demo
-    from lifeline.simulators.scenarios import SCENARIOS
+    from lifeline.simulators.exceptions import UnknownScenarioError
+    from lifeline.simulators.scenarios import scenario_definition
 
-    if scenario not in SCENARIOS:
-        raise typer.BadParameter(f"unknown scenario {scenario!r}; one of: {', '.join(SCENARIOS)}")
+    try:
+        scenario_definition(scenario)
+    except UnknownScenarioError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     run_demo(_settings(), console, scenario_name=scenario, seed=seed, serve=serve, api_port=api_port)
 
 

@@ -25,7 +25,12 @@ def register(app: typer.Typer) -> None:
     app.command("scenarios")(scenarios)
 
 
-_Scenario = Annotated[str, typer.Option("--scenario", "-s", help="scenario name (see `lifeline scenarios`)")]
+_Scenario = Annotated[
+    str,
+    typer.Option(
+        "--scenario", "-s", help="scenario name (see `lifeline scenarios`), or water:FILE.inp for any EPANET model"
+    ),
+]
 _Duration = Annotated[str | None, typer.Option(help="event time to generate: 90m, 6h, 2d, 1h30m; default per scenario")]
 _Seed = Annotated[int, typer.Option(help="random seed; the same seed gives byte-identical output")]
 _Start = Annotated[str, typer.Option(help="event time of the first reading, aware ISO-8601 UTC")]
@@ -60,6 +65,8 @@ def simulate(
         lifeline simulate --scenario gas --to-kafka --speed 60      # 1 h of event time per minute
 
         lifeline simulate --scenario hefei-scale-load --to-kafka    # as fast as possible
+
+        lifeline simulate --scenario water:mytown.inp --out runs/mytown   # 30 days of your own EPANET model
     """
     from lifeline.exceptions import LifelineError
     from lifeline.simulators.output import FORMATS, produce_scenario, write_files
@@ -156,7 +163,9 @@ def scenarios() -> None:
             definition.name, f"{sensors:,}", f"{definition.duration_s / 3600:g} h",
             definition.description, definition.injects,
         )  # fmt: skip
-    _console().print(table)
+    console = _console()
+    console.print(table)
+    console.print("and water:FILE.inp: 30 days of any EPANET model, with bursts and incipient leaks like water-net3")
 
 
 def _console() -> Console:

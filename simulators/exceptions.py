@@ -23,9 +23,13 @@ class SimulatorError(LifelineError):
 class UnknownScenarioError(SimulatorError):
     """The scenario name is not one of the named scenarios."""
 
-    def __init__(self, name: str, known: list[str]) -> None:
+    def __init__(self, name: str, known: list[str], why: str = "") -> None:
         self.name = name
-        super().__init__(f"unknown scenario {name!r}; known scenarios: {', '.join(known)} (see `lifeline scenarios`)")
+        reason = f" ({why})" if why else ""
+        super().__init__(
+            f"unknown scenario {name!r}{reason}; known scenarios: {', '.join(known)}, or water:<EPANET file.inp> "
+            "(see `lifeline scenarios`)"
+        )
 
 
 class BadDurationError(SimulatorError):

@@ -28,6 +28,7 @@ so the second build of a scenario is instant. Same seed, start and length → th
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import zlib
@@ -48,7 +49,17 @@ from lifeline.simulators.timebase import HOUR_MS, local_hour
 if TYPE_CHECKING:
     import wntr
 
-__all__ = ["NETWORKS", "HydraulicRun", "Leak", "install", "model_path", "simulate"]
+__all__ = [
+    "NETWORKS",
+    "HydraulicRun",
+    "Leak",
+    "add_model_file",
+    "from_file",
+    "install",
+    "load_model",
+    "model_path",
+    "simulate",
+]
 
 #: network name → EPANET file shipped inside wntr
 NETWORKS = {"net3": "Net3.inp", "net1": "Net1.inp", "net2": "Net2.inp", "ky4": "ky4.inp"}
@@ -122,12 +133,48 @@ class HydraulicRun:
 
 
 def model_path(network: str) -> Path:
-    """The EPANET file of a named network (inside the installed wntr package)."""
+    """The EPANET file of a named network (inside the installed wntr package, or added by :func:`add_model_file`)."""
     import wntr
 
     if network not in NETWORKS:
         raise KeyError(f"unknown network {network!r}; known: {', '.join(NETWORKS)}")
-    return Path(wntr.__file__).parent / "library" / "networks" / NETWORKS[network]
+    file = Path(NETWORKS[network])
+    return file if file.is_absolute() else Path(wntr.__file__).parent / "library" / "networks" / file
+
+
+def add_model_file(path: str | Path) -> str:
+    """Make an EPANET ``.inp`` file a network the scenarios can simulate; return its name (the file's stem).
+
+    Its simulations are cached under the name and a digest of the file's content, so an edited file is
+    simulated again.
+    """
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise FileNotFoundError(f"no EPANET model at {path}")
+    import wntr
+
+    try:
+        wntr.network.WaterNetworkModel(str(file))
+    except Exception as exc:  # wntr raises many types for a file it cannot read; the reason is in the text
+        raise ValueError(f"{path} is not an EPANET model wntr can read: {exc}") from exc
+    name = re.sub(r"[^a-z0-9]+", "-", file.stem.lower()).strip("-") or "model"
+    taken = NETWORKS.get(name)
+    if taken is not None and taken != str(file):
+        raise ValueError(f"network name {name!r} (from {path}) is already {taken}; rename the file")
+    NETWORKS[name] = str(file)
+    return name
+
+
+def from_file(network: str) -> bool:
+    """Whether the network was added from an EPANET file (:func:`add_model_file`), not shipped with wntr."""
+    return Path(NETWORKS[network]).is_absolute()
+
+
+def _cache_key(network: str) -> str:
+    """The network's name in cache file names: a file's name carries a digest of its content."""
+    if not from_file(network):
+        return network
+    return f"{network}-{zlib.crc32(model_path(network).read_bytes()):08x}"
 
 
 def load_model(network: str) -> wntr.network.WaterNetworkModel:
@@ -175,7 +222,7 @@ def cached_model(network: str) -> Path:
     """A copy of the network's EPANET file in the cache folder (what the registry's ``model=`` names)."""
     import wntr
 
-    target = _cache_dir() / NETWORKS[network]
+    target = _cache_dir() / (f"{_cache_key(network)}.inp" if from_file(network) else NETWORKS[network])
     if not target.exists():
         wn = wntr.network.WaterNetworkModel(str(model_path(network)))
         if _supply_as_reservoirs(wn):
@@ -195,7 +242,7 @@ def simulate(
     """
     if not with_leaks:
         return _simulate(network, seed, start_ms, steps, with_leaks=False)
-    file = _cache_dir() / f"{network}-s{seed}-{start_ms}-{steps}-v{_CACHE_VERSION}.npz"
+    file = _cache_dir() / f"{_cache_key(network)}-s{seed}-{start_ms}-{steps}-v{_CACHE_VERSION}.npz"
     if use_cache and file.exists():
         return _load(file)
     run = _simulate(network, seed, start_ms, steps)

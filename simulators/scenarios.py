@@ -121,13 +121,34 @@ def scenario_names() -> list[str]:
     return list(SCENARIOS)
 
 
+def scenario_definition(name: str) -> ScenarioDef:
+    """A named scenario, or ``water:<file.inp>``: 30 days of any EPANET model with leaks, like ``water-net3``.
+
+    Raises:
+        UnknownScenarioError: neither a known name nor ``water:`` with a readable ``.inp`` file.
+    """
+    if name in SCENARIOS:
+        return SCENARIOS[name]
+    if name.startswith(WATER_FILE_PREFIX):
+        from lifeline.simulators.hydraulic import add_model_file
+
+        try:
+            network = add_model_file(name.removeprefix(WATER_FILE_PREFIX))
+        except (OSError, ValueError) as exc:
+            raise UnknownScenarioError(name, scenario_names(), why=str(exc)) from exc
+        return ScenarioDef(
+            name, f"the EPANET model {name.removeprefix(WATER_FILE_PREFIX)} simulated by wntr at 5-min steps",
+            _HYDRAULIC, 30 * 86400, _hydraulic(network),
+            "bursts 3–30 m³/h and incipient leaks (5 and 3 per 30 days); loggers at a third of the junctions",
+        )  # fmt: skip
+    raise UnknownScenarioError(name, scenario_names())
+
+
 def build(
     name: str, seed: int = 7, duration_s: float | None = None, start: str | int | datetime = DEFAULT_START
 ) -> Scenario:
-    """Build a named scenario. ``start`` is an aware ISO time, an aware datetime, or epoch ms."""
-    if name not in SCENARIOS:
-        raise UnknownScenarioError(name, scenario_names())
-    definition = SCENARIOS[name]
+    """Build a named scenario (:func:`scenario_definition`). ``start`` is an aware ISO time, datetime, or epoch ms."""
+    definition = scenario_definition(name)
     seconds = definition.duration_s if duration_s is None else duration_s
     if not seconds > 0:
         raise BadDurationError(str(duration_s), "it must be a positive length of time")
@@ -263,6 +284,10 @@ def _load_10k(b: Builder, n: Networks) -> None:
     n.bridge.inject_overload(b.when(0.5), minutes=30, load_ratio=1.05)
     n.gas.add_biogas_truths()
     n.faults = {"stuck": 5, "drift": 5, "spike": 8, "dropout": 5, "saturation": 1, "offset": 3}
+
+
+#: ``water:<file.inp>`` names a scenario of any EPANET model (:func:`scenario_definition`)
+WATER_FILE_PREFIX = "water:"
 
 
 def _hydraulic(network: str) -> Recipe:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +99,78 @@ def test_the_model_a_net2_scenario_names_has_the_reservoir_the_simulation_used()
     assert "SRC-1" in text
     source = scenario.registry["NET2-QS-SRC-1"]
     assert parse_network(source.network).link == "SRC-1"
+
+
+@pytest.fixture
+def own_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files added by a test do not stay known to the next one."""
+    from lifeline.simulators import hydraulic
+
+    monkeypatch.setattr(hydraulic, "NETWORKS", dict(hydraulic.NETWORKS))
+
+
+@pytest.mark.usefixtures("own_networks")
+def test_any_epanet_file_is_a_scenario_named_by_its_file_and_sized_like_the_network_it_copies(
+    tmp_path: Path,
+) -> None:
+    from collections import Counter
+
+    from lifeline.simulators.hydraulic import model_path
+
+    town = tmp_path / "My Town.inp"
+    town.write_bytes(model_path("net1").read_bytes())
+    scenario = build(f"water:{town}", seed=7, duration_s=2 * 3600)
+    named = build("water-net1", seed=7, duration_s=2 * 3600)
+    # the file's stem names the network and its sensors (which junctions carry loggers follows the name)
+    assert all("MY-TOWN-" in s.sensor_id for s in scenario.sensors)
+    assert Counter(s.kind for s in scenario.sensors) == Counter(s.kind for s in named.sensors)
+    assert scenario.estimated_readings() == named.estimated_readings() > 0
+    meter = next(s for s in scenario.sensors if parse_network(s.network).derived)
+    assert Path(parse_network(meter.network).model).read_bytes() == town.read_bytes()
+
+
+@pytest.mark.usefixtures("own_networks")
+def test_an_edited_model_file_is_simulated_again_not_served_from_the_cache(tmp_path: Path) -> None:
+    from lifeline.simulators.hydraulic import add_model_file, model_path
+
+    town = tmp_path / "town.inp"
+    original = model_path("net1").read_text(encoding="utf-8")
+    town.write_text(original, encoding="utf-8")
+    name = add_model_file(town)
+    before = simulate(name, 2, START, 24)
+    # a higher reservoir (Net1's source node 9 is at 800 ft) raises every pressure a little
+    raised, found = re.subn(r"^( 9\s+)800\b", r"\g<1>850", original, flags=re.MULTILINE)
+    assert found == 1
+    town.write_text(raised, encoding="utf-8")
+    after = simulate(name, 2, START, 24)
+    pressure = [k is SensorKind.WATER_PRESSURE for k in before.kinds]
+    assert float(np.min(after.values[pressure] - before.values[pressure])) > 0.0
+
+
+@pytest.mark.usefixtures("own_networks")
+@pytest.mark.parametrize(
+    ("content", "reason"), [(None, "no EPANET model at"), ("[JUNCTIONS]\n garbage here\n", "not an EPANET model")]
+)
+def test_a_missing_or_unreadable_model_file_is_an_unknown_scenario_with_the_reason(
+    tmp_path: Path, content: str | None, reason: str
+) -> None:
+    from lifeline.simulators.exceptions import UnknownScenarioError
+
+    town = tmp_path / "town.inp"
+    if content is not None:
+        town.write_text(content, encoding="utf-8")
+    with pytest.raises(UnknownScenarioError, match=reason) as caught:
+        build(f"water:{town}", duration_s=3600)
+    assert "water:<EPANET file.inp>" in str(caught.value)
+
+
+@pytest.mark.usefixtures("own_networks")
+def test_lifeline_simulate_names_the_missing_model_file(tmp_path: Path) -> None:
+    from lifeline.cli import app
+    from lifeline.simulators.exceptions import UnknownScenarioError
+
+    missing = tmp_path / "nowhere.inp"
+    result = CliRunner().invoke(app, ["simulate", "--scenario", f"water:{missing}", "--out", str(tmp_path / "o")])
+    # `lifeline`'s entry point prints our errors as one line (exit code 2); here the error itself is checked
+    assert isinstance(result.exception, UnknownScenarioError)
+    assert "no EPANET model at" in str(result.exception)
