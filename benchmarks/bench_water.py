@@ -50,8 +50,9 @@ import math
 import re
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import msgspec
 import numpy as np
 
 from lifeline.codec import decode_alert_event
@@ -61,7 +62,7 @@ from lifeline.detectors.hydraulic import DmaLeakDetector
 from lifeline.detectors.localisation import SensitivityModel
 from lifeline.detectors.sensitivity import load_sensitivity
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind
-from lifeline.network import DerivedMeter, parse_network
+from lifeline.network import DerivedMeter, format_network, parse_network
 from lifeline.registry import Registry
 from lifeline.settings import Settings
 from lifeline.simulators.hydraulic import (
@@ -73,6 +74,7 @@ from lifeline.simulators.hydraulic import (
     add_model_file,
     cached_model,
     from_file,
+    level_rate_meter,
     simulate,
 )  # fmt: skip
 from lifeline.simulators.output import scenario_blocks
@@ -188,16 +190,14 @@ def match_alerts(windows: list[tuple[int, int]], opened: list[int]) -> list[int 
     return credited
 
 
-def run_one(network: str, seed: int, days: float) -> tuple[Outcome, list[AlertEvent]]:
-    """Simulate (or load) one network × seed, detect, and score."""
+def run_one(network: str, seed: int, days: float, tank_levels: bool = False) -> tuple[Outcome, list[AlertEvent]]:
+    """Simulate (or load) one network × seed, detect, and score (``tank_levels``: see :func:`_scenario`)."""
     began = time.perf_counter()
-    scenario = build(_scenario_name(network), seed=seed, duration_s=days * 86400)
-    steps = -(-(scenario.end_ms - scenario.start_ms) // STEP_MS)
-    run = simulate(network, seed, scenario.start_ms, steps)
+    scenario, run = _scenario(network, seed, days, tank_levels)
     values = _noisy(run, seed)
     index = {sid: i for i, sid in enumerate(run.sensor_ids)}
     meter_spec = next(s for s in scenario.sensors if parse_network(s.network).derived)
-    meter = DerivedMeter(parse_network(meter_spec.network).derived)
+    meter = DerivedMeter(parse_network(scenario.registry[meter_spec.sensor_id].network).derived)
     loggers = [i for i, k in enumerate(run.kinds) if k is SensorKind.WATER_PRESSURE]
     levels = [i for i, k in enumerate(run.kinds) if k is SensorKind.TANK_LEVEL]
     states = [i for i, k in enumerate(run.kinds) if k in (SensorKind.PUMP_STATE, SensorKind.VALVE_STATE)]
@@ -220,9 +220,14 @@ def run_one(network: str, seed: int, days: float) -> tuple[Outcome, list[AlertEv
             judged = min(_when_two(leak) + 7 * _DAY_MS, leak.peak_ms, leak.end_ms - STEP_MS, run.times_ms[-1])
             night_at[int(judged) // STEP_MS * STEP_MS] = leak
     night_snr: list[float] = []
+    before: dict[str, float] | None = None
     for k, ts in enumerate(run.times_ms.tolist()):
-        consumption = meter.evaluate({run.sensor_ids[i]: float(values[i, k]) for i in component})
-        assert consumption is not None
+        now = {run.sensor_ids[i]: float(values[i, k]) for i in component}
+        consumption = meter.evaluate(now, before=before, interval_s=STEP_MS / 1000)
+        before = now
+        if consumption is None:  # a tank level rate has no step before the first
+            detector.gap(ts)
+            continue
         findings = detector.step(ts, consumption, values[loggers, k], values[levels, k], values[states, k])
         events += detectors.process_group(group, findings, ts)
         burst = visible_at.get(ts)
@@ -274,12 +279,12 @@ def flow_events(registry: Registry, messages: list[Message], *, workers: int = 1
 _FIRST_NODE = re.compile(r"nodes: (\S+) \(")
 
 
-def run_flow(network: str, seed: int, days: float, workers: int = 1) -> tuple[Outcome, list[AlertEvent]]:
+def run_flow(
+    network: str, seed: int, days: float, workers: int = 1, tank_levels: bool = False
+) -> tuple[Outcome, list[AlertEvent]]:
     """Simulate (or load) one network × seed, run its readings through the product's flow, and score."""
     began = time.perf_counter()
-    scenario = build(_scenario_name(network), seed=seed, duration_s=days * 86400)
-    steps = -(-(scenario.end_ms - scenario.start_ms) // STEP_MS)
-    run = simulate(network, seed, scenario.start_ms, steps)
+    scenario, run = _scenario(network, seed, days, tank_levels)
     events = flow_events(scenario.registry, scenario_messages(scenario), workers=workers)
     model = Detectors(scenario.registry).locator.model(run.group_id)
     assert model is not None, "the hydraulic scenarios register their model file"
@@ -291,6 +296,24 @@ def run_flow(network: str, seed: int, days: float, workers: int = 1) -> tuple[Ou
     outcome = _score(run, events, where, model, _operations(run), seed, days)
     outcome.seconds = time.perf_counter() - began
     return outcome, events
+
+
+def _scenario(network: str, seed: int, days: float, tank_levels: bool) -> tuple[Scenario, HydraulicRun]:
+    """The scenario and its simulation; with ``tank_levels`` its DMA meter takes each tank's level rate × area
+    instead of the tank's meter (a utility with level sensors on its tanks and no meters)."""
+    scenario = build(_scenario_name(network), seed=seed, duration_s=days * 86400)
+    steps = -(-(scenario.end_ms - scenario.start_ms) // STEP_MS)
+    run = simulate(network, seed, scenario.start_ms, steps)
+    if tank_levels:
+        specs = list(scenario.registry.values())
+        for n, spec in enumerate(specs):
+            info = parse_network(spec.network) if spec.network else None
+            if info is not None and info.derived:
+                specs[n] = msgspec.structs.replace(
+                    spec, network=format_network(replace(info, derived=level_rate_meter(run)))
+                )
+        scenario.registry = Registry(specs)
+    return scenario, run
 
 
 def _score(
@@ -430,7 +453,15 @@ def main() -> None:
         help="flow: the product's dataflow in memory; steps: the detector alone, step by step",
     )
     parser.add_argument("--workers", type=int, default=1, help="Bytewax workers of the flow path")
+    parser.add_argument(
+        "--tank-meters",
+        choices=("flow", "level"),
+        default="flow",
+        help="flow: the DMA meter takes each tank's flow meter; level: its level sensor's rate × area instead, "
+        "as for tanks with no meter",
+    )
     args = parser.parse_args()
+    levels = args.tank_meters == "level"
     networks = [add_model_file(n) if n.endswith(".inp") else n for n in args.networks.split(",") if n]
     seeds = [int(s) for s in args.seeds.split(",") if s]
     lines: list[list[str]] = []
@@ -438,11 +469,11 @@ def main() -> None:
         results = []
         for seed in seeds:
             if args.path == "flow":
-                outcome, _events = run_flow(network, seed, args.days, args.workers)
-                bound = run_one(network, seed, args.days)[0]  # the visibility figures come from the step path
+                outcome, _events = run_flow(network, seed, args.days, args.workers, levels)
+                bound = run_one(network, seed, args.days, levels)[0]  # the visibility figures come from the step path
                 outcome.snr, outcome.night_snr = bound.snr, bound.night_snr
             else:
-                outcome, _events = run_one(network, seed, args.days)
+                outcome, _events = run_one(network, seed, args.days, levels)
             results.append(outcome)
             tag = "tuning" if _tuned(network, seed) else "held out"
             lines.append(_table([outcome], f"{network} seed {seed} ({tag})"))
@@ -451,7 +482,8 @@ def main() -> None:
         lines.append(_table(results, f"{network} all seeds"))
         if held and len(held) < len(results):
             lines.append(_table(held, f"{network} held-out seeds"))
-    print(f"path: {args.path}" + (f", {args.workers} worker(s)" if args.path == "flow" else ""))
+    print(f"path: {args.path}" + (f", {args.workers} worker(s)" if args.path == "flow" else "")
+          + (", tanks by level rate × area" if levels else ""))  # fmt: skip
     widths = [max(len(row[c]) for row in [HEADER, *lines]) for c in range(len(HEADER))]
     for row in [HEADER, *lines]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))

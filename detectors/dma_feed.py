@@ -18,6 +18,8 @@ in event-time order, each at most once:
   that still lacks a value (before every sensor reported once, or after a longer outage) is counted in
   ``skipped_steps`` and given to the detector as a gap (a placeholder that keeps its same-slot look-backs
   aligned with the clock, enters no baseline and judges nothing);
+* a meter with a tank's level rate (``rate(T1)*AREA``) takes the level's change from the step just before;
+  the first step, and a step after a skipped one, have no rate and are skipped the same way;
 * several windows of one sensor in a step (windows shorter than the step) give their count-weighted mean; a
   window longer than the step stands for every step it covers.
 
@@ -111,6 +113,8 @@ class DmaFeedState:
     late_windows: int = 0
     skipped_steps: int = 0
     fed_steps: int = 0
+    #: the inputs of the step before (its start, its values), for a meter with tank level rates
+    before: tuple[int, dict[str, float]] | None = None
 
 
 class DmaFeeds:
@@ -218,8 +222,15 @@ class DmaFeeds:
                 state.detector.gap(step)  # keeps the detector's steps aligned with the clock
                 return []
             values[sensor_id] = seen[1]
-        consumption = d.meter.evaluate(values)
-        assert consumption is not None  # every term has a value
+        before = state.before
+        if d.meter.has_rates:  # only the meter's terms are kept (they go into the snapshot)
+            state.before = (step, {s: values[s] for s in d.meter.sensor_ids})
+        earlier = before[1] if before is not None and before[0] == step - STEP_MS else None
+        consumption = d.meter.evaluate(values, before=earlier, interval_s=STEP_MS / 1000)
+        if consumption is None:  # a tank level rate with no step just before this one
+            state.skipped_steps += 1
+            state.detector.gap(step)
+            return []
         state.fed_steps += 1
 
         def column(ids: tuple[str, ...]) -> np.ndarray:

@@ -28,6 +28,7 @@ so the second build of a scenario is instant. Same seed, start and length → th
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -56,6 +57,7 @@ __all__ = [
     "add_model_file",
     "from_file",
     "install",
+    "level_rate_meter",
     "load_model",
     "model_path",
     "simulate",
@@ -130,6 +132,24 @@ class HydraulicRun:
         for term in self.derived:
             total += term.sign * self.values[index[term.sensor_id]]
         return total
+
+
+def level_rate_meter(run: HydraulicRun) -> tuple[MeterTerm, ...]:
+    """The DMA meter of ``run`` as a utility without tank meters would write it: each tank's meter replaced by
+    its level sensor's rate × the tank's area (``rate(…)*AREA``; area from the model's tank diameter)."""
+    wn = load_model(run.network)
+    level_of = {e: s for s, k, e in zip(run.sensor_ids, run.kinds, run.elements, strict=True)
+                if k is SensorKind.TANK_LEVEL}  # fmt: skip
+    element_of = dict(zip(run.sensor_ids, run.elements, strict=True))
+    terms: list[MeterTerm] = []
+    for term in run.derived:
+        tank = element_of[term.sensor_id]
+        if "-QT-" not in term.sensor_id or tank not in level_of:
+            terms.append(term)
+            continue
+        area_m2 = math.pi * float(wn.get_node(tank).diameter) ** 2 / 4
+        terms.append(MeterTerm(term.sign, level_of[tank], round(area_m2, 2)))
+    return tuple(terms)
 
 
 def model_path(network: str) -> Path:

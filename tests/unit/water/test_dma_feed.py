@@ -234,3 +234,30 @@ def test_an_outage_is_a_gap_that_keeps_the_daily_slots_aligned_and_raises_nothin
             assert len(detector._h.ts) == steps
     assert bursts["gap"] == []
     assert len(bursts["skip"]) > 100, "skipped steps shift every later step against its slot of earlier days"
+
+
+def test_a_meter_with_a_tank_level_rate_takes_the_level_change_from_the_step_before() -> None:
+    registry = Registry([
+        _spec("IN-Q", SensorKind.WATER_FLOW, "link=P-1"),
+        _spec("DMA-Q", SensorKind.WATER_FLOW, "derived=+IN-Q -rate(T-1)*100"),
+        _spec("P-A", SensorKind.WATER_PRESSURE, "node=J-2"),
+        _spec("P-B", SensorKind.WATER_PRESSURE, "node=J-1"),
+        _spec("T-1", SensorKind.TANK_LEVEL, "node=T-1"),
+    ])  # fmt: skip
+    feeds = DmaFeeds(registry, lambda s: registry[s].group_id, lambda g: None)
+    state, rec = _state(feeds)
+    level = {0: 4.0, 1: 4.01, 2: 4.03, 3: 4.03, 5: 4.0, 6: 3.99}  # no windows at all in step 4
+
+    def windows(step: int) -> list[GroupWindow]:
+        values = {"IN-Q": 50.0, "P-A": 0.32, "P-B": 0.31, "T-1": level[step]}
+        return [GroupWindow(s, GROUP, T0 + step * STEP, 300, 1, v, 0.0) for s, v in values.items()]
+
+    for step in sorted(level):
+        feeds.add(state, windows(step))
+    feeds.advance(state, T0 + 10 * STEP)
+    # 0.01 m in 5 min = 0.12 m/h × 100 m² = 12 m³/h into the tank. Step 0 has no step before it; step 4 keeps
+    # every last mean (so its rate is 0) and step 5 takes its change from step 4's kept level
+    fed = {(ts - T0) // STEP: round(consumption, 6) for ts, consumption, *_ in rec.fed}
+    assert rec.gaps == [T0] and fed == {1: 50.0 - 12.0, 2: 50.0 - 24.0, 3: 50.0, 4: 50.0, 5: 50.0 + 36.0, 6: 62.0}
+    # the snapshot keeps the meter's terms of the last step, nothing else of the DMA
+    assert pickle.loads(pickle.dumps(state)).before == (T0 + 6 * STEP, {"IN-Q": 50.0, "T-1": 3.99})

@@ -84,3 +84,54 @@ def test_every_network_problem_is_reported_at_once(tmp_path: Path) -> None:
     for fragment in expected:
         assert any(fragment in m for m in messages), (fragment, messages)
     assert all(p.field == "network" for p in caught.value.problems)
+
+
+def test_a_tank_with_a_level_sensor_only_enters_a_meter_as_its_level_rate_times_its_area() -> None:
+    info = parse_network("derived=+IN-Q -rate(T-1-L)*186.5")
+    assert info.derived == (MeterTerm(1.0, "IN-Q"), MeterTerm(-1.0, "T-1-L", 186.5))
+    meter = DerivedMeter(info.derived)
+    assert meter.has_rates and not DerivedMeter((MeterTerm(1.0, "IN-Q"),)).has_rates
+    # the level rose 0.05 m in 5 minutes: 0.6 m/h × 186.5 m² = 111.9 m³/h went into the tank, not to consumers
+    now, before = {"IN-Q": 300.0, "T-1-L": 4.05}, {"IN-Q": 300.0, "T-1-L": 4.0}
+    assert meter.evaluate(now, before=before, interval_s=300) == pytest.approx(300.0 - 111.9)
+    # draining adds to the consumption
+    assert meter.evaluate({"IN-Q": 0.0, "T-1-L": 3.9}, before={"IN-Q": 0.0, "T-1-L": 4.0}, interval_s=600) == (
+        pytest.approx(111.9)
+    )
+    # no earlier values (or a NaN one): no value
+    assert meter.evaluate(now) is None and meter.evaluate(now, before={**before, "T-1-L": float("nan")}) is None
+
+
+def test_a_meter_with_a_level_rate_balances_the_interval_so_a_pump_start_is_not_consumption() -> None:
+    meter = DerivedMeter(parse_network("derived=+IN-Q -rate(T-1-L)*100").derived)
+    # consumers take 50 m³/h throughout; a pump of 120 m³/h starts halfway through the interval: its flow
+    # meter reads 0 then 120 at the interval's ends and the tank takes the 60 m³/h it delivered on average
+    before, now = {"IN-Q": 50.0, "T-1-L": 4.0}, {"IN-Q": 170.0, "T-1-L": 4.0 + 60.0 / 100 / 12}
+    assert meter.evaluate(now, before=before, interval_s=300) == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("bad", ["rate(T-1)", "rate(T-1)*0", "rate(T-1)*-3", "rate(T 1)*5", "rate()*5"])
+def test_a_malformed_rate_term_says_how_to_write_one(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"rate|area|sum of meters"):
+        parse_network(f"derived=+IN-Q -{bad}")
+
+
+def test_a_rate_term_names_a_tank_level_in_a_water_meter_and_round_trips(tmp_path: Path) -> None:
+    good = HEADER + "".join([
+        _row("IN-Q", "water_flow", "link=P-1"),
+        _row("T-1-L", "tank_level", "node=T-1"),
+        _row("DMA-Q", "water_flow", "derived=+IN-Q -rate(T-1-L)*186.5"),
+    ])  # fmt: skip
+    registry = parse_registry(good)
+    out = tmp_path / "r.csv"
+    write_registry(registry.values(), out)
+    assert load_registry(out)["DMA-Q"].network == "derived=+IN-Q -rate(T-1-L)*186.5"
+    bad = HEADER + "".join([
+        _row("IN-Q", "water_flow", "link=P-1"),
+        _row("P-1", "water_pressure", "node=J-1"),
+        _row("DMA-Q", "water_flow", "derived=+IN-Q -rate(P-1)*20 -rate(IN-Q)*5"),  # a logger, a flow meter
+    ])  # fmt: skip
+    with pytest.raises(RegistryError) as caught:
+        parse_registry(bad)
+    messages = [str(p) for p in caught.value.problems]
+    assert sum("needs a tank_level sensor" in m for m in messages) == 2, messages
