@@ -25,9 +25,11 @@ class UnknownScenarioError(SimulatorError):
 
     def __init__(self, name: str, known: list[str], why: str = "") -> None:
         self.name = name
-        reason = f" ({why})" if why else ""
+        if why:  # a water:<file> whose file cannot be used: the reason is what matters, not the list
+            super().__init__(f"unknown scenario {name!r}: {why}; water:<EPANET file.inp> takes a model wntr can read")
+            return
         super().__init__(
-            f"unknown scenario {name!r}{reason}; known scenarios: {', '.join(known)}, or water:<EPANET file.inp> "
+            f"unknown scenario {name!r}; known scenarios: {', '.join(known)}, or water:<EPANET file.inp> "
             "(see `lifeline scenarios`)"
         )
 
@@ -60,4 +62,4 @@ class DeliveryFailedError(SimulatorError):
 
 
 class HydraulicModelError(SimulatorError):
-    """SWMM (through pyswmm) refused or failed a catchment model; the message carries SWMM's own report."""
+    """SWMM (through pyswmm) or EPANET (through wntr) refused or failed a model; the message carries its reason."""

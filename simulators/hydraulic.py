@@ -44,6 +44,7 @@ from lifeline.models import AlertKind, Lifeline, SensorKind, SensorSpec
 from lifeline.network import MeterTerm, NetworkInfo, format_network
 from lifeline.simulators.city import DISTRICTS, Builder, Place
 from lifeline.simulators.engine import Floats, Ints, Rows
+from lifeline.simulators.exceptions import HydraulicModelError
 from lifeline.simulators.groundtruth import GroundTruthRow
 from lifeline.simulators.timebase import HOUR_MS, local_hour
 
@@ -66,7 +67,7 @@ __all__ = [
 #: network name → EPANET file shipped inside wntr
 NETWORKS = {"net3": "Net3.inp", "net1": "Net1.inp", "net2": "Net2.inp", "ky4": "ky4.inp"}
 STEP_MS = 300_000
-_CACHE_VERSION = 5
+_CACHE_VERSION = 6  # 6: runs are checked for physical pressures before they are cached
 _M_HEAD_TO_MPA = 0.00980665
 _CLASSES = 8
 OWNER = "hefei-water"
@@ -174,9 +175,15 @@ def add_model_file(path: str | Path) -> str:
     import wntr
 
     try:
-        wntr.network.WaterNetworkModel(str(file))
+        wn = wntr.network.WaterNetworkModel(str(file))
     except Exception as exc:  # wntr raises many types for a file it cannot read; the reason is in the text
         raise ValueError(f"{path} is not an EPANET model wntr can read: {exc}") from exc
+    if not wn.junction_name_list:
+        raise ValueError(f"{path} has no junctions: no node to put a pressure logger or a leak on")
+    if not (wn.reservoir_name_list or wn.tank_name_list or _supply_nodes(wn)):
+        raise ValueError(f"{path} has no reservoir, tank or supply node (a junction with a negative demand)")
+    if _mean_demand(wn) <= 0:
+        raise ValueError(f"{path} has no water demand (no junction with a positive base demand): nothing to meter")
     name = re.sub(r"[^a-z0-9]+", "-", file.stem.lower()).strip("-") or "model"
     taken = NETWORKS.get(name)
     if taken is not None and taken != str(file):
@@ -216,8 +223,7 @@ def _supply_as_reservoirs(wn: wntr.network.WaterNetworkModel) -> list[str]:
     """
     import wntr
 
-    supply = [n for n in wn.junction_name_list
-              if (series := wn.get_node(n).demand_timeseries_list) and series[0].base_value < 0]  # fmt: skip
+    supply = _supply_nodes(wn)
     if not supply:
         return []
     with tempfile.TemporaryDirectory(prefix="lifeline-epanet-") as folder:
@@ -228,6 +234,12 @@ def _supply_as_reservoirs(wn: wntr.network.WaterNetworkModel) -> list[str]:
         wn.add_reservoir(f"SRC-{name}", base_head=float(heads[name].mean()), coordinates=junction.coordinates)
         wn.add_pipe(f"SRC-{name}", f"SRC-{name}", name, length=1.0, diameter=1.0, roughness=140.0)
     return supply
+
+
+def _supply_nodes(wn: wntr.network.WaterNetworkModel) -> list[str]:
+    """Junctions with a negative base demand: water enters the network there."""
+    return [n for n in wn.junction_name_list
+            if (series := wn.get_node(n).demand_timeseries_list) and series[0].base_value < 0]  # fmt: skip
 
 
 def _cache_dir() -> Path:
@@ -441,11 +453,42 @@ def _simulate(network: str, seed: int, start_ms: int, steps: int, *, with_leaks:
     opts.start_clocktime = int(((start_ms // 1000) + 8 * 3600) % 86_400)
     wn.options.quality.parameter = "NONE"
     with tempfile.TemporaryDirectory(prefix="lifeline-epanet-") as folder:
-        results = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(Path(folder) / "run"))
+        try:
+            results = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(Path(folder) / "run"))
+        except Exception as exc:  # EPANET's errors come as several wntr types; the reason is in the text
+            raise HydraulicModelError(f"EPANET could not simulate the network {network!r}: {exc}") from exc
+    _check_physical(network, results.node["pressure"][wn.junction_name_list].to_numpy())
     values = _readings(wn, results, kinds, elements, steps)
     derived = [MeterTerm(1.0, s) for s, k in zip(ids, kinds, strict=True) if "-QS-" in s and k is SensorKind.WATER_FLOW]
     derived += [MeterTerm(-1.0, s) for s in ids if "-QT-" in s]
     return HydraulicRun(network, start_ms, ids, kinds, elements, values, leaks, derived)
+
+
+_VACUUM_M = -10.33  # a pressure below a full vacuum (in metres of water) exists only in demand-driven arithmetic
+_RUNAWAY_M = -1000.0
+_MAX_BELOW_VACUUM = 0.01
+
+
+def _check_physical(network: str, pressure_m: Floats) -> None:
+    """Refuse a run whose junction pressures (steps × junctions, m) no network can have.
+
+    EPANET serves every demand whatever the pressure, so a junction cut off from every source (a closed
+    pipe or pump, a tank run dry, a leak too large for the mains) gets pressures far below a vacuum.
+    A moment below it here and there is left alone (30 days of Net3 have up to 0.12 % of their
+    junction-steps so, down to −22 m; 3 days of ky10 0.1 %, −47 m); more than 1 % of them, or any
+    below −1,000 m, is a model that does not run as a network.
+    """
+    if not np.isfinite(pressure_m).all():
+        raise HydraulicModelError(f"EPANET gave non-finite pressures for the network {network!r}")
+    below = float(np.mean(pressure_m < _VACUUM_M))
+    lowest = float(np.min(pressure_m))
+    if below > _MAX_BELOW_VACUUM or lowest < _RUNAWAY_M:
+        raise HydraulicModelError(
+            f"EPANET's pressures for the network {network!r} are not physical: {below:.1%} of the junction "
+            f"steps are below a vacuum, the lowest {lowest:.4g} m. Some junctions get no water (a source cut "
+            "off by a closed pipe, valve or pump, or a tank run dry), so demand-driven hydraulics cannot "
+            "simulate them; the model should run in EPANET on its own without negative pressures"
+        )
 
 
 def _mean_demand(wn: wntr.network.WaterNetworkModel) -> float:

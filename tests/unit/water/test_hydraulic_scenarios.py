@@ -149,9 +149,23 @@ def test_an_edited_model_file_is_simulated_again_not_served_from_the_cache(tmp_p
 
 @pytest.mark.usefixtures("own_networks")
 @pytest.mark.parametrize(
-    ("content", "reason"), [(None, "no EPANET model at"), ("[JUNCTIONS]\n garbage here\n", "not an EPANET model")]
-)
-def test_a_missing_or_unreadable_model_file_is_an_unknown_scenario_with_the_reason(
+    ("content", "reason"),
+    [
+        (None, "no EPANET model at"),
+        ("[JUNCTIONS]\n garbage here\n", "not an EPANET model"),
+        # two tanks and a pipe: valid EPANET, but nothing to put a logger or a leak on
+        ("[TANKS]\n T1 0 50 0 100 20 0\n T2 0 75 0 100 20 0\n[PIPES]\n P1 T1 T2 1000 457 100 0 Open\n"
+         "[OPTIONS]\n Units LPS\n[END]\n",
+         "has no junctions"),
+        # valid EPANET that EPANET cannot run: no water enters the network
+        ("[JUNCTIONS]\n J1 10 1.0\n J2 10 1.0\n[PIPES]\n P1 J1 J2 100 200 100 0 Open\n[OPTIONS]\n Units LPS\n[END]\n",
+         "has no reservoir, tank or supply node"),
+        # a source and pipes, but nobody draws water
+        ("[JUNCTIONS]\n J1 10 0\n[RESERVOIRS]\n R1 50\n[PIPES]\n P1 R1 J1 100 200 100 0 Open\n[OPTIONS]\n Units LPS\n"
+         "[END]\n", "has no water demand"),
+    ],
+)  # fmt: skip
+def test_a_missing_unreadable_or_unusable_model_file_is_an_unknown_scenario_with_the_reason(
     tmp_path: Path, content: str | None, reason: str
 ) -> None:
     from lifeline.simulators.exceptions import UnknownScenarioError
@@ -162,6 +176,40 @@ def test_a_missing_or_unreadable_model_file_is_an_unknown_scenario_with_the_reas
     with pytest.raises(UnknownScenarioError, match=reason) as caught:
         build(f"water:{town}", duration_s=3600)
     assert "water:<EPANET file.inp>" in str(caught.value)
+
+
+@pytest.mark.usefixtures("own_networks")
+def test_a_model_epanet_cannot_run_is_a_hydraulic_model_error_naming_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wntr
+
+    from lifeline.simulators.exceptions import HydraulicModelError
+    from lifeline.simulators.hydraulic import model_path
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise wntr.epanet.exceptions.EpanetException(110)  # "cannot solve network hydraulic equations"
+
+    town = tmp_path / "town.inp"
+    town.write_bytes(model_path("net1").read_bytes())
+    monkeypatch.setattr(wntr.sim.EpanetSimulator, "run_sim", refuse)
+    with pytest.raises(HydraulicModelError, match=r"EPANET could not simulate the network 'town': \(Error 110\)"):
+        build(f"water:{town}", duration_s=3600)
+
+
+@pytest.mark.usefixtures("own_networks")
+def test_a_model_whose_junctions_get_no_water_is_refused_not_simulated_into_nonsense(tmp_path: Path) -> None:
+    from lifeline.simulators.exceptions import HydraulicModelError
+
+    # the only pipe from the reservoir is closed: EPANET still serves both demands, at about -10⁷ m
+    town = tmp_path / "cut-off.inp"
+    town.write_text(
+        "[JUNCTIONS]\n J1 10 1.0\n J2 10 1.0\n[RESERVOIRS]\n R1 50\n"
+        "[PIPES]\n P1 R1 J1 100 200 100 0 Closed\n P2 J1 J2 100 200 100 0 Open\n[OPTIONS]\n Units LPS\n[END]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(HydraulicModelError, match=r"'cut-off' are not physical: 100\.0% of the junction steps"):
+        build(f"water:{town}", duration_s=3600)
 
 
 @pytest.mark.usefixtures("own_networks")
