@@ -363,6 +363,10 @@ class AnomalyRules:
     slot_alpha: float = 0.1
     #: EW weight of the sensor's pooled residual spread around its slots (the slot z's denominator)
     residual_alpha: float = 0.005
+    #: days of a slot's windows that the slot's own spread remembers (EW); the slot view divides by the
+    #: larger of the pooled spread and the slot's own, so an hour whose level varies more from day to day
+    #: (a pump or a tank that switches at a different time each day) gets a wider band; 0 turns it off
+    slot_spread_days: float = 7.0
     #: a window beyond this slot z is anomalous for learning: its innovation is clipped here ...
     gate_z: float = 3.0
     #: ... and it moves its slot with this fraction of the usual weight

@@ -12,7 +12,12 @@ What it models, for the window feature ``mean``:
    weekend), 48 slots in float32, and the sensor's pooled spread around its slots. A slot learns with
    an exponentially weighted, Huber-clipped update; a window whose slot z exceeds ``gate_z`` (an
    anomaly) moves its slot with only ``gate_weight`` of the usual weight, so a leak, a step or a drift
-   does not become "normal" within a day (it is absorbed over weeks, if it lasts). The slot view scores
+   does not become "normal" within a day (it is absorbed over weeks, if it lasts). Each slot also learns
+   its own day-to-day spread (EW over ``slot_spread_days`` days of its windows, deviations counted up to
+   ``gate_z`` of it, the body of a lasting anomaly at ``gate_weight``); the slot z divides by the larger
+   of the pooled and the slot's spread, so an hour in which a pump or a tank switches at a different time
+   each day is judged against how much it varies, a calm hour against the narrow pooled spread (on 30
+   leak-free days of Net3, 40 → 13 onsets per 100 sensor-days). The slot view scores
    once its slot holds ``min_slot_days`` days of windows, counts in proportion to how much of the
    level's spread the slots explain (``seasonal_gain_*``: none for a series without a daily pattern),
    and counts a change once it has lasted ``slot_persist_windows`` windows (the smallest of the last
@@ -228,7 +233,8 @@ class SensorBaseline:
     """
 
     __slots__ = (
-        "_rules", "_slot_min", "_slot_now", "_threshold", "_warmup", "_window_s", "recent", "scalars", "slots",
+        "_rules", "_slot_min", "_slot_now", "_spread_alpha", "_threshold", "_warmup", "_window_s", "recent",
+        "scalars", "slots", "spreads",
     )  # fmt: skip
 
     def __init__(self, rules: AnomalyRules, window_s: int, false_alarms_per_day: float) -> None:
@@ -241,6 +247,7 @@ class SensorBaseline:
         self._slot_now = 0.0
         per_day = 24 // rules.slot_hours
         self.slots: npt.NDArray[np.float32] = np.zeros((2 * per_day, 2), dtype=np.float32)
+        self.spreads: npt.NDArray[np.float32] = np.zeros(2 * per_day, dtype=np.float32)  # 0: not learned yet
         self.recent: npt.NDArray[np.float32] = np.zeros(max(1, rules.short_window), dtype=np.float32)
         self.scalars: list[float] = [0.0] * _SCALARS
         self.scalars[_LO], self.scalars[_HI] = math.inf, -math.inf
@@ -255,17 +262,20 @@ class SensorBaseline:
         centres = np.ascontiguousarray(self.slots[:, _CENTRE]).tobytes()
         counts = self.slots[:, _COUNT].astype(np.uint16).tobytes()
         return (rules, self._window_s, self._threshold, centres, counts, self.recent.tobytes(),
-                np.array(self.scalars, dtype=np.float64).tobytes())  # fmt: skip
+                np.array(self.scalars, dtype=np.float64).tobytes(), self.spreads.tobytes())  # fmt: skip
 
     def __setstate__(self, data: tuple[Any, ...]) -> None:
         if len(data) == 6:  # before the counts were packed: (…, slot table as float32 pairs, …)
             rules, self._window_s, self._threshold, slots, recent, scalars = data
             self.slots = np.frombuffer(slots, dtype=np.float32).reshape(-1, 2).copy()
         else:
-            rules, self._window_s, self._threshold, centres, counts, recent, scalars = data
+            rules, self._window_s, self._threshold, centres, counts, recent, scalars = data[:7]
             self.slots = np.column_stack(
                 (np.frombuffer(centres, dtype=np.float32), np.frombuffer(counts, dtype=np.uint16).astype(np.float32))
             )
+        # before the slots had spreads of their own: none learned yet (the pooled spread alone, until they are)
+        spreads = np.frombuffer(data[7], dtype=np.float32) if len(data) > 7 else np.zeros(self.slots.shape[0])
+        self.spreads = spreads.astype(np.float32)
         self._rules = _DEFAULT_RULES if rules is None else rules
         self._derive()
         self._slot_now = 0.0
@@ -278,6 +288,7 @@ class SensorBaseline:
         self._warmup = max(r.warmup_windows, math.ceil(r.warmup_hours * 3600.0 / self._window_s))
         per_pass = r.slot_hours * 3600.0 / self._window_s  # windows of one slot in one day
         self._slot_min = max(r.min_slot_windows, math.ceil(r.min_slot_days * per_pass))
+        self._spread_alpha = 1.0 / (r.slot_spread_days * per_pass) if r.slot_spread_days > 0 else 0.0
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -403,9 +414,10 @@ class SensorBaseline:
         slot_centre, count = self._expected(slot, neighbour, share)
         self._slot_now = 0.0
         if count >= self._slot_min:
-            # the sensor's pooled residual spread: steadier than one slot's few windows
+            # the sensor's pooled residual spread (steadier than one slot's few windows), widened where the slot's
+            # own day-to-day spread is larger
             floor = max(r.min_abs_std, r.min_rel_std * abs(slot_centre), r.slot_floor_of_level * level_std)
-            spread = max(s[_RESIDUAL], floor)
+            spread = max(s[_RESIDUAL], floor, self.spreads.item(slot))
             centre = slot_centre
             z = (x - centre) / spread
             slot_score = self._persistent(score_from_z(z) * self._seasonal_trust(level_std, spread))
@@ -549,6 +561,8 @@ class SensorBaseline:
         if count == 0:
             row[_CENTRE], row[_COUNT] = x, 1
             return
+        if self._spread_alpha > 0.0:
+            self._learn_spread(slot, abs(x - centre), count)
         a = max(r.slot_alpha, 1.0 / (count + 1))
         d = x - centre
         blended = self.slots.item(neighbour, _COUNT) >= self._slot_min and count >= self._slot_min
@@ -572,6 +586,20 @@ class SensorBaseline:
             b = max(r.residual_alpha, 1.0 / s[_RESIDUAL_N])
             b *= r.gate_weight if gated else 1.0
             s[_RESIDUAL] += b * (abs(d) * _MAD_TO_SIGMA - s[_RESIDUAL])
+
+    def _learn_spread(self, slot: int, deviation: float, count: float) -> None:
+        """EW update of a slot's own spread (mean absolute deviation from its expected level → σ) over about
+        ``slot_spread_days`` days of its windows. A deviation counts up to ``gate_z`` of the spread so far, and
+        the body of a lasting anomaly (beyond the first ``calib_max_run`` flagged windows) with ``gate_weight``:
+        the spread learns how much the hour varies from day to day, not the size of an incident."""
+        r = self._rules
+        spread = self.spreads.item(slot)
+        weight = max(self._spread_alpha, 1.0 / (count + 1))
+        if self.scalars[_RUN] > r.calib_max_run:
+            weight *= r.gate_weight
+        if spread > 0.0:
+            deviation = min(deviation, r.gate_z * spread)
+        self.spreads[slot] = spread + weight * (deviation * _MAD_TO_SIGMA - spread)
 
 
 def new_baseline(*, config: AnomalyRules, window_s: int = 600, kind: str | None = None) -> SensorBaseline:

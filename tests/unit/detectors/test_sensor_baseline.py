@@ -140,12 +140,61 @@ def test_rules_table_overrides_the_anomaly_settings() -> None:
 
 def test_a_snapshot_with_the_slot_table_as_float32_pairs_still_loads() -> None:
     model = _trained(days=8)
-    rules, window_s, threshold, _centres, _counts, recent, scalars = model.__getstate__()  # type: ignore[attr-defined]
+    state = model.__getstate__()  # type: ignore[attr-defined]
+    rules, window_s, threshold, _centres, _counts, recent, scalars = state[:7]
     old = (rules, window_s, threshold, model.slots.tobytes(), recent, scalars)  # type: ignore[attr-defined]
     restored = pickle.loads(pickle.dumps(model))
     restored.__setstate__(old)
     assert restored.slots.dtype == np.float32
     assert restored.slots.tobytes() == model.slots.tobytes()  # type: ignore[attr-defined]
+    # that layout had no spreads per slot: none learned yet, everything else as it was
+    assert not restored.spreads.any()
+    restored.spreads = model.spreads.copy()  # type: ignore[attr-defined]
     assert pickle.dumps(restored) == pickle.dumps(model)
     model.slots[3, 1] = 60_000  # type: ignore[attr-defined]  # the largest count a slot reaches
     assert pickle.loads(pickle.dumps(model)).slots.tobytes() == model.slots.tobytes()  # type: ignore[attr-defined]
+
+
+def test_a_snapshot_from_before_the_slot_spreads_loads_and_learns_them() -> None:
+    model = _trained(days=8)
+    before_spreads = model.__getstate__()[:7]  # type: ignore[attr-defined]
+    restored = pickle.loads(pickle.dumps(model))
+    restored.__setstate__(before_spreads)
+    assert restored.spreads.dtype == np.float32 and not restored.spreads.any()
+    w = _window(24 * 8 + 3, _daily(3))
+    assert restored.score_window(w) is not None
+    restored.learn_window(w)
+    assert restored.spreads[3] > 0.0
+
+
+def _pump_hour_flags(slot_spread_days: float, seed: int) -> tuple[int, int]:
+    """Six weeks of an hourly series whose 03:00–06:00 hours are +3 (15 noise sigmas) on a random half of the days
+    (a pump that runs on some mornings), and whose 10:00–13:00 hours drop 1.5 (7.5 sigmas) on the last 3 days:
+    windows flagged in the pump hours over days 15–38, and in the dropped hours over the last 3 days."""
+    rng = np.random.default_rng(seed)
+    model = new_baseline(config=AnomalyRules(utc_offset_h=0.0, slot_spread_days=slot_spread_days), window_s=3600)
+    pump_hours = dropped = 0
+    pump_on = False
+    for h in range(24 * 42):
+        day, hour = divmod(h, 24)
+        pump_on = rng.random() < 0.5 if hour == 0 else pump_on
+        x = _daily(h) + rng.normal(0.0, 0.2)
+        x += 3.0 if pump_on and 3 <= hour < 6 else 0.0
+        x -= 1.5 if 10 <= hour < 13 and day >= 39 else 0.0
+        verdict = model.score_window(_window(h, x))
+        model.learn_window(_window(h, x))
+        flagged = verdict is not None and verdict.is_anomaly
+        pump_hours += flagged and 3 <= hour < 6 and 15 <= day < 39
+        dropped += flagged and 10 <= hour < 13 and day >= 39
+    return pump_hours, dropped
+
+
+def test_hours_that_vary_from_day_to_day_get_their_own_spread_and_calm_hours_still_flag_a_drop() -> None:
+    # with one pooled spread for all hours (slot_spread_days = 0) the pump hours flag on many days although
+    # they only do what they do every other day; with a spread per slot they flag at most now and then
+    pooled = [_pump_hour_flags(0.0, seed) for seed in (1, 2, 3)]
+    per_slot = [_pump_hour_flags(7.0, seed) for seed in (1, 2, 3)]
+    assert all(pump >= 5 for pump, _ in pooled), pooled
+    assert all(pump <= 2 for pump, _ in per_slot), per_slot
+    # the calm hours keep their narrow band: a drop of 7.5 noise sigmas lasting 3 hours on 3 days is flagged
+    assert all(drop >= 1 for _, drop in per_slot), per_slot
