@@ -274,8 +274,10 @@ class SensorBaseline:
                 (np.frombuffer(centres, dtype=np.float32), np.frombuffer(counts, dtype=np.uint16).astype(np.float32))
             )
         # before the slots had spreads of their own: none learned yet (the pooled spread alone, until they are)
-        spreads = np.frombuffer(data[7], dtype=np.float32) if len(data) > 7 else np.zeros(self.slots.shape[0])
-        self.spreads = spreads.astype(np.float32)
+        if len(data) > 7:
+            self.spreads = np.frombuffer(data[7], dtype=np.float32).copy()
+        else:
+            self.spreads = np.zeros(self.slots.shape[0], dtype=np.float32)
         self._rules = _DEFAULT_RULES if rules is None else rules
         self._derive()
         self._slot_now = 0.0

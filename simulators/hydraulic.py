@@ -475,7 +475,7 @@ def _check_physical(network: str, pressure_m: Floats) -> None:
     EPANET serves every demand whatever the pressure, so a junction cut off from every source (a closed
     pipe or pump, a tank run dry, a leak too large for the mains) gets pressures far below a vacuum.
     A moment below it here and there is left alone (30 days of Net3 have up to 0.12 % of their
-    junction-steps so, down to −22 m; 3 days of ky10 0.1 %, −47 m); more than 1 % of them, or any
+    junction-steps so, down to −22 m; 30 days of ky10 0.5–0.8 %, down to −107 m); more than 1 % of them, or any
     below −1,000 m, is a model that does not run as a network.
     """
     if not np.isfinite(pressure_m).all():
