@@ -25,6 +25,7 @@ from typing import Any
 
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, SensorKind, SensorSpec, Tier
 
+from .baseline_findings import FAMILY as SENSOR_ANOMALY_FAMILY
 from .config import RulesConfig
 from .correlation import (
     BLOCKING_FAULT_FAMILIES,
@@ -100,6 +101,11 @@ def _operations_first(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return (key[0], not str(key[3]).startswith(OPERATION_FAMILY), key)
 
 
+def _sensor_anomaly(c: Contribution) -> bool:
+    """A finding of a sensor's own learned baseline (not the group model's)."""
+    return c.kind is AlertKind.ANOMALY and c.rule.startswith(SENSOR_ANOMALY_FAMILY)
+
+
 def _alert_key(f: Finding | Contribution, group_id: str, asset_id: str) -> tuple[str, str]:
     if f.kind is AlertKind.SENSOR_FAULT:
         return (f"{asset_id}#{f.sensor_id}", f.kind.value)
@@ -136,16 +142,17 @@ class _Run:
             self.gs.contributions.pop(ckey, None)
             return
         previous = self.gs.contributions.get(ckey)
-        change, location = f.change, f.location
+        change, location, since = f.change, f.location, f.ts
         if previous is not None:  # the same step goes on: it keeps its attribution, and its change and location
             operation = previous.operation  # when a refresh does not restate them
             change = change if change is not None else previous.change
             location = location or previous.location
+            since = previous.since
         else:
             operation = attributed_to_operation(family, f.ts, self.gs.last_operation_ts, self.ctx.config)
         self.gs.contributions[ckey] = Contribution(
             f.sensor_id, f.asset_id, f.kind, f.tier, f.ts, f.value, f.score, f.evidence, f.rule, operation,
-            change=change, location=location, incident=f.incident,
+            change=change, location=location, incident=f.incident, since=since,
         )  # fmt: skip
         if operation:
             return
@@ -172,6 +179,7 @@ class _Run:
     def next_timer(self) -> int | None:
         """The earliest timer strictly after the last evaluated time."""
         times: list[int] = [c.ts + self.ctx.quiet_ms_of(c.sensor_id) for c in self.gs.contributions.values()]
+        times += [self._due(c) for c in self.gs.contributions.values() if _sensor_anomaly(c)]
         for r in self.gs.alerts.values():
             times.append(r.last_support_ts + r.quiet_ms)
             if r.lower_tier:
@@ -186,11 +194,33 @@ class _Run:
             c.sensor_id for c in self.gs.contributions.values() if c.rule.partition(":")[0] in BLOCKING_FAULT_FAMILIES
         }
         grouped: dict[tuple[str, str], list[Contribution]] = {}
+        loose: list[Contribution] = []  # per-sensor anomalies that no active alert holds yet
         for c in self.gs.contributions.values():
             if c.operation or (c.kind is not AlertKind.SENSOR_FAULT and c.sensor_id in blocked):
                 continue
-            grouped.setdefault(_alert_key(c, self.gs.group_id, c.asset_id), []).append(c)
+            key = _alert_key(c, self.gs.group_id, c.asset_id)
+            if _sensor_anomaly(c) and key not in self.gs.alerts:
+                loose.append(c)
+            else:
+                grouped.setdefault(key, []).append(c)
+        if loose:
+            common = (self.gs.group_id, AlertKind.ANOMALY.value)
+            least = self.ctx.config.anomaly.common_mode_sensors
+            together = least > 0 and (common in self.gs.alerts or len({c.sensor_id for c in loose}) >= least)
+            for c in loose:
+                grouped.setdefault(common if together else _alert_key(c, self.gs.group_id, c.asset_id), []).append(c)
         return grouped
+
+    def _due(self, c: Contribution) -> int:
+        """When a per-sensor anomaly may open an alert (``anomaly.alert_after_s`` after it started)."""
+        return c.since + int(self.ctx.config.anomaly.alert_after_s * 1000) if c.since >= 0 else c.ts
+
+    def _ripe(self, kind: AlertKind, contribs: list[Contribution]) -> bool:
+        """Whether these contributions may open an alert: an anomaly alert waits until one of its findings is
+        not a per-sensor anomaly or has lasted ``anomaly.alert_after_s``; every other alert opens at once."""
+        if kind is not AlertKind.ANOMALY:
+            return True
+        return any(not _sensor_anomaly(c) or self._due(c) <= self.now for c in contribs)
 
     def _open(self, key: tuple[str, str], contribs: list[Contribution], tier: Tier, now: int) -> None:
         kind = AlertKind(key[1])
@@ -205,6 +235,8 @@ class _Run:
         lifeline = _KIND_LIFELINE.get(kind) or (spec.lifeline if spec else Lifeline.GAS)
         quiet = max(self.ctx.quiet_ms_of(c.sensor_id) for c in contribs)
         started = min(c.ts for c in contribs)
+        if kind is AlertKind.ANOMALY:  # opened after its on-delay: it started with its first finding
+            started = min(c.since if c.since >= 0 else c.ts for c in contribs)
         record = AlertRecord(
             alert_id=alert_id(asset_id, kind, started, self.ctx.config.alarm.alert_id_length),
             kind=kind,
@@ -268,7 +300,7 @@ class _Run:
                 want = raised
             record = self.gs.alerts.get(key)
             if record is None:
-                if want is not None:
+                if want is not None and self._ripe(kind, contribs):
                     self._open(key, contribs, want, now)
                 continue
             if contribs:

@@ -411,6 +411,13 @@ class AnomalyRules:
     calib_max_ratio: float = 3.0
     #: local time of the slots (China Standard Time)
     utc_offset_h: float = 8.0
+    #: an ``anomaly`` alert opens once a sensor's anomaly has lasted this long (an on-delay, as alarm management
+    #: uses against fleeting alarms); the finding corroborates rule alerts of its group from its first window
+    alert_after_s: float = 900.0
+    #: per-sensor anomalies of at least this many sensors of a group that no alert holds yet open one alert of
+    #: the group, which later ones join while it is active (a network-wide pressure rise is one alert, not one
+    #: per logger); 0 turns this off
+    common_mode_sensors: int = 2
 
     def __post_init__(self) -> None:
         if self.slot_hours < 1 or 24 % self.slot_hours:

@@ -285,6 +285,8 @@ class Contribution:
     location: str = ""
     #: which of several incidents of its kind the detector keeps open in the group (:attr:`Finding.incident`)
     incident: str = ""
+    #: when this condition started (its first finding; -1: unknown, in a snapshot from before it was kept)
+    since: int = -1
 
     def __setstate__(self, state: Any) -> None:
         _restore(self, state)

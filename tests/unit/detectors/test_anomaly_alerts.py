@@ -1,0 +1,93 @@
+"""What per-sensor anomalies become: an alert only once an anomaly has lasted ``anomaly.alert_after_s`` (an
+on-delay), one alert of the group when several sensors are anomalous at once, and corroboration from the
+first window all the same."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lifeline.detectors import Detectors, Finding
+from lifeline.detectors.config import AnomalyRules, RulesConfig
+from lifeline.detectors.state import Contribution
+from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec, Tier
+from lifeline.registry import Registry
+
+T0 = 1_700_000_000_000
+MIN = 60_000
+RULE = "anomaly.sensor.mean"
+
+
+def detectors(*, after_s: float = 900.0, common: int = 2) -> Detectors:
+    loggers = [SensorSpec(f"P{i}", SensorKind.WATER_PRESSURE, f"A{i}", "water-co", "baohe", 31.8, 117.2,
+                          group_id="DMA", interval_s=300) for i in range(4)]  # fmt: skip
+    cfg = dataclasses.replace(RulesConfig(), anomaly=AnomalyRules(alert_after_s=after_s, common_mode_sensors=common))
+    return Detectors(Registry(loggers), cfg)
+
+
+def anomaly(sensor: str, minute: int, tier: Tier | None = Tier.T3) -> Finding:
+    """A per-sensor baseline finding of ``sensor`` at ``minute`` (tier None ends its condition)."""
+    return Finding(sensor, "A" + sensor[1:], "DMA", AlertKind.ANOMALY, tier, T0 + minute * MIN, 0.25, 0.8,
+                   "window mean outside the expected range", RULE)  # fmt: skip
+
+
+def lasting(sensor: str, first: int, last: int) -> list[Finding]:
+    """An anomaly of ``sensor`` re-reported every 5 minutes from ``first`` to ``last``, ended 5 minutes later."""
+    return [*(anomaly(sensor, m) for m in range(first, last + 1, 5)), anomaly(sensor, last + 5, None)]
+
+
+def run(det: Detectors, findings: list[Finding], until_minute: int) -> list[AlertEvent]:
+    return det.process_group(det.new_group_state("DMA"), findings, T0 + until_minute * MIN)
+
+
+def opened(events: list[AlertEvent]) -> list[AlertEvent]:
+    return [e for e in events if e.event is AlertEventType.OPENED]
+
+
+def test_an_anomaly_shorter_than_the_on_delay_opens_no_alert() -> None:
+    assert opened(run(detectors(), lasting("P0", 0, 10), 120)) == []
+
+
+def test_a_lasting_anomaly_opens_once_at_the_end_of_the_on_delay_dated_from_its_start() -> None:
+    events = opened(run(detectors(), lasting("P0", 0, 40), 120))
+    assert [(e.asset_id, e.ts, e.started_at, e.tier) for e in events] == [("A0", T0 + 15 * MIN, T0, Tier.T3)]
+
+
+def test_no_on_delay_opens_at_the_first_finding() -> None:
+    events = opened(run(detectors(after_s=0.0), lasting("P0", 0, 10), 120))
+    assert [(e.asset_id, e.ts) for e in events] == [("A0", T0)]
+
+
+def test_anomalies_of_several_sensors_at_once_are_one_alert_of_the_group() -> None:
+    findings = lasting("P0", 0, 40) + lasting("P1", 3, 40) + lasting("P2", 20, 40)
+    events = opened(run(detectors(), findings, 120))
+    assert [(e.asset_id, e.ts) for e in events] == [("DMA", T0 + 15 * MIN)]
+    assert events[0].sensor_ids == ("P0", "P1")  # P2 joins the active alert later without a new one
+    assert "from 2 sensor(s)" in events[0].evidence
+
+
+def test_a_sensor_with_its_own_alert_keeps_it_and_a_lone_newcomer_gets_its_own() -> None:
+    findings = lasting("P0", 0, 90) + lasting("P1", 60, 90)
+    events = opened(run(detectors(), findings, 200))
+    assert [(e.asset_id, e.ts) for e in events] == [("A0", T0 + 15 * MIN), ("A1", T0 + 75 * MIN)]
+
+
+def test_common_mode_off_gives_one_alert_per_asset() -> None:
+    findings = lasting("P0", 0, 40) + lasting("P1", 3, 40)
+    assert [e.asset_id for e in opened(run(detectors(common=0), findings, 120))] == ["A0", "A1"]
+
+
+def test_anomalous_sensors_corroborate_a_rule_alert_before_their_own_alert_opens() -> None:
+    drop = Finding("P3", "A3", "DMA", AlertKind.PIPE_BURST, Tier.T3, T0 + 2 * MIN, 0.25, 0.6, "drop",
+                   "water.pressure.drop:t3")  # fmt: skip
+    events = opened(run(detectors(), [anomaly("P0", 0), anomaly("P1", 1), drop], 5))
+    assert [(e.kind, e.tier) for e in events] == [(AlertKind.PIPE_BURST, Tier.T2)]
+
+
+def test_a_contribution_from_an_older_snapshot_opens_at_once() -> None:
+    det = detectors()
+    state = det.new_group_state("DMA")
+    state.contributions[("P0", "anomaly", RULE)] = Contribution(
+        "P0", "A0", AlertKind.ANOMALY, Tier.T3, T0, 0.25, 0.8, "outside", RULE
+    )  # since = -1: a snapshot written before the on-delay
+    events = det.process_group(state, [anomaly("P0", 5)], T0 + 7 * MIN)
+    assert [(e.asset_id, e.ts) for e in opened(events)] == [("A0", T0)]  # no wait from its own time on
