@@ -64,7 +64,8 @@ import numpy as np
 
 from lifeline.codec import decode_alert_event
 from lifeline.detectors import Detectors
-from lifeline.detectors.config import AnomalyRules, LeakConfig
+from lifeline.detectors.baseline_findings import has_baseline
+from lifeline.detectors.config import LeakConfig
 from lifeline.detectors.hydraulic import DmaLeakDetector
 from lifeline.detectors.localisation import SensitivityModel
 from lifeline.detectors.sensitivity import load_sensitivity
@@ -304,7 +305,8 @@ def run_flow(
     began = time.perf_counter()
     scenario, run = _scenario(network, seed, days, tank_levels)
     events = flow_events(scenario.registry, scenario_messages(scenario), workers=workers)
-    model = Detectors(scenario.registry).locator.model(run.group_id)
+    detectors = Detectors(scenario.registry)
+    model = detectors.locator.model(run.group_id)
     assert model is not None, "the hydraulic scenarios register their model file"
     where = {}
     for e in events:
@@ -315,8 +317,7 @@ def run_flow(
     opened = [e.kind for e in events if e.event is AlertEventType.OPENED]
     outcome.anomaly_alerts = opened.count(AlertKind.ANOMALY)
     outcome.fault_alerts = opened.count(AlertKind.SENSOR_FAULT)
-    skipped = set(AnomalyRules().skip_kinds)
-    outcome.sensor_days = sum(k.value not in skipped for k in run.kinds) * days
+    outcome.sensor_days = sum(has_baseline(detectors.profile(sid)) for sid in run.sensor_ids) * days
     outcome.seconds = time.perf_counter() - began
     return outcome, events
 

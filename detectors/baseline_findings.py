@@ -6,7 +6,9 @@ raises a tier-3 finding of kind :attr:`AlertKind.ANOMALY` (rule ``anomaly.sensor
 expected range, the observed value, the slot and the score in words; the first normal window after it
 ends the condition (a finding with ``tier=None``). A sensor in a fault condition (any active fault bit,
 or a spike inside the window) is neither scored nor learned from, and its active anomaly ends: sensor
-faults never become anomaly findings.
+faults never become anomaly findings. Kinds in ``anomaly.skip_kinds`` have no baseline, and neither has a
+flow meter on a pump's or valve's link (:data:`OPERATED_LINK`): its level is the operation's, which the
+pump or valve state reports (a pump run at an unusual hour is an operation, not an anomaly).
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from .rulebase import SensorProfile, report
 from .sensor_baseline import BaselineScore, SensorBaseline, new_baseline
 from .state import SensorState
 
-__all__ = ["FAMILY", "baseline_findings", "evidence_text"]
+__all__ = ["FAMILY", "OPERATED_LINK", "baseline_findings", "evidence_text", "has_baseline"]
 
 #: the condition family of the learned-baseline findings in ``SensorState.emitted``
 FAMILY = "anomaly.sensor"
+#: profile flag of a flow meter on a link whose pump or valve state the registry also has
+OPERATED_LINK = "operated_link"
 _T3 = 3
 
 
@@ -58,6 +62,11 @@ def evidence_text(verdict: BaselineScore, unit: str = "") -> str:
     ).replace("z +", "z ")
 
 
+def has_baseline(prof: SensorProfile[Any]) -> bool:
+    """Whether the sensor has a learned baseline (not a skipped kind, not a meter on an operated link)."""
+    return prof.kind.value not in prof.config.anomaly.skip_kinds and OPERATED_LINK not in prof.flags
+
+
 def _model(prof: SensorProfile[Any], st: SensorState) -> SensorBaseline:
     model = st.anomaly_model
     if model is None:
@@ -72,7 +81,7 @@ def warm_baseline(prof: SensorProfile[Any], st: SensorState, rows: Sequence[Wind
 
     Only windows of the sensor's own length with readings count (``sensor_stats`` rows, see flows/warm.py).
     """
-    if prof.kind.value in prof.config.anomaly.skip_kinds:
+    if not has_baseline(prof):
         return 0
     own = [w for w in rows if w.window_s == prof.window_ms // 1000 and w.count > 0]
     model = _model(prof, st)
@@ -90,7 +99,7 @@ def baseline_findings(
     ``decided`` holds the event times that closed the windows (or the watermark); a finding is stamped
     with the first of them at or after the window's end, never back-dated behind what was reported.
     """
-    if prof.kind.value in prof.config.anomaly.skip_kinds:
+    if not has_baseline(prof):
         return
     model = _model(prof, st)
     last = decided.shape[0] - 1

@@ -33,7 +33,7 @@ from lifeline.registry import Registry
 
 from . import bridge, drainage, gas, water
 from .alarms import GroupContext, evaluate_group
-from .baseline_findings import baseline_findings, warm_baseline
+from .baseline_findings import OPERATED_LINK, baseline_findings, warm_baseline
 from .config import RulesConfig
 from .correlation import LOAD_KINDS
 from .dma_feed import DmaFeeds
@@ -98,6 +98,12 @@ class Detectors:
             for spec in registry.values()
             if spec.kind is SensorKind.TANK_LEVEL and spec.network
         }
+        #: (group, model link) of every pump or valve state: a flow meter on such a link follows the operation
+        self._operated_links = {
+            (self.group_of(spec.sensor_id), parse_network(spec.network).link)
+            for spec in registry.values()
+            if spec.kind in (SensorKind.PUMP_STATE, SensorKind.VALVE_STATE) and spec.network
+        }
         #: where a DMA's burst or leak most likely is (each group's sensitivity model is built at its first incident)
         self.locator = GroupLocator(registry)
         self._context = GroupContext(
@@ -129,9 +135,12 @@ class Detectors:
             flags.add("sewer")
         if any(word in asset_kind for word in cfg.gas.sensitive_asset_words):
             flags.add("sensitive")
-        node = parse_network(spec.network).node if spec.network else ""
-        if spec.kind is SensorKind.WATER_FLOW and (self.group_of(spec.sensor_id), node) in self._tank_nodes:
-            flags.add(water.TANK_METER)
+        place = parse_network(spec.network) if spec.network else None
+        if place is not None and spec.kind is SensorKind.WATER_FLOW:
+            if (self.group_of(spec.sensor_id), place.node) in self._tank_nodes:
+                flags.add(water.TANK_METER)
+            if place.link and (self.group_of(spec.sensor_id), place.link) in self._operated_links:
+                flags.add(OPERATED_LINK)
         quiet_s = max(cfg.alarm.clear_quiet_s, cfg.alarm.quiet_intervals * spec.interval_s)
         return SensorProfile(
             spec=spec,

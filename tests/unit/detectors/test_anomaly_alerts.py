@@ -1,12 +1,13 @@
 """What per-sensor anomalies become: an alert only once an anomaly has lasted ``anomaly.alert_after_s`` (an
 on-delay), one alert of the group when several sensors are anomalous at once, and corroboration from the
-first window all the same."""
+first window all the same; a flow meter on a pump's link has no learned baseline."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from lifeline.detectors import Detectors, Finding
+from lifeline.detectors.baseline_findings import has_baseline
 from lifeline.detectors.config import AnomalyRules, RulesConfig
 from lifeline.detectors.state import Contribution
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec, Tier
@@ -91,3 +92,19 @@ def test_a_contribution_from_an_older_snapshot_opens_at_once() -> None:
     )  # since = -1: a snapshot written before the on-delay
     events = det.process_group(state, [anomaly("P0", 5)], T0 + 7 * MIN)
     assert [(e.asset_id, e.ts) for e in opened(events)] == [("A0", T0)]  # no wait from its own time on
+
+
+def test_a_flow_meter_on_a_pumps_link_has_no_learned_baseline() -> None:
+    def spec(sensor_id: str, kind: SensorKind, network: str, group: str = "DMA") -> SensorSpec:
+        return SensorSpec(sensor_id, kind, sensor_id, "water-co", "baohe", 31.8, 117.2, group_id=group,
+                          interval_s=300, network=network)  # fmt: skip
+
+    det = Detectors(Registry([
+        spec("S-9", SensorKind.PUMP_STATE, "link=9"),
+        spec("QS-9", SensorKind.WATER_FLOW, "link=9"),  # the pump's own flow: the operation sets it
+        spec("Q-7", SensorKind.WATER_FLOW, "link=7"),  # an inlet with no state sensor on its link
+        spec("QX-9", SensorKind.WATER_FLOW, "link=9", group="OTHER"),  # link 9 of another group's model
+        spec("P-1", SensorKind.WATER_PRESSURE, "node=1"),
+    ]))  # fmt: skip
+    scored = {s: has_baseline(det.profile(s)) for s in ("S-9", "QS-9", "Q-7", "QX-9", "P-1")}
+    assert scored == {"S-9": False, "QS-9": False, "Q-7": True, "QX-9": True, "P-1": True}
