@@ -13,6 +13,11 @@ separate incidents of one kind in a group, :attr:`Finding.incident`, per inciden
 ``deescalate_hold_s``) → ``cleared`` (no supporting finding for the quiet period). ``acknowledged``
 and ``resolved`` are set by people through :meth:`GroupState.acknowledge` / :meth:`GroupState.resolve`.
 
+A sensor's own learned-baseline anomaly (``anomaly.sensor.*``) opens an alert only once it has lasted
+``anomaly.alert_after_s`` (an on-delay; it corroborates other alerts from its first finding), and the
+anomalies of ``anomaly.common_mode_sensors`` or more sensors of a group that no alert holds yet open one
+alert of the group, which later ones join while it is active.
+
 Alert ids are deterministic: ``sha1("asset|kind|started_at")`` shortened.
 """
 
