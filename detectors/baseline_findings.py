@@ -7,8 +7,9 @@ expected range, the observed value, the slot and the score in words; the first n
 ends the condition (a finding with ``tier=None``). A sensor in a fault condition (any active fault bit,
 or a spike inside the window) is neither scored nor learned from, and its active anomaly ends: sensor
 faults never become anomaly findings. Kinds in ``anomaly.skip_kinds`` have no baseline, and neither has a
-flow meter on a pump's or valve's link (:data:`OPERATED_LINK`): its level is the operation's, which the
-pump or valve state reports (a pump run at an unusual hour is an operation, not an anomaly).
+flow meter on a pump's or valve's link (:data:`OPERATED_LINK`) or on a tank's pipe: its level is the
+operations', which the pump or valve state reports (a pump run at an unusual hour is an operation, not an
+anomaly), and a tank's level keeps its own baseline.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .results import Finding, WindowStats
 from .rulebase import SensorProfile, report
 from .sensor_baseline import BaselineScore, SensorBaseline, new_baseline
 from .state import SensorState
+from .water import TANK_METER
 
 __all__ = ["FAMILY", "OPERATED_LINK", "baseline_findings", "evidence_text", "has_baseline"]
 
@@ -33,6 +35,9 @@ __all__ = ["FAMILY", "OPERATED_LINK", "baseline_findings", "evidence_text", "has
 FAMILY = "anomaly.sensor"
 #: profile flag of a flow meter on a link whose pump or valve state the registry also has
 OPERATED_LINK = "operated_link"
+#: flow meters whose level the operations set: on a pump's or valve's link, on a tank's pipe (it fills while the
+#: pumps run and drains while they rest; the tank's level keeps its baseline)
+_OPERATED = frozenset({OPERATED_LINK, TANK_METER})
 _T3 = 3
 
 
@@ -64,7 +69,7 @@ def evidence_text(verdict: BaselineScore, unit: str = "") -> str:
 
 def has_baseline(prof: SensorProfile[Any]) -> bool:
     """Whether the sensor has a learned baseline (not a skipped kind, not a meter on an operated link)."""
-    return prof.kind.value not in prof.config.anomaly.skip_kinds and OPERATED_LINK not in prof.flags
+    return prof.kind.value not in prof.config.anomaly.skip_kinds and not prof.flags & _OPERATED
 
 
 def _model(prof: SensorProfile[Any], st: SensorState) -> SensorBaseline:

@@ -1,6 +1,6 @@
 """What per-sensor anomalies become: an alert only once an anomaly has lasted ``anomaly.alert_after_s`` (an
 on-delay), one alert of the group when several sensors are anomalous at once, and corroboration from the
-first window all the same; a flow meter on a pump's link has no learned baseline."""
+first window all the same; a flow meter on a pump's link or a tank's pipe has no learned baseline."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_a_contribution_from_an_older_snapshot_opens_at_once() -> None:
     assert [(e.asset_id, e.ts) for e in opened(events)] == [("A0", T0)]  # no wait from its own time on
 
 
-def test_a_flow_meter_on_a_pumps_link_has_no_learned_baseline() -> None:
+def test_flow_meters_on_a_pumps_link_or_a_tanks_pipe_have_no_learned_baseline() -> None:
     def spec(sensor_id: str, kind: SensorKind, network: str, group: str = "DMA") -> SensorSpec:
         return SensorSpec(sensor_id, kind, sensor_id, "water-co", "baohe", 31.8, 117.2, group_id=group,
                           interval_s=300, network=network)  # fmt: skip
@@ -105,6 +105,8 @@ def test_a_flow_meter_on_a_pumps_link_has_no_learned_baseline() -> None:
         spec("Q-7", SensorKind.WATER_FLOW, "link=7"),  # an inlet with no state sensor on its link
         spec("QX-9", SensorKind.WATER_FLOW, "link=9", group="OTHER"),  # link 9 of another group's model
         spec("P-1", SensorKind.WATER_PRESSURE, "node=1"),
+        spec("L-2", SensorKind.TANK_LEVEL, "node=2"),
+        spec("QT-2", SensorKind.WATER_FLOW, "node=2"),  # the tank's pipe: it fills and drains with the pumps
     ]))  # fmt: skip
-    scored = {s: has_baseline(det.profile(s)) for s in ("S-9", "QS-9", "Q-7", "QX-9", "P-1")}
-    assert scored == {"S-9": False, "QS-9": False, "Q-7": True, "QX-9": True, "P-1": True}
+    scored = {s: has_baseline(det.profile(s)) for s in ("S-9", "QS-9", "Q-7", "QX-9", "P-1", "L-2", "QT-2")}
+    assert scored == {"S-9": False, "QS-9": False, "Q-7": True, "QX-9": True, "P-1": True, "L-2": True, "QT-2": False}
