@@ -53,6 +53,12 @@ def test_a_lasting_anomaly_opens_once_at_the_end_of_the_on_delay_dated_from_its_
     assert [(e.asset_id, e.ts, e.started_at, e.tier) for e in events] == [("A0", T0 + 15 * MIN, T0, Tier.T3)]
 
 
+def test_the_on_delay_ends_on_its_own_timer_between_findings() -> None:
+    findings = [anomaly("P0", m) for m in (0, 10, 20, 30)]  # re-reported every 10 min: none at minute 15
+    events = opened(run(detectors(), findings, 120))
+    assert [(e.asset_id, e.ts) for e in events] == [("A0", T0 + 15 * MIN)]
+
+
 def test_no_on_delay_opens_at_the_first_finding() -> None:
     events = opened(run(detectors(after_s=0.0), lasting("P0", 0, 10), 120))
     assert [(e.asset_id, e.ts) for e in events] == [("A0", T0)]
