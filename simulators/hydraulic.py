@@ -67,7 +67,7 @@ __all__ = [
 #: network name → EPANET file shipped inside wntr
 NETWORKS = {"net3": "Net3.inp", "net1": "Net1.inp", "net2": "Net2.inp", "ky4": "ky4.inp"}
 STEP_MS = 300_000
-_CACHE_VERSION = 6  # 6: runs are checked for physical pressures before they are cached
+_CACHE_VERSION = 7  # 6: runs are checked for physical pressures before they are cached; 7: and above range
 _M_HEAD_TO_MPA = 0.00980665
 _CLASSES = 8
 OWNER = "hefei-water"
@@ -467,6 +467,9 @@ def _simulate(network: str, seed: int, start_ms: int, steps: int, *, with_leaks:
 _VACUUM_M = -10.33  # a pressure below a full vacuum (in metres of water) exists only in demand-driven arithmetic
 _RUNAWAY_M = -1000.0
 _MAX_BELOW_VACUUM = 0.01
+#: the highest water-main pressure the product reads (the water_pressure kind's range, 2.5 MPa), in metres of water
+_CEILING_M = SensorKind.WATER_PRESSURE.info.physical_max / _M_HEAD_TO_MPA
+_MAX_ABOVE_CEILING = 0.01
 
 
 def _check_physical(network: str, pressure_m: Floats) -> None:
@@ -476,7 +479,9 @@ def _check_physical(network: str, pressure_m: Floats) -> None:
     pipe or pump, a tank run dry, a leak too large for the mains) gets pressures far below a vacuum.
     A moment below it here and there is left alone (30 days of Net3 have up to 0.12 % of their
     junction-steps so, down to −22 m; 30 days of ky10 0.5–0.8 %, down to −107 m); more than 1 % of them, or any
-    below −1,000 m, is a model that does not run as a network.
+    below −1,000 m, is a model that does not run as a network. So is one with more than 1 % of its junction-steps
+    above the highest water-main pressure the product reads (2.5 MPa, about 255 m; wntr's ``times.inp`` reaches
+    9 MPa): its loggers would report readings the flow rejects as out of range.
     """
     if not np.isfinite(pressure_m).all():
         raise HydraulicModelError(f"EPANET gave non-finite pressures for the network {network!r}")
@@ -488,6 +493,14 @@ def _check_physical(network: str, pressure_m: Floats) -> None:
             f"steps are below a vacuum, the lowest {lowest:.4g} m. Some junctions get no water (a source cut "
             "off by a closed pipe, valve or pump, or a tank run dry), so demand-driven hydraulics cannot "
             "simulate them; the model should run in EPANET on its own without negative pressures"
+        )
+    above = float(np.mean(pressure_m > _CEILING_M))
+    if above > _MAX_ABOVE_CEILING:
+        raise HydraulicModelError(
+            f"EPANET's pressures for the network {network!r} are beyond a water main's: {above:.1%} of the junction "
+            f"steps are above {_CEILING_M:.0f} m ({SensorKind.WATER_PRESSURE.info.physical_max:g} MPa), the highest "
+            f"{float(np.max(pressure_m)):.4g} m. Check the model's units (elevations and heads in feet read as "
+            "metres) and its pump curves"
         )
 
 
@@ -573,10 +586,12 @@ class _RunValues:
         step = np.clip((ts_ms - self.start_ms) // STEP_MS, 0, self.values.shape[1] - 1)
         values: Floats = self.values[rows[:, None], step]
         noise = _NOISE.get(self.kind)
-        if rng is None or noise is None:
-            return values
-        scale = noise[1] * (np.abs(values) if noise[0] == "rel" else 1.0)
-        return values + rng.normal(0.0, 1.0, values.shape) * scale
+        if rng is not None and noise is not None:
+            scale = noise[1] * (np.abs(values) if noise[0] == "rel" else 1.0)
+            values = values + rng.normal(0.0, 1.0, values.shape) * scale
+        if self.kind is SensorKind.WATER_PRESSURE:  # a logger reads no lower than a vacuum, no higher than full scale
+            values = np.clip(values, self.kind.info.physical_min, self.kind.info.physical_max)
+        return values
 
 
 def _places(wn: wntr.network.WaterNetworkModel, centre: Place) -> dict[str, Place]:

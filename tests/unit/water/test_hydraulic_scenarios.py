@@ -213,6 +213,37 @@ def test_a_model_whose_junctions_get_no_water_is_refused_not_simulated_into_nons
 
 
 @pytest.mark.usefixtures("own_networks")
+def test_a_model_with_pressures_beyond_a_water_main_is_refused_not_sent_out_of_range(tmp_path: Path) -> None:
+    from lifeline.simulators.exceptions import HydraulicModelError
+
+    # a reservoir 400 m above its junctions (a model in feet read as metres looks like this): 3.9 MPa at the loggers
+    town = tmp_path / "tall.inp"
+    town.write_text(
+        "[JUNCTIONS]\n J1 0 1.0\n J2 0 1.0\n[RESERVOIRS]\n R1 400\n"
+        "[PIPES]\n P1 R1 J1 100 200 100 0 Open\n P2 J1 J2 100 200 100 0 Open\n[OPTIONS]\n Units LPS\n[END]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(HydraulicModelError, match=r"'tall' are beyond a water main's: 100\.0% of the junction steps"):
+        build(f"water:{town}", duration_s=3600)
+    # the same at 200 m (1.96 MPa) is a network
+    town.write_text(town.read_text(encoding="utf-8").replace(" R1 400", " R1 200"), encoding="utf-8")
+    scenario = build(f"water:{town}", duration_s=3600)
+    assert any(s.kind is SensorKind.WATER_PRESSURE for s in scenario.registry.values())
+
+
+def test_a_logger_reads_no_lower_than_a_vacuum_and_no_higher_than_full_scale() -> None:
+    from lifeline.simulators.hydraulic import HydraulicRun, _RunValues
+
+    # a moment below a vacuum (demand-driven arithmetic) and one above the range, with and without noise
+    run = HydraulicRun("town", 0, ["P-1"], [SensorKind.WATER_PRESSURE], ["J1"], np.array([[-0.9, 0.3, 3.1]]), [], [])
+    values = _RunValues(run, [0], SensorKind.WATER_PRESSURE)
+    rows, times = np.array([0]), np.array([[0, 300_000, 600_000]])
+    assert values(rows, times, None).tolist() == [[-0.1, 0.3, 2.5]]
+    noisy = values(rows, times, np.random.default_rng(1))
+    assert noisy[0, 0] == -0.1 and noisy[0, 2] == 2.5 and noisy[0, 1] != 0.3
+
+
+@pytest.mark.usefixtures("own_networks")
 def test_lifeline_simulate_names_the_missing_model_file(tmp_path: Path) -> None:
     from lifeline.cli import app
     from lifeline.simulators.exceptions import UnknownScenarioError
