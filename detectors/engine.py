@@ -93,17 +93,9 @@ class Detectors:
         self._profiles: dict[str, SensorProfile[Any]] = {}
         self._load_sensors: dict[str, int] = {}
         #: (group, model node) of every tank level: a flow meter on such a node measures a tank's fill and drain
-        self._tank_nodes = {
-            (self.group_of(spec.sensor_id), parse_network(spec.network).node)
-            for spec in registry.values()
-            if spec.kind is SensorKind.TANK_LEVEL and spec.network
-        }
+        self._tank_nodes = self._places({SensorKind.TANK_LEVEL}, "node")
         #: (group, model link) of every pump or valve state: a flow meter on such a link follows the operation
-        self._operated_links = {
-            (self.group_of(spec.sensor_id), parse_network(spec.network).link)
-            for spec in registry.values()
-            if spec.kind in (SensorKind.PUMP_STATE, SensorKind.VALVE_STATE) and spec.network
-        }
+        self._operated_links = self._places({SensorKind.PUMP_STATE, SensorKind.VALVE_STATE}, "link")
         #: where a DMA's burst or leak most likely is (each group's sensitivity model is built at its first incident)
         self.locator = GroupLocator(registry)
         self._context = GroupContext(
@@ -114,6 +106,14 @@ class Detectors:
         #: the leak detector of every DMA with a derived consumption meter, fed windows in the group stage
         leak = replace(self.config.leak, local_utc_offset_h=self.config.local_utc_offset_h)
         self.dma_feeds = DmaFeeds(registry, self.group_of, self.locator.model, config=leak)
+
+    def _places(self, kinds: set[SensorKind], element: str) -> set[tuple[str, str]]:
+        """(group, model ``element``: "node" or "link") of every registered sensor of ``kinds`` with a network."""
+        return {
+            (self.group_of(spec.sensor_id), getattr(parse_network(spec.network), element))
+            for spec in self.registry.values()
+            if spec.kind in kinds and spec.network
+        }
 
     # -- profiles ------------------------------------------------------------------------------
 
@@ -135,11 +135,11 @@ class Detectors:
             flags.add("sewer")
         if any(word in asset_kind for word in cfg.gas.sensitive_asset_words):
             flags.add("sensitive")
-        place = parse_network(spec.network) if spec.network else None
-        if place is not None and spec.kind is SensorKind.WATER_FLOW:
-            if (self.group_of(spec.sensor_id), place.node) in self._tank_nodes:
+        if spec.network and spec.kind is SensorKind.WATER_FLOW:
+            place, group = parse_network(spec.network), self.group_of(spec.sensor_id)
+            if (group, place.node) in self._tank_nodes:
                 flags.add(water.TANK_METER)
-            if place.link and (self.group_of(spec.sensor_id), place.link) in self._operated_links:
+            if place.link and (group, place.link) in self._operated_links:
                 flags.add(OPERATED_LINK)
         quiet_s = max(cfg.alarm.clear_quiet_s, cfg.alarm.quiet_intervals * spec.interval_s)
         return SensorProfile(

@@ -466,10 +466,10 @@ def _simulate(network: str, seed: int, start_ms: int, steps: int, *, with_leaks:
 
 _VACUUM_M = -10.33  # a pressure below a full vacuum (in metres of water) exists only in demand-driven arithmetic
 _RUNAWAY_M = -1000.0
-_MAX_BELOW_VACUUM = 0.01
+#: the share of junction-steps that may lie below a vacuum, and the share that may lie above the range
+_MAX_UNPHYSICAL_SHARE = 0.01
 #: the highest water-main pressure the product reads (the water_pressure kind's range, 2.5 MPa), in metres of water
 _CEILING_M = SensorKind.WATER_PRESSURE.info.physical_max / _M_HEAD_TO_MPA
-_MAX_ABOVE_CEILING = 0.01
 
 
 def _check_physical(network: str, pressure_m: Floats) -> None:
@@ -487,7 +487,7 @@ def _check_physical(network: str, pressure_m: Floats) -> None:
         raise HydraulicModelError(f"EPANET gave non-finite pressures for the network {network!r}")
     below = float(np.mean(pressure_m < _VACUUM_M))
     lowest = float(np.min(pressure_m))
-    if below > _MAX_BELOW_VACUUM or lowest < _RUNAWAY_M:
+    if below > _MAX_UNPHYSICAL_SHARE or lowest < _RUNAWAY_M:
         raise HydraulicModelError(
             f"EPANET's pressures for the network {network!r} are not physical: {below:.1%} of the junction "
             f"steps are below a vacuum, the lowest {lowest:.4g} m. Some junctions get no water (a source cut "
@@ -495,7 +495,7 @@ def _check_physical(network: str, pressure_m: Floats) -> None:
             "simulate them; the model should run in EPANET on its own without negative pressures"
         )
     above = float(np.mean(pressure_m > _CEILING_M))
-    if above > _MAX_ABOVE_CEILING:
+    if above > _MAX_UNPHYSICAL_SHARE:
         raise HydraulicModelError(
             f"EPANET's pressures for the network {network!r} are beyond a water main's: {above:.1%} of the junction "
             f"steps are above {_CEILING_M:.0f} m ({SensorKind.WATER_PRESSURE.info.physical_max:g} MPa), the highest "

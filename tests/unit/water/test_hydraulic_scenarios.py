@@ -197,36 +197,40 @@ def test_a_model_epanet_cannot_run_is_a_hydraulic_model_error_naming_the_network
         build(f"water:{town}", duration_s=3600)
 
 
+#: a reservoir feeding two junctions through two pipes: (head of the reservoir in m, state of the first pipe)
+_TWO_JUNCTIONS = (
+    "[JUNCTIONS]\n J1 {elevation} 1.0\n J2 {elevation} 1.0\n[RESERVOIRS]\n R1 {head}\n"
+    "[PIPES]\n P1 R1 J1 100 200 100 0 {state}\n P2 J1 J2 100 200 100 0 Open\n[OPTIONS]\n Units LPS\n[END]\n"
+)
+
+
 @pytest.mark.usefixtures("own_networks")
-def test_a_model_whose_junctions_get_no_water_is_refused_not_simulated_into_nonsense(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "model", "reason"),
+    [
+        # the only pipe from the reservoir is closed: EPANET still serves both demands, at about -10⁷ m
+        ("cut-off", {"elevation": 10, "head": 50, "state": "Closed"},
+         r"'cut-off' are not physical: 100\.0% of the junction steps"),
+        # a reservoir 400 m above its junctions (a model in feet read as metres looks like this): 3.9 MPa
+        ("tall", {"elevation": 0, "head": 400, "state": "Open"},
+         r"'tall' are beyond a water main's: 100\.0% of the junction steps"),
+    ],
+)  # fmt: skip
+def test_a_model_with_pressures_no_water_main_has_is_refused_not_simulated_into_nonsense(
+    tmp_path: Path, name: str, model: dict[str, object], reason: str
+) -> None:
     from lifeline.simulators.exceptions import HydraulicModelError
 
-    # the only pipe from the reservoir is closed: EPANET still serves both demands, at about -10⁷ m
-    town = tmp_path / "cut-off.inp"
-    town.write_text(
-        "[JUNCTIONS]\n J1 10 1.0\n J2 10 1.0\n[RESERVOIRS]\n R1 50\n"
-        "[PIPES]\n P1 R1 J1 100 200 100 0 Closed\n P2 J1 J2 100 200 100 0 Open\n[OPTIONS]\n Units LPS\n[END]\n",
-        encoding="utf-8",
-    )
-    with pytest.raises(HydraulicModelError, match=r"'cut-off' are not physical: 100\.0% of the junction steps"):
+    town = tmp_path / f"{name}.inp"
+    town.write_text(_TWO_JUNCTIONS.format(**model), encoding="utf-8")
+    with pytest.raises(HydraulicModelError, match=reason):
         build(f"water:{town}", duration_s=3600)
 
 
 @pytest.mark.usefixtures("own_networks")
-def test_a_model_with_pressures_beyond_a_water_main_is_refused_not_sent_out_of_range(tmp_path: Path) -> None:
-    from lifeline.simulators.exceptions import HydraulicModelError
-
-    # a reservoir 400 m above its junctions (a model in feet read as metres looks like this): 3.9 MPa at the loggers
-    town = tmp_path / "tall.inp"
-    town.write_text(
-        "[JUNCTIONS]\n J1 0 1.0\n J2 0 1.0\n[RESERVOIRS]\n R1 400\n"
-        "[PIPES]\n P1 R1 J1 100 200 100 0 Open\n P2 J1 J2 100 200 100 0 Open\n[OPTIONS]\n Units LPS\n[END]\n",
-        encoding="utf-8",
-    )
-    with pytest.raises(HydraulicModelError, match=r"'tall' are beyond a water main's: 100\.0% of the junction steps"):
-        build(f"water:{town}", duration_s=3600)
-    # the same at 200 m (1.96 MPa) is a network
-    town.write_text(town.read_text(encoding="utf-8").replace(" R1 400", " R1 200"), encoding="utf-8")
+def test_a_model_at_200_m_of_head_is_a_network(tmp_path: Path) -> None:
+    town = tmp_path / "tall.inp"  # 1.96 MPa at the loggers: inside the water_pressure range
+    town.write_text(_TWO_JUNCTIONS.format(elevation=0, head=200, state="Open"), encoding="utf-8")
     scenario = build(f"water:{town}", duration_s=3600)
     assert any(s.kind is SensorKind.WATER_PRESSURE for s in scenario.registry.values())
 
