@@ -40,6 +40,7 @@ from .correlation import (
     corroborated,
     desired_tier,
 )
+from .peer_drift import HOURLY_MEAN_FAMILY, PEER_DRIFT_FAMILY, PEER_DRIFT_HOLD_MS, take_note
 from .peer_steps import LEVEL_MOVE_FAMILY, remember_move, shared_step
 from .results import Finding
 from .state import AlertRecord, Contribution, GroupState
@@ -140,6 +141,10 @@ class _Run:
         if family == LEVEL_MOVE_FAMILY:  # a sensor's hourly level moved: remembered, never an alert
             remember_move(self.gs.level_moves, f, self.ctx.config.faults.offset_after_hours + _MOVE_KEEP_HOURS)
             return
+        if family == HOURLY_MEAN_FAMILY:  # a sensor's hourly mean: remembered; may find drifts against peers
+            for drift in take_note(self.gs, f, self.ctx.config.faults, self.ctx.spec_of):
+                self.apply(drift)
+            return
         if family == OFFSET_FAMILY and f.tier is not None and self._shared_step(f):
             return
         ckey = (f.sensor_id, f.kind.value, f"{family}#{f.incident}" if f.incident else family)
@@ -176,14 +181,22 @@ class _Run:
         spec = self.ctx.spec_of(sensor_id)
         return spec.kind if spec is not None else None
 
+    def _expiry(self, c: Contribution) -> int:
+        """When a contribution lapses without a new finding: the sensor's quiet period after its last finding (a
+        drift against peers, restated hourly, holds longer)."""
+        quiet = self.ctx.quiet_ms_of(c.sensor_id)
+        if c.rule.startswith(PEER_DRIFT_FAMILY):
+            quiet = max(quiet, PEER_DRIFT_HOLD_MS)
+        return c.ts + quiet
+
     def expire(self, now: int) -> None:
         for ckey, c in list(self.gs.contributions.items()):
-            if c.ts + self.ctx.quiet_ms_of(c.sensor_id) <= now:
+            if self._expiry(c) <= now:
                 del self.gs.contributions[ckey]
 
     def next_timer(self) -> int | None:
         """The earliest timer strictly after the last evaluated time."""
-        times: list[int] = [c.ts + self.ctx.quiet_ms_of(c.sensor_id) for c in self.gs.contributions.values()]
+        times: list[int] = [self._expiry(c) for c in self.gs.contributions.values()]
         times += [self._due(c) for c in self.gs.contributions.values() if _sensor_anomaly(c)]
         for r in self.gs.alerts.values():
             times.append(r.last_support_ts + r.quiet_ms)

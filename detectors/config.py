@@ -266,6 +266,22 @@ class FaultRules:
     offset_hours_t: float = 3.0
     offset_after_hours: int = 3
     offset_before_hours: int = 12
+    #: drift against group peers (detectors/peer_drift.py): the sensor's hourly means over ``peer_drift_hours``
+    #: trend ``peer_drift_t`` standard errors beyond what the median of at least ``peer_drift_min_peers``
+    #: same-kind peers of its group explains, by at least ``peer_drift_min_fraction_of_range`` of its range;
+    #: chosen on seed 7 of bench_detector_quality (docs/domain.md#what-the-fault-checks-miss)
+    peer_drift_enabled: bool = True
+    peer_drift_hours: int = 16
+    peer_drift_t: float = 12.0
+    peer_drift_min_fraction_of_range: float = 0.002
+    peer_drift_min_peers: int = 2
+    #: kinds compared with their peers: not those whose lone slow rise is itself an incident (methane, crack
+    #: width, deflection, gas pressure) or driven by demand, weather or sun differently at each sensor (flows,
+    #: rain, ponding, strain)
+    peer_drift_kinds: frozenset[SensorKind] = frozenset({
+        SensorKind.WATER_PRESSURE, SensorKind.MANHOLE_LEVEL, SensorKind.WELL_TEMPERATURE, SensorKind.COVER_TILT,
+        SensorKind.NOISE_LEVEL,
+    })  # fmt: skip
     #: kinds whose physical minimum is a normal resting value (rain 0 mm/h, no ponding, no methane)
     floor_kinds: frozenset[SensorKind] = frozenset({
         SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.CH4_LEL, SensorKind.MANHOLE_LEVEL,
@@ -278,6 +294,13 @@ class FaultRules:
         SensorKind.WATER_PRESSURE, SensorKind.WATER_FLOW, SensorKind.GAS_PRESSURE, SensorKind.GAS_FLOW,
         SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.SEWER_FLOW, SensorKind.ACCELERATION,
     })  # fmt: skip
+
+    def __post_init__(self) -> None:
+        if self.peer_drift_hours < 4:
+            raise ValueError(f"faults.peer_drift_hours must be at least 4 (a line and the peers need 3 terms), "
+                             f"got {self.peer_drift_hours}")  # fmt: skip
+        if self.peer_drift_min_peers < 1:
+            raise ValueError(f"faults.peer_drift_min_peers must be at least 1, got {self.peer_drift_min_peers}")
 
 
 @dataclass(frozen=True)

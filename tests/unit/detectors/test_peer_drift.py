@@ -1,0 +1,196 @@
+"""Drift against group peers (detectors/peer_drift.py): a sensor's hourly means trending away from what its
+same-kind peers of the group explain is a drift; a trend the peers share is physical."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from lifeline.detectors import Detectors, Finding, GroupState, SensorState
+from lifeline.detectors.config import FaultRules, RulesConfig
+from lifeline.detectors.correlation import BLOCKING_FAULT_FAMILIES
+from lifeline.detectors.peer_drift import PEER_DRIFT_FAMILY, fit_against_peers, loo_medians
+from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec, Tier
+from lifeline.registry import Registry
+
+T0 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000  # a whole hour
+QUARTER = 15 * 60_000
+HOURS = 40
+DRIFT_FROM_H = 10
+SENSORS = ("M1", "M2", "M3", "M4")
+
+
+def _spec(sensor_id: str, kind: SensorKind = SensorKind.MANHOLE_LEVEL) -> SensorSpec:
+    return SensorSpec(sensor_id, kind, "A-" + sensor_id, "owner", "d", 31.8, 117.2, group_id="G",
+                      maintainer="devices", interval_s=900)  # fmt: skip
+
+
+def _detectors(sensors: tuple[str, ...] = SENSORS, **faults: object) -> Detectors:
+    config = RulesConfig(faults=FaultRules(**faults))  # type: ignore[arg-type]
+    return Detectors(Registry([_spec(s) for s in sensors]), config)
+
+
+def _signals(
+    seed: int, drift_m_per_h: dict[str, float], sensors: tuple[str, ...] = SENSORS, *, cycle_m: float | None = None
+) -> dict[str, np.ndarray]:
+    """15-min manhole levels: each its own level, a shared daily cycle (of its own size, or ``cycle_m`` for all),
+    reading noise, and a linear drift of ``drift_m_per_h[sensor]`` from hour 10 on."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(HOURS * 4) / 4.0
+    daily = np.sin(2 * np.pi * t / 24.0)
+    out = {}
+    for n, sensor_id in enumerate(sensors):
+        cycle = 0.05 + 0.02 * n if cycle_m is None else cycle_m
+        values = 1.0 + 0.2 * n + cycle * daily + rng.normal(0.0, 0.005, t.size)
+        values += drift_m_per_h.get(sensor_id, 0.0) * np.clip(t - DRIFT_FROM_H, 0.0, None)
+        out[sensor_id] = values
+    return out
+
+
+def _replay(
+    det: Detectors, signals: dict[str, np.ndarray], *, start: int = 0, until: int = HOURS * 4,
+    states: tuple[dict[str, SensorState], GroupState] | None = None,
+) -> tuple[list[AlertEvent], list[Finding], tuple[dict[str, SensorState], GroupState]]:  # fmt: skip
+    sensors, group = states or ({s: det.new_sensor_state(s) for s in signals}, det.new_group_state("G"))
+    events: list[AlertEvent] = []
+    findings: list[Finding] = []
+    for i in range(start, until):
+        ts = T0 + i * QUARTER
+        found: list[Finding] = []
+        for sensor_id, values in signals.items():
+            found.extend(det.process_sensor(sensors[sensor_id], np.array([ts]), np.array([values[i]])).findings)
+        findings.extend(found)
+        events.extend(det.process_group(group, found, ts))
+    return events, findings, (sensors, group)
+
+
+def _drift_alerts(events: list[AlertEvent]) -> dict[str, AlertEvent]:
+    return {
+        e.sensor_ids[0]: e
+        for e in events
+        if e.kind is AlertKind.SENSOR_FAULT and e.event is AlertEventType.OPENED and "against peers" in e.evidence
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_sensor_drifting_alone_opens_one_fault_alert_for_it(seed: int) -> None:
+    events, _, _ = _replay(_detectors(), _signals(seed, {"M3": 0.004}))
+    alerts = _drift_alerts(events)
+    assert set(alerts) == {"M3"}
+    opened_h = (alerts["M3"].ts - T0) / 3_600_000
+    assert DRIFT_FROM_H < opened_h <= DRIFT_FROM_H + 16 + 3  # within the window and the two hours' lag
+    assert alerts["M3"].tier is Tier.T3
+    assert len([e for e in events if e.kind is AlertKind.SENSOR_FAULT and e.event is AlertEventType.OPENED]) == 1
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_trend_all_peers_share_is_no_drift(seed: int) -> None:
+    """(With daily cycles of one size: see the module's note on shared trends and cycles of different sizes.)"""
+    events, _, _ = _replay(_detectors(), _signals(seed, dict.fromkeys(SENSORS, 0.004), cycle_m=0.08))
+    assert not _drift_alerts(events)
+
+
+def test_a_drift_too_small_for_the_range_share_is_not_reported() -> None:
+    events, _, _ = _replay(_detectors(peer_drift_min_fraction_of_range=0.05), _signals(1, {"M3": 0.004}))
+    assert not _drift_alerts(events)  # 0.06 m over the window is 0.4 % of the 15.5 m range, not 5 %
+
+
+def test_too_few_peers_or_the_check_off_sends_no_hourly_notes() -> None:
+    for det, sensors in ((_detectors(("M1", "M2")), ("M1", "M2")), (_detectors(peer_drift_enabled=False), SENSORS)):
+        _, findings, _ = _replay(det, _signals(1, {"M1": 0.004}, sensors), until=4 * 4)
+        assert not [f for f in findings if f.rule.startswith("note.hourly_mean")]
+
+
+def test_every_sensor_notes_each_closed_hour_once() -> None:
+    _, findings, _ = _replay(_detectors(), _signals(1, {}), until=6 * 4)
+    notes = [f for f in findings if f.rule.startswith("note.hourly_mean")]
+    assert sorted((f.sensor_id, (f.ts - T0) // 3_600_000) for f in notes) == [
+        (s, h) for s in SENSORS for h in range(1, 6)
+    ]  # the hour h-1 is decided by the first reading of hour h
+
+
+def test_the_drift_ends_when_the_sensor_follows_its_peers_again() -> None:
+    signals = _signals(1, {"M3": 0.004})
+    signals["M3"][28 * 4 :] = signals["M3"][28 * 4 - 1]  # the drift stops at hour 28; the level then stays
+    events, _, _ = _replay(_detectors(), signals)
+    m3 = [e.event for e in events if e.kind is AlertKind.SENSOR_FAULT and "M3" in e.sensor_ids]
+    assert m3[0] is AlertEventType.OPENED
+    assert AlertEventType.CLEARED in m3
+
+
+def test_a_restore_mid_way_gives_the_same_alerts() -> None:
+    """The hourly means are part of the group's state: pickled and restored, the same alerts follow."""
+    signals = _signals(2, {"M2": -0.004})
+    straight, _, _ = _replay(_detectors(), signals)
+    cut = 20 * 4 + 1
+    head, _, states = _replay(_detectors(), signals, until=cut)
+    restored = pickle.loads(pickle.dumps(states, protocol=pickle.HIGHEST_PROTOCOL))
+    assert restored[1].hourly_means
+    tail, _, _ = _replay(_detectors(), signals, states=restored, start=cut)
+    assert [(e.alert_id, e.event) for e in head + tail] == [(e.alert_id, e.event) for e in straight]
+    assert set(_drift_alerts(straight)) == {"M2"}
+
+
+def test_the_same_findings_in_any_order_give_the_same_alerts() -> None:
+    """The notes of one hour may arrive in any order and with any watermark cadence."""
+    det = _detectors()
+    _, findings, _ = _replay(det, _signals(3, {"M4": 0.004}))
+    end = T0 + HOURS * 3_600_000
+    at_once = det.process_group(det.new_group_state("G"), list(reversed(findings)), end)
+    group = det.new_group_state("G")
+    rng = np.random.default_rng(5)
+    stepwise: list[AlertEvent] = []
+    shuffled = [findings[i] for i in rng.permutation(len(findings))]
+    for chunk in np.array_split(np.arange(len(shuffled)), 7):
+        batch = [shuffled[i] for i in chunk]
+        stepwise += det.process_group(group, batch, min(f.ts for f in batch))
+    stepwise += det.process_group(group, [], end)
+    assert [(e.alert_id, e.event, e.ts) for e in stepwise] == [(e.alert_id, e.event, e.ts) for e in at_once]
+    assert set(_drift_alerts(at_once)) == {"M4"}
+
+
+def test_a_drift_against_peers_does_not_block_the_sensors_incidents() -> None:
+    assert PEER_DRIFT_FAMILY not in BLOCKING_FAULT_FAMILIES
+    det = _detectors()
+    group = det.new_group_state("G")
+    drift = Finding("M1", "A-M1", "G", AlertKind.SENSOR_FAULT, Tier.T3, T0, 1.0, 0.5, "e",
+                    "fault.peer_drift:trend_against_peers")  # fmt: skip
+    overflow = Finding("M1", "A-M1", "G", AlertKind.OVERFLOW, Tier.T2, T0 + QUARTER, 3.0, 0.5, "e",
+                       "drainage.manhole:t2_overflow")  # fmt: skip
+    events = det.process_group(group, [drift, overflow], T0 + 2 * QUARTER)
+    assert {e.kind for e in events} == {AlertKind.SENSOR_FAULT, AlertKind.OVERFLOW}
+
+
+def test_a_group_state_pickled_before_the_check_loads_without_means() -> None:
+    state = GroupState("G")
+    data = {k: getattr(state, k) for k in ("group_id", "pending", "horizon", "contributions", "alerts",
+                                           "late_findings", "last_operation_ts", "level_moves")}  # fmt: skip
+    old = GroupState.__new__(GroupState)
+    old.__setstate__(data)
+    assert old.hourly_means == {} and old.drift_evaluated == {}
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(2, 9), st.integers(1, 5)), elements=st.floats(-1e3, 1e3)))
+def test_leave_one_out_medians_match_the_median_of_the_others(rows: np.ndarray) -> None:
+    expected = np.array([np.median(np.delete(rows, k, axis=0), axis=0) for k in range(rows.shape[0])])
+    np.testing.assert_allclose(loo_medians(rows), expected, rtol=0, atol=1e-9)
+
+
+def test_a_fit_needs_enough_peers_and_hours() -> None:
+    window = np.random.default_rng(1).normal(size=(3, 16))
+    assert fit_against_peers(window, 3) == [None, None, None]
+    assert fit_against_peers(window[:, :3], 2) == [None, None, None]
+    assert all(f is not None for f in fit_against_peers(window, 2))
+
+
+def test_peer_drift_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="peer_drift_hours"):
+        FaultRules(peer_drift_hours=3)
+    with pytest.raises(ValueError, match="peer_drift_min_peers"):
+        FaultRules(peer_drift_min_peers=0)
