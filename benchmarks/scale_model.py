@@ -96,8 +96,8 @@ class ModelInputs:
     partitions_per_core: int = 2
     #: measured on quiet-day-with-faults (3,021 sensors, 24 h, seed 7; docs/scale-out.md): 217 findings, 45 alert
     #: events (2026-12-03), and the notes sensors send their group once an hour (2026-12-06): 26,197 level moves
-    #: (the offset veto) and 40,119 hourly means (the drift against peers); --storm takes storm-day's.
-    findings_per_sensor_hour: float = (217 + 26_197 + 40_119) / (3021 * 24)
+    #: (the offset veto) and 38,775 hourly means (the drift against peers); --storm takes storm-day's.
+    findings_per_sensor_hour: float = (217 + 26_197 + 38_775) / (3021 * 24)
     #: 4.51 window statistics per sensor-hour for the 5-15 min sensors (quiet-day-with-faults); the raw 50 Hz
     #: channels close a 60-s window a minute (RulesConfig.subminute_window_s): 0.985 x 4.51 + 0.015 x 60.
     stats_per_sensor_hour: float = 0.985 * 4.51 + 0.015 * 60
@@ -182,12 +182,12 @@ def storm_mix(mix: Sequence[SensorClass], interval_s: float = STORM_INTERVAL_S) 
 
 def storm_inputs(inputs: ModelInputs) -> ModelInputs:
     """A storm: water and drainage every minute, and storm-day's measured finding and alert rates
-    (14,182 findings, 26,608 level-move and 40,127 hourly-mean notes and 1,949 alert events from 3,021 sensors in
+    (14,182 findings, 26,608 level-move and 38,784 hourly-mean notes and 1,949 alert events from 3,021 sensors in
     24 h; 70 us per group in the tick)."""
     return replace(
         inputs,
         mix=storm_mix(inputs.mix),
-        findings_per_sensor_hour=(14_182 + 26_608 + 40_127) / (3021 * 24),
+        findings_per_sensor_hour=(14_182 + 26_608 + 38_784) / (3021 * 24),
         alert_events_per_sensor_hour=0.0269,
         group_s_per_group_tick=70e-6,
         active_group_share=19.6 / 199,

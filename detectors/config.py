@@ -276,11 +276,11 @@ class FaultRules:
     peer_drift_min_fraction_of_range: float = 0.002
     peer_drift_min_peers: int = 2
     #: kinds compared with their peers: not those whose lone slow rise is itself an incident (methane, crack
-    #: width, deflection, gas pressure) or driven by demand, weather or sun differently at each sensor (flows,
-    #: rain, ponding, strain)
+    #: width, deflection, gas pressure) or driven by demand, pumps, tanks and weather differently at each sensor
+    #: (flows, water pressure, rain, ponding)
     peer_drift_kinds: frozenset[SensorKind] = frozenset({
-        SensorKind.WATER_PRESSURE, SensorKind.MANHOLE_LEVEL, SensorKind.WELL_TEMPERATURE, SensorKind.COVER_TILT,
-        SensorKind.NOISE_LEVEL,
+        SensorKind.MANHOLE_LEVEL, SensorKind.WELL_TEMPERATURE, SensorKind.COVER_TILT, SensorKind.NOISE_LEVEL,
+        SensorKind.STRAIN,
     })  # fmt: skip
     #: kinds whose physical minimum is a normal resting value (rain 0 mm/h, no ponding, no methane)
     floor_kinds: frozenset[SensorKind] = frozenset({
