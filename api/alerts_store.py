@@ -20,7 +20,7 @@ __all__ = ["AlertStore", "parse_sensor_ids"]
 
 _COLUMNS = ", ".join(ALERT_EVENTS.column_names)
 _STATUS_EVENTS: dict[AlertStatus, tuple[str, ...]] = {
-    AlertStatus.OPEN: ("opened", "escalated", "de-escalated"),
+    AlertStatus.OPEN: ("opened", "escalated", "de-escalated", "updated"),
     AlertStatus.ACKNOWLEDGED: ("acknowledged",),
     AlertStatus.CLEARED: ("cleared",),
     AlertStatus.RESOLVED: ("resolved",),

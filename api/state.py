@@ -43,7 +43,7 @@ def next_status(previous: AlertStatus | None, event: AlertEventType) -> AlertSta
     """The status after ``event`` is applied to an alert whose status was ``previous``."""
     if event in (AlertEventType.OPENED, AlertEventType.ESCALATED):
         return AlertStatus.OPEN
-    if event is AlertEventType.DE_ESCALATED:
+    if event in (AlertEventType.DE_ESCALATED, AlertEventType.UPDATED):
         return previous if previous in ACTIVE and previous is not None else AlertStatus.OPEN
     if event is AlertEventType.ACKNOWLEDGED:
         return previous if previous in _CLOSED and previous is not None else AlertStatus.ACKNOWLEDGED
@@ -73,7 +73,7 @@ class AlertState(msgspec.Struct, frozen=True, kw_only=True):
         """The state after ``event``."""
         status = next_status(self.status, event.event)
         acked = event.event is AlertEventType.ACKNOWLEDGED and status is AlertStatus.ACKNOWLEDGED
-        reset = status is AlertStatus.OPEN and event.event is not AlertEventType.DE_ESCALATED
+        reset = status is AlertStatus.OPEN and event.event not in (AlertEventType.DE_ESCALATED, AlertEventType.UPDATED)
         return AlertState(
             event=event, status=status, last_id=last_id, kafka_ts=kafka_ts, opened_ts=self.opened_ts,
             acknowledged_by=event.actor if acked else ("" if reset else self.acknowledged_by),

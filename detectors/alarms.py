@@ -353,6 +353,13 @@ class _Run:
                     record.lower_tier = 0
                     record.lower_since = -1
                     self.events.append(record.event(AlertEventType.DE_ESCALATED, now))
+            self._joined(record, contribs, now)
+
+    def _joined(self, record: AlertRecord, contribs: list[Contribution], now: int) -> None:
+        """A sensor joined the active alert without a tier change: describe it again and say so (``updated``)."""
+        if not {c.sensor_id for c in contribs} <= set(record.sensor_ids):
+            self._describe(record, contribs, record.tier)
+            self.events.append(record.event(AlertEventType.UPDATED, now))
 
     def _gas_wells(self, grouped: dict[tuple[str, str], list[Contribution]]) -> int:
         """Wells of the group with methane at ≥ T3 now that are not biogas-prone: not capped as biogas-like, not a

@@ -244,6 +244,8 @@ class AlertEventType(enum.StrEnum):
     OPENED = "opened"
     ESCALATED = "escalated"
     DE_ESCALATED = "de-escalated"
+    #: a sensor joined the active alert at its tier: its sensors and evidence were described again
+    UPDATED = "updated"
     CLEARED = "cleared"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"

@@ -96,7 +96,7 @@ ALERT_EVENTS = Table(
     ),
     timestamp="ts",
     dedup_keys=("ts", "alert_id", "event"),
-    description="alert lifecycle events (opened, escalated, de-escalated, cleared, acknowledged, resolved)",
+    description="alert lifecycle events (opened, escalated, de-escalated, updated, cleared, acknowledged, resolved)",
 )
 
 REJECTS = Table(

@@ -185,6 +185,8 @@ class NotifierCore:
             if not self._fresh(event):
                 return []
             return self._tell(route, event, kind.value, 0, route.levels[0])
+        if kind is AlertEventType.UPDATED:  # a sensor joined at the same tier: nobody is told, a chain goes on
+            return []
         if kind is AlertEventType.ACKNOWLEDGED:
             self.escalations.pop(event.alert_id, None)
             return []

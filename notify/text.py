@@ -38,8 +38,8 @@ _KIND_ZH: dict[AlertKind, str] = {
 }  # fmt: skip
 
 _LABEL_ZH = {
-    "opened": "新告警", "escalated": "告警升级", "de-escalated": "告警降级", "cleared": "告警消除",
-    "acknowledged": "已确认", "resolved": "已处置", "work-order-overdue": "工单超期未处置",
+    "opened": "新告警", "escalated": "告警升级", "de-escalated": "告警降级", "updated": "告警更新",
+    "cleared": "告警消除", "acknowledged": "已确认", "resolved": "已处置", "work-order-overdue": "工单超期未处置",
 }  # fmt: skip
 _TIER_EN = {1: "Tier 1", 2: "Tier 2", 3: "Tier 3"}
 

@@ -80,3 +80,13 @@ def test_status_rules():
     assert next_status(AlertStatus.CLEARED, E.ACKNOWLEDGED) is AlertStatus.CLEARED
     assert next_status(AlertStatus.RESOLVED, E.CLEARED) is AlertStatus.RESOLVED
     assert next_status(AlertStatus.CLEARED, E.RESOLVED) is AlertStatus.RESOLVED
+
+
+def test_a_sensor_joining_an_alert_keeps_its_status_and_acknowledgement(event_factory):
+    assert next_status(AlertStatus.ACKNOWLEDGED, E.UPDATED) is AlertStatus.ACKNOWLEDGED
+    assert next_status(AlertStatus.OPEN, E.UPDATED) is AlertStatus.OPEN
+    opened = state(event_factory)
+    acked = opened.advance(event_factory(event=E.ACKNOWLEDGED, actor="li"), 2, 0, b"")
+    joined = acked.advance(event_factory(event=E.UPDATED), 3, 0, b"")
+    assert joined.status is AlertStatus.ACKNOWLEDGED and joined.acknowledged_by == "li"
+    assert joined.event.event is E.UPDATED

@@ -72,6 +72,17 @@ def test_anomalies_of_several_sensors_at_once_are_one_alert_of_the_group() -> No
     assert "from 2 sensor(s)" in events[0].evidence
 
 
+def test_a_sensor_joining_the_group_alert_is_announced_once() -> None:
+    findings = lasting("P0", 0, 40) + lasting("P1", 3, 40) + lasting("P2", 20, 40)
+    events = run(detectors(), findings, 120)
+    assert [(e.event, (e.ts - T0) // MIN, e.sensor_ids) for e in events] == [
+        (AlertEventType.OPENED, 15, ("P0", "P1")),
+        (AlertEventType.UPDATED, 20, ("P0", "P1", "P2")),  # P2's first finding: it joins; its later ones change nothing
+        (AlertEventType.CLEARED, 70, ("P0", "P1", "P2")),
+    ]
+    assert "from 3 sensor(s)" in events[1].evidence and events[1].tier is Tier.T3
+
+
 def test_a_sensor_with_its_own_alert_keeps_it_and_a_lone_newcomer_gets_its_own() -> None:
     findings = lasting("P0", 0, 90) + lasting("P1", 60, 90)
     events = opened(run(detectors(), findings, 200))

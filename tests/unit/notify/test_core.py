@@ -77,6 +77,16 @@ def test_acknowledge_stops_escalation(event_factory):
     assert core.tick() == []
 
 
+def test_a_sensor_joining_tells_nobody_and_the_escalation_goes_on(event_factory):
+    clock = ManualClock(T0)
+    core = NotifierCore(RULES, clock)
+    core.handle(event_factory(ts=T0))
+    clock.advance(120)
+    assert core.handle(event_factory(event=E.UPDATED, ts=T0 + 120_000)) == []
+    clock.advance(180)
+    assert told(core.tick()) == [("boss", "escalation-1")]
+
+
 def test_late_escalation_after_downtime_catches_up(event_factory):
     clock = ManualClock(T0 + 700_000)  # notifier was down; two deadlines passed
     core = NotifierCore(RULES, clock)
