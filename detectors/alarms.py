@@ -40,7 +40,7 @@ from .correlation import (
     corroborated,
     desired_tier,
 )
-from .peer_drift import HOURLY_MEAN_FAMILY, PEER_DRIFT_FAMILY, PEER_DRIFT_HOLD_MS, take_note
+from .peer_faults import HOURLY_MEAN_FAMILY, PEER_FAULT_FAMILY, PEER_FAULT_HOLD_MS, take_note
 from .peer_steps import LEVEL_MOVE_FAMILY, remember_move, shared_step
 from .results import Finding
 from .state import AlertRecord, Contribution, GroupState
@@ -141,7 +141,7 @@ class _Run:
         if family == LEVEL_MOVE_FAMILY:  # a sensor's hourly level moved: remembered, never an alert
             remember_move(self.gs.level_moves, f, self.ctx.config.faults.offset_after_hours + _MOVE_KEEP_HOURS)
             return
-        if family == HOURLY_MEAN_FAMILY:  # a sensor's hourly mean: remembered; may find drifts against peers
+        if family == HOURLY_MEAN_FAMILY:  # a sensor's hourly mean: remembered; may find faults against peers
             for drift in take_note(self.gs, f, self.ctx.config.faults, self.ctx.spec_of):
                 self.apply(drift)
             return
@@ -183,10 +183,10 @@ class _Run:
 
     def _expiry(self, c: Contribution) -> int:
         """When a contribution lapses without a new finding: the sensor's quiet period after its last finding (a
-        drift against peers, restated hourly, holds longer)."""
+        fault against peers, restated hourly, holds longer)."""
         quiet = self.ctx.quiet_ms_of(c.sensor_id)
-        if c.rule.startswith(PEER_DRIFT_FAMILY):
-            quiet = max(quiet, PEER_DRIFT_HOLD_MS)
+        if c.rule.startswith(PEER_FAULT_FAMILY):
+            quiet = max(quiet, PEER_FAULT_HOLD_MS)
         return c.ts + quiet
 
     def expire(self, now: int) -> None:

@@ -266,19 +266,23 @@ class FaultRules:
     offset_hours_t: float = 3.0
     offset_after_hours: int = 3
     offset_before_hours: int = 12
-    #: drift against group peers (detectors/peer_drift.py): the sensor's hourly means over ``peer_drift_hours``
-    #: trend ``peer_drift_t`` standard errors beyond what the median of at least ``peer_drift_min_peers``
-    #: same-kind peers of its group explains, by at least ``peer_drift_min_fraction_of_range`` of its range;
-    #: chosen on seed 7 of bench_detector_quality (docs/domain.md#what-the-fault-checks-miss)
-    peer_drift_enabled: bool = True
-    peer_drift_hours: int = 16
+    #: faults against group peers (detectors/peer_faults.py): a sensor's hourly means over ``peer_hours`` against
+    #: the median of at least ``peer_min_peers`` same-kind peers of its group. A drift: a trend ``peer_drift_t``
+    #: standard errors from 0 moving at least ``peer_drift_min_fraction_of_range`` of the range; an offset: a
+    #: step ``peer_offset_t`` standard errors from 0 and at least ``peer_offset_min_fraction_of_range`` of the
+    #: range that fits better than a trend. Chosen on seed 7 of bench_detector_quality
+    #: (docs/domain.md#what-the-fault-checks-miss)
+    peer_enabled: bool = True
+    peer_hours: int = 16
+    peer_min_peers: int = 2
     peer_drift_t: float = 12.0
     peer_drift_min_fraction_of_range: float = 0.002
-    peer_drift_min_peers: int = 2
+    peer_offset_t: float = 15.0
+    peer_offset_min_fraction_of_range: float = 0.001
     #: kinds compared with their peers: not those whose lone slow rise is itself an incident (methane, crack
     #: width, deflection, gas pressure) or driven by demand, pumps, tanks and weather differently at each sensor
     #: (flows, water pressure, rain, ponding)
-    peer_drift_kinds: frozenset[SensorKind] = frozenset({
+    peer_kinds: frozenset[SensorKind] = frozenset({
         SensorKind.MANHOLE_LEVEL, SensorKind.WELL_TEMPERATURE, SensorKind.COVER_TILT, SensorKind.NOISE_LEVEL,
         SensorKind.STRAIN,
     })  # fmt: skip
@@ -296,11 +300,11 @@ class FaultRules:
     })  # fmt: skip
 
     def __post_init__(self) -> None:
-        if self.peer_drift_hours < 4:
-            raise ValueError(f"faults.peer_drift_hours must be at least 4 (a line and the peers need 3 terms), "
-                             f"got {self.peer_drift_hours}")  # fmt: skip
-        if self.peer_drift_min_peers < 1:
-            raise ValueError(f"faults.peer_drift_min_peers must be at least 1, got {self.peer_drift_min_peers}")
+        if self.peer_hours < 9:
+            raise ValueError(f"faults.peer_hours must be at least 9 (an offset needs 4 hours on each side of its "
+                             f"step), got {self.peer_hours}")  # fmt: skip
+        if self.peer_min_peers < 1:
+            raise ValueError(f"faults.peer_min_peers must be at least 1, got {self.peer_min_peers}")
 
 
 @dataclass(frozen=True)

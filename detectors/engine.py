@@ -50,7 +50,7 @@ from .faults import (
 )  # fmt: skip
 from .group_model import GroupModels
 from .leak_location import GroupLocator
-from .peer_drift import PEER_DRIFT_NOTE, note_hourly_mean
+from .peer_faults import PEER_NOTE, note_hourly_mean
 from .peer_steps import note_level_move
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
 from .results import Finding, SensorResult, WindowStats
@@ -72,8 +72,8 @@ DRIFT_EXEMPT = frozenset({
 
 def _hourly_checks(prof: SensorProfile[Any]) -> bool:
     """Whether the sensor's hourly means are kept: for the drift check (not for :data:`DRIFT_EXEMPT` kinds), the
-    offset check's hourly test or the group's drift check against peers."""
-    return prof.kind not in DRIFT_EXEMPT or offset_checked(prof) or PEER_DRIFT_NOTE in prof.flags
+    offset check's hourly test or the group's fault checks against peers."""
+    return prof.kind not in DRIFT_EXEMPT or offset_checked(prof) or PEER_NOTE in prof.flags
 
 
 def _always_quiet(prof: SensorProfile[Any], st: SensorState, values: npt.NDArray[np.float64]) -> bool:
@@ -98,7 +98,7 @@ class Detectors:
         self._tank_nodes = self._places({SensorKind.TANK_LEVEL}, "node")
         #: (group, model link) of every pump or valve state: a flow meter on such a link follows the operation
         self._operated_links = self._places({SensorKind.PUMP_STATE, SensorKind.VALVE_STATE}, "link")
-        #: (group, kind) → sensors: who has same-kind peers for the drift check against peers
+        #: (group, kind) → sensors: who has same-kind peers for the fault checks against peers
         self._kind_counts = Counter((self.group_of(spec.sensor_id), spec.kind) for spec in registry.values())
         #: where a DMA's burst or leak most likely is (each group's sensitivity model is built at its first incident)
         self.locator = GroupLocator(registry)
@@ -146,7 +146,7 @@ class Detectors:
             if place.link and (group, place.link) in self._operated_links:
                 flags.add(OPERATED_LINK)
         if self._compared_with_peers(spec):
-            flags.add(PEER_DRIFT_NOTE)
+            flags.add(PEER_NOTE)
         quiet_s = max(cfg.alarm.clear_quiet_s, cfg.alarm.quiet_intervals * spec.interval_s)
         return SensorProfile(
             spec=spec,
@@ -173,11 +173,11 @@ class Detectors:
         )
 
     def _compared_with_peers(self, spec: SensorSpec) -> bool:
-        """The sensor's hourly means go to its group for the drift check against peers (detectors/peer_drift.py)."""
+        """The sensor's hourly means go to its group for the fault checks against peers (detectors/peer_faults.py)."""
         faults = self.config.faults
         peers = self._kind_counts[(self.group_of(spec.sensor_id), spec.kind)] - 1
-        watched = faults.peer_drift_enabled and spec.kind in faults.peer_drift_kinds
-        return watched and peers >= faults.peer_drift_min_peers
+        watched = faults.peer_enabled and spec.kind in faults.peer_kinds
+        return watched and peers >= faults.peer_min_peers
 
     def _spec_or_none(self, sensor_id: str) -> SensorSpec | None:
         return self.registry.get(sensor_id)
@@ -316,7 +316,7 @@ class Detectors:
             st.drift_sum += w.mean * w.count
             st.drift_count += w.count
             end = w.window_start + prof.window_ms
-            if end % _MS_PER_H == 0 and PEER_DRIFT_NOTE in prof.flags and st.drift_count > 0:
+            if end % _MS_PER_H == 0 and PEER_NOTE in prof.flags and st.drift_count > 0:
                 # the hour's last window closed: its mean goes to the group at once (not an hour later)
                 at = int(np.searchsorted(decided, end, side="left"))
                 decided_ts = int(decided[at]) if at < decided.shape[0] else int(decided[-1])

@@ -358,9 +358,9 @@ class GroupState:
     last_operation_ts: int = -(1 << 62)
     #: sensor → (closed hour, move) of its recent level-move notes (the offset veto, detectors/peer_steps.py)
     level_moves: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
-    #: sensor → (hour, mean) of its recent hourly-mean notes (drift against peers, detectors/peer_drift.py)
+    #: sensor → (hour, mean) of its recent hourly-mean notes (faults against peers, detectors/peer_faults.py)
     hourly_means: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
-    #: sensor kind → the latest hour whose first note evaluated that kind's drift against peers
+    #: sensor kind → the latest hour whose first note evaluated that kind's faults against peers
     drift_evaluated: dict[str, int] = field(default_factory=dict)
 
     def __setstate__(self, state: Any) -> None:

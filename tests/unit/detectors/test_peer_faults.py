@@ -1,5 +1,6 @@
-"""Drift against group peers (detectors/peer_drift.py): a sensor's hourly means trending away from what its
-same-kind peers of the group explain is a drift; a trend the peers share is physical."""
+"""Faults against group peers (detectors/peer_faults.py, detectors/peer_fits.py): a sensor's hourly means trending
+or stepping away from what its same-kind peers of the group explain is a drift or an offset; what the peers share
+is physical."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from hypothesis.extra.numpy import arrays
 from lifeline.detectors import Detectors, Finding, GroupState, SensorState
 from lifeline.detectors.config import FaultRules, RulesConfig
 from lifeline.detectors.correlation import BLOCKING_FAULT_FAMILIES
-from lifeline.detectors.peer_drift import PEER_DRIFT_FAMILY, fit_against_peers, loo_medians
+from lifeline.detectors.peer_faults import PEER_FAULT_FAMILY
+from lifeline.detectors.peer_fits import loo_medians, step_against_peers, trend_against_peers
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec, Tier
 from lifeline.registry import Registry
 
@@ -73,7 +75,7 @@ def _drift_alerts(events: list[AlertEvent]) -> dict[str, AlertEvent]:
     return {
         e.sensor_ids[0]: e
         for e in events
-        if e.kind is AlertKind.SENSOR_FAULT and e.event is AlertEventType.OPENED and "against peers" in e.evidence
+        if e.kind is AlertKind.SENSOR_FAULT and e.event is AlertEventType.OPENED and "drift against" in e.evidence
     }
 
 
@@ -96,12 +98,14 @@ def test_a_trend_all_peers_share_is_no_drift(seed: int) -> None:
 
 
 def test_a_drift_too_small_for_the_range_share_is_not_reported() -> None:
-    events, _, _ = _replay(_detectors(peer_drift_min_fraction_of_range=0.05), _signals(1, {"M3": 0.004}))
+    events, _, _ = _replay(
+        _detectors(peer_drift_min_fraction_of_range=0.05, peer_offset_t=1e9), _signals(1, {"M3": 0.004})
+    )
     assert not _drift_alerts(events)  # 0.06 m over the window is 0.4 % of the 15.5 m range, not 5 %
 
 
 def test_too_few_peers_or_the_check_off_sends_no_hourly_notes() -> None:
-    for det, sensors in ((_detectors(("M1", "M2")), ("M1", "M2")), (_detectors(peer_drift_enabled=False), SENSORS)):
+    for det, sensors in ((_detectors(("M1", "M2")), ("M1", "M2")), (_detectors(peer_enabled=False), SENSORS)):
         _, findings, _ = _replay(det, _signals(1, {"M1": 0.004}, sensors), until=4 * 4)
         assert not [f for f in findings if f.rule.startswith("note.hourly_mean")]
 
@@ -155,11 +159,11 @@ def test_the_same_findings_in_any_order_give_the_same_alerts() -> None:
 
 
 def test_a_drift_against_peers_does_not_block_the_sensors_incidents() -> None:
-    assert PEER_DRIFT_FAMILY not in BLOCKING_FAULT_FAMILIES
+    assert PEER_FAULT_FAMILY not in BLOCKING_FAULT_FAMILIES
     det = _detectors()
     group = det.new_group_state("G")
     drift = Finding("M1", "A-M1", "G", AlertKind.SENSOR_FAULT, Tier.T3, T0, 1.0, 0.5, "e",
-                    "fault.peer_drift:trend_against_peers")  # fmt: skip
+                    "fault.peers:drift")  # fmt: skip
     overflow = Finding("M1", "A-M1", "G", AlertKind.OVERFLOW, Tier.T2, T0 + QUARTER, 3.0, 0.5, "e",
                        "drainage.manhole:t2_overflow")  # fmt: skip
     events = det.process_group(group, [drift, overflow], T0 + 2 * QUARTER)
@@ -184,13 +188,57 @@ def test_leave_one_out_medians_match_the_median_of_the_others(rows: np.ndarray) 
 
 def test_a_fit_needs_enough_peers_and_hours() -> None:
     window = np.random.default_rng(1).normal(size=(3, 16))
-    assert fit_against_peers(window, 3) == [None, None, None]
-    assert fit_against_peers(window[:, :3], 2) == [None, None, None]
-    assert all(f is not None for f in fit_against_peers(window, 2))
+    assert trend_against_peers(window, 3) == [None, None, None]
+    assert trend_against_peers(window[:, :3], 2) == [None, None, None]
+    assert all(f is not None for f in trend_against_peers(window, 2))
+    assert step_against_peers(window, 3, 4) == [None, None, None]
+    assert step_against_peers(window[:, :7], 2, 4) == [None, None, None]  # no step 4 h from both ends
+    assert all(f is not None for f in step_against_peers(window, 2, 4))
 
 
-def test_peer_drift_settings_are_checked() -> None:
-    with pytest.raises(ValueError, match="peer_drift_hours"):
-        FaultRules(peer_drift_hours=3)
-    with pytest.raises(ValueError, match="peer_drift_min_peers"):
-        FaultRules(peer_drift_min_peers=0)
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(4, 12), st.floats(-5.0, 5.0).filter(lambda d: abs(d) > 0.5))
+def test_the_step_fit_takes_the_best_least_squares_step(seed: int, at: int, size: float) -> None:
+    """The step it picks has the smallest residual sum of squares of numpy's least squares over every step."""
+    rng = np.random.default_rng(seed)
+    window = rng.normal(size=(4, 16)) + np.sin(np.arange(16.0) / 3.0) * rng.uniform(0.5, 2.0, (4, 1))
+    window[2, at:] += size
+    fit = step_against_peers(window, 2, 4)[2]
+    assert fit is not None
+    centred = window - window.mean(axis=1, keepdims=True)
+    peers = np.median(np.delete(centred, 2, axis=0), axis=0)
+
+    def rss(start: int) -> float:
+        design = np.column_stack((np.ones(16), peers, (np.arange(16) >= start).astype(float)))
+        return float(np.linalg.lstsq(design, window[2], rcond=None)[1][0])
+
+    assert fit.rss == pytest.approx(rss(fit.at), rel=1e-6, abs=1e-9)
+    assert fit.rss == pytest.approx(min(rss(start) for start in range(4, 13)), rel=1e-6, abs=1e-9)
+
+
+def _offset_alerts(events: list[AlertEvent]) -> dict[str, AlertEvent]:
+    return {
+        e.sensor_ids[0]: e
+        for e in events
+        if e.kind is AlertKind.SENSOR_FAULT and e.event is AlertEventType.OPENED and "offset against" in e.evidence
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_sensor_stepping_alone_is_an_offset_and_a_step_all_share_is_not(seed: int) -> None:
+    alone = _signals(seed, {})
+    alone["M2"][14 * 4 :] += 0.08  # 16 reading sd, from hour 14 on
+    events, _, _ = _replay(_detectors(), alone)
+    assert set(_offset_alerts(events)) == {"M2"} and not _drift_alerts(events)
+    shared = _signals(seed, {}, cycle_m=0.08)  # (with daily cycles of one size: see the module's limit)
+    for values in shared.values():
+        values[14 * 4 :] += 0.08
+    events, _, _ = _replay(_detectors(), shared)
+    assert not _offset_alerts(events)
+
+
+def test_peer_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="peer_hours"):
+        FaultRules(peer_hours=8)
+    with pytest.raises(ValueError, match="peer_min_peers"):
+        FaultRules(peer_min_peers=0)

@@ -1,0 +1,213 @@
+"""Sensor faults against group peers: a sensor whose hourly means trend (drift) or step (offset) in a way that its
+same-kind peers of the group do not share (docs/domain.md#sensor-faults).
+
+A drifting or re-zeroed sensor's level moves with no physical cause, while the same quantity at its neighbours
+(the other manholes of a catchment, the other strain gauges of a bridge, the other wells' temperature or
+cover tilt along a gas main) does not. The sensor's own checks (:mod:`lifeline.detectors.faults`) need a day
+on a line or a clean jump between readings; against its peers a drift or a step shows within ``peer_hours``.
+
+* **Sensor side** (:func:`note_hourly_mean`, once per closed hour): a sensor of a watched kind
+  (``faults.peer_kinds``) with at least ``faults.peer_min_peers`` same-kind peers in its group sends its hourly
+  mean to the group as a *note* (rule :data:`HOURLY_MEAN_RULE`, no tier, never an alert).
+* **Group side** (:func:`take_note`): the group keeps each sensor's last hourly means in
+  :attr:`GroupState.hourly_means` (pickled with it). The first note of hour ``h`` of a kind evaluates every
+  sensor of that kind at hour ``h - LAG_HOURS``: every note of that hour and earlier was decided before the
+  first note of hour ``h``, so the result does not depend on arrival order. Each sensor with a full window of
+  ``peer_hours`` means, among at least ``peer_min_peers`` peers with one too, is fitted against the median of
+  its peers (:mod:`lifeline.detectors.peer_fits`):
+
+  - a **drift** when a line fits better than a step anywhere in the window, and the trend the peers do not
+    explain is ``peer_drift_t`` standard errors from 0 and moves at least ``peer_drift_min_fraction_of_range``
+    of the sensor's range over the window;
+  - an **offset** when a step fits better than a line, lies at least ``OFFSET_EDGE_HOURS`` from either end of
+    the window, is ``peer_offset_t`` standard errors from 0 and at least ``peer_offset_min_fraction_of_range``
+    of the range.
+
+  A fault found is restated every hour while its trend or step keeps its sign and stays 2 standard errors from
+  0, and ends when it does not (an offset, once its step has left the window).
+
+  A limit: over a few hours a trend or a step and part of the daily cycle look alike, so a trend or a step the
+  peers share while their daily cycles differ in size leaves one at a sensor whose cycle is larger or smaller
+  than the peers' median (gain ``b``). The simulator's faults sit on flat-trending peers; real networks may have such
+  shared trends (groundwater, a season's warming).
+
+The findings are ``sensor_fault`` (tier 3, rules :data:`PEER_DRIFT_RULE` and :data:`PEER_OFFSET_RULE`) for the
+device maintainer. Unlike the sensor's own drift check they do **not** block the sensor's incidents: they rest
+on a short window and on peers, and a wrongly blocked sensor would hide an incident.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from lifeline.models import AlertKind, SensorKind, SensorSpec, Tier
+
+from .config import FaultRules
+from .peer_fits import PeerFit, step_against_peers, trend_against_peers
+from .results import Finding
+from .rulebase import SensorProfile
+from .state import Contribution, GroupState
+
+__all__ = [
+    "HOURLY_MEAN_FAMILY",
+    "HOURLY_MEAN_RULE",
+    "LAG_HOURS",
+    "OFFSET_EDGE_HOURS",
+    "PEER_DRIFT_RULE",
+    "PEER_FAULT_FAMILY",
+    "PEER_FAULT_HOLD_MS",
+    "PEER_NOTE",
+    "PEER_OFFSET_RULE",
+    "note_hourly_mean",
+    "take_note",
+]
+
+#: the rule of an hourly-mean note (informational: remembered by the group, never an alert)
+HOURLY_MEAN_RULE = "note.hourly_mean:peers"
+HOURLY_MEAN_FAMILY = HOURLY_MEAN_RULE.partition(":")[0]
+#: the rules of a drift and of an offset found against the peers (sensor faults that do not block)
+PEER_DRIFT_RULE = "fault.peers:drift"
+PEER_OFFSET_RULE = "fault.peers:offset"
+PEER_FAULT_FAMILY = PEER_DRIFT_RULE.partition(":")[0]
+#: the profile flag of a sensor that notes its hourly means to its group
+PEER_NOTE = "peer_note"
+#: a kind is evaluated at hour ``h - LAG_HOURS`` by the first note of hour ``h`` (all notes of that hour are in)
+LAG_HOURS = 2
+#: an offset's step lies at least this many hours from either end of the window (a step needs hours on both sides)
+OFFSET_EDGE_HOURS = 4
+#: a found fault is restated every hour; its contribution lasts this long without a restatement
+PEER_FAULT_HOLD_MS = 3 * 3_600_000
+#: a found fault is restated while its trend or step keeps its sign and stays this many standard errors from 0
+_HOLD_T = 2.0
+_MS_PER_H = 3_600_000
+
+
+def note_hourly_mean(prof: SensorProfile[Any], mean: float, hour_ms: int, ts: int, out: list[Finding]) -> None:
+    """The note of the hourly mean ``mean`` of the hour starting at ``hour_ms``, decided at ``ts``.
+
+    Only a note decided within the hour after the one it describes is sent (the group reads the hour from its
+    time); a later one (the sensor was silent) counts as a missing hour."""
+    if not math.isfinite(mean) or not hour_ms + _MS_PER_H <= ts < hour_ms + 2 * _MS_PER_H:
+        return
+    spec = prof.spec
+    out.append(
+        Finding(
+            spec.sensor_id, spec.asset_id, prof.group_key, AlertKind.SENSOR_FAULT, None, ts, mean, 0.0,
+            "hourly mean", HOURLY_MEAN_RULE,
+        )
+    )  # fmt: skip
+
+
+def _hour_of_note(f: Finding) -> int:
+    return f.ts - f.ts % _MS_PER_H - _MS_PER_H
+
+
+def take_note(
+    gs: GroupState, f: Finding, cfg: FaultRules, spec_of: Callable[[str], SensorSpec | None],
+) -> list[Finding]:  # fmt: skip
+    """Remember the hourly-mean note ``f`` in the group's state; at the first note of an hour of its kind,
+    evaluate that kind (see the module doc) and return its faults found, restated or ended."""
+    spec = spec_of(f.sensor_id)
+    if spec is None:
+        return []
+    hour = _hour_of_note(f)
+    keep_from = hour - (cfg.peer_hours + LAG_HOURS) * _MS_PER_H
+    means = gs.hourly_means
+    means[f.sensor_id] = (*(n for n in means.get(f.sensor_id, ()) if keep_from <= n[0] < hour), (hour, f.value))
+    kind = spec.kind.value
+    if gs.drift_evaluated.get(kind, -1) >= hour:
+        return []
+    gs.drift_evaluated[kind] = hour
+    return _evaluate(gs, spec.kind, hour - LAG_HOURS * _MS_PER_H, f.ts, cfg, spec_of)
+
+
+def _evaluate(
+    gs: GroupState, kind: SensorKind, last_hour: int, ts: int, cfg: FaultRules,
+    spec_of: Callable[[str], SensorSpec | None],
+) -> list[Finding]:  # fmt: skip
+    hours = cfg.peer_hours
+    first_hour = last_hour - (hours - 1) * _MS_PER_H
+    specs: list[SensorSpec] = []
+    rows: list[list[float]] = []
+    for sensor_id in sorted(gs.hourly_means):
+        spec = spec_of(sensor_id)
+        if spec is None or spec.kind is not kind:
+            continue
+        row = _window(gs.hourly_means[sensor_id], first_hour, hours)
+        if row is not None:
+            specs.append(spec)
+            rows.append(row)
+    if not rows:
+        return []
+    window = np.array(rows)
+    trends = trend_against_peers(window, cfg.peer_min_peers)
+    steps = step_against_peers(window, cfg.peer_min_peers, 1)  # the best step anywhere, to compare with the trend
+    active = _active(gs.contributions)
+    out: list[Finding] = []
+    for spec, row, trend, step in zip(specs, rows, trends, steps, strict=True):
+        if trend is None or step is None:
+            continue
+        span = spec.valid_max - spec.valid_min
+        found = active.get(spec.sensor_id)
+        if found is not None:  # restated while its trend or step keeps its sign and stays clear of 0, else ended
+            rule, sign = found
+            fit = trend if rule == PEER_DRIFT_RULE else step
+            holds = fit.t >= _HOLD_T and fit.size * sign > 0.0
+            out.append(_finding(spec, gs.group_id, ts, row, fit, rule, Tier.T3 if holds else None))
+        elif trend.rss <= step.rss:  # a line fits better than any step
+            if trend.t >= cfg.peer_drift_t and trend.change >= cfg.peer_drift_min_fraction_of_range * span:
+                out.append(_finding(spec, gs.group_id, ts, row, trend, PEER_DRIFT_RULE, Tier.T3))
+        elif (
+            step.t >= cfg.peer_offset_t
+            and step.change >= cfg.peer_offset_min_fraction_of_range * span
+            and OFFSET_EDGE_HOURS <= step.at <= hours - OFFSET_EDGE_HOURS
+        ):
+            out.append(_finding(spec, gs.group_id, ts, row, step, PEER_OFFSET_RULE, Tier.T3))
+    return out
+
+
+def _window(notes: tuple[tuple[int, float], ...], first_hour: int, hours: int) -> list[float] | None:
+    """The sensor's means of ``hours`` hours from ``first_hour`` on, or ``None`` when one is missing (``notes``:
+    ascending, one per hour)."""
+    last_hour = first_hour + (hours - 1) * _MS_PER_H
+    row = [mean for hour, mean in notes if first_hour <= hour <= last_hour]
+    return row if len(row) == hours else None
+
+
+def _active(contributions: Mapping[tuple[str, str, str], Contribution]) -> dict[str, tuple[str, float]]:
+    """Sensor → (rule, sign of its trend or step) of each fault found against peers that is on."""
+    return {
+        c.sensor_id: (c.rule, math.copysign(1.0, c.change or 0.0))
+        for c in contributions.values()
+        if c.rule.partition(":")[0] == PEER_FAULT_FAMILY
+    }
+
+
+def _finding(
+    spec: SensorSpec, group_id: str, ts: int, row: list[float], fit: PeerFit, rule: str, tier: Tier | None
+) -> Finding:  # fmt: skip
+    unit, hours, peers = spec.unit, len(row), f"the median of {fit.peers} {spec.kind.value} peers of the group"
+    what = "drift" if rule == PEER_DRIFT_RULE else "offset"
+    if tier is None:
+        evidence = f"{what} against peers ended: now {fit.t:.1f} standard errors from 0"
+    elif rule == PEER_DRIFT_RULE:
+        evidence = (
+            f"drift against peers: over {hours} h the hourly means moved {fit.size * (hours - 1):+.4g} {unit} "
+            f"({fit.size:+.4g} {unit}/h, {fit.t:.1f} standard errors from 0) beyond what {peers} explains; "
+            "the sensor's readings still count"
+        )
+    else:
+        evidence = (
+            f"offset against peers: the hourly means stepped {fit.size:+.4g} {unit} {hours - fit.at} h before the "
+            f"end of the {hours}-h window ({fit.t:.1f} standard errors from 0) beyond what {peers} explains; "
+            "the sensor's readings still count"
+        )
+    change = fit.size * (hours - 1) if rule == PEER_DRIFT_RULE else fit.size
+    return Finding(
+        spec.sensor_id, spec.asset_id, group_id, AlertKind.SENSOR_FAULT, tier, ts, float(row[-1]),
+        0.5 if tier is not None else 0.0, evidence, rule, change=change,
+    )  # fmt: skip
