@@ -145,8 +145,10 @@ class _Run:
             for drift in take_note(self.gs, f, self.ctx.config.faults, self.ctx.spec_of):
                 self.apply(drift)
             return
-        if family == OFFSET_FAMILY and f.tier is not None and self._shared_step(f):
-            return
+        if family == OFFSET_FAMILY and f.tier is not None:
+            if self._shared_step(f):
+                return
+            self.gs.own_offsets[f.sensor_id] = f.ts
         ckey = (f.sensor_id, f.kind.value, f"{family}#{f.incident}" if f.incident else family)
         if f.tier is None:
             self.gs.contributions.pop(ckey, None)

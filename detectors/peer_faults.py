@@ -21,7 +21,7 @@ on a line or a clean jump between readings; against its peers a drift or a step 
     of the sensor's range over the window;
   - an **offset** when a step fits better than a line, lies at least ``OFFSET_EDGE_HOURS`` from either end of
     the window, is ``peer_offset_t`` standard errors from 0 and at least ``peer_offset_min_fraction_of_range``
-    of the range.
+    of the range, unless the sensor's own offset check raised one since the window began.
 
   A fault found is restated every hour while its trend or step keeps its sign and stays 2 standard errors from
   0, and ends when it does not (an offset, once its step has left the window).
@@ -162,7 +162,8 @@ def _evaluate(
             if trend.t >= cfg.peer_drift_t and trend.change >= cfg.peer_drift_min_fraction_of_range * span:
                 out.append(_finding(spec, gs.group_id, ts, row, trend, PEER_DRIFT_RULE, Tier.T3))
         elif (
-            step.t >= cfg.peer_offset_t
+            gs.own_offsets.get(spec.sensor_id, -1) < first_hour  # the sensor's own check did not raise it already
+            and step.t >= cfg.peer_offset_t
             and step.change >= cfg.peer_offset_min_fraction_of_range * span
             and OFFSET_EDGE_HOURS <= step.at <= hours - OFFSET_EDGE_HOURS
         ):

@@ -361,6 +361,8 @@ class GroupState:
     #: sensor → (hour, mean) of its recent hourly-mean notes (faults against peers, detectors/peer_faults.py)
     hourly_means: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
     #: sensor kind → the latest hour whose first note evaluated that kind's faults against peers
+    #: sensor → event time of the last offset its own check raised (no second alert for it against peers)
+    own_offsets: dict[str, int] = field(default_factory=dict)
     drift_evaluated: dict[str, int] = field(default_factory=dict)
 
     def __setstate__(self, state: Any) -> None:

@@ -176,7 +176,7 @@ def test_a_group_state_pickled_before_the_check_loads_without_means() -> None:
                                            "late_findings", "last_operation_ts", "level_moves")}  # fmt: skip
     old = GroupState.__new__(GroupState)
     old.__setstate__(data)
-    assert old.hourly_means == {} and old.drift_evaluated == {}
+    assert old.hourly_means == {} and old.drift_evaluated == {} and old.own_offsets == {}
 
 
 @settings(max_examples=60, deadline=None)
@@ -228,17 +228,18 @@ def _offset_alerts(events: list[AlertEvent]) -> dict[str, AlertEvent]:
 def test_one_sensor_stepping_alone_is_an_offset_and_a_step_all_share_is_not(seed: int) -> None:
     alone = _signals(seed, {})
     alone["M2"][14 * 4 :] += 0.08  # 16 reading sd, from hour 14 on
-    events, _, _ = _replay(_detectors(), alone)
+    events, _, _ = _replay(_detectors(offset_enabled=False), alone)  # the sensor's own offset check off
     assert set(_offset_alerts(events)) == {"M2"} and not _drift_alerts(events)
     shared = _signals(seed, {}, cycle_m=0.08)  # (with daily cycles of one size: see the module's limit)
     for values in shared.values():
         values[14 * 4 :] += 0.08
-    events, _, _ = _replay(_detectors(), shared)
+    events, _, _ = _replay(_detectors(offset_enabled=False), shared)
     assert not _offset_alerts(events)
 
 
-def test_peer_settings_are_checked() -> None:
-    with pytest.raises(ValueError, match="peer_hours"):
-        FaultRules(peer_hours=8)
-    with pytest.raises(ValueError, match="peer_min_peers"):
-        FaultRules(peer_min_peers=0)
+def test_an_offset_the_sensors_own_check_raised_is_not_raised_again_against_peers() -> None:
+    alone = _signals(1, {})
+    alone["M2"][14 * 4 :] += 0.08
+    events, _, _ = _replay(_detectors(), alone)
+    offsets = [e for e in events if e.event is AlertEventType.OPENED and "offset" in e.evidence]
+    assert [(e.sensor_ids, "fault.offset:level_step" in e.evidence) for e in offsets] == [(("M2",), True)]
