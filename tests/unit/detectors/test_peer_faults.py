@@ -243,3 +243,10 @@ def test_an_offset_the_sensors_own_check_raised_is_not_raised_again_against_peer
     events, _, _ = _replay(_detectors(), alone)
     offsets = [e for e in events if e.event is AlertEventType.OPENED and "offset" in e.evidence]
     assert [(e.sensor_ids, "fault.offset:level_step" in e.evidence) for e in offsets] == [(("M2",), True)]
+
+
+def test_peer_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="peer_hours"):
+        FaultRules(peer_hours=8)
+    with pytest.raises(ValueError, match="peer_min_peers"):
+        FaultRules(peer_min_peers=0)
