@@ -50,7 +50,7 @@ from .faults import (
 )  # fmt: skip
 from .group_model import GroupModels
 from .leak_location import GroupLocator
-from .peer_faults import PEER_NOTE, note_hourly_mean
+from .peer_faults import LAG_HOURS, PEER_NOTE, note_hourly_mean, warm_notes
 from .peer_steps import note_level_move
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
 from .results import Finding, SensorResult, WindowStats
@@ -342,6 +342,19 @@ class Detectors:
         ends = np.array([w.window_start + prof.window_ms for w in recent], dtype=np.int64)
         self._hourly(prof, state, recent, [], ends)
         state.faults &= ~DRIFT
+
+    def peer_means(
+        self, sensor_id: str, rows: Sequence[WindowStats]
+    ) -> tuple[str, tuple[tuple[int, float], ...]] | None:
+        """For a warm start: the group and the hourly-mean notes a sensor compared with its peers would have sent
+        over its stored windows (``rows``, oldest first); ``None`` for a sensor that sends none."""
+        if sensor_id not in self.registry:
+            return None
+        prof = self.profile(sensor_id)
+        if PEER_NOTE not in prof.flags:
+            return None
+        notes = warm_notes(rows, prof.window_ms, self.config.faults.peer_hours + LAG_HOURS)
+        return (prof.group_key, notes) if notes else None
 
     def advance_sensor(self, state: SensorState, watermark_ms: int) -> SensorResult:
         """The event-time watermark moved: close a window it passed, report silence (dropout)."""

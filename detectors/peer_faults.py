@@ -12,9 +12,10 @@ on a line or a clean jump between readings; against its peers a drift or a step 
 * **Group side** (:func:`take_note`): the group keeps each sensor's last hourly means in
   :attr:`GroupState.hourly_means` (pickled with it). The first note of hour ``h`` of a kind evaluates every
   sensor of that kind at hour ``h - LAG_HOURS``: every note of that hour and earlier was decided before the
-  first note of hour ``h``, so the result does not depend on arrival order. Each sensor with a full window of
-  ``peer_hours`` means, among at least ``peer_min_peers`` peers with one too, is fitted against the median of
-  its peers (:mod:`lifeline.detectors.peer_fits`):
+  first note of hour ``h``, so the result does not depend on arrival order. Each sensor with a window of
+  ``peer_hours`` means (at most ``MAX_MISSING_HOURS`` missing; the fit takes the hours every such sensor has,
+  the newest among them), among at least ``peer_min_peers`` peers, is fitted against the median of its peers
+  (:mod:`lifeline.detectors.peer_fits`):
 
   - a **drift** when a line fits better than a step anywhere in the window, and the trend the peers do not
     explain is ``peer_drift_t`` standard errors from 0 and moves at least ``peer_drift_min_fraction_of_range``
@@ -39,16 +40,17 @@ on a short window and on peers, and a wrongly blocked sensor would hide an incid
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from lifeline.models import AlertKind, SensorKind, SensorSpec, Tier
 
 from .config import FaultRules
 from .peer_fits import PeerFit, step_against_peers, trend_against_peers
-from .results import Finding
+from .results import Finding, WindowStats
 from .rulebase import SensorProfile
 from .state import Contribution, GroupState
 
@@ -56,6 +58,7 @@ __all__ = [
     "HOURLY_MEAN_FAMILY",
     "HOURLY_MEAN_RULE",
     "LAG_HOURS",
+    "MAX_MISSING_HOURS",
     "OFFSET_EDGE_HOURS",
     "PEER_DRIFT_RULE",
     "PEER_FAULT_FAMILY",
@@ -64,6 +67,7 @@ __all__ = [
     "PEER_OFFSET_RULE",
     "note_hourly_mean",
     "take_note",
+    "warm_notes",
 ]
 
 #: the rule of an hourly-mean note (informational: remembered by the group, never an alert)
@@ -79,6 +83,8 @@ PEER_NOTE = "peer_note"
 LAG_HOURS = 2
 #: an offset's step lies at least this many hours from either end of the window (a step needs hours on both sides)
 OFFSET_EDGE_HOURS = 4
+#: a window may miss this many hours (a sensor's silence, a restart): its sensors are fitted on the hours all have
+MAX_MISSING_HOURS = 2
 #: a found fault is restated every hour; its contribution lasts this long without a restatement
 PEER_FAULT_HOLD_MS = 3 * 3_600_000
 #: a found fault is restated while its trend or step keeps its sign and stays this many standard errors from 0
@@ -100,6 +106,24 @@ def note_hourly_mean(prof: SensorProfile[Any], mean: float, hour_ms: int, ts: in
             "hourly mean", HOURLY_MEAN_RULE,
         )
     )  # fmt: skip
+
+
+def warm_notes(rows: Sequence[WindowStats], window_ms: int, keep_hours: int) -> tuple[tuple[int, float], ...]:
+    """The (hour, mean) notes the sensor would have sent for its last ``keep_hours`` whole hours of stored windows
+    (``rows`` oldest first; an hour counts once its window ending on the hour is among them), for a warm start."""
+    sums: dict[int, list[float]] = {}
+    whole: set[int] = set()
+    for w in rows:
+        if w.window_s * 1000 != window_ms or w.count <= 0 or not math.isfinite(w.mean):
+            continue
+        hour = w.window_start - w.window_start % _MS_PER_H
+        total = sums.setdefault(hour, [0.0, 0.0])
+        total[0] += w.mean * w.count
+        total[1] += w.count
+        if (w.window_start + window_ms) % _MS_PER_H == 0 and window_ms <= _MS_PER_H:
+            whole.add(hour)
+    hours = sorted(h for h in whole if sums[h][1] > 0)[-keep_hours:]
+    return tuple((h, sums[h][0] / sums[h][1]) for h in hours)
 
 
 def _hour_of_note(f: Finding) -> int:
@@ -132,23 +156,27 @@ def _evaluate(
     hours = cfg.peer_hours
     first_hour = last_hour - (hours - 1) * _MS_PER_H
     specs: list[SensorSpec] = []
-    rows: list[list[float]] = []
+    rows: list[npt.NDArray[np.float64]] = []
     for sensor_id in sorted(gs.hourly_means):
         spec = spec_of(sensor_id)
         if spec is None or spec.kind is not kind:
             continue
         row = _window(gs.hourly_means[sensor_id], first_hour, hours)
-        if row is not None:
+        if np.count_nonzero(np.isnan(row)) <= MAX_MISSING_HOURS:
             specs.append(spec)
             rows.append(row)
     if not rows:
         return []
-    window = np.array(rows)
-    trends = trend_against_peers(window, cfg.peer_min_peers)
-    steps = step_against_peers(window, cfg.peer_min_peers, 1)  # the best step anywhere, to compare with the trend
+    full = np.array(rows)
+    present: npt.NDArray[np.bool_] = np.asarray(~np.isnan(full).any(axis=0))  # the hours every sensor kept has
+    if np.count_nonzero(present) < hours - MAX_MISSING_HOURS or not present[-1]:
+        return []
+    window, hour = full[:, present], np.flatnonzero(present).astype(np.float64)
+    trends = trend_against_peers(window, cfg.peer_min_peers, hour)
+    steps = step_against_peers(window, cfg.peer_min_peers, 1, hour)  # the best step anywhere, to compare
     active = _active(gs.contributions)
     out: list[Finding] = []
-    for spec, row, trend, step in zip(specs, rows, trends, steps, strict=True):
+    for spec, row, trend, step in zip(specs, window, trends, steps, strict=True):
         if trend is None or step is None:
             continue
         span = spec.valid_max - spec.valid_min
@@ -157,26 +185,28 @@ def _evaluate(
             rule, sign = found
             fit = trend if rule == PEER_DRIFT_RULE else step
             holds = fit.t >= _HOLD_T and fit.size * sign > 0.0
-            out.append(_finding(spec, gs.group_id, ts, row, fit, rule, Tier.T3 if holds else None))
+            out.append(_finding(spec, gs.group_id, ts, row, hours, fit, rule, Tier.T3 if holds else None))
         elif trend.rss <= step.rss:  # a line fits better than any step
             if trend.t >= cfg.peer_drift_t and trend.change >= cfg.peer_drift_min_fraction_of_range * span:
-                out.append(_finding(spec, gs.group_id, ts, row, trend, PEER_DRIFT_RULE, Tier.T3))
+                out.append(_finding(spec, gs.group_id, ts, row, hours, trend, PEER_DRIFT_RULE, Tier.T3))
         elif (
             gs.own_offsets.get(spec.sensor_id, -1) < first_hour  # the sensor's own check did not raise it already
             and step.t >= cfg.peer_offset_t
             and step.change >= cfg.peer_offset_min_fraction_of_range * span
             and OFFSET_EDGE_HOURS <= step.at <= hours - OFFSET_EDGE_HOURS
         ):
-            out.append(_finding(spec, gs.group_id, ts, row, step, PEER_OFFSET_RULE, Tier.T3))
+            out.append(_finding(spec, gs.group_id, ts, row, hours, step, PEER_OFFSET_RULE, Tier.T3))
     return out
 
 
-def _window(notes: tuple[tuple[int, float], ...], first_hour: int, hours: int) -> list[float] | None:
-    """The sensor's means of ``hours`` hours from ``first_hour`` on, or ``None`` when one is missing (``notes``:
-    ascending, one per hour)."""
-    last_hour = first_hour + (hours - 1) * _MS_PER_H
-    row = [mean for hour, mean in notes if first_hour <= hour <= last_hour]
-    return row if len(row) == hours else None
+def _window(notes: tuple[tuple[int, float], ...], first_hour: int, hours: int) -> npt.NDArray[np.float64]:
+    """The sensor's means of ``hours`` hours from ``first_hour`` on, NaN where one is missing."""
+    row = np.full(hours, np.nan)
+    for hour, mean in notes:
+        slot = (hour - first_hour) // _MS_PER_H
+        if 0 <= slot < hours:
+            row[slot] = mean
+    return row
 
 
 def _active(contributions: Mapping[tuple[str, str, str], Contribution]) -> dict[str, tuple[str, float]]:
@@ -189,9 +219,10 @@ def _active(contributions: Mapping[tuple[str, str, str], Contribution]) -> dict[
 
 
 def _finding(
-    spec: SensorSpec, group_id: str, ts: int, row: list[float], fit: PeerFit, rule: str, tier: Tier | None
+    spec: SensorSpec, group_id: str, ts: int, row: npt.NDArray[np.float64], hours: int, fit: PeerFit, rule: str,
+    tier: Tier | None,
 ) -> Finding:  # fmt: skip
-    unit, hours, peers = spec.unit, len(row), f"the median of {fit.peers} {spec.kind.value} peers of the group"
+    unit, peers = spec.unit, f"the median of {fit.peers} {spec.kind.value} peers of the group"
     what = "drift" if rule == PEER_DRIFT_RULE else "offset"
     if tier is None:
         evidence = f"{what} against peers ended: now {fit.t:.1f} standard errors from 0"
@@ -203,7 +234,7 @@ def _finding(
         )
     else:
         evidence = (
-            f"offset against peers: the hourly means stepped {fit.size:+.4g} {unit} {hours - fit.at} h before the "
+            f"offset against peers: the hourly means stepped {fit.size:+.4g} {unit} {hours - fit.at:.0f} h before the "
             f"end of the {hours}-h window ({fit.t:.1f} standard errors from 0) beyond what {peers} explains; "
             "the sensor's readings still count"
         )

@@ -72,8 +72,15 @@ def _centred_peers(window: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.floa
     return centred, peers - peers.mean(axis=1, keepdims=True)
 
 
-def trend_against_peers(window: npt.NDArray[np.float64], min_peers: int) -> list[PeerFit | None]:
-    """Fit every row of ``window`` (sensors × hours, no NaN) as ``a + b · peers' median + c · hour``.
+def _hours(window: npt.NDArray[np.float64], hour: npt.NDArray[np.float64] | None) -> npt.NDArray[np.float64]:
+    return np.arange(window.shape[1], dtype=np.float64) if hour is None else np.asarray(hour, dtype=np.float64)
+
+
+def trend_against_peers(
+    window: npt.NDArray[np.float64], min_peers: int, hour: npt.NDArray[np.float64] | None = None
+) -> list[PeerFit | None]:
+    """Fit every row of ``window`` (sensors × hours, no NaN; ``hour``: each column's hour, default 0, 1, …) as
+    ``a + b · peers' median + c · hour``; ``PeerFit.change`` is the trend over the hours the columns span.
 
     A row gets ``None`` when fewer than ``min_peers`` other rows exist (or too few hours for the fit).
 
@@ -92,8 +99,10 @@ def trend_against_peers(window: npt.NDArray[np.float64], min_peers: int) -> list
     if sensors < min_peers + 1 or hours <= _FIT_TERMS:
         return [None] * sensors
     # in orthogonal terms: the line, and the peers' median without its line (``shape``)
-    x = np.arange(hours, dtype=np.float64) - (hours - 1) / 2.0
+    at = _hours(window, hour)
+    x = at - at.mean()
     sxx = float(x @ x)
+    span = float(at[-1] - at[0])
     centred, peers = _centred_peers(window)
     peer_slope = peers @ x / sxx
     shape = peers - peer_slope[:, None] * x
@@ -106,15 +115,19 @@ def trend_against_peers(window: npt.NDArray[np.float64], min_peers: int) -> list
     trend = slope - gain * peer_slope  # c of the fit on the median itself
     se = np.sqrt(var / sxx + peer_slope * peer_slope * var / shape_ss)
     return [
-        PeerFit(float(trend[k]), _t(float(trend[k]), float(se[k])), abs(float(trend[k])) * (hours - 1),
+        PeerFit(float(trend[k]), _t(float(trend[k]), float(se[k])), abs(float(trend[k])) * span,
                 float(rss[k]), sensors - 1)
         for k in range(sensors)
     ]  # fmt: skip
 
 
-def step_against_peers(window: npt.NDArray[np.float64], min_peers: int, edge: int) -> list[PeerFit | None]:
-    """Fit every row of ``window`` (sensors × hours, no NaN) as ``a + b · peers' median + d · [hour ≥ h0]`` for
-    every ``h0`` from ``edge`` to ``hours - edge``, and keep the ``h0`` that fits best (``PeerFit.size`` = ``d``).
+def step_against_peers(
+    window: npt.NDArray[np.float64], min_peers: int, edge: int, hour: npt.NDArray[np.float64] | None = None
+) -> list[PeerFit | None]:
+    """Fit every row of ``window`` (sensors × hours, no NaN; ``hour``: each column's hour, default 0, 1, …) as
+    ``a + b · peers' median + d · [hour ≥ h0]`` for every column's ``h0`` at least ``edge`` hours from the first
+    column and from the end of the last, and keep the ``h0`` that fits best (``PeerFit.size`` = ``d``,
+    ``PeerFit.at`` = ``h0`` less the first column's hour).
 
     A row gets ``None`` when fewer than ``min_peers`` other rows exist or no ``h0`` fits in the window.
 
@@ -131,11 +144,12 @@ def step_against_peers(window: npt.NDArray[np.float64], min_peers: int, edge: in
     [False, False, False, False]
     """
     sensors, hours = window.shape
-    starts = np.arange(edge, hours - edge + 1)
+    at = _hours(window, hour) - _hours(window, hour)[0]
+    starts = at[(at >= edge) & (at <= at[-1] + 1 - edge)]
     if sensors < min_peers + 1 or hours <= _FIT_TERMS or starts.size == 0:
         return [None] * sensors
     centred, peers = _centred_peers(window)
-    steps = (np.arange(hours)[None, :] >= starts[:, None]).astype(np.float64)  # starts × hours
+    steps = (at[None, :] >= starts[:, None]).astype(np.float64)  # starts × hours
     steps -= steps.mean(axis=1, keepdims=True)
     pp = (peers * peers).sum(axis=1)[:, None]  # sensors × 1
     ss = (steps * steps).sum(axis=1)[None, :]  # 1 × starts

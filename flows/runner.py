@@ -72,7 +72,8 @@ def run_flow(
 
         span = parse_duration(warm_start)
         warm = load_warm_history(settings, registry, span, getattr(detectors, "group_models", None), echo=log.info,
-                                 dma_feeds=getattr(detectors, "dma_feeds", None))  # fmt: skip
+                                 dma_feeds=getattr(detectors, "dma_feeds", None),
+                                 peer_means=getattr(detectors, "peer_means", None))  # fmt: skip
     flow = build_flow(settings, registry, detectors=detectors, stop_at_end=stop_at_end, warm=warm)
     recovery_config = None
     if recovery:

@@ -538,6 +538,9 @@ class GroupStage:
         known = group_state is not None
         if group_state is None:
             group_state = state.groups[group_id] = self.detectors.new_group_state(group_id)
+            means = getattr(group_state, "hourly_means", None)
+            if self.warm is not None and means is not None:  # the faults against peers need no 18 h wait
+                means.update(self.warm.take_peers(group_id))
         late_before = getattr(group_state, "late_findings", 0)
         try:
             if known and group_id not in active and state.last_tick >= 0:

@@ -5,8 +5,9 @@ with progress printed) before it starts. A sensor or group met for the first tim
 registry change, a lost recovery folder — is then initialised from its history instead of waiting days:
 each sensor through :meth:`Detectors.warm_start_sensor` (rules that need a day of history, per-sensor
 baselines), each group model through :meth:`GroupModels.warm`, each DMA's leak detector through
-:meth:`DmaFeeds.warm` (its sensors' 5-minute windows, step by step, no findings). States restored from a
-snapshot are not touched: they already know more.
+:meth:`DmaFeeds.warm` (its sensors' 5-minute windows, step by step, no findings), and each group's alarm state
+with the hourly means its sensors would have noted for the faults against peers (:meth:`Detectors.peer_means`).
+States restored from a snapshot are not touched: they already know more.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from lifeline.settings import Settings
 __all__ = ["WarmHistory", "load_warm_history", "parse_duration", "stats_from_row"]
 
 _UNITS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+#: sensor id, its stored windows → (group, hourly-mean notes) for the faults against peers, or None
+PeerMeans = Callable[[str, list[WindowStats]], tuple[str, tuple[tuple[int, float], ...]] | None]
 
 
 def parse_duration(text: str) -> timedelta:
@@ -67,6 +70,8 @@ class WarmHistory:
     sensors: dict[str, list[WindowStats]] = field(default_factory=dict)
     groups: dict[str, list[GroupWindow]] = field(default_factory=dict)
     dmas: dict[str, list[GroupWindow]] = field(default_factory=dict)
+    #: group → sensor → (hour, mean) notes for the faults against peers
+    peers: dict[str, dict[str, tuple[tuple[int, float], ...]]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -76,9 +81,11 @@ class WarmHistory:
         registry: Registry,
         group_models: GroupModels | None,
         dma_feeds: DmaFeeds | None = None,
+        peer_means: PeerMeans | None = None,
     ) -> WarmHistory:
         """Keep the rows of registered sensors; compact the members' windows for the group models and the DMA
-        sensors' windows for the DMA leak detectors."""
+        sensors' windows for the DMA leak detectors; note the hourly means of the sensors compared with their
+        peers (``peer_means``: :meth:`Detectors.peer_means`)."""
         history = cls()
         for w in rows:
             if w.sensor_id in registry:
@@ -91,6 +98,11 @@ class WarmHistory:
             for rows_of_sensor in history.sensors.values():
                 for gw in dma_feeds.compact(rows_of_sensor):
                     history.dmas.setdefault(gw.group_id, []).append(gw)
+        if peer_means is not None:
+            for sensor_id, rows_of_sensor in history.sensors.items():
+                noted = peer_means(sensor_id, rows_of_sensor)
+                if noted is not None:
+                    history.peers.setdefault(noted[0], {})[sensor_id] = noted[1]
         return history
 
     def take_sensor(self, sensor_id: str) -> list[WindowStats]:
@@ -108,17 +120,23 @@ class WarmHistory:
         with self._lock:
             return self.dmas.pop(group_id, [])
 
+    def take_peers(self, group_id: str) -> dict[str, tuple[tuple[int, float], ...]]:
+        """The hourly-mean notes of the group's sensors compared with their peers (empty when none, or taken)."""
+        with self._lock:
+            return self.peers.pop(group_id, {})
+
     def __getstate__(self) -> dict[str, Any]:  # never part of a snapshot, but keep it picklable
-        return {"sensors": self.sensors, "groups": self.groups, "dmas": self.dmas}
+        return {"sensors": self.sensors, "groups": self.groups, "dmas": self.dmas, "peers": self.peers}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.sensors, self.groups, self._lock = state["sensors"], state["groups"], threading.Lock()
         self.dmas = state.get("dmas", {})
+        self.peers = state.get("peers", {})
 
 
 def load_warm_history(
     settings: Settings, registry: Registry, span: timedelta, group_models: GroupModels | None,
-    *, echo: Callable[[str], None] = print, dma_feeds: DmaFeeds | None = None,
+    *, echo: Callable[[str], None] = print, dma_feeds: DmaFeeds | None = None, peer_means: PeerMeans | None = None,
 ) -> WarmHistory:  # fmt: skip
     """Read the last ``span`` of ``sensor_stats`` (ending at its newest row) from QuestDB, a day at a time,
     printing progress through ``echo``."""
@@ -137,7 +155,7 @@ def load_warm_history(
             echo(f"warm start: {done:4.0%} of {span} read, {rows} window(s)")
 
         rows = (stats_from_row(r) for chunk in read_sensor_stats(db, since, until, progress=progress) for r in chunk)
-        history = WarmHistory.from_rows(rows, registry, group_models, dma_feeds)
+        history = WarmHistory.from_rows(rows, registry, group_models, dma_feeds, peer_means)
     echo(f"warm start: {len(history.sensors)} sensor(s), {len(history.groups)} group model(s), "
-         f"{len(history.dmas)} DMA detector(s) to initialise")  # fmt: skip
+         f"{len(history.dmas)} DMA detector(s), {len(history.peers)} group(s) of peers to initialise")  # fmt: skip
     return history

@@ -12,11 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lifeline.detectors import Detectors, Finding, GroupState, SensorState
+from lifeline.detectors import Detectors, Finding, GroupState, SensorState, WindowStats
 from lifeline.detectors.config import FaultRules, RulesConfig
 from lifeline.detectors.correlation import BLOCKING_FAULT_FAMILIES
 from lifeline.detectors.peer_faults import PEER_FAULT_FAMILY
 from lifeline.detectors.peer_fits import loo_medians, step_against_peers, trend_against_peers
+from lifeline.flows.stages import GroupStage
+from lifeline.flows.warm import WarmHistory
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec, Tier
 from lifeline.registry import Registry
 
@@ -250,3 +252,51 @@ def test_peer_settings_are_checked() -> None:
         FaultRules(peer_hours=8)
     with pytest.raises(ValueError, match="peer_min_peers"):
         FaultRules(peer_min_peers=0)
+
+
+def _stored_windows(det: Detectors, signals: dict[str, np.ndarray], until: int) -> list[WindowStats]:
+    """The windows the flow would have written to sensor_stats for readings ``[0, until)``."""
+    states = {s: det.new_sensor_state(s) for s in signals}
+    stats: list[WindowStats] = []
+    for i in range(until):
+        ts = T0 + i * QUARTER
+        for sensor_id, values in signals.items():
+            stats += det.process_sensor(states[sensor_id], np.array([ts]), np.array([values[i]])).stats
+    return stats
+
+
+def test_a_warm_start_gives_the_group_the_notes_its_sensors_would_have_sent() -> None:
+    det = _detectors()
+    signals = _signals(1, {"M3": 0.004})
+    _, findings, _ = _replay(det, signals, until=20 * 4 + 1)  # the note of hour 19 is sent at 20:00
+    notes = [f for f in findings if f.rule.startswith("note.hourly_mean")]
+    live = {(f.sensor_id, f.ts - f.ts % 3_600_000 - 3_600_000, f.value) for f in notes}
+    history = WarmHistory.from_rows(_stored_windows(det, signals, 20 * 4 + 1), det.registry, None, None,
+                                    det.peer_means)  # fmt: skip
+    warmed = history.take_peers("G")
+    kept = {(s, hour, mean) for s, notes in warmed.items() for hour, mean in notes}
+    assert set(warmed) == set(SENSORS) and history.take_peers("G") == {}  # handed out once
+    assert kept == {n for n in live if n[1] >= T0 + (20 - 18) * 3_600_000}  # the last 16 + 2 hours
+    assert all(mean == pytest.approx(next(m for s, h, m in live if (s, h) == (sid, hour))) for sid, hour, mean in kept)
+
+
+def test_a_group_stage_warmed_from_history_finds_a_drift_within_hours_of_its_start() -> None:
+    """The flow restarts at hour 24 with a lost state: warmed, the drift of the last 14 hours shows at once."""
+    det = _detectors()
+    signals = _signals(2, {"M3": 0.004})
+    cut = 24 * 4
+    history = WarmHistory.from_rows(_stored_windows(det, signals, cut), det.registry, None, None, det.peer_means)
+    alerts = {}
+    for warm in (history, None):
+        stage = GroupStage(det, partitions=1, warm=warm)
+        state, sensors = stage.new_state(), {s: det.new_sensor_state(s) for s in signals}
+        events: list[AlertEvent] = []
+        for i in range(cut, HOURS * 4):
+            ts = T0 + i * QUARTER
+            found = [f for s, v in signals.items()
+                     for f in det.process_sensor(sensors[s], np.array([ts]), np.array([v[i]])).findings]  # fmt: skip
+            events += stage.process(state, 0, ts, found)
+        alerts["warm" if warm else "cold"] = _drift_alerts(events)
+    assert set(alerts["warm"]) == {"M3"}
+    assert (alerts["warm"]["M3"].ts - T0) / 3_600_000 <= 24 + 3  # the first evaluation after the restart
+    assert alerts["cold"] == {}  # 16 hours of live means are not there before the scenario ends
