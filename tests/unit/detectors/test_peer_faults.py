@@ -73,12 +73,21 @@ def _replay(
     return events, findings, (sensors, group)
 
 
-def _drift_alerts(events: list[AlertEvent]) -> dict[str, AlertEvent]:
+def _opened_against_peers(events: list[AlertEvent], fault: str) -> dict[str, AlertEvent]:
+    """Sensor → the opening event of its alert for a ``fault`` ("drift", "offset") found against peers."""
     return {
         e.sensor_ids[0]: e
         for e in events
-        if e.kind is AlertKind.SENSOR_FAULT and e.event is AlertEventType.OPENED and "drift against" in e.evidence
+        if e.kind is AlertKind.SENSOR_FAULT and e.event is AlertEventType.OPENED and f"{fault} against" in e.evidence
     }
+
+
+def _drift_alerts(events: list[AlertEvent]) -> dict[str, AlertEvent]:
+    return _opened_against_peers(events, "drift")
+
+
+def _offset_alerts(events: list[AlertEvent]) -> dict[str, AlertEvent]:
+    return _opened_against_peers(events, "offset")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -216,14 +225,6 @@ def test_the_step_fit_takes_the_best_least_squares_step(seed: int, at: int, size
 
     assert fit.rss == pytest.approx(rss(fit.at), rel=1e-6, abs=1e-9)
     assert fit.rss == pytest.approx(min(rss(start) for start in range(4, 13)), rel=1e-6, abs=1e-9)
-
-
-def _offset_alerts(events: list[AlertEvent]) -> dict[str, AlertEvent]:
-    return {
-        e.sensor_ids[0]: e
-        for e in events
-        if e.kind is AlertKind.SENSOR_FAULT and e.event is AlertEventType.OPENED and "offset against" in e.evidence
-    }
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
