@@ -8,10 +8,11 @@ import pickle
 import numpy as np
 import pytest
 
-from lifeline.detectors import Detectors, Finding, GroupState, SensorState
+from lifeline.detectors import Detectors, Finding, GroupState
 from lifeline.detectors.config import FaultRules, RulesConfig
 from lifeline.models import AlertEvent, AlertKind, SensorKind, SensorSpec, Tier
 from lifeline.registry import Registry
+from tests.unit.group_replay import States, replay_group
 
 T0 = 1_700_000_000_000  # a whole hour
 QUARTER = 15 * 60_000
@@ -48,20 +49,10 @@ def _signals(seed: int, t1: float, t2: float, s1: float) -> dict[str, np.ndarray
 
 
 def _replay(
-    det: Detectors, signals: dict[str, np.ndarray], until: int = HOURS * 4,
-    states: tuple[dict[str, SensorState], GroupState] | None = None, start: int = 0,
-) -> tuple[list[AlertEvent], list[Finding], tuple[dict[str, SensorState], GroupState]]:  # fmt: skip
-    sensors, group = states or ({s: det.new_sensor_state(s) for s in signals}, det.new_group_state("G"))
-    events: list[AlertEvent] = []
-    findings: list[Finding] = []
-    for i in range(start, until):
-        ts = T0 + i * QUARTER
-        found: list[Finding] = []
-        for sensor_id, values in signals.items():
-            found.extend(det.process_sensor(sensors[sensor_id], np.array([ts]), np.array([values[i]])).findings)
-        findings.extend(found)
-        events.extend(det.process_group(group, found, ts))
-    return events, findings, (sensors, group)
+    det: Detectors, signals: dict[str, np.ndarray], *, start: int = 0, until: int = HOURS * 4,
+    states: States | None = None,
+) -> tuple[list[AlertEvent], list[Finding], States]:  # fmt: skip
+    return replay_group(det, signals, t0=T0, step_ms=QUARTER, start=start, until=until, states=states)
 
 
 def _offset_alerts(events: list[AlertEvent]) -> set[str]:

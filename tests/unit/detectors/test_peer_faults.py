@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from lifeline.detectors import Detectors, Finding, GroupState, SensorState, WindowStats
+from lifeline.detectors import Detectors, Finding, GroupState, WindowStats
 from lifeline.detectors.config import FaultRules, RulesConfig
 from lifeline.detectors.correlation import BLOCKING_FAULT_FAMILIES
 from lifeline.detectors.peer_faults import PEER_FAULT_FAMILY
@@ -21,6 +21,7 @@ from lifeline.flows.stages import GroupStage
 from lifeline.flows.warm import WarmHistory
 from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec, Tier
 from lifeline.registry import Registry
+from tests.unit.group_replay import States, replay_group
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % 3_600_000  # a whole hour
 QUARTER = 15 * 60_000
@@ -58,19 +59,9 @@ def _signals(
 
 def _replay(
     det: Detectors, signals: dict[str, np.ndarray], *, start: int = 0, until: int = HOURS * 4,
-    states: tuple[dict[str, SensorState], GroupState] | None = None,
-) -> tuple[list[AlertEvent], list[Finding], tuple[dict[str, SensorState], GroupState]]:  # fmt: skip
-    sensors, group = states or ({s: det.new_sensor_state(s) for s in signals}, det.new_group_state("G"))
-    events: list[AlertEvent] = []
-    findings: list[Finding] = []
-    for i in range(start, until):
-        ts = T0 + i * QUARTER
-        found: list[Finding] = []
-        for sensor_id, values in signals.items():
-            found.extend(det.process_sensor(sensors[sensor_id], np.array([ts]), np.array([values[i]])).findings)
-        findings.extend(found)
-        events.extend(det.process_group(group, found, ts))
-    return events, findings, (sensors, group)
+    states: States | None = None,
+) -> tuple[list[AlertEvent], list[Finding], States]:  # fmt: skip
+    return replay_group(det, signals, t0=T0, step_ms=QUARTER, start=start, until=until, states=states)
 
 
 def _opened_against_peers(events: list[AlertEvent], fault: str) -> dict[str, AlertEvent]:
