@@ -122,6 +122,39 @@ def test_operator_sees_injected_alert_acknowledges_and_second_browser_follows(
     print(f"injected alert visible after {appeared_s * 1000:.0f} ms")
 
 
+def test_a_sensor_joining_an_acknowledged_alert_shows_without_a_new_acknowledge(
+    console_api: ConsoleApi, open_browser: Callable[[], Any]
+) -> None:
+    """An ``updated`` event (a sensor joined at the same tier) keeps the acknowledgement and shows the new sensors."""
+    page = open_console(open_browser(), console_api, console_api.token(Role.OPERATOR, name="desk-join"))
+    opened = alert(tier=2, district="joins", evidence="二级 from 1 sensor(s): G-1-CH4")
+    console_api.produce(opened)
+    only_district(page, "joins")
+    row(page, opened.alert_id).click()
+    page.wait_for_selector("#evidence")
+    page.click("#ack")
+    page.wait_for_function(
+        f"document.querySelector('#alert-list li[data-id=\"{opened.alert_id}\"]').dataset.status === 'acknowledged'",
+        timeout=5_000,
+    )
+    joined = msgspec.structs.replace(
+        opened, event=AlertEventType.UPDATED, sensor_ids=("G-1-CH4", "G-2-CH4"), ts=opened.ts + 60_000,
+        evidence="二级 from 2 sensor(s): G-1-CH4 | G-2-CH4",
+    )  # fmt: skip
+    console_api.produce(joined)
+    page.wait_for_function(
+        f"(window.lifelineConsole.alerts.get('{opened.alert_id}') || {{}}).event?.event === 'updated'", timeout=5_000
+    )
+    assert row(page, opened.alert_id).get_attribute("data-status") == "acknowledged"
+    assert row(page, opened.alert_id).locator(".status").inner_text() == "已确认"
+    row(page, opened.alert_id).click()
+    page.wait_for_function("document.querySelector('#evidence').innerText.includes('2 sensor(s)')", timeout=5_000)
+    updated = page.locator('#timeline li[data-event="updated"]')
+    updated.wait_for(timeout=5_000)
+    assert "更新" in updated.inner_text()
+    assert page.locator("#detail-status").inner_text() == "已确认"
+
+
 def test_owner_sees_only_its_assets(console_api: ConsoleApi, open_browser: Callable[[], Any]) -> None:
     gas_alert, water_alert = alert("hefei-gas", tier=2), alert("hefei-water", tier=1)
     page = open_console(open_browser(), console_api, console_api.token(Role.OWNER, "hefei-gas"))
