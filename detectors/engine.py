@@ -55,7 +55,7 @@ from .peer_steps import note_level_move
 from .quiet import BULK_MIN, LVL_ALPHA, WARM_UP, QuietRun, QuietRuns, quiet_array
 from .results import Finding, SensorResult, WindowStats
 from .rulebase import AUX_DRIFT_HOURS, AUX_KIND, KindRule, RuleParams, SensorProfile
-from .state import GroupState, SensorState
+from .state import GroupState, HourlyMeans, SensorState
 from .windows import add_reading, close_at_watermark
 
 __all__ = ["NEVER_DUE_MS", "Detectors"]
@@ -343,9 +343,7 @@ class Detectors:
         self._hourly(prof, state, recent, [], ends)
         state.faults &= ~DRIFT
 
-    def peer_means(
-        self, sensor_id: str, rows: Sequence[WindowStats]
-    ) -> tuple[str, tuple[tuple[int, float], ...]] | None:
+    def peer_means(self, sensor_id: str, rows: Sequence[WindowStats]) -> tuple[str, HourlyMeans] | None:
         """For a warm start: the group and the hourly-mean notes a sensor compared with its peers would have sent
         over its stored windows (``rows``, oldest first); ``None`` for a sensor that sends none."""
         if sensor_id not in self.registry:
@@ -353,8 +351,8 @@ class Detectors:
         prof = self.profile(sensor_id)
         if PEER_NOTE not in prof.flags:
             return None
-        notes = warm_notes(rows, prof.window_ms, self.config.faults.peer_hours + LAG_HOURS)
-        return (prof.group_key, notes) if notes else None
+        means = warm_notes(rows, prof.window_ms, self.config.faults.peer_hours + LAG_HOURS)
+        return None if means is None else (prof.group_key, means)
 
     def advance_sensor(self, state: SensorState, watermark_ms: int) -> SensorResult:
         """The event-time watermark moved: close a window it passed, report silence (dropout)."""

@@ -52,7 +52,7 @@ from .config import FaultRules
 from .peer_fits import PeerFit, step_against_peers, trend_against_peers
 from .results import Finding, WindowStats
 from .rulebase import SensorProfile
-from .state import Contribution, GroupState
+from .state import Contribution, GroupState, HourlyMeans
 
 __all__ = [
     "HOURLY_MEAN_FAMILY",
@@ -108,9 +108,10 @@ def note_hourly_mean(prof: SensorProfile[Any], mean: float, hour_ms: int, ts: in
     )  # fmt: skip
 
 
-def warm_notes(rows: Sequence[WindowStats], window_ms: int, keep_hours: int) -> tuple[tuple[int, float], ...]:
-    """The (hour, mean) notes the sensor would have sent for its last ``keep_hours`` whole hours of stored windows
-    (``rows`` oldest first; an hour counts once its window ending on the hour is among them), for a warm start."""
+def warm_notes(rows: Sequence[WindowStats], window_ms: int, keep_hours: int) -> HourlyMeans | None:
+    """The hourly means the sensor would have noted for its last ``keep_hours`` whole hours of stored windows
+    (``rows`` oldest first; an hour counts once its window ending on the hour is among them), for a warm start;
+    ``None`` when there is no whole hour."""
     sums: dict[int, list[float]] = {}
     whole: set[int] = set()
     for w in rows:
@@ -123,7 +124,12 @@ def warm_notes(rows: Sequence[WindowStats], window_ms: int, keep_hours: int) -> 
         if (w.window_start + window_ms) % _MS_PER_H == 0 and window_ms <= _MS_PER_H:
             whole.add(hour)
     hours = sorted(h for h in whole if sums[h][1] > 0)[-keep_hours:]
-    return tuple((h, sums[h][0] / sums[h][1]) for h in hours)
+    if not hours:
+        return None
+    means = HourlyMeans.first(hours[0], sums[hours[0]][0] / sums[hours[0]][1])
+    for h in hours[1:]:
+        means.add(h, sums[h][0] / sums[h][1], keep=keep_hours)
+    return means
 
 
 def _hour_of_note(f: Finding) -> int:
@@ -139,9 +145,11 @@ def take_note(
     if spec is None:
         return []
     hour = _hour_of_note(f)
-    keep_from = hour - (cfg.peer_hours + LAG_HOURS) * _MS_PER_H
-    means = gs.hourly_means
-    means[f.sensor_id] = (*(n for n in means.get(f.sensor_id, ()) if keep_from <= n[0] < hour), (hour, f.value))
+    kept = gs.hourly_means.get(f.sensor_id)
+    if kept is None:
+        gs.hourly_means[f.sensor_id] = HourlyMeans.first(hour, f.value)
+    else:
+        kept.add(hour, f.value, keep=cfg.peer_hours + LAG_HOURS)
     kind = spec.kind.value
     if gs.drift_evaluated.get(kind, -1) >= hour:
         return []
@@ -161,7 +169,7 @@ def _evaluate(
         spec = spec_of(sensor_id)
         if spec is None or spec.kind is not kind:
             continue
-        row = _window(gs.hourly_means[sensor_id], first_hour, hours)
+        row = gs.hourly_means[sensor_id].window(first_hour, hours)
         if np.count_nonzero(np.isnan(row)) <= MAX_MISSING_HOURS:
             specs.append(spec)
             rows.append(row)
@@ -197,16 +205,6 @@ def _evaluate(
         ):
             out.append(_finding(spec, gs.group_id, ts, row, hours, step, PEER_OFFSET_RULE, Tier.T3))
     return out
-
-
-def _window(notes: tuple[tuple[int, float], ...], first_hour: int, hours: int) -> npt.NDArray[np.float64]:
-    """The sensor's means of ``hours`` hours from ``first_hour`` on, NaN where one is missing."""
-    row = np.full(hours, np.nan)
-    for hour, mean in notes:
-        slot = (hour - first_hour) // _MS_PER_H
-        if 0 <= slot < hours:
-            row[slot] = mean
-    return row
 
 
 def _active(contributions: Mapping[tuple[str, str, str], Contribution]) -> dict[str, tuple[str, float]]:

@@ -9,6 +9,7 @@ active sensor-level contributions and the active alerts, with the people's actio
 
 from __future__ import annotations
 
+import array
 import math
 import operator
 from dataclasses import MISSING, dataclass, field, fields
@@ -21,7 +22,18 @@ from lifeline.models import AlertEvent, AlertEventType, AlertKind, Lifeline, Tie
 
 from .results import Finding
 
-__all__ = ["LEGACY_SCALARS", "RING", "SCALAR_GROUPS", "AlertRecord", "Contribution", "GroupState", "SensorState"]
+_MS_PER_H = 3_600_000
+
+__all__ = [
+    "LEGACY_SCALARS",
+    "RING",
+    "SCALAR_GROUPS",
+    "AlertRecord",
+    "Contribution",
+    "GroupState",
+    "HourlyMeans",
+    "SensorState",
+]
 
 #: samples kept per sensor for rates of rise, pre-event levels, stuck and step checks
 RING = 16
@@ -341,6 +353,60 @@ class AlertRecord:
 
 
 @dataclass(slots=True)
+class HourlyMeans:
+    """A sensor's last hourly means as its group keeps them (the faults against peers): ``means[-1]`` is of the
+    hour starting at ``last_hour`` (ms), each one before it an hour earlier, NaN where an hour is missing.
+
+    One array of floats, not a pair per hour: a group stage keeps these for every sensor compared with its peers.
+
+    >>> m = HourlyMeans.first(7_200_000, 1.5)
+    >>> m.add(14_400_000, 2.5, keep=3); m.notes()
+    [(7200000, 1.5), (14400000, 2.5)]
+    >>> m.window(3_600_000, 4).tolist()
+    [nan, 1.5, nan, 2.5]
+    """
+
+    last_hour: int
+    means: array.array[float]
+
+    @classmethod
+    def first(cls, hour: int, mean: float) -> HourlyMeans:
+        """The means of a sensor whose first noted hour starts at ``hour``."""
+        return cls(hour, array.array("d", [mean]))
+
+    def add(self, hour: int, mean: float, *, keep: int) -> None:
+        """Note the mean of the hour starting at ``hour`` (a later one, or one already kept), keeping ``keep`` hours."""
+        ahead = (hour - self.last_hour) // _MS_PER_H
+        if ahead <= 0:
+            slot = len(self.means) - 1 + ahead
+            if slot >= 0:
+                self.means[slot] = mean
+            return
+        self.means.extend([math.nan] * (ahead - 1))
+        self.means.append(mean)
+        self.last_hour = hour
+        if len(self.means) > keep:
+            del self.means[: len(self.means) - keep]
+
+    def window(self, first_hour: int, hours: int) -> npt.NDArray[np.float64]:
+        """The means of ``hours`` hours from the one starting at ``first_hour``, NaN where none is kept."""
+        row = np.full(hours, np.nan)
+        kept = np.frombuffer(self.means, dtype=np.float64)
+        start = (self.last_hour - first_hour) // _MS_PER_H - (kept.shape[0] - 1)  # the slot of the oldest kept
+        lo, hi = max(start, 0), min(start + kept.shape[0], hours)
+        if lo < hi:
+            row[lo:hi] = kept[lo - start : hi - start]
+        return row
+
+    def notes(self) -> list[tuple[int, float]]:
+        """(hour, mean) of every kept hour with a mean, oldest first."""
+        count = len(self.means)
+        return [
+            (self.last_hour - (count - 1 - i) * _MS_PER_H, m) for i, m in enumerate(self.means) if not math.isnan(m)
+        ]
+
+
+@dataclass(slots=True)
 class GroupState:
     """Correlation and alarm state of one group (a DMA, gas main, catchment or bridge)."""
 
@@ -358,8 +424,8 @@ class GroupState:
     last_operation_ts: int = -(1 << 62)
     #: sensor → (closed hour, move) of its recent level-move notes (the offset veto, detectors/peer_steps.py)
     level_moves: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
-    #: sensor → (hour, mean) of its recent hourly-mean notes (faults against peers, detectors/peer_faults.py)
-    hourly_means: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    #: sensor → its recent hourly means from its notes (faults against peers, detectors/peer_faults.py)
+    hourly_means: dict[str, HourlyMeans] = field(default_factory=dict)
     #: sensor kind → the latest hour whose first note evaluated that kind's faults against peers
     #: sensor → event time of the last offset its own check raised (no second alert for it against peers)
     own_offsets: dict[str, int] = field(default_factory=dict)

@@ -22,6 +22,7 @@ from typing import Any
 from lifeline.detectors.dma_feed import DmaFeeds
 from lifeline.detectors.group_model import GroupModels, GroupWindow
 from lifeline.detectors.results import WindowStats
+from lifeline.detectors.state import HourlyMeans
 from lifeline.flows.exceptions import FlowError
 from lifeline.registry import Registry
 from lifeline.settings import Settings
@@ -30,7 +31,7 @@ __all__ = ["WarmHistory", "load_warm_history", "parse_duration", "stats_from_row
 
 _UNITS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
 #: sensor id, its stored windows → (group, hourly-mean notes) for the faults against peers, or None
-PeerMeans = Callable[[str, list[WindowStats]], tuple[str, tuple[tuple[int, float], ...]] | None]
+PeerMeans = Callable[[str, list[WindowStats]], tuple[str, HourlyMeans] | None]
 
 
 def parse_duration(text: str) -> timedelta:
@@ -70,8 +71,8 @@ class WarmHistory:
     sensors: dict[str, list[WindowStats]] = field(default_factory=dict)
     groups: dict[str, list[GroupWindow]] = field(default_factory=dict)
     dmas: dict[str, list[GroupWindow]] = field(default_factory=dict)
-    #: group → sensor → (hour, mean) notes for the faults against peers
-    peers: dict[str, dict[str, tuple[tuple[int, float], ...]]] = field(default_factory=dict)
+    #: group → sensor → its hourly means for the faults against peers
+    peers: dict[str, dict[str, HourlyMeans]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -120,7 +121,7 @@ class WarmHistory:
         with self._lock:
             return self.dmas.pop(group_id, [])
 
-    def take_peers(self, group_id: str) -> dict[str, tuple[tuple[int, float], ...]]:
+    def take_peers(self, group_id: str) -> dict[str, HourlyMeans]:
         """The hourly-mean notes of the group's sensors compared with their peers (empty when none, or taken)."""
         with self._lock:
             return self.peers.pop(group_id, {})

@@ -266,7 +266,7 @@ def test_a_warm_start_gives_the_group_the_notes_its_sensors_would_have_sent() ->
     history = WarmHistory.from_rows(_stored_windows(det, signals, 20 * 4 + 1), det.registry, None, None,
                                     det.peer_means)  # fmt: skip
     warmed = history.take_peers("G")
-    kept = {(s, hour, mean) for s, notes in warmed.items() for hour, mean in notes}
+    kept = {(s, hour, mean) for s, means in warmed.items() for hour, mean in means.notes()}
     assert set(warmed) == set(SENSORS) and history.take_peers("G") == {}  # handed out once
     assert kept == {n for n in live if n[1] >= T0 + (20 - 18) * 3_600_000}  # the last 16 + 2 hours
     assert all(mean == pytest.approx(next(m for s, h, m in live if (s, h) == (sid, hour))) for sid, hour, mean in kept)
