@@ -76,6 +76,13 @@ def _hourly_checks(prof: SensorProfile[Any]) -> bool:
     return prof.kind not in DRIFT_EXEMPT or offset_checked(prof) or PEER_NOTE in prof.flags
 
 
+def _decided_at(decided: npt.NDArray[np.int64], end: int) -> int:
+    """When a window ending at ``end`` was decided: the first of ``decided`` (ascending event times of the readings,
+    or the watermark, that closed windows) at or after ``end`` (else the last), and never before ``end``."""
+    at = int(np.searchsorted(decided, end, side="left"))
+    return max(int(decided[at]) if at < decided.shape[0] else int(decided[-1]), end)
+
+
 def _always_quiet(prof: SensorProfile[Any], st: SensorState, values: npt.NDArray[np.float64]) -> bool:
     return True
 
@@ -304,23 +311,19 @@ class Detectors:
                     aux[pos] = st.drift_sum / st.drift_count
                     st.drift_slot = (pos + 1) % AUX_DRIFT_HOURS
                     ring = np.concatenate((aux[st.drift_slot : AUX_DRIFT_HOURS], aux[: st.drift_slot]))  # oldest first
-                    end = w.window_start + prof.window_ms
-                    at = int(np.searchsorted(decided, end, side="left"))
-                    decided_ts = int(decided[at]) if at < decided.shape[0] else int(decided[-1])
+                    at = _decided_at(decided, w.window_start + prof.window_ms)
                     if prof.kind not in DRIFT_EXEMPT:
-                        check_drift(prof, st, ring, max(decided_ts, end), w.mean, out)
+                        check_drift(prof, st, ring, at, w.mean, out)
                     if offset_checked(prof):
-                        note_level_move(prof, ring, noise_scale(prof, st) / 1.128, max(decided_ts, end), out)
-                    check_offset_hours(prof, st, ring, st.drift_hour, max(decided_ts, end), w.mean, out)
+                        note_level_move(prof, ring, noise_scale(prof, st) / 1.128, at, out)
+                    check_offset_hours(prof, st, ring, st.drift_hour, at, w.mean, out)
                 st.drift_hour, st.drift_sum, st.drift_count = hour, 0.0, 0
             st.drift_sum += w.mean * w.count
             st.drift_count += w.count
             end = w.window_start + prof.window_ms
-            if end % _MS_PER_H == 0 and PEER_NOTE in prof.flags and st.drift_count > 0:
+            if PEER_NOTE in prof.flags and end % _MS_PER_H == 0 and st.drift_count > 0:
                 # the hour's last window closed: its mean goes to the group at once (not an hour later)
-                at = int(np.searchsorted(decided, end, side="left"))
-                decided_ts = int(decided[at]) if at < decided.shape[0] else int(decided[-1])
-                note_hourly_mean(prof, st.drift_sum / st.drift_count, st.drift_hour, max(decided_ts, end), out)
+                note_hourly_mean(prof, st.drift_sum / st.drift_count, st.drift_hour, _decided_at(decided, end), out)
 
     def warm_start_sensor(self, state: SensorState, rows: Sequence[WindowStats]) -> None:
         """Initialise a fresh sensor state from historical windows (``sensor_stats``, oldest first), so the

@@ -123,7 +123,7 @@ def warm_notes(rows: Sequence[WindowStats], window_ms: int, keep_hours: int) -> 
         total[1] += w.count
         if (w.window_start + window_ms) % _MS_PER_H == 0 and window_ms <= _MS_PER_H:
             whole.add(hour)
-    hours = sorted(h for h in whole if sums[h][1] > 0)[-keep_hours:]
+    hours = sorted(whole)[-keep_hours:]
     if not hours:
         return None
     means = HourlyMeans.first(hours[0], sums[hours[0]][0] / sums[hours[0]][1])
