@@ -386,6 +386,9 @@ class AnomalyRules:
     min_slot_days: float = 7.0
     #: the slot view counts a change once it has lasted this many windows (1..3)
     slot_persist_windows: int = 3
+    #: on the first day of a day type (Monday, Saturday) a window may also match the other day type's slot:
+    #: tanks and reservoirs carry the day before into the morning (docs/domain.md#anomaly-alerts-on-the-water-networks)
+    transition_days: bool = True
     #: EW weight of a slot update (at least 1/n while the slot is young)
     slot_alpha: float = 0.1
     #: EW weight of the sensor's pooled residual spread around its slots (the slot z's denominator)

@@ -221,6 +221,8 @@ class _Views(NamedTuple):
     share: float  # that slot's share (0..0.5)
     slot_centre: float  # the slot's expected level (blended with the neighbour once both are learned)
     slot_count: float  # windows the slot has learned
+    judged_z: float  # the z the verdict reports: ``z``, or the other day type's on the first day of a day type
+    judged_slot: int  # the slot that z is against
 
 
 class SensorBaseline:
@@ -233,8 +235,8 @@ class SensorBaseline:
     """
 
     __slots__ = (
-        "_rules", "_slot_min", "_slot_now", "_spread_alpha", "_threshold", "_warmup", "_window_s", "recent",
-        "scalars", "slots", "spreads",
+        "_other_min", "_rules", "_slot_min", "_slot_now", "_spread_alpha", "_threshold", "_warmup", "_window_s",
+        "recent", "scalars", "slots", "spreads",
     )  # fmt: skip
 
     def __init__(self, rules: AnomalyRules, window_s: int, false_alarms_per_day: float) -> None:
@@ -290,6 +292,7 @@ class SensorBaseline:
         self._warmup = max(r.warmup_windows, math.ceil(r.warmup_hours * 3600.0 / self._window_s))
         per_pass = r.slot_hours * 3600.0 / self._window_s  # windows of one slot in one day
         self._slot_min = max(r.min_slot_windows, math.ceil(r.min_slot_days * per_pass))
+        self._other_min = max(r.min_slot_windows, math.ceil(per_pass))  # one day: enough to excuse, not to accuse
         self._spread_alpha = 1.0 / (r.slot_spread_days * per_pass) if r.slot_spread_days > 0 else 0.0
 
     # -- public ------------------------------------------------------------------------------------
@@ -352,12 +355,12 @@ class SensorBaseline:
         half_width = _NORMAL.inv_cdf(1.0 - max(1e-12, tail_p) / 2.0) * views.spread
         return BaselineScore(
             score=score,
-            z=views.z,
+            z=views.judged_z,
             expected_lo=views.centre - half_width,
             expected_hi=views.centre + half_width,
             observed=x,
             feature=FEATURE,
-            slot=slot_label(views.slot, self._rules.slot_hours),
+            slot=slot_label(views.judged_slot, self._rules.slot_hours),
             # a sensor whose own score tail cannot be brought to the target (the threshold capped at 1.0)
             # flags nothing until its tail comes down; its scores are still reported
             is_anomaly=views.raw >= threshold and threshold < 1.0,
@@ -415,16 +418,25 @@ class SensorBaseline:
         slot, neighbour, share = self._place(window_start)
         slot_centre, count = self._expected(slot, neighbour, share)
         self._slot_now = 0.0
+        judged_slot = slot
         if count >= self._slot_min:
-            # the sensor's pooled residual spread (steadier than one slot's few windows), widened where the slot's
-            # own day-to-day spread is larger
-            floor = max(r.min_abs_std, r.min_rel_std * abs(slot_centre), r.slot_floor_of_level * level_std)
-            spread = max(s[_RESIDUAL], floor, self.spreads.item(slot))
-            centre = slot_centre
-            z = (x - centre) / spread
-            slot_score = self._persistent(score_from_z(z) * self._seasonal_trust(level_std, spread))
+            centre, spread = slot_centre, self._slot_spread(slot, slot_centre, level_std)
+            z = judged_z = (x - centre) / spread
+            slot_score = score_from_z(z) * self._seasonal_trust(level_std, spread)
+            other = self._other_day_type(slot, neighbour, window_start)
+            if other is not None and slot_score > 0.0:  # the first day of a day type: the one before may still hold
+                other_centre, other_count = self._expected(other[0], other[1], share)
+                if other_count >= self._other_min:
+                    other_spread = self._slot_spread(other[0], other_centre, level_std)
+                    other_z = (x - other_centre) / other_spread
+                    other_score = score_from_z(other_z) * self._seasonal_trust(level_std, other_spread)
+                    if (other_score, abs(other_z)) < (slot_score, abs(z)):  # the nearer slot when both saturate
+                        centre, spread, judged_z, judged_slot = other_centre, other_spread, other_z, other[0]
+                        slot_score = other_score
+            slot_score = self._persistent(slot_score)
         else:
             centre, spread, z, slot_score = s[_VALUE_MEAN], level_std, level_z, 0.0
+            judged_z = z
         w_level, w_novelty, w_slot = r.weights
         # the first largest of slot, level, novelty (as ``max`` picks it)
         raw, view = w_slot * slot_score, "slot"
@@ -434,7 +446,31 @@ class SensorBaseline:
         novelty_score = w_novelty * self._novelty(x)
         if novelty_score > raw:
             raw, view = novelty_score, "novelty"
-        return _Views(raw, z, centre, spread, slot, view, neighbour, share, slot_centre, count)
+        return _Views(raw, z, centre, spread, slot, view, neighbour, share, slot_centre, count, judged_z, judged_slot)
+
+    def _slot_spread(self, slot: int, centre: float, level_std: float) -> float:
+        """The spread a slot's z divides by: the sensor's pooled residual spread (steadier than one slot's few
+        windows), widened where the slot's own day-to-day spread is larger, and floored."""
+        r = self._rules
+        floor = max(r.min_abs_std, r.min_rel_std * abs(centre), r.slot_floor_of_level * level_std)
+        return max(self.scalars[_RESIDUAL], floor, self.spreads.item(slot))
+
+    def _other_day_type(self, slot: int, neighbour: int, window_start: int) -> tuple[int, int] | None:
+        """On the first day of a day type (Monday, Saturday: local time), the same slot and neighbour of the
+        other day type; else ``None`` (or when ``transition_days`` is off).
+
+        A tank or a reservoir integrates the demand of the day before, so early on a Monday the network may
+        still stand as on a weekend, and early on a Saturday as on a weekday."""
+        r = self._rules
+        if not r.transition_days:
+            return None
+        local = window_start + self._window_s * 500 + round(r.utc_offset_h * _MS_PER_H)
+        weekday = (local // (24 * _MS_PER_H) + 3) % 7  # Monday = 0 (1970-01-01 was a Thursday)
+        if weekday not in (0, 5):
+            return None
+        per_day = 24 // r.slot_hours
+        shift = per_day if slot < per_day else -per_day
+        return slot + shift, neighbour + shift
 
     def _persistent(self, slot_score: float) -> float:
         """The slot view counts what has lasted ``slot_persist_windows`` windows (this one included): the

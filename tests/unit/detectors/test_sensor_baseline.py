@@ -198,3 +198,59 @@ def test_hours_that_vary_from_day_to_day_get_their_own_spread_and_calm_hours_sti
     assert all(pump <= 2 for pump, _ in per_slot), per_slot
     # the calm hours keep their narrow band: a drop of 7.5 noise sigmas lasting 3 hours on 3 days is flagged
     assert all(drop >= 1 for _, drop in per_slot), per_slot
+
+
+def _weekly(day: int, hour: int) -> float:
+    """The daily pattern on weekdays, 3 lower on weekends (1970-01-01, day 0, was a Thursday)."""
+    return _daily(hour) - (3.0 if (day + 3) % 7 >= 5 else 0.0)
+
+
+def _trained_weekly(days: int, rules: AnomalyRules) -> object:
+    rng = np.random.default_rng(3)
+    model = new_baseline(config=rules, window_s=3600)
+    for day in range(days):
+        for hour in range(24):
+            w = _window(24 * day + hour, _weekly(day, hour) + rng.normal(0.0, 0.2))
+            model.score_window(w)
+            model.learn_window(w)
+    return model
+
+
+def _flags_a_weekend_morning_on(model: object, day: int) -> list[str]:
+    """Feed ``day`` with its first 7 hours at the weekend level; the slots of the windows flagged."""
+    flagged = []
+    for hour in range(24):
+        mean = _weekly(2, hour) if hour < 7 else _weekly(day, hour)  # day 2 was a Saturday
+        w = _window(24 * day + hour, mean)
+        verdict = model.score_window(w)  # type: ignore[attr-defined]
+        assert verdict is not None
+        if verdict.is_anomaly:
+            flagged.append(verdict.slot)
+        model.learn_window(w)  # type: ignore[attr-defined]
+    return flagged
+
+
+def test_a_monday_morning_that_still_stands_as_on_the_weekend_is_no_anomaly() -> None:
+    # days 0..38 trained (weekend slots hold 11 days); day 39 is a Monday, day 40 a Tuesday
+    assert (39 + 3) % 7 == 0
+    rules = AnomalyRules(utc_offset_h=0.0)
+    assert _flags_a_weekend_morning_on(_trained_weekly(39, rules), 39) == []
+    # the same morning on a Tuesday is an anomaly against the weekday slots
+    tuesday = _trained_weekly(39, rules)
+    assert _flags_a_weekend_morning_on(tuesday, 39) == []
+    assert "weekday 02:00-03:00" in _flags_a_weekend_morning_on(tuesday, 40)
+    # and so is the Monday with the transition days off
+    off = AnomalyRules(utc_offset_h=0.0, transition_days=False)
+    assert "weekday 02:00-03:00" in _flags_a_weekend_morning_on(_trained_weekly(39, off), 39)
+
+
+def test_a_monday_morning_off_both_day_types_is_still_an_anomaly_and_reports_the_nearer_slot() -> None:
+    model = _trained_weekly(39, AnomalyRules(utc_offset_h=0.0))
+    verdicts = []
+    for hour in range(6):
+        w = _window(24 * 39 + hour, _weekly(39, hour) - 8.0)  # 8 below the weekday level, 5 below the weekend's
+        verdicts.append(model.score_window(w))  # type: ignore[attr-defined]
+        model.learn_window(w)  # type: ignore[attr-defined]
+    flagged = [v for v in verdicts if v is not None and v.is_anomaly]
+    assert flagged
+    assert all(v.slot.startswith("weekend") and v.expected_lo > v.observed for v in flagged)
