@@ -276,7 +276,7 @@ class FaultRules:
     peer_hours: int = 16
     peer_min_peers: int = 2
     peer_drift_t: float = 12.0
-    peer_drift_min_fraction_of_range: float = 0.002
+    peer_drift_min_fraction_of_range: float = 0.001
     peer_offset_t: float = 15.0
     peer_offset_min_fraction_of_range: float = 0.001
     #: kinds compared with their peers: not those whose lone slow rise is itself an incident (methane, crack
