@@ -90,8 +90,9 @@ def warm_baseline(prof: SensorProfile[Any], st: SensorState, rows: Sequence[Wind
         return 0
     own = [w for w in rows if w.window_s == prof.window_ms // 1000 and w.count > 0]
     model = _model(prof, st)
+    rest_days = prof.config.rest_days
     for w in own:
-        model.learn_window(w)
+        model.learn_window(w, rest_days)
     return len(own)
 
 
@@ -107,6 +108,7 @@ def baseline_findings(
     if not has_baseline(prof):
         return
     model = _model(prof, st)
+    rest_days = prof.config.rest_days
     last = decided.shape[0] - 1
     for w in stats:
         end = w.window_start + prof.window_ms
@@ -117,7 +119,7 @@ def baseline_findings(
                 report(prof, st, FAMILY, 0, AlertKind.ANOMALY, "", ts, w.mean, 0.0,
                        lambda: "sensor fault: the learned baseline is paused", out)  # fmt: skip
             continue
-        verdict = model.score_and_learn(w)
+        verdict = model.score_and_learn(w, rest_days=rest_days)
         if verdict is None:
             continue
         tier = _T3 if verdict.is_anomaly else 0

@@ -31,6 +31,8 @@ from typing import Any
 from lifeline.exceptions import SettingsError
 from lifeline.models import SensorKind, SensorSpec, Tier
 
+from .calendar import RestDays
+
 __all__ = [
     "NATIVE_TIER_MAP",
     "AlarmRules",
@@ -505,6 +507,9 @@ class LeakConfig:
     scenarios; ``[rules.leak]``). The flow uses the rules' ``local_utc_offset_h``, not this one."""
 
     local_utc_offset_h: float = 8.0
+    #: the flow sets these from the rules' ``holidays`` and ``workdays``
+    holidays: tuple[str, ...] = ()
+    workdays: tuple[str, ...] = ()
     slot_days: int = 7
     learn_days: float = 3.0
     step_window: int = 3
@@ -557,6 +562,19 @@ class RulesConfig:
     leak: LeakConfig = field(default_factory=LeakConfig)
     #: China Standard Time: night-minimum-flow hours are local
     local_utc_offset_h: float = 8.0
+    #: public holidays (rest days, like a weekend) and the weekend days worked in their place, as YYYY-MM-DD
+    #: local dates: the learned baselines and the DMA leak detector judge a day by its day type
+    #: (docs/domain.md#rest-days-and-holidays)
+    holidays: tuple[str, ...] = ()
+    workdays: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        RestDays.parse(self.holidays, self.workdays)  # every bad date at once, now rather than at the first window
+
+    @property
+    def rest_days(self) -> RestDays:
+        """The calendar of ``holidays`` and ``workdays``."""
+        return RestDays.parse(self.holidays, self.workdays)
 
 
 def _coerce(current: Any, value: Any, where: str) -> Any:

@@ -115,7 +115,10 @@ class Detectors:
         #: the multivariate model of every multi-sensor group (docs/domain.md#group-anomaly-model)
         self.group_models = GroupModels(registry, self.config, {s: self.group_of(s) for s in registry})
         #: the leak detector of every DMA with a derived consumption meter, fed windows in the group stage
-        leak = replace(self.config.leak, local_utc_offset_h=self.config.local_utc_offset_h)
+        leak = replace(
+            self.config.leak, local_utc_offset_h=self.config.local_utc_offset_h, holidays=self.config.holidays,
+            workdays=self.config.workdays,
+        )  # fmt: skip
         self.dma_feeds = DmaFeeds(registry, self.group_of, self.locator.model, config=leak)
 
     def _places(self, kinds: set[SensorKind], element: str) -> set[tuple[str, str]]:

@@ -52,6 +52,7 @@ import numpy.typing as npt
 
 from lifeline.models import AlertKind, Tier
 
+from .calendar import RestDays
 from .config import LeakConfig
 from .localisation import Candidate, SensitivityModel, moved_most, nodes_text, rank_nodes
 from .results import Finding
@@ -264,7 +265,9 @@ class DmaLeakDetector:
         return float(np.median(values)) if len(values) >= 2 else float("nan")
 
     def _weekend(self, ts: int) -> bool:
-        return (self._local_day(ts) + 3) % 7 >= 5  # 1970-01-01 was a Thursday
+        """Whether ``ts`` falls on a rest day: a weekend or a holiday (``[rules] holidays`` / ``workdays``)."""
+        cfg = self.cfg
+        return RestDays.parse(getattr(cfg, "holidays", ()), getattr(cfg, "workdays", ())).is_rest(self._local_day(ts))
 
     def _refit(self, ts: int) -> None:
         h, cfg = self._h, self.cfg

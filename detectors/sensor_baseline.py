@@ -100,6 +100,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lifeline.detectors.anomaly_base import score_from_log_p, score_from_z
+from lifeline.detectors.calendar import WEEKENDS, RestDays, day_of_ts
 from lifeline.detectors.config import AnomalyRules
 from lifeline.detectors.results import WindowStats
 
@@ -148,20 +149,21 @@ class BaselineScore(NamedTuple):
     range_hi: float = math.nan
 
 
-def slot_of(window_start_ms: int, utc_offset_h: float, slot_hours: int) -> int:
-    """The slot index of a window: local hour // ``slot_hours``, plus one day's slots on Sat/Sun.
+def slot_of(window_start_ms: int, utc_offset_h: float, slot_hours: int, rest_days: RestDays = WEEKENDS) -> int:
+    """The slot index of a window: local hour // ``slot_hours``, plus one day's slots on a rest day (Sat/Sun,
+    and the holidays of ``rest_days``).
 
     >>> slot_of(0, 0.0, 1), slot_of(0, 8.0, 1)   # 1970-01-01 was a Thursday
     (0, 8)
     >>> slot_of(2 * 86_400_000, 0.0, 1)           # Saturday 00:00
     24
+    >>> slot_of(0, 0.0, 1, RestDays.parse(["1970-01-01"], []))   # a Thursday holiday
+    24
     """
     local_ms = window_start_ms + round(utc_offset_h * _MS_PER_H)
-    day = local_ms // (24 * _MS_PER_H)
     hour = (local_ms // _MS_PER_H) % 24
-    weekend = (day + 3) % 7 >= 5  # day 0 = Thursday; Monday = 0 after the shift
     per_day = 24 // slot_hours
-    return int(hour // slot_hours + (per_day if weekend else 0))
+    return int(hour // slot_hours + (per_day if rest_days.is_rest(local_ms // (24 * _MS_PER_H)) else 0))
 
 
 @functools.lru_cache(maxsize=256)
@@ -314,27 +316,30 @@ class SensorBaseline:
         s = self.scalars
         return calibrated_threshold(self._threshold, (s[_CALIB_Q2], s[_CALIB_Q3]), self._rules)
 
-    def score_window(self, stats: WindowStats) -> BaselineScore | None:
-        """Score one closed window against what was learned before it; ``None`` while warming up."""
+    def score_window(self, stats: WindowStats, rest_days: RestDays = WEEKENDS) -> BaselineScore | None:
+        """Score one closed window against what was learned before it; ``None`` while warming up.
+        ``rest_days``: which days take the rest-day slots (weekends by default; the rules' holidays)."""
         x = stats.mean
         if not math.isfinite(x) or self.scalars[_N] < self._warmup:
             return None
-        views = self._views(x, stats.window_start)
+        views = self._views(x, stats.window_start, rest_days)
         likelihood = self._likelihood(views.raw)
         score = self._damped(likelihood if likelihood > views.raw else views.raw)
         return self._verdict(x, views, score, self.threshold)
 
-    def learn_window(self, stats: WindowStats) -> None:
+    def learn_window(self, stats: WindowStats, rest_days: RestDays = WEEKENDS) -> None:
         """Learn one window (call after :meth:`score_window`); also accepts rows rebuilt from ``sensor_stats``."""
-        self.score_and_learn(stats, verdict=False)
+        self.score_and_learn(stats, verdict=False, rest_days=rest_days)
 
-    def score_and_learn(self, stats: WindowStats, *, verdict: bool = True) -> BaselineScore | None:
+    def score_and_learn(
+        self, stats: WindowStats, *, verdict: bool = True, rest_days: RestDays = WEEKENDS
+    ) -> BaselineScore | None:
         """:meth:`score_window` then :meth:`learn_window`, the views computed once (the same results);
         ``verdict=False`` only learns."""
         x = stats.mean
         if not math.isfinite(x):
             return None
-        views = self._views(x, stats.window_start)
+        views = self._views(x, stats.window_start, rest_days)
         raw = views.raw
         threshold = self.threshold
         result = None
@@ -408,14 +413,14 @@ class SensorBaseline:
         floor = max(self._rules.min_abs_std, self._rules.min_rel_std * abs(s[_VALUE_MEAN]))
         return max(math.sqrt(s[_VALUE_VAR]), floor)
 
-    def _views(self, x: float, window_start: int) -> _Views:
+    def _views(self, x: float, window_start: int, rest_days: RestDays) -> _Views:
         """The views of a window mean ``x``: the raw score (max of the weighted views), signed z, expected
         level and spread, the slot and where it stands in it, the view that gave the raw score."""
         r = self._rules
         s = self.scalars
         level_std = self._level_std()
         level_z = (x - s[_VALUE_MEAN]) / level_std if s[_N] > 0 else 0.0
-        slot, neighbour, share = self._place(window_start)
+        slot, neighbour, share = self._place(window_start, rest_days)
         slot_centre, count = self._expected(slot, neighbour, share)
         self._slot_now = 0.0
         judged_slot = slot
@@ -423,7 +428,7 @@ class SensorBaseline:
             centre, spread = slot_centre, self._slot_spread(slot, slot_centre, level_std)
             z = judged_z = (x - centre) / spread
             slot_score = score_from_z(z) * self._seasonal_trust(level_std, spread)
-            other = self._other_day_type(slot, neighbour, window_start)
+            other = self._other_day_type(slot, neighbour, window_start, rest_days)
             if other is not None and slot_score > 0.0:  # the first day of a day type: the one before may still hold
                 other_centre, other_count = self._expected(other[0], other[1], share)
                 if other_count >= self._other_min:
@@ -455,18 +460,19 @@ class SensorBaseline:
         floor = max(r.min_abs_std, r.min_rel_std * abs(centre), r.slot_floor_of_level * level_std)
         return max(self.scalars[_RESIDUAL], floor, self.spreads.item(slot))
 
-    def _other_day_type(self, slot: int, neighbour: int, window_start: int) -> tuple[int, int] | None:
-        """On the first day of a day type (Monday, Saturday: local time), the same slot and neighbour of the
-        other day type; else ``None`` (or when ``transition_days`` is off).
+    def _other_day_type(
+        self, slot: int, neighbour: int, window_start: int, rest_days: RestDays
+    ) -> tuple[int, int] | None:
+        """On the first day of a day type (local time: a Monday, a Saturday, a holiday's first day, the first
+        working day after it), the same slot and neighbour of the other day type; else ``None`` (or when
+        ``transition_days`` is off).
 
         A tank or a reservoir integrates the demand of the day before, so early on a Monday the network may
         still stand as on a weekend, and early on a Saturday as on a weekday."""
         r = self._rules
         if not r.transition_days:
             return None
-        local = window_start + self._window_s * 500 + round(r.utc_offset_h * _MS_PER_H)
-        weekday = (local // (24 * _MS_PER_H) + 3) % 7  # Monday = 0 (1970-01-01 was a Thursday)
-        if weekday not in (0, 5):
+        if not rest_days.starts_a_day_type(day_of_ts(window_start + self._window_s * 500, r.utc_offset_h)):
             return None
         per_day = 24 // r.slot_hours
         shift = per_day if slot < per_day else -per_day
@@ -563,7 +569,7 @@ class SensorBaseline:
         s[_VALUE_MEAN] += a * d
         s[_VALUE_VAR] = (1.0 - a) * (s[_VALUE_VAR] + a * d * d)
 
-    def _place(self, window_start: int) -> tuple[int, int, float]:
+    def _place(self, window_start: int, rest_days: RestDays) -> tuple[int, int, float]:
         """The window's slot, the adjacent slot its midpoint leans towards, and that one's share (0..0.5).
 
         The expected level is piecewise linear between slot midpoints, so a slope within the hour
@@ -572,7 +578,7 @@ class SensorBaseline:
         r = self._rules
         slot_ms = r.slot_hours * _MS_PER_H
         mid = window_start + self._window_s * 500
-        slot = slot_of(mid, r.utc_offset_h, r.slot_hours)
+        slot = slot_of(mid, r.utc_offset_h, r.slot_hours, rest_days)
         local = mid + round(r.utc_offset_h * _MS_PER_H)
         frac = (local % slot_ms) / slot_ms - 0.5
         per_day = 24 // r.slot_hours
