@@ -29,6 +29,7 @@ from bytewax.operators import StatefulLogic
 from bytewax.outputs import Sink
 
 from lifeline.connectors.kafka import consumer_config, producer_config
+from lifeline.detectors.config import RulesConfig
 from lifeline.detectors.contract import DetectorSuite
 from lifeline.detectors.dma_feed import DmaFeeds
 from lifeline.detectors.group_model import GroupModels, GroupWindow
@@ -120,9 +121,10 @@ def _stateful_map(
     return op.stateful(step_id, up, lambda resume: _SnapshotAsPickle(step, resume, dump))
 
 
-def make_detectors(settings: Settings, registry: Registry) -> DetectorSuite:
+def make_detectors(settings: Settings, registry: Registry, rules: RulesConfig | None = None) -> DetectorSuite:
     """The detectors as the flow runs them: the documented rule defaults, overridden by the config file's
-    ``[rules]`` table, then by ``LIFELINE_DETECTOR_RULES_PATH``; and no settle delay.
+    ``[rules]`` table (or ``rules`` instead of both, for benchmarks), then by ``LIFELINE_DETECTOR_RULES_PATH``;
+    and no settle delay.
 
     The group stage already releases findings in event-time order behind the minimum watermark of
     all partitions, so the detectors' own settle delay would only add latency to every alert.
@@ -132,7 +134,7 @@ def make_detectors(settings: Settings, registry: Registry) -> DetectorSuite:
     from lifeline.detectors.config import load_rules_config, rules_from_table
     from lifeline.detectors.engine import Detectors
 
-    config = rules_from_table(config_table("rules"), "config file [rules]")
+    config = rules if rules is not None else rules_from_table(config_table("rules"), "config file [rules]")
     if settings.detector_rules_path:
         config = load_rules_config(settings.detector_rules_path, base=config)
     config = replace(config, alarm=replace(config.alarm, settle_delay_ms=0))

@@ -6,8 +6,9 @@ simulated by EPANET through wntr's ``EpanetSimulator`` (the C toolkit, not wntr'
 scenario at a 300 s hydraulic, pattern and report step:
 
 * **demand**: every junction's demand follows one of 8 consumer classes (residential/commercial mixes in
-  local time, weekend shift, a slow seasonal trend, a day-to-day factor and an AR(1) fluctuation), scaled by
-  a per-node log-normal factor;
+  local time, a rest-day shift on weekends and China's public holidays (not on the weekend days worked in
+  their place, ``simulators/holidays.py``), a slow seasonal trend, a day-to-day factor and an AR(1)
+  fluctuation), scaled by a per-node log-normal factor;
 * **pumps and tanks** run under the model's own controls (tank-level rules switch the pumps);
 * **leaks** are extra demands at a junction with their own 5-minute pattern: *bursts* appear within one
   step and last until repaired (6–48 h) or to the end; *incipient* background leaks grow linearly over
@@ -46,6 +47,7 @@ from lifeline.simulators.city import DISTRICTS, Builder, Place
 from lifeline.simulators.engine import Floats, Ints, Rows
 from lifeline.simulators.exceptions import HydraulicModelError
 from lifeline.simulators.groundtruth import GroundTruthRow
+from lifeline.simulators.holidays import rest_day_mask
 from lifeline.simulators.timebase import HOUR_MS, local_hour
 
 if TYPE_CHECKING:
@@ -67,7 +69,8 @@ __all__ = [
 #: network name → EPANET file shipped inside wntr
 NETWORKS = {"net3": "Net3.inp", "net1": "Net1.inp", "net2": "Net2.inp", "ky4": "ky4.inp"}
 STEP_MS = 300_000
-_CACHE_VERSION = 7  # 6: runs are checked for physical pressures before they are cached; 7: and above range
+_CACHE_VERSION = 8  # 6: runs are checked for physical pressures before they are cached; 7: and above range;
+# 8: demand follows China's public holidays (simulators/holidays.py)
 _M_HEAD_TO_MPA = 0.00980665
 _CLASSES = 8
 OWNER = "hefei-water"
@@ -314,7 +317,7 @@ def _class_patterns(rng: np.random.Generator, times_ms: Ints) -> Floats:
     """Demand multipliers (classes × steps), mean about 1, in local time with weekday and season."""
     hour = local_hour(times_ms)
     local_day = (times_ms + 8 * HOUR_MS) // (24 * HOUR_MS)
-    weekend = ((local_day + 3) % 7) >= 5  # 1970-01-01 was a Thursday
+    weekend = rest_day_mask(local_day)  # Saturdays and Sundays, China's public holidays, less the days worked
     days = (local_day - local_day[0]).astype(np.float64)
     out = np.empty((_CLASSES, times_ms.size))
     for c in range(_CLASSES):

@@ -279,3 +279,29 @@ def test_tanks_by_level_rate_give_the_consumption_the_tank_meters_give() -> None
     # inside an interval are the rare exceptions
     assert float(np.median(np.abs(by_level - interval))) < 0.01 * float(np.mean(interval))
     assert float(np.mean(np.abs(by_level - interval) < 5.0)) > 0.9
+
+
+def _hourly_profile(run: object, iso: str) -> np.ndarray:
+    """The DMA consumption's 24 hourly means on the local date ``iso`` (China time), over their own mean."""
+    from datetime import date
+
+    local = run.times_ms + 8 * 3_600_000  # type: ignore[attr-defined]
+    on_day = local // 86_400_000 == (date.fromisoformat(iso) - date(1970, 1, 1)).days
+    hour = (local // 3_600_000) % 24
+    consumption = run.consumption()  # type: ignore[attr-defined]
+    profile = np.array([consumption[on_day & (hour == h)].mean() for h in range(24)])
+    return profile / profile.mean()
+
+
+def test_demand_follows_china_s_public_holidays_and_the_weekend_days_worked_in_their_place() -> None:
+    start = 1_727_366_400_000  # 2024-09-26T16:00Z = Friday 27 September 00:00 China time
+    dry = simulate("net1", 2, start, 13 * 288, use_cache=False, with_leaks=False)
+    rest, work = _hourly_profile(dry, "2024-09-28"), _hourly_profile(dry, "2024-10-08")  # a Saturday, a Tuesday
+
+    def nearer_rest(iso: str) -> bool:
+        day = _hourly_profile(dry, iso)
+        return bool(np.abs(day - rest).mean() < np.abs(day - work).mean())
+
+    assert nearer_rest("2024-10-01") and nearer_rest("2024-10-02")  # National Day, a Tuesday and a Wednesday
+    assert not nearer_rest("2024-09-29")  # a Sunday worked in their place
+    assert not nearer_rest("2024-10-09") and nearer_rest("2024-10-06")  # a Wednesday; a Sunday
