@@ -701,9 +701,9 @@ class AssetBaseline:
             return 0.0
         return score_from_log_p(math.log(max(0.5 * math.erfc(z / math.sqrt(2.0)), 1e-300)))
 
-    def score_windows(self, stats: list[WindowStats]) -> BaselineScore | None:
+    def score_windows(self, stats: list[WindowStats], rest_days: RestDays = WEEKENDS) -> BaselineScore | None:
         """Score one row (one window per column, in column order); ``None`` while any column warms up."""
-        verdicts = [model.score_window(w) for model, w in zip(self.columns, stats, strict=True)]
+        verdicts = [model.score_window(w, rest_days) for model, w in zip(self.columns, stats, strict=True)]
         ready = [v for v in verdicts if v is not None]
         if len(ready) < len(verdicts):
             return None
@@ -713,9 +713,9 @@ class AssetBaseline:
         score = max(combined, *(v.score for v in ready))
         return top._replace(score=score, is_anomaly=anomalous, feature=f"{top.feature} of column {ready.index(top)}")
 
-    def learn_windows(self, stats: list[WindowStats]) -> None:
+    def learn_windows(self, stats: list[WindowStats], rest_days: RestDays = WEEKENDS) -> None:
         """Learn one row (after :meth:`score_windows`)."""
-        verdicts = [model.score_window(w) for model, w in zip(self.columns, stats, strict=True)]
+        verdicts = [model.score_window(w, rest_days) for model, w in zip(self.columns, stats, strict=True)]
         ready = [v for v in verdicts if v is not None]
         if len(ready) == len(verdicts):
             combined = self._combined(ready)
@@ -723,4 +723,4 @@ class AssetBaseline:
             if self.run <= self._rules.calib_max_run:
                 learn_quantiles(self.quantiles, combined, self._rules)
         for model, w in zip(self.columns, stats, strict=True):
-            model.learn_window(w)
+            model.learn_window(w, rest_days)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from lifeline.detectors.config import AnomalyRules
+    from lifeline.detectors.config import AnomalyRules, RulesConfig
 
 __all__ = ["product_anomaly_rules", "register"]
 
@@ -65,7 +65,8 @@ def register(app: typer.Typer) -> None:
             raise DetectInputError(f"unknown --sensor-kind {sensor_kind!r}; known kinds: {known}")
         if warmup is not None and warmup < 0:
             raise DetectInputError("--warmup must be >= 0")
-        rules = product_anomaly_rules()
+        product = product_rules()
+        rules = product.anomaly
         if sensor_kind is not None:
             target = rules.false_alarms_per_day_by_kind.get(sensor_kind, rules.false_alarms_per_day)
             rules = replace(rules, false_alarms_per_day=target)
@@ -81,14 +82,14 @@ def register(app: typer.Typer) -> None:
             transient=True,
         ) as progress:
             task = progress.add_task(input.name, total=frame.ts_ms.size)
-            scores, tiers = detect_frame(frame, rules, lambda n: progress.advance(task, n))
+            scores, tiers = detect_frame(frame, rules, lambda n: progress.advance(task, n), rest_days=product.rest_days)
         write_frame_scores(out, frame, scores, tiers)
         flagged = int((tiers > 0).sum())
         typer.echo(f"scored {frame.ts_ms.size} rows from {input} → {out} ({flagged} with a tier)")
 
 
-def product_anomaly_rules() -> AnomalyRules:
-    """The anomaly settings the live flow uses: the config file's ``[rules]`` table (and the rules file of
+def product_rules() -> RulesConfig:
+    """The rules the live flow uses: the config file's ``[rules]`` table (and the rules file of
     ``LIFELINE_DETECTOR_RULES_PATH``) over the documented defaults."""
     from lifeline.detectors.config import load_rules_config, rules_from_table
     from lifeline.settings import Settings, config_table
@@ -97,4 +98,9 @@ def product_anomaly_rules() -> AnomalyRules:
     rules_path = Settings().detector_rules_path
     if rules_path:
         config = load_rules_config(rules_path, base=config)
-    return config.anomaly
+    return config
+
+
+def product_anomaly_rules() -> AnomalyRules:
+    """The anomaly settings the live flow uses (:func:`product_rules`)."""
+    return product_rules().anomaly

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from lifeline.detectors.anomaly_base import SensorModel
 from lifeline.detectors.anomaly_filter import TierFilter
+from lifeline.detectors.calendar import WEEKENDS, RestDays
 from lifeline.detectors.config import AnomalyRules
 from lifeline.detectors.results import WindowStats
 from lifeline.detectors.sensor_baseline import AssetBaseline, BaselineScore, SensorBaseline, new_baseline
@@ -182,10 +183,12 @@ def _row_window(ts: int, window_s: int, value: float, column: int) -> WindowStat
 
 
 def detect_frame(
-    frame: Frame, rules: AnomalyRules, progress: Callable[[int], None] | None = None, chunk: int = CHUNK
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    frame: Frame, rules: AnomalyRules, progress: Callable[[int], None] | None = None, chunk: int = CHUNK,
+    *, rest_days: RestDays = WEEKENDS,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:  # fmt: skip
     """Score then learn each row through the live baseline (one per column; several columns as one
-    asset); return the scores (0 while warming up) and tiers (3 = anomaly, 0 = none)."""
+    asset); return the scores (0 while warming up) and tiers (3 = anomaly, 0 = none). ``rest_days``: the
+    rules' weekends and holidays (``[rules] holidays`` / ``workdays``)."""
     window_s = window_seconds(frame.ts_ms)
     k = frame.values.shape[1]
     models = [new_baseline(config=rules, window_s=window_s) for _ in range(k)]
@@ -200,10 +203,10 @@ def detect_frame(
         windows = [_row_window(ts_list[i], window_s, v, c) for c, v in enumerate(rows[i])]
         verdict: BaselineScore | None
         if asset is None:
-            verdict = single.score_and_learn(windows[0])
+            verdict = single.score_and_learn(windows[0], rest_days=rest_days)
         else:
-            verdict = asset.score_windows(windows)
-            asset.learn_windows(windows)
+            verdict = asset.score_windows(windows, rest_days)
+            asset.learn_windows(windows, rest_days)
         if verdict is not None:
             scores[i] = verdict.score
             tiers[i] = 3 if verdict.is_anomaly else 0

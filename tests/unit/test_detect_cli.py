@@ -152,3 +152,43 @@ def test_combined_score_of_an_asset_by_hand() -> None:
     # score = -log10(p) / 10 = 0.495
     verdicts = [BaselineScore(0.0, 3.0, 0.0, 1.0, 4.0, "mean", "weekday 00:00-01:00", False)] * 3
     assert abs(asset._combined(verdicts) - 0.495) < 0.002
+
+
+def test_detect_judges_the_public_holidays_of_the_rules_by_their_day_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from lifeline.simulators.holidays import HOLIDAYS, WORKDAYS, is_rest_day
+
+    rng = np.random.default_rng(9)
+    first = datetime(2024, 8, 18, 16, tzinfo=UTC)  # Monday 19 August 00:00 China time
+    rows, local_dates = [], []
+    for h in range(24 * 56):  # eight weeks, National Day (1-7 October) in the seventh
+        at = first + timedelta(hours=h)
+        local = at + timedelta(hours=8)
+        rest = is_rest_day(local.date().isoformat())
+        value = 50.0 + 5.0 * np.sin(2 * np.pi * local.hour / 24) - (3.0 if rest else 0.0) + rng.normal(0, 0.2)
+        rows.append((at.strftime("%Y-%m-%dT%H:%M:%SZ"), repr(float(value))))
+        local_dates.append(local.date().isoformat())
+    src = _write_csv(tmp_path / "in.csv", rows)
+    holiday_weekdays = {"2024-10-01", "2024-10-02", "2024-10-03", "2024-10-04"}
+
+    def flagged_on_holiday_weekdays(config: Path | None) -> int:
+        monkeypatch.chdir(tmp_path)  # no ./lifeline.toml here
+        if config is None:
+            monkeypatch.delenv("LIFELINE_CONFIG", raising=False)
+        else:
+            monkeypatch.setenv("LIFELINE_CONFIG", str(config))
+        out = tmp_path / "out.csv"
+        result = runner.invoke(app, ["detect", "--input", str(src), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        with out.open() as fh:
+            tiers = [r["tier"] for r in csv.DictReader(fh)]
+        return sum(1 for t, d in zip(tiers, local_dates, strict=True) if t and d in holiday_weekdays)
+
+    told = tmp_path / "holidays.toml"
+    quoted = lambda dates: ", ".join(f'"{d}"' for d in dates)  # noqa: E731
+    told.write_text(f"[rules]\nholidays = [{quoted(HOLIDAYS)}]\nworkdays = [{quoted(WORKDAYS)}]\n")
+    assert flagged_on_holiday_weekdays(told) == 0
+    assert flagged_on_holiday_weekdays(None) > 0
