@@ -43,6 +43,7 @@ from .correlation import (
 from .peer_faults import HOURLY_MEAN_FAMILY, PEER_FAULT_FAMILY, PEER_FAULT_HOLD_MS, take_note
 from .peer_steps import LEVEL_MOVE_FAMILY, remember_move, shared_step
 from .results import Finding
+from .shared_spikes import SPIKE_FAMILY, forget_spikes, hold_spike, shared_spike, spike_wait_ms
 from .state import AlertRecord, Contribution, GroupState
 
 __all__ = ["GroupContext", "alert_id", "evaluate_group"]
@@ -149,6 +150,8 @@ class _Run:
             if self._shared_step(f):
                 return
             self.gs.own_offsets[f.sensor_id] = f.ts
+        if family == SPIKE_FAMILY and f.tier is not None and self._shared_spike(f):
+            return
         ckey = (f.sensor_id, f.kind.value, f"{family}#{f.incident}" if f.incident else family)
         if f.tier is None:
             self.gs.contributions.pop(ckey, None)
@@ -178,6 +181,12 @@ class _Run:
         if not moves:
             return False
         return shared_step(moves, f, self.ctx.config.faults.offset_after_hours, self._kind_of) is not None
+
+    def _shared_spike(self, f: Finding) -> bool:
+        """A spike that enough other sensors of the group showed at the same time (physical): not raised."""
+        faults = self.ctx.config.faults
+        wait = spike_wait_ms(faults)
+        return bool(wait) and shared_spike(self.gs, f, wait, faults.spike_shared_peers)
 
     def _kind_of(self, sensor_id: str) -> SensorKind | None:
         spec = self.ctx.spec_of(sensor_id)
@@ -386,13 +395,24 @@ class _Run:
             self.reconcile(due)
 
 
+def _reports_within(ctx: GroupContext, sensor_id: str, wait_ms: int) -> bool:
+    """Whether the sensor reports at least once in ``wait_ms``: only such sensors and their peers can show one
+    transient within the spike veto's window (an hourly sensor's spike is never held)."""
+    spec = ctx.spec_of(sensor_id)
+    return spec is not None and spec.interval_s * 1000 <= wait_ms
+
+
 def evaluate_group(
     ctx: GroupContext, gs: GroupState, findings: Iterable[Finding], watermark_ms: int
 ) -> list[AlertEvent]:
-    """Buffer ``findings`` and evaluate everything up to ``watermark_ms - settle_delay_ms``."""
+    """Buffer ``findings`` and evaluate everything up to ``watermark_ms - settle_delay_ms`` (a spike is held
+    ``spike_shared_window_s`` longer, detectors/shared_spikes.py)."""
+    wait = spike_wait_ms(ctx.config.faults)
     for f in findings:
         if f.ts <= gs.horizon:
             gs.late_findings += 1
+        if wait and f.rule.partition(":")[0] == SPIKE_FAMILY and _reports_within(ctx, f.sensor_id, wait):
+            f = hold_spike(gs, f, wait)
         gs.pending[_finding_key(f)] = f
     target = watermark_ms - ctx.config.alarm.settle_delay_ms
     if gs.at_rest:
@@ -414,4 +434,6 @@ def evaluate_group(
         run.reconcile(ts)
     run.advance(target, inclusive=True)
     gs.horizon = target
+    if wait:
+        forget_spikes(gs, target, wait)
     return run.events

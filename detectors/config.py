@@ -245,6 +245,11 @@ class FaultRules:
     stuck_samples: int = 12
     stuck_min_s: float = 1800.0
     spike_sigma: float = 6.0
+    #: a spike that at least ``spike_shared_peers`` other sensors of the group show within
+    #: ``spike_shared_window_s`` either side of it is physical, not a fault (detectors/shared_spikes.py; the
+    #: group holds each spike that long); 0 peers turns the veto off
+    spike_shared_peers: int = 2
+    spike_shared_window_s: int = 300
     #: absolute floor of the noise scale as a fraction of the physical range (avoids σ = 0)
     noise_floor_fraction: float = 1e-4
     noise_tau_samples: float = 48.0

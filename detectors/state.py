@@ -426,10 +426,12 @@ class GroupState:
     level_moves: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
     #: sensor → its recent hourly means from its notes (faults against peers, detectors/peer_faults.py)
     hourly_means: dict[str, HourlyMeans] = field(default_factory=dict)
-    #: sensor kind → the latest hour whose first note evaluated that kind's faults against peers
     #: sensor → event time of the last offset its own check raised (no second alert for it against peers)
     own_offsets: dict[str, int] = field(default_factory=dict)
+    #: sensor kind → the latest hour whose first note evaluated that kind's faults against peers
     drift_evaluated: dict[str, int] = field(default_factory=dict)
+    #: (event time, sensor) of the recent spikes raised in the group, oldest first (detectors/shared_spikes.py)
+    spikes: list[tuple[int, str]] = field(default_factory=list)
 
     def __setstate__(self, state: Any) -> None:
         _restore(self, state)
