@@ -96,15 +96,18 @@ class RiverHSTBaseline(SensorModel):
             self.model.learn_one({"x": x})
 
 
-def load_corpus(root: Path) -> tuple[dict[str, Series], dict[str, FileScoring]]:
-    """Read all NAB series (file order) and precompute their scoring structures."""
+def load_corpus(root: Path, naive_utc_offset_h: float = 0.0) -> tuple[dict[str, Series], dict[str, FileScoring]]:
+    """Read all NAB series (file order) and precompute their scoring structures. NAB's timestamps have no zone;
+    they are read as ``lifeline detect`` reads them (wall-clock times at ``naive_utc_offset_h``), and the label
+    windows with them."""
     windows = load_windows(root / "labels" / "combined_windows.json")
+    shift = round(naive_utc_offset_h * 3_600_000)
     series: dict[str, Series] = {}
     scoring: dict[str, FileScoring] = {}
     for name in sorted(windows):
-        s = read_series(root / "data" / name)
+        s = read_series(root / "data" / name, naive_utc_offset_h=naive_utc_offset_h)
         series[name] = s
-        scoring[name] = FileScoring.build(s.ts_ms, windows[name])
+        scoring[name] = FileScoring.build(s.ts_ms, [(a - shift, b - shift) for a, b in windows[name]])
     return series, scoring
 
 
@@ -213,13 +216,14 @@ def main() -> None:
             "of https://github.com/numenta/NAB (it needs the data/ and labels/ folders)"
         )
     start = time.perf_counter()
-    series, scoring = load_corpus(args.data)
+    rules = product_anomaly_rules()
+    series, scoring = load_corpus(args.data, rules.utc_offset_h)
     rows = sum(s.values.size for s in series.values())
     split = halves(list(scoring))
     print(f"loaded {len(series)} files, {rows:,} rows in {time.perf_counter() - start:.1f} s; "
           f"tune half {len(split['tune'])} files, held-out half {len(split['held-out'])}")  # fmt: skip
     t0 = time.perf_counter()
-    scores, tiers = run_product(series, product_anomaly_rules())
+    scores, tiers = run_product(series, rules)
     seconds = time.perf_counter() - t0
     print(f"lifeline detect (defaults): {rows / seconds:,.0f} rows/s; "
           f"{int(sum(t.sum() for t in tiers.values()))} tier rows, "

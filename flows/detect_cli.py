@@ -27,7 +27,8 @@ _HELP = (
     "  lifeline detect --input pump.parquet --time-column ts --value-column pressure_mpa "
     "--sensor-kind water_pressure --out pump_scores.csv\n\n"
     "  lifeline detect --input rig.csv --value-column p1,p2,flow --out rig_scores.csv\n\n"
-    "Timestamps may be ISO-8601 text (naive = UTC), Parquet timestamps, or epoch seconds / milliseconds. "
+    "Timestamps may be ISO-8601 text (without a zone: local time, \\[rules.anomaly] utc_offset_h, +8 by default), "
+    "Parquet timestamps, or epoch seconds / milliseconds. "
     "Missing columns or unparseable timestamps stop with exit code 2."
 )
 
@@ -73,7 +74,7 @@ def register(app: typer.Typer) -> None:
         if warmup is not None:
             rules = replace(rules, warmup_windows=warmup, warmup_hours=0.0)
         columns = [c.strip() for c in value_column.split(",") if c.strip()]
-        frame = read_frame(input, time_column, columns)
+        frame = read_frame(input, time_column, columns, naive_utc_offset_h=rules.utc_offset_h)
         with Progress(
             TextColumn("[bold]detect[/] {task.description}"),
             BarColumn(),

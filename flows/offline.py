@@ -11,7 +11,8 @@ crossed, empty otherwise. Several value columns are scored as one asset (:class:
 :func:`detect_series` (any :class:`SensorModel` with a :class:`TierFilter`) stays for the river
 models and the benchmarks that compare them.
 
-Timestamps: ISO-8601 text (``2014-07-01 00:00:00``; naive means UTC), Arrow timestamps, or
+Timestamps: ISO-8601 text (``2014-07-01 00:00:00``; without a zone, a wall-clock time in the rules' local time,
+``[rules.anomaly] utc_offset_h``, +8 by default), Arrow timestamps, or
 numbers (epoch seconds; values above 1e11 are taken as epoch milliseconds).
 """
 
@@ -21,7 +22,7 @@ import csv
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +86,7 @@ def _check_columns(path: Path, names: list[str], wanted: list[str]) -> None:
         )
 
 
-def _text_to_ms(texts: list[str | None], path: Path, column: str) -> npt.NDArray[np.int64]:
+def _text_to_ms(texts: list[str | None], path: Path, column: str, naive: tzinfo = UTC) -> npt.NDArray[np.int64]:
     out = np.empty(len(texts), dtype=np.int64)
     for i, text in enumerate(texts):
         try:
@@ -98,14 +99,18 @@ def _text_to_ms(texts: list[str | None], path: Path, column: str) -> npt.NDArray
                 "(expected ISO-8601 such as 2024-05-01 08:00:00 or epoch seconds/milliseconds)"
             ) from None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
+            moment = moment.replace(tzinfo=naive)
         out[i] = round(moment.timestamp() * 1000)
     return out
 
 
-def _to_ms(col: pa.ChunkedArray, path: Path, column: str) -> npt.NDArray[np.int64]:
+def _to_ms(col: pa.ChunkedArray, path: Path, column: str, naive: tzinfo = UTC) -> npt.NDArray[np.int64]:
     if pa.types.is_timestamp(col.type):
-        return np.asarray(pc.cast(col, pa.timestamp("ms", tz=col.type.tz)).cast(pa.int64()), dtype=np.int64)
+        ms = np.asarray(pc.cast(col, pa.timestamp("ms", tz=col.type.tz)).cast(pa.int64()), dtype=np.int64)
+        if col.type.tz is None:  # wall-clock times: in the zone ``naive``
+            offset = naive.utcoffset(None)
+            ms = ms - (0 if offset is None else round(offset.total_seconds() * 1000))
+        return ms
     if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
         if col.null_count:
             raise DetectInputError(f"{path}: column {column!r} has {col.null_count} empty timestamp(s)")
@@ -116,7 +121,7 @@ def _to_ms(col: pa.ChunkedArray, path: Path, column: str) -> npt.NDArray[np.int6
     numeric = [t for t in texts[:5] if t is not None and _is_number(t)]
     if texts and len(numeric) == min(5, len(texts)):
         return _to_ms(pa.chunked_array([pc.cast(col, pa.float64())]), path, column)
-    return _text_to_ms(texts, path, column)
+    return _text_to_ms(texts, path, column, naive)
 
 
 def _is_number(text: str) -> bool:
@@ -136,9 +141,11 @@ def _values(table: pa.Table, column: str, path: Path) -> npt.NDArray[np.float64]
     return np.asarray(vcol.cast(pa.float64()).fill_null(float("nan")), dtype=np.float64)
 
 
-def read_series(path: str | Path, time_column: str = "timestamp", value_column: str = "value") -> Series:
-    """Read the time and value columns of a CSV or Parquet file, keeping file order."""
-    frame = read_frame(path, time_column, [value_column])
+def read_series(
+    path: str | Path, time_column: str = "timestamp", value_column: str = "value", *, naive_utc_offset_h: float = 0.0
+) -> Series:
+    """Read the time and value columns of a CSV or Parquet file, keeping file order (see :func:`read_frame`)."""
+    frame = read_frame(path, time_column, [value_column], naive_utc_offset_h=naive_utc_offset_h)
     return Series(frame.ts_ms, frame.values[:, 0].copy(), frame.ts_text)
 
 
@@ -152,14 +159,26 @@ class Frame:
     ts_text: list[str]
 
 
-def read_frame(path: str | Path, time_column: str, value_columns: list[str]) -> Frame:
-    """Read the time column and one or more value columns of a CSV or Parquet file, keeping file order."""
+def read_frame(
+    path: str | Path, time_column: str, value_columns: list[str], *, naive_utc_offset_h: float = 0.0
+) -> Frame:
+    """Read the time column and one or more value columns of a CSV or Parquet file, keeping file order.
+    Timestamps without a zone are wall-clock times at ``naive_utc_offset_h`` hours from UTC (``lifeline detect``:
+    the rules' local time, China's +8 by default).
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     f = os.path.join(d, "x.csv")
+    ...     _ = open(f, "w").write("timestamp,value\\n2024-01-01 08:00:00,1\\n2024-01-01T08:00:00+00:00,2\\n")
+    ...     read_frame(f, "timestamp", ["value"], naive_utc_offset_h=8.0).ts_ms.tolist()
+    [1704067200000, 1704096000000]
+    """
     p = Path(path)
     if not value_columns or len(set(value_columns)) != len(value_columns):
         raise DetectInputError(f"value columns must be distinct and at least one, got {value_columns}")
     table = _read_table(p, [time_column, *value_columns])
     tcol = table.column(time_column)
-    ts_ms = _to_ms(tcol, p, time_column)
+    ts_ms = _to_ms(tcol, p, time_column, timezone(timedelta(hours=naive_utc_offset_h)))
     k = len(value_columns)
     values = np.column_stack([_values(table, c, p) for c in value_columns]) if len(table) else np.empty((0, k))
     text = [str(v) for v in tcol.cast(pa.string()).to_pylist()]

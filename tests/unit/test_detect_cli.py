@@ -192,3 +192,17 @@ def test_detect_judges_the_public_holidays_of_the_rules_by_their_day_type(
     told.write_text(f"[rules]\nholidays = [{quoted(HOLIDAYS)}]\nworkdays = [{quoted(WORKDAYS)}]\n")
     assert flagged_on_holiday_weekdays(told) == 0
     assert flagged_on_holiday_weekdays(None) > 0
+
+
+def test_timestamps_without_a_zone_are_local_time_at_the_given_offset(tmp_path: Path) -> None:
+    from lifeline.flows.offline import read_frame
+
+    src = _write_csv(tmp_path / "t.csv", [("2024-05-01 08:00:00", "1"), ("2024-05-01T08:00:00+08:00", "2")])
+    local = read_frame(src, "timestamp", ["value"], naive_utc_offset_h=8.0).ts_ms.tolist()
+    assert local == [1714521600000, 1714521600000]  # both 00:00 UTC
+    assert read_frame(src, "timestamp", ["value"]).ts_ms.tolist()[0] == 1714550400000  # offset 0: read as UTC
+    naive = pa.array([1714550400000], type=pa.timestamp("ms"))  # a Parquet wall-clock time, 2024-05-01 08:00
+    zoned = pa.array([1714550400000], type=pa.timestamp("ms", tz="UTC"))
+    pq.write_table(pa.table({"ts": naive, "z": zoned, "value": [1.0]}), tmp_path / "t.parquet")
+    assert read_frame(tmp_path / "t.parquet", "ts", ["value"], naive_utc_offset_h=8.0).ts_ms.tolist() == [1714521600000]
+    assert read_frame(tmp_path / "t.parquet", "z", ["value"], naive_utc_offset_h=8.0).ts_ms.tolist() == [1714550400000]
