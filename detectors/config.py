@@ -383,9 +383,14 @@ class AnomalyRules:
     #: per sensor kind (``SensorKind`` value) override of ``false_alarms_per_day``
     false_alarms_per_day_by_kind: dict[str, float] = field(default_factory=dict)
     #: windows learned before any score (lifeline detect: rows), and at least this many hours of them
-    #: (one daily cycle, so range novelty does not flag the first pass through the day)
+    #: (one daily cycle, so range novelty does not flag the first pass through the day) ...
     warmup_windows: int = 100
     warmup_hours: float = 24.0
+    #: ... but never more than this many windows for the hours' sake: a day of 1-s rows (a test rig's log in
+    #: ``lifeline detect``) would be 86,400 windows, and a shorter recording got no score at all. 750 is NAB's
+    #: cap on the rows a streaming detector learns before it is judged; live windows are 60 s or longer, so
+    #: only sensors with windows under 115 s warm up for less than a day (12.5 h for 60-s windows)
+    warmup_max_windows: int = 750
     #: hours per seasonal slot (24 must divide by it); slots = 24 / slot_hours × (weekday, weekend)
     slot_hours: int = 1
     #: a slot scores once it has learned this many windows, and windows of at least this many days
@@ -459,6 +464,9 @@ class AnomalyRules:
     def __post_init__(self) -> None:
         if self.slot_hours < 1 or 24 % self.slot_hours:
             raise ValueError(f"anomaly.slot_hours must divide 24, got {self.slot_hours}")
+        if self.warmup_windows < 0 or self.warmup_max_windows < 0:
+            raise ValueError(f"anomaly.warmup_windows and warmup_max_windows must be >= 0, got "
+                             f"{self.warmup_windows} and {self.warmup_max_windows}")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ from lifeline.detectors.results import WindowStats
 
 __all__ = [
     "FEATURE", "AssetBaseline", "BaselineScore", "SensorBaseline", "calibrated_threshold", "learn_quantiles",
-    "new_baseline", "slot_label", "slot_of",
+    "new_baseline", "slot_label", "slot_of", "warmup_windows",
 ]  # fmt: skip
 
 #: the window statistic the baseline models
@@ -164,6 +164,19 @@ def slot_of(window_start_ms: int, utc_offset_h: float, slot_hours: int, rest_day
     hour = (local_ms // _MS_PER_H) % 24
     per_day = 24 // slot_hours
     return int(hour // slot_hours + (per_day if rest_days.is_rest(local_ms // (24 * _MS_PER_H)) else 0))
+
+
+def warmup_windows(rules: AnomalyRules, window_s: float) -> int:
+    """Windows a baseline learns before it scores: ``warmup_windows``, and those spanning ``warmup_hours``
+    up to ``warmup_max_windows`` (so a day of 1-s rows does not silence a shorter recording).
+
+    >>> from lifeline.detectors.config import AnomalyRules
+    >>> rules = AnomalyRules()
+    >>> warmup_windows(rules, 3600), warmup_windows(rules, 300), warmup_windows(rules, 60), warmup_windows(rules, 1)
+    (100, 288, 750, 750)
+    """
+    span = math.ceil(rules.warmup_hours * 3600.0 / window_s)
+    return max(rules.warmup_windows, min(span, rules.warmup_max_windows))
 
 
 @functools.lru_cache(maxsize=256)
@@ -291,7 +304,7 @@ class SensorBaseline:
     def _derive(self) -> None:
         """Window counts that follow from the rules and the window length (not pickled)."""
         r = self._rules
-        self._warmup = max(r.warmup_windows, math.ceil(r.warmup_hours * 3600.0 / self._window_s))
+        self._warmup = warmup_windows(r, self._window_s)
         per_pass = r.slot_hours * 3600.0 / self._window_s  # windows of one slot in one day
         self._slot_min = max(r.min_slot_windows, math.ceil(r.min_slot_days * per_pass))
         self._other_min = max(r.min_slot_windows, math.ceil(per_pass))  # one day: enough to excuse, not to accuse

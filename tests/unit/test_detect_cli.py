@@ -206,3 +206,34 @@ def test_timestamps_without_a_zone_are_local_time_at_the_given_offset(tmp_path: 
     pq.write_table(pa.table({"ts": naive, "z": zoned, "value": [1.0]}), tmp_path / "t.parquet")
     assert read_frame(tmp_path / "t.parquet", "ts", ["value"], naive_utc_offset_h=8.0).ts_ms.tolist() == [1714521600000]
     assert read_frame(tmp_path / "t.parquet", "z", ["value"], naive_utc_offset_h=8.0).ts_ms.tolist() == [1714550400000]
+
+
+def _second_rows(n: int, spike: int | None) -> list[tuple[str, str]]:
+    rng = np.random.default_rng(11)
+    rows = []
+    for i in range(n):
+        v = 5.0 + rng.normal(0, 0.05) + (3.0 if i == spike else 0.0)
+        rows.append((f"2024-03-01 10:{i // 60:02d}:{i % 60:02d}", repr(v)))
+    return rows
+
+
+def test_a_recording_shorter_than_a_day_of_one_second_rows_is_scored_after_750_rows(tmp_path: Path) -> None:
+    # a day of 1-s rows would be 86,400 rows of warm-up: a 20-minute test-rig log got no score at all
+    src = _write_csv(tmp_path / "rig.csv", _second_rows(1200, spike=1000))
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["detect", "--input", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open() as fh:
+        got = list(csv.DictReader(fh))
+    scores = [float(r["score"]) for r in got]
+    assert all(s == 0.0 for s in scores[:750])
+    assert max(range(len(scores)), key=scores.__getitem__) == 1000
+    assert got[1000]["tier"] == "3"
+    assert "note:" not in result.output
+
+
+def test_a_file_within_the_warm_up_says_so(tmp_path: Path) -> None:
+    src = _write_csv(tmp_path / "short.csv", _second_rows(500, spike=None))
+    result = runner.invoke(app, ["detect", "--input", str(src), "--out", str(tmp_path / "out.csv")])
+    assert result.exit_code == 0, result.output
+    assert "learns from the first 750 rows" in result.output and "--warmup" in result.output

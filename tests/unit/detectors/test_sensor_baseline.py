@@ -6,6 +6,7 @@ import math
 import pickle
 
 import numpy as np
+import pytest
 
 from lifeline.detectors.config import AnomalyRules, RulesConfig, rules_from_table
 from lifeline.detectors.results import WindowStats
@@ -254,3 +255,14 @@ def test_a_monday_morning_off_both_day_types_is_still_an_anomaly_and_reports_the
     flagged = [v for v in verdicts if v is not None and v.is_anomaly]
     assert flagged
     assert all(v.slot.startswith("weekend") and v.expected_lo > v.observed for v in flagged)
+
+
+def test_the_warm_up_spans_a_day_of_windows_but_at_most_its_cap() -> None:
+    from lifeline.detectors.sensor_baseline import warmup_windows
+
+    rules = AnomalyRules(warmup_windows=100, warmup_hours=24.0, warmup_max_windows=750)
+    assert warmup_windows(rules, 600) == 144  # a day of 10-min windows
+    assert warmup_windows(rules, 60) == 750  # a day would be 1,440
+    assert warmup_windows(AnomalyRules(warmup_windows=900, warmup_max_windows=750), 1) == 900  # the floor wins
+    with pytest.raises(ValueError, match="warmup_max_windows"):
+        AnomalyRules(warmup_max_windows=-1)
