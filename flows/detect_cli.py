@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         flagged = int((tiers > 0).sum())
         typer.echo(f"scored {frame.ts_ms.size} rows from {input} → {out} ({flagged} with a tier)")
         learning = warmup_windows(rules, window_seconds(frame.ts_ms))
-        if frame.ts_ms.size <= learning:
+        if 0 < frame.ts_ms.size <= learning:
             typer.echo(f"note: the model learns from the first {learning} rows before it scores, and this file has "
                        f"{frame.ts_ms.size}: every score is 0; pass --warmup N for fewer", err=True)  # fmt: skip
 
