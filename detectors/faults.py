@@ -152,7 +152,7 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
                 and st.equal_run + 1 >= stuck_samples_needed(prof)
                 and ts - st.equal_since >= stuck_span_needed_ms(prof)
                 and st.noise > prof.noise_floor
-                and not (prof.rests_at_floor and value <= prof.vmin + _FLOOR_BAND * (prof.vmax - prof.vmin))
+                and not _resting(prof, value)
             ):
                 run, since, scale_now = st.equal_run + 1, st.equal_since, st.noise
                 _set(
@@ -281,6 +281,15 @@ def _early_scale(prof: SensorProfile[Any], st: SensorState) -> float:
     changes = np.abs(np.diff(before))
     robust = max(1.18 * float(np.median(changes)), float(changes.mean()))  # the mean: quantised readings
     return _EARLY_SCALE_FACTOR * max(robust, prof.noise_floor)
+
+
+def _resting(prof: SensorProfile[Any], value: float) -> bool:
+    """Identical readings of ``value`` are a state, not a stuck sensor: pinned at an end of the range (the
+    saturation check's), or a kind resting at its floor there or at exactly zero (no rain, no methane, a flow
+    meter's low-flow cut-off on a pipe that stopped, also on a meter whose range runs negative)."""
+    if value <= prof.vmin + prof.sat_eps or value >= prof.vmax - prof.sat_eps:
+        return True
+    return prof.rests_at_floor and (value == 0.0 or value <= prof.vmin + _FLOOR_BAND * (prof.vmax - prof.vmin))
 
 
 def stuck_samples_needed(prof: SensorProfile[Any]) -> int:

@@ -432,6 +432,10 @@ class GroupState:
     drift_evaluated: dict[str, int] = field(default_factory=dict)
     #: (event time, sensor) of the recent spikes raised in the group, oldest first (detectors/shared_spikes.py)
     spikes: list[tuple[int, str]] = field(default_factory=list)
+    #: (event time, sensor, range end) of the recent saturations raised in the group (detectors/shared_saturation.py)
+    saturations: list[tuple[int, str, str]] = field(default_factory=list)
+    #: sensor → the range end ("<kind>:±1") it is saturated at now (its saturation raised and not yet ended)
+    saturated: dict[str, str] = field(default_factory=dict)
 
     def __setstate__(self, state: Any) -> None:
         _restore(self, state)

@@ -76,6 +76,22 @@ def test_constant_rain_at_zero_is_not_stuck() -> None:
     assert faults(run(det_for(SensorKind.RAIN), np.zeros(100), 5 * MIN), "stuck") == []
 
 
+def test_a_tank_meter_at_its_low_flow_cut_off_is_not_stuck_though_its_range_runs_negative() -> None:
+    values = noisy(60, level=120.0, sd=20.0)
+    values[30:] = 0.0  # the tank stands still: the meter reports exactly zero for 2.5 h
+    det = det_for(SensorKind.WATER_FLOW, min_value=-2000.0, max_value=2000.0)
+    assert faults(run(det, values, 5 * MIN), "stuck") == []
+    values[30:] = 57.25  # the same run at a value inside the range is stuck
+    assert faults(run(det, values, 5 * MIN), "stuck")
+
+
+def test_readings_pinned_at_the_range_end_are_a_saturation_not_also_stuck() -> None:
+    values = noisy(60, level=0.3, sd=0.01)
+    values[30:] = -0.1  # a pressure logger at its range minimum for 2.5 h
+    found = run(det_for(SensorKind.WATER_PRESSURE), values, 5 * MIN)
+    assert faults(found, "saturation") and faults(found, "stuck") == []
+
+
 def test_single_spike_is_a_fault_and_raises_no_incident() -> None:
     det = det_for(SensorKind.CH4_LEL)
     values = np.abs(noisy(40, level=1.0, sd=0.1))
