@@ -43,15 +43,15 @@ from .correlation import (
 from .peer_faults import HOURLY_MEAN_FAMILY, PEER_FAULT_FAMILY, PEER_FAULT_HOLD_MS, take_note
 from .peer_steps import LEVEL_MOVE_FAMILY, remember_move, shared_step
 from .results import Finding
-from .shared_saturation import (
-    SATURATION_FAMILY,
-    forget_saturations,
-    hold_saturation,
-    note_saturation,
-    saturation_end,
-    saturation_wait_ms,
-    shared_saturation,
-)  # fmt: skip
+from .shared_faults import (
+    SHARED_FAMILIES,
+    forget_shared,
+    hold_shared,
+    is_shared,
+    note_shared,
+    shared_key,
+    shared_wait_ms,
+)
 from .shared_spikes import SPIKE_FAMILY, forget_spikes, hold_spike, shared_spike, spike_wait_ms
 from .state import AlertRecord, Contribution, GroupState
 
@@ -161,7 +161,7 @@ class _Run:
             self.gs.own_offsets[f.sensor_id] = f.ts
         if family == SPIKE_FAMILY and f.tier is not None and self._shared_spike(f):
             return
-        if family == SATURATION_FAMILY and self._shared_saturation(f):
+        if family in SHARED_FAMILIES and self._shared_fault(f):
             return
         ckey = (f.sensor_id, f.kind.value, f"{family}#{f.incident}" if f.incident else family)
         if f.tier is None:
@@ -199,21 +199,17 @@ class _Run:
         wait = spike_wait_ms(faults)
         return bool(wait) and shared_spike(self.gs, f, wait, faults.spike_shared_peers)
 
-    def _shared_saturation(self, f: Finding) -> bool:
-        """Note a saturation raised or ended; a raise that enough same-kind sensors of the group share at the
-        same end of their range (physical): not raised."""
-        end = saturation_end(f, self.ctx.spec_of)
-        if end is None:
+    def _shared_fault(self, f: Finding) -> bool:
+        """Note a saturation or drift raised or ended; a raise that enough same-kind sensors of the group share
+        (the same range end, the same sign of trend: physical) is not raised (detectors/shared_faults.py)."""
+        key = shared_key(f, self.ctx.spec_of)
+        if key is None:
             return False
         faults = self.ctx.config.faults
-        wait = saturation_wait_ms(faults)
-        shared = (
-            f.tier is not None and bool(wait)
-            and shared_saturation(
-                self.gs, f, end, wait, faults.saturation_shared_peers, _reports_within(self.ctx, f.sensor_id, wait)
-            )
-        )  # fmt: skip
-        note_saturation(self.gs, f, end)
+        wait = shared_wait_ms(faults)
+        held = _reports_within(self.ctx, f.sensor_id, wait)
+        shared = f.tier is not None and bool(wait) and is_shared(self.gs, f, key, wait, faults.fault_shared_peers, held)
+        note_shared(self.gs, f, key)
         return shared
 
     def _kind_of(self, sensor_id: str) -> SensorKind | None:
@@ -436,17 +432,17 @@ def evaluate_group(
     """Buffer ``findings`` and evaluate everything up to ``watermark_ms - settle_delay_ms`` (a spike is held
     ``spike_shared_window_s`` longer, detectors/shared_spikes.py)."""
     wait = spike_wait_ms(ctx.config.faults)
-    sat_wait = saturation_wait_ms(ctx.config.faults)
+    shared_wait = shared_wait_ms(ctx.config.faults)
     for f in findings:
         if f.ts <= gs.horizon:
             gs.late_findings += 1
         family = f.rule.partition(":")[0]
         if wait and family == SPIKE_FAMILY and _reports_within(ctx, f.sensor_id, wait):
             f = hold_spike(gs, f, wait)
-        elif sat_wait and family == SATURATION_FAMILY and _reports_within(ctx, f.sensor_id, sat_wait):
-            end = saturation_end(f, ctx.spec_of)
-            if end is not None:
-                f = hold_saturation(gs, f, end, sat_wait)
+        elif shared_wait and family in SHARED_FAMILIES and _reports_within(ctx, f.sensor_id, shared_wait):
+            key = shared_key(f, ctx.spec_of)
+            if key is not None:
+                f = hold_shared(gs, f, key, shared_wait)
         gs.pending[_finding_key(f)] = f
     target = watermark_ms - ctx.config.alarm.settle_delay_ms
     if gs.at_rest:
@@ -470,6 +466,6 @@ def evaluate_group(
     gs.horizon = target
     if wait:
         forget_spikes(gs, target, wait)
-    if sat_wait:
-        forget_saturations(gs, target, sat_wait)
+    if shared_wait:
+        forget_shared(gs, target, shared_wait)
     return run.events

@@ -250,11 +250,11 @@ class FaultRules:
     #: group holds each spike that long); 0 peers turns the veto off
     spike_shared_peers: int = 2
     spike_shared_window_s: int = 300
-    #: a saturation that at least ``saturation_shared_peers`` other same-kind sensors of the group share (at the
-    #: same end of the range, raised within ``saturation_shared_window_s`` either side or still saturated) is
-    #: physical, not a fault (detectors/shared_saturation.py); 0 peers turns the veto off
-    saturation_shared_peers: int = 2
-    saturation_shared_window_s: int = 900
+    #: a saturation or drift that at least ``fault_shared_peers`` other same-kind sensors of the group share (the
+    #: same end of the range, the same sign of the trend; raised within ``fault_shared_window_s`` either side or
+    #: still on) is physical, not a fault (detectors/shared_faults.py); 0 peers turns the veto off
+    fault_shared_peers: int = 2
+    fault_shared_window_s: int = 900
     #: absolute floor of the noise scale as a fraction of the physical range (avoids σ = 0)
     noise_floor_fraction: float = 1e-4
     noise_tau_samples: float = 48.0

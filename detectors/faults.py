@@ -390,6 +390,7 @@ def check_drift(
             f"drift: hourly means change {slope:+.4g} {prof.spec.unit}/h linearly (R²={r2:.2f}) over "
             f"{y.shape[0]} h, {change:.3g} {prof.spec.unit} in total, with no daily cycle",
             out,
+            change=slope,  # per hour: the group's veto of a drift same-kind peers share compares its sign
         )
     elif not drifting and st.faults & DRIFT and r2 < 0.5 * cfg.drift_min_r2:
         _set(prof, st, DRIFT, False, "fault.drift:linear_trend", ts, value, "trend gone", out)

@@ -432,10 +432,10 @@ class GroupState:
     drift_evaluated: dict[str, int] = field(default_factory=dict)
     #: (event time, sensor) of the recent spikes raised in the group, oldest first (detectors/shared_spikes.py)
     spikes: list[tuple[int, str]] = field(default_factory=list)
-    #: (event time, sensor, range end) of the recent saturations raised in the group (detectors/shared_saturation.py)
-    saturations: list[tuple[int, str, str]] = field(default_factory=list)
-    #: sensor → the range end ("<kind>:±1") it is saturated at now (its saturation raised and not yet ended)
-    saturated: dict[str, str] = field(default_factory=dict)
+    #: (event time, sensor, key) of the recent saturations and drifts raised in the group (detectors/shared_faults.py)
+    shared_raises: list[tuple[int, str, str]] = field(default_factory=list)
+    #: "sensor|family" → the key of its saturation or drift that is on now (raised and not yet ended)
+    shared_on: dict[str, str] = field(default_factory=dict)
 
     def __setstate__(self, state: Any) -> None:
         _restore(self, state)

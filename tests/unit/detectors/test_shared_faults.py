@@ -1,6 +1,6 @@
-"""The group veto of the saturation fault: pressure loggers of a district at their range minimum together are a
-supply interruption, not a dozen failing loggers; one logger alone at its range end is still a fault
-(docs/domain.md#sensor-faults)."""
+"""The group veto of saturation and drift faults: pressure loggers of a district at their range minimum together
+are a supply interruption, and falling on one line together a draining tank, not failing loggers; one logger
+alone is still a fault (docs/domain.md#sensor-faults)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _detectors(peers: int = 2) -> Detectors:
                    maintainer="devices", interval_s=300.0)
         for s in LOGGERS
     ]  # fmt: skip
-    return Detectors(Registry(specs), RulesConfig(faults=FaultRules(saturation_shared_peers=peers)))
+    return Detectors(Registry(specs), RulesConfig(faults=FaultRules(fault_shared_peers=peers)))
 
 
 def _signals(at_end: dict[str, tuple[int, int, float]], steps: int = 200) -> dict[str, np.ndarray]:
@@ -69,7 +69,7 @@ def test_a_logger_joining_a_long_interruption_late_is_vetoed_by_those_still_at_t
 def test_two_at_once_are_not_enough_opposite_ends_do_not_count_and_the_veto_can_be_turned_off() -> None:
     pair = {"P1": (100, 120, LOW), "P2": (100, 120, LOW)}
     events, _, _ = replay_group(_detectors(), _signals(pair), t0=T0, step_ms=STEP, start=0, until=200)
-    assert _saturation_alerts(events) == {"P1", "P2"}  # one peer each: fewer than saturation_shared_peers = 2
+    assert _saturation_alerts(events) == {"P1", "P2"}  # one peer each: fewer than fault_shared_peers = 2
     mixed = {"P1": (100, 120, LOW), "P2": (100, 120, HIGH), "P3": (100, 120, LOW)}
     events, _, _ = replay_group(_detectors(), _signals(mixed), t0=T0, step_ms=STEP, start=0, until=200)
     assert _saturation_alerts(events) == {"P1", "P2", "P3"}
@@ -87,3 +87,39 @@ def test_the_same_alerts_after_a_restore_in_the_middle_of_an_interruption() -> N
     second, _, _ = replay_group(det, _signals(ends), t0=T0, step_ms=STEP, start=104, until=200, states=restored)
     assert first + second == whole
     assert _saturation_alerts(whole) == {"P4"}
+
+
+def _drifts(falling: set[str], steps: int = 12 * 48) -> dict[str, np.ndarray]:
+    """48 h of steady pressure; each sensor of ``falling`` loses 0.004 MPa an hour on a straight line from hour 12
+    (a tank draining over a day, if several share it; an ageing element, if one does alone)."""
+    hours = np.arange(steps) / 12.0
+    out = {}
+    for n, sensor in enumerate(LOGGERS):
+        values = 0.35 + np.random.default_rng(n).normal(0.0, 0.001, steps)
+        if sensor in falling:
+            values -= 0.004 * np.clip(hours - 12.0, 0.0, None)
+        out[sensor] = values
+    return out
+
+
+def _drift_alerts(events: list[AlertEvent]) -> set[str]:
+    return {
+        e.sensor_ids[0]
+        for e in events
+        if e.event is AlertEventType.OPENED and e.kind is AlertKind.SENSOR_FAULT and "drift" in e.evidence
+    }
+
+
+def test_loggers_falling_on_one_line_together_are_no_drift_and_one_alone_is() -> None:
+    steps = 12 * 48
+    events, findings, _ = replay_group(
+        _detectors(), _drifts({"P1", "P2", "P3"}), t0=T0, step_ms=STEP, start=0, until=steps
+    )
+    raised = {f.sensor_id for f in findings if f.rule.startswith("fault.drift") and f.tier is not None}
+    assert raised == {"P1", "P2", "P3"}  # each sensor's own check found its trend
+    assert _drift_alerts(events) == set()
+    events, _, _ = replay_group(_detectors(), _drifts({"P4"}), t0=T0, step_ms=STEP, start=0, until=steps)
+    assert _drift_alerts(events) == {"P4"}
+    events, _, _ = replay_group(_detectors(peers=0), _drifts({"P1", "P2", "P3"}), t0=T0, step_ms=STEP, start=0,
+                                until=steps)  # fmt: skip
+    assert _drift_alerts(events) == {"P1", "P2", "P3"}
