@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lifeline.detectors.localisation import SensitivityModel, moved_most, rank_nodes
 from lifeline.detectors.sensitivity import load_sensitivity
@@ -49,3 +50,44 @@ def test_a_leak_in_epanet_net1_is_located_at_its_node(tmp_path: Path) -> None:
         observed = (model.matrix[:, j] - model.uniform) * 6.0
         assert rank_nodes(model, observed)[0].node == true
     assert list(tmp_path.glob("sensitivity-*.npz"))  # cached for the next group that uses this model
+
+
+def test_a_column_is_the_pressure_change_of_a_whole_epanet_run_with_that_leak(tmp_path: Path) -> None:
+    import wntr
+
+    inp = Path(wntr.__file__).parent / "library" / "networks" / "Net3.inp"
+    loggers = ["10", "117", "153", "205", "255"]
+    model = load_sensitivity(inp, loggers, tmp_path)
+
+    def run(leak_at: str | None) -> np.ndarray:  # one whole simulation, as wntr runs it, no toolkit tricks
+        wn = wntr.network.WaterNetworkModel(str(inp))
+        wn.options.time.duration = 0
+        wn.options.quality.parameter = "NONE"
+        if leak_at is not None:
+            wn.get_node(leak_at).add_demand(base=10.0 / 3600.0, pattern_name=None)
+        results = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(tmp_path / "run"))
+        return np.asarray(results.node["pressure"][loggers].to_numpy()[0], dtype=np.float64)
+
+    base = run(None)
+    for node in ("15", "171", "241"):
+        expected = (run(node) - base) / 10.0
+        assert np.allclose(model.matrix[:, model.nodes.index(node)], expected, atol=1e-5), node
+
+
+def test_distances_take_the_shortest_of_parallel_pipes_and_pumps_count_nothing(tmp_path: Path) -> None:
+    import wntr
+
+    from lifeline.detectors.sensitivity import _distances
+
+    wn = wntr.network.WaterNetworkModel()
+    wn.add_reservoir("R", base_head=50.0)
+    for name in ("A", "B", "C", "D"):
+        wn.add_junction(name, base_demand=0.001, elevation=0.0)
+    wn.add_pipe("R-A", "R", "A", length=10.0)
+    wn.add_pipe("AB-short", "A", "B", length=100.0)
+    wn.add_pipe("AB-long", "A", "B", length=400.0)  # parallel, listed after the short one
+    wn.add_pipe("BC", "B", "C", length=50.0)
+    wn.add_pump("PUMP", "C", "D", pump_type="POWER", pump_parameter=1.0)
+    d = _distances(wn, ["A", "B", "C", "D"])
+    assert d[0, 1] == pytest.approx(100.0) and d[0, 2] == pytest.approx(150.0)
+    assert d[2, 3] == pytest.approx(0.0, abs=1e-6) and d[0, 3] == pytest.approx(150.0)
