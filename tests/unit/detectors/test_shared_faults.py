@@ -42,11 +42,12 @@ def _signals(at_end: dict[str, tuple[int, int, float]], steps: int = 200) -> dic
     return out
 
 
-def _saturation_alerts(events: list[AlertEvent]) -> set[str]:
+def _fault_alerts(events: list[AlertEvent], fault: str = "saturation") -> set[str]:
+    """The sensors a ``fault`` alert opened for."""
     return {
         e.sensor_ids[0]
         for e in events
-        if e.event is AlertEventType.OPENED and e.kind is AlertKind.SENSOR_FAULT and "saturation" in e.evidence
+        if e.event is AlertEventType.OPENED and e.kind is AlertKind.SENSOR_FAULT and fault in e.evidence
     }
 
 
@@ -56,26 +57,26 @@ def test_loggers_at_their_minimum_together_are_no_fault_and_one_alone_is() -> No
     events, findings, _ = replay_group(_detectors(), _signals(ends), t0=T0, step_ms=STEP, start=0, until=200)
     raised = {f.sensor_id for f in findings if f.rule.startswith("fault.saturation") and f.tier is not None}
     assert raised == {"P1", "P2", "P3", "P4"}  # each sensor's own check found its saturation
-    assert _saturation_alerts(events) == {"P4"}
+    assert _fault_alerts(events) == {"P4"}
 
 
 def test_a_logger_joining_a_long_interruption_late_is_vetoed_by_those_still_at_the_minimum() -> None:
     # P4 reaches the minimum 40 minutes after the others, while they still read it
     ends = {"P1": (100, 150, LOW), "P2": (100, 150, LOW), "P3": (101, 150, LOW), "P4": (108, 150, LOW)}
     events, _, _ = replay_group(_detectors(), _signals(ends), t0=T0, step_ms=STEP, start=0, until=200)
-    assert _saturation_alerts(events) == set()
+    assert _fault_alerts(events) == set()
 
 
 def test_two_at_once_are_not_enough_opposite_ends_do_not_count_and_the_veto_can_be_turned_off() -> None:
     pair = {"P1": (100, 120, LOW), "P2": (100, 120, LOW)}
     events, _, _ = replay_group(_detectors(), _signals(pair), t0=T0, step_ms=STEP, start=0, until=200)
-    assert _saturation_alerts(events) == {"P1", "P2"}  # one peer each: fewer than fault_shared_peers = 2
+    assert _fault_alerts(events) == {"P1", "P2"}  # one peer each: fewer than fault_shared_peers = 2
     mixed = {"P1": (100, 120, LOW), "P2": (100, 120, HIGH), "P3": (100, 120, LOW)}
     events, _, _ = replay_group(_detectors(), _signals(mixed), t0=T0, step_ms=STEP, start=0, until=200)
-    assert _saturation_alerts(events) == {"P1", "P2", "P3"}
+    assert _fault_alerts(events) == {"P1", "P2", "P3"}
     three = {"P1": (100, 120, LOW), "P2": (100, 120, LOW), "P3": (101, 120, LOW)}
     events, _, _ = replay_group(_detectors(peers=0), _signals(three), t0=T0, step_ms=STEP, start=0, until=200)
-    assert _saturation_alerts(events) == {"P1", "P2", "P3"}
+    assert _fault_alerts(events) == {"P1", "P2", "P3"}
 
 
 def test_the_same_alerts_after_a_restore_in_the_middle_of_an_interruption() -> None:
@@ -86,7 +87,7 @@ def test_the_same_alerts_after_a_restore_in_the_middle_of_an_interruption() -> N
     restored = pickle.loads(pickle.dumps(states))
     second, _, _ = replay_group(det, _signals(ends), t0=T0, step_ms=STEP, start=104, until=200, states=restored)
     assert first + second == whole
-    assert _saturation_alerts(whole) == {"P4"}
+    assert _fault_alerts(whole) == {"P4"}
 
 
 def _drifts(falling: set[str], steps: int = 12 * 48) -> dict[str, np.ndarray]:
@@ -102,14 +103,6 @@ def _drifts(falling: set[str], steps: int = 12 * 48) -> dict[str, np.ndarray]:
     return out
 
 
-def _drift_alerts(events: list[AlertEvent]) -> set[str]:
-    return {
-        e.sensor_ids[0]
-        for e in events
-        if e.event is AlertEventType.OPENED and e.kind is AlertKind.SENSOR_FAULT and "drift" in e.evidence
-    }
-
-
 def test_loggers_falling_on_one_line_together_are_no_drift_and_one_alone_is() -> None:
     steps = 12 * 48
     events, findings, _ = replay_group(
@@ -117,9 +110,9 @@ def test_loggers_falling_on_one_line_together_are_no_drift_and_one_alone_is() ->
     )
     raised = {f.sensor_id for f in findings if f.rule.startswith("fault.drift") and f.tier is not None}
     assert raised == {"P1", "P2", "P3"}  # each sensor's own check found its trend
-    assert _drift_alerts(events) == set()
+    assert _fault_alerts(events, "drift") == set()
     events, _, _ = replay_group(_detectors(), _drifts({"P4"}), t0=T0, step_ms=STEP, start=0, until=steps)
-    assert _drift_alerts(events) == {"P4"}
+    assert _fault_alerts(events, "drift") == {"P4"}
     events, _, _ = replay_group(_detectors(peers=0), _drifts({"P1", "P2", "P3"}), t0=T0, step_ms=STEP, start=0,
                                 until=steps)  # fmt: skip
-    assert _drift_alerts(events) == {"P1", "P2", "P3"}
+    assert _fault_alerts(events, "drift") == {"P1", "P2", "P3"}
