@@ -13,7 +13,10 @@ junction: wntr's 3,323-junction Net6 took about 9 minutes that way (ky4's 959 ju
 the first water incident of a group waits for its model (docs/domain.md#where-is-the-leak). The matrix is the
 same to about 2e-6 m per m³/h (the model is written once, in m³/h, for the toolkit).
 
-wntr is imported here only, and only when a group has a model.
+wntr is imported here only, and only when a group has a model. The solves run in a child process whose
+working directory is a temporary folder: EPANET's toolkit writes its scratch files (``en`` and six letters) into
+the working directory, where a killed run would leave them, and a crash inside the C library cannot take the
+calling stage with it.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import math
+import multiprocessing
+import os
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +55,20 @@ def load_sensitivity(
                 nodes=[str(n) for n in saved["nodes"]], loggers=list(logger_nodes), matrix=saved["matrix"],
                 uniform=saved["uniform"], distances=saved["distances"],
             )  # fmt: skip
-    model = _compute(Path(model_file), logger_nodes)
+    model = _compute_apart(Path(model_file).resolve(), logger_nodes)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cache, nodes=np.array(model.nodes), matrix=model.matrix, uniform=model.uniform,
                             distances=model.distances)  # fmt: skip
     return model
+
+
+def _compute_apart(model_file: Path, logger_nodes: list[str]) -> SensitivityModel:
+    """:func:`_compute` in a fresh child process working in a temporary folder (removed after)."""
+    with tempfile.TemporaryDirectory(prefix="lifeline-epanet-") as folder:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=context, initializer=os.chdir, initargs=(folder,)) as child:
+            return child.submit(_compute, model_file, logger_nodes).result()
 
 
 def _compute(model_file: Path, logger_nodes: list[str]) -> SensitivityModel:

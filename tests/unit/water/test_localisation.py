@@ -91,3 +91,32 @@ def test_distances_take_the_shortest_of_parallel_pipes_and_pumps_count_nothing(t
     d = _distances(wn, ["A", "B", "C", "D"])
     assert d[0, 1] == pytest.approx(100.0) and d[0, 2] == pytest.approx(150.0)
     assert d[2, 3] == pytest.approx(0.0, abs=1e-6) and d[0, 3] == pytest.approx(150.0)
+
+
+def test_a_run_killed_mid_model_leaves_no_epanet_scratch_file_in_the_working_folder(tmp_path: Path) -> None:
+    # EPANET's toolkit writes its scratch files (``en`` + 6 letters) into the working folder; the solves run
+    # in a child working in a temporary folder, so killing the caller mid-run leaves the working folder clean
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import wntr
+
+    inp = Path(wntr.__file__).parent / "library" / "networks" / "ky4.inp"
+    work, scratch = tmp_path / "work", tmp_path / "tmp"
+    work.mkdir()
+    scratch.mkdir()
+    code = f"from lifeline.detectors.sensitivity import load_sensitivity; load_sensitivity({str(inp)!r}, ['J-1'])"
+    caller = subprocess.Popen([sys.executable, "-c", code], cwd=work, env={**os.environ, "TMPDIR": str(scratch)},
+                              start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.rglob("en??????")) and caller.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list(tmp_path.rglob("en??????")), "EPANET wrote no scratch file while solving"
+    finally:
+        os.killpg(caller.pid, signal.SIGKILL)  # the caller and the child it started
+        caller.wait()
+    assert not list(work.glob("en*"))
