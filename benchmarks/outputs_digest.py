@@ -56,7 +56,9 @@ def digest(name: str, seed: int = 7, duration_s: float | None = None) -> dict[st
         hashes["stats"].update(pickle.dumps(out.stats, protocol=5))
         hashes["findings"].update(pickle.dumps(out.findings, protocol=5))
         hashes["rejects"].update(pickle.dumps(out.rejects, protocol=5))
-        events = groups.process(group_state, p, out.watermark, out.findings, idle=end, windows=group_windows(out.stats))
+        events = groups.process(
+            group_state, p, out.watermark, out.findings, idle=end, windows=group_windows(out.stats), end=end
+        )
         hashes["alerts"].update(pickle.dumps(events, protocol=5))
 
     for block in scenario_blocks(scenario):

@@ -427,10 +427,11 @@ def _reports_within(ctx: GroupContext, sensor_id: str, wait_ms: int) -> bool:
 
 
 def evaluate_group(
-    ctx: GroupContext, gs: GroupState, findings: Iterable[Finding], watermark_ms: int
+    ctx: GroupContext, gs: GroupState, findings: Iterable[Finding], watermark_ms: int, *, final: bool = False
 ) -> list[AlertEvent]:
     """Buffer ``findings`` and evaluate everything up to ``watermark_ms - settle_delay_ms`` (a spike is held
-    ``spike_shared_window_s`` longer, detectors/shared_spikes.py)."""
+    ``spike_shared_window_s`` longer, detectors/shared_spikes.py); ``final`` (no input will follow): up to the
+    last finding still held, too."""
     wait = spike_wait_ms(ctx.config.faults)
     shared_wait = shared_wait_ms(ctx.config.faults)
     for f in findings:
@@ -445,6 +446,8 @@ def evaluate_group(
                 f = hold_shared(gs, f, key, shared_wait)
         gs.pending[_finding_key(f)] = f
     target = watermark_ms - ctx.config.alarm.settle_delay_ms
+    if final and gs.pending:
+        target = max(target, max(int(k[0]) for k in gs.pending))
     if gs.at_rest:
         # a group at rest (the group stage's minute tick skips these): no finding to apply, no timer to fire
         gs.horizon = max(gs.horizon, target)

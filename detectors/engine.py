@@ -404,6 +404,11 @@ class Detectors:
         time up to ``watermark_ms - settle_delay_ms``; return the alert events that happened."""
         return evaluate_group(self._context, state, findings, watermark_ms)
 
+    def finish_group(self, state: GroupState, watermark_ms: int) -> list[AlertEvent]:
+        """The input is over (a finite run ended at ``watermark_ms``): decide the findings still held for peers
+        with the peers known, running the group's clock on to the last of them."""
+        return evaluate_group(self._context, state, [], watermark_ms, final=True)
+
     def acknowledge(self, state: GroupState, alert_id: str, actor: str, ts_ms: int, comment: str = "") -> AlertEvent:
         """A person acknowledged an alert (same as :meth:`GroupState.acknowledge`)."""
         return state.acknowledge(alert_id, actor, ts_ms, comment)

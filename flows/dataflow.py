@@ -162,14 +162,16 @@ class GroupWindows:
 
 
 class GroupInput(NamedTuple):
-    """What one partition batch hands the group stage: its watermark, findings, whether it is idle, and
-    the closed windows of members of multi-sensor groups (for the group models)."""
+    """What one partition batch hands the group stage: its watermark, findings, whether it is idle, the
+    closed windows of members of multi-sensor groups (for the group models), and whether a finite run's
+    partition is over."""
 
     partition: int
     watermark: int
     findings: list[Finding]
     idle: bool
     windows: Sequence[GroupWindow] = ()
+    end: bool = False
 
 
 @dataclass(frozen=True)
@@ -246,17 +248,19 @@ def build_flow(
 
     def detect_sensors(
         state: PartitionState | None, batch: RawBatch
-    ) -> tuple[PartitionState, tuple[PartitionOutput, QuestDBBatch, bool]]:
+    ) -> tuple[PartitionState, tuple[PartitionOutput, QuestDBBatch, bool, bool]]:
         if state is None:
             state = partition_stage.new_state()
         out = partition_stage.process(state, batch)
         observer.partition_step(out)
-        return state, (out, storage.rows(state, out), batch.idle)
+        return state, (out, storage.rows(state, out), batch.idle, batch.end)
 
     def correlate(state: GroupStageState | None, item: GroupInput) -> tuple[GroupStageState, list[AlertEvent]]:
         if state is None:
             state = group_stage.new_state()
-        events = group_stage.process(state, item.partition, item.watermark, item.findings, item.idle, item.windows)
+        events = group_stage.process(
+            state, item.partition, item.watermark, item.findings, item.idle, item.windows, end=item.end
+        )
         observer.group_step(events)
         return state, events
 
@@ -273,9 +277,9 @@ def build_flow(
     dlq = op.flat_map("dlq", detected, lambda item: [KafkaOut.reject(dlq_topic, r) for r in item[0].rejects])
 
     # only what correlation needs crosses to the group stage's worker (not the readings)
-    def group_input(item: tuple[PartitionOutput, QuestDBBatch, bool]) -> tuple[str, GroupInput]:
+    def group_input(item: tuple[PartitionOutput, QuestDBBatch, bool, bool]) -> tuple[str, GroupInput]:
         out = item[0]
-        return "all", GroupInput(out.partition, out.watermark, out.findings, item[2], group_windows(out.stats))
+        return "all", GroupInput(out.partition, out.watermark, out.findings, item[2], group_windows(out.stats), item[3])
 
     to_groups = op.map("to_groups", detected, group_input)
     # the group stage's state is mostly float arrays (group models, DMA histories), which zlib shrinks by a sixth

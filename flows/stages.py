@@ -405,6 +405,8 @@ class GroupStageState:
     dmas: dict[str, DmaFeedState] = field(default_factory=dict)
     #: the lowest watermark at which some group model has a slot to score (-1: not known, look at every model)
     models_due: int = -1
+    #: partitions of a finite run that reached their end (:meth:`GroupStage.process`, ``end``)
+    ended: set[int] = field(default_factory=set)
     #: groups not at rest at their last evaluation (``GroupState.at_rest``): the only ones the minute tick visits
     #: (None: not known, as in a snapshot from before this set; found from every group at the next tick)
     active: set[str] | None = None
@@ -458,9 +460,14 @@ class GroupStage:
 
     def process(
         self, state: GroupStageState, partition: int, watermark: int, findings: list[Finding], idle: bool = False,
-        windows: Sequence[GroupWindow] = (),
+        windows: Sequence[GroupWindow] = (), *, end: bool = False,
     ) -> list[AlertEvent]:  # fmt: skip
-        """Take one partition's findings, closed group windows and watermark; return alert events now decided."""
+        """Take one partition's findings, closed group windows and watermark; return alert events now decided.
+
+        ``end``: a finite run's partition is over. Once every partition is, the findings the groups still hold
+        for their peers (a spike or a saturation waits up to 15 min for the same at other sensors) are decided
+        with the peers known, instead of waiting for a watermark that will never come.
+        """
         if watermark > state.partition_watermarks.get(partition, -1):
             state.partition_watermarks[partition] = watermark
         else:
@@ -500,6 +507,28 @@ class GroupStage:
             # when it is next evaluated (``_group``), so the tick's cost follows the groups with work
             for group_id in sorted(self._active(state).difference(ready_groups(ready))):
                 events.extend(self._group(state, group_id, [], mark))
+        if end:
+            events.extend(self._end(state, partition, mark))
+        return events
+
+    def _end(self, state: GroupStageState, partition: int, mark: int) -> list[AlertEvent]:
+        """Note a partition's end; when it was the last, decide every group's held findings (once)."""
+        ended = getattr(state, "ended", None)
+        if ended is None:  # a snapshot from before the set
+            ended = state.ended = set()
+        if partition in ended:
+            return []
+        ended.add(partition)
+        finish = getattr(self.detectors, "finish_group", None)
+        if finish is None or not ended.issuperset(state.partition_watermarks):
+            return []
+        events: list[AlertEvent] = []
+        for group_id in sorted(state.groups):
+            try:
+                events.extend(finish(state.groups[group_id], mark))
+            except Exception:  # as in _group: log, keep the other groups
+                self.group_errors += 1
+                log.exception("correlation failed at the end of input", extra={"group_id": group_id, "step": "end"})
         return events
 
     @staticmethod

@@ -50,7 +50,7 @@ def _expected(scenario: Any, partitions: list[list[RawBatch]]) -> dict[str, Any]
             readings += len(out.accepted)
             stats |= {(s.sensor_id, s.window_start, s.count, s.mean) for s in out.stats}
             rejects |= {(r.partition, r.offset, r.reason.value) for r in out.rejects}
-            events = groups.process(group_state, p, out.watermark, out.findings, batch.end)
+            events = groups.process(group_state, p, out.watermark, out.findings, batch.end, end=batch.end)
             alerts |= {(e.alert_id, e.event.value, e.ts, int(e.tier)) for e in events}
     return {"alerts": alerts, "stats": stats, "rejects": rejects, "readings": readings}
 
