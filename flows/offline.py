@@ -39,8 +39,8 @@ from lifeline.detectors.sensor_baseline import AssetBaseline, BaselineScore, Sen
 from lifeline.flows.exceptions import DetectInputError
 
 __all__ = [
-    "DetectInputError", "Frame", "Series", "detect_frame", "detect_series", "read_frame", "read_series",
-    "window_seconds", "write_frame_scores", "write_scores",
+    "DetectInputError", "Frame", "Series", "csv_delimiter", "detect_frame", "detect_series", "read_frame",
+    "read_series", "window_seconds", "write_frame_scores", "write_scores",
 ]  # fmt: skip
 
 CHUNK = 4096
@@ -70,11 +70,25 @@ def _read_table(path: Path, columns: list[str]) -> pa.Table:
         convert = pcsv.ConvertOptions(include_columns=columns, column_types={columns[0]: pa.string()})
         with path.open("rb") as fh:
             header = fh.readline().decode("utf-8-sig", errors="replace")
-        names = [c.strip() for c in next(csv.reader([header]), [])]
+        delimiter = csv_delimiter(header)
+        names = [c.strip() for c in next(csv.reader([header], delimiter=delimiter), [])]
         _check_columns(path, names, columns)
-        return pcsv.read_csv(path, convert_options=convert)
+        return pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=delimiter), convert_options=convert)
     except pa.ArrowInvalid as exc:
         raise DetectInputError(f"{path}: cannot read the file: {exc}") from exc
+
+
+def csv_delimiter(header: str) -> str:
+    """The delimiter of a CSV file, from its header line: of comma, semicolon, tab and bar, the one that splits
+    it into the most columns (a comma when none splits it). Exports of test rigs and SCADA systems in many
+    locales use semicolons.
+
+    >>> csv_delimiter("datetime;Pressure;Flow\\n"), csv_delimiter("timestamp,value"), csv_delimiter("value")
+    (';', ',', ',')
+    """
+    counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])  # ties keep the first, the comma
+    return best if counts[best] > 1 else ","
 
 
 def _check_columns(path: Path, names: list[str], wanted: list[str]) -> None:

@@ -237,3 +237,24 @@ def test_a_file_within_the_warm_up_says_so(tmp_path: Path) -> None:
     result = runner.invoke(app, ["detect", "--input", str(src), "--out", str(tmp_path / "out.csv")])
     assert result.exit_code == 0, result.output
     assert "learns from the first 750 rows" in result.output and "--warmup" in result.output
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_semicolon_tab_and_bar_separated_files_are_read_like_comma_separated_ones(
+    tmp_path: Path, delimiter: str
+) -> None:
+    # test-rig and SCADA exports in many locales separate columns with semicolons
+    rows = _series_rows()
+    src = _write_csv(tmp_path / "comma.csv", rows)
+    other = tmp_path / "other.csv"
+    with other.open("w", newline="") as fh:
+        w = csv.writer(fh, delimiter=delimiter)
+        w.writerow(("timestamp", "flow rate", "value"))
+        w.writerows((ts, "1.5", v) for ts, v in rows)
+    outs = []
+    for path in (src, other):
+        out = tmp_path / f"{path.stem}.out.csv"
+        result = runner.invoke(app, ["detect", "--input", str(path), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        outs.append(out.read_text())
+    assert outs[0] == outs[1]
