@@ -21,7 +21,8 @@ _HELP = (
     "(an anomaly, as in the live flow) where the calibrated threshold (the product's target false-alarm rate "
     "per sensor-day) is crossed, empty otherwise. The defaults are the product's settings: the \\[rules.anomaly] "
     "table of the configuration file, else the documented defaults. Scores start after the warm-up: 100 rows, "
-    "and those spanning a day, but at most 750 rows (--warmup N sets it in rows).\n\n"
+    "and those spanning a day, but at most 750 rows or 15 % of the file (NAB's probationary period), "
+    "whichever is fewer (--warmup N sets it in rows).\n\n"
     "Several --value-column names (comma-separated) are scored as one asset: one baseline per column and a "
     "combined score (sum of the columns' squared z); the output then has one column per value.\n\n"
     "Examples:\n\n"
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
 
         from lifeline.detectors.sensor_baseline import warmup_windows
         from lifeline.flows.exceptions import DetectInputError
-        from lifeline.flows.offline import detect_frame, read_frame, window_seconds, write_frame_scores
+        from lifeline.flows.offline import detect_frame, read_frame, recording_rules, window_seconds, write_frame_scores
         from lifeline.models import SensorKind
 
         if sensor_kind is not None and sensor_kind not in {k.value for k in SensorKind}:
@@ -90,7 +91,7 @@ def register(app: typer.Typer) -> None:
         write_frame_scores(out, frame, scores, tiers)
         flagged = int((tiers > 0).sum())
         typer.echo(f"scored {frame.ts_ms.size} rows from {input} → {out} ({flagged} with a tier)")
-        learning = warmup_windows(rules, window_seconds(frame.ts_ms))
+        learning = warmup_windows(recording_rules(rules, frame.ts_ms.size), window_seconds(frame.ts_ms))
         if 0 < frame.ts_ms.size <= learning:
             typer.echo(f"note: the model learns from the first {learning} rows before it scores, and this file has "
                        f"{frame.ts_ms.size}: every score is 0; pass --warmup N for fewer", err=True)  # fmt: skip

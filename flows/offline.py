@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
@@ -34,13 +34,14 @@ from lifeline.detectors.anomaly_base import SensorModel
 from lifeline.detectors.anomaly_filter import TierFilter
 from lifeline.detectors.calendar import WEEKENDS, RestDays
 from lifeline.detectors.config import AnomalyRules
+from lifeline.detectors.nab_scoring import probation_rows
 from lifeline.detectors.results import WindowStats
 from lifeline.detectors.sensor_baseline import AssetBaseline, BaselineScore, SensorBaseline, new_baseline
 from lifeline.flows.exceptions import DetectInputError
 
 __all__ = [
     "DetectInputError", "Frame", "Series", "csv_delimiter", "detect_frame", "detect_series", "read_frame",
-    "read_series", "window_seconds", "write_frame_scores", "write_scores",
+    "read_series", "recording_rules", "window_seconds", "write_frame_scores", "write_scores",
 ]  # fmt: skip
 
 CHUNK = 4096
@@ -215,14 +216,27 @@ def _row_window(ts: int, window_s: int, value: float, column: int) -> WindowStat
     return WindowStats(str(column), ts, window_s, 1, value, value, value, 0.0, 0.0, value)
 
 
+def recording_rules(rules: AnomalyRules, rows: int) -> AnomalyRules:
+    """``rules`` for a recording of ``rows`` rows: the warm-up learns from at most NAB's probationary period, 15 %
+    of the rows (and never fewer than ``warmup_windows``), so a short recording is not mostly warm-up: 180 of a
+    20-minute test-rig log's 1,200 one-second rows instead of 750.
+
+    >>> [recording_rules(AnomalyRules(), rows).warmup_max_windows for rows in (1200, 20_000)]
+    [180, 750]
+    """
+    return replace(rules, warmup_max_windows=min(rules.warmup_max_windows, probation_rows(rows)))
+
+
 def detect_frame(
     frame: Frame, rules: AnomalyRules, progress: Callable[[int], None] | None = None, chunk: int = CHUNK,
     *, rest_days: RestDays = WEEKENDS,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:  # fmt: skip
     """Score then learn each row through the live baseline (one per column; several columns as one
     asset); return the scores (0 while warming up) and tiers (3 = anomaly, 0 = none). ``rest_days``: the
-    rules' weekends and holidays (``[rules] holidays`` / ``workdays``)."""
+    rules' weekends and holidays (``[rules] holidays`` / ``workdays``). The warm-up is that of
+    :func:`recording_rules`."""
     window_s = window_seconds(frame.ts_ms)
+    rules = recording_rules(rules, int(frame.ts_ms.shape[0]))
     k = frame.values.shape[1]
     models = [new_baseline(config=rules, window_s=window_s) for _ in range(k)]
     asset = AssetBaseline(models, rules, window_s) if k > 1 else None

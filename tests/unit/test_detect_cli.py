@@ -217,8 +217,9 @@ def _second_rows(n: int, spike: int | None) -> list[tuple[str, str]]:
     return rows
 
 
-def test_a_recording_shorter_than_a_day_of_one_second_rows_is_scored_after_750_rows(tmp_path: Path) -> None:
-    # a day of 1-s rows would be 86,400 rows of warm-up: a 20-minute test-rig log got no score at all
+def test_a_recording_shorter_than_a_day_of_one_second_rows_learns_from_its_first_15_percent(tmp_path: Path) -> None:
+    # a day of 1-s rows would be 86,400 rows of warm-up (a 20-minute test-rig log got no score at all), and 750
+    # rows would be most of it: the warm-up is NAB's probationary period, 15 % of the rows (180 of 1,200)
     src = _write_csv(tmp_path / "rig.csv", _second_rows(1200, spike=1000))
     out = tmp_path / "out.csv"
     result = runner.invoke(app, ["detect", "--input", str(src), "--out", str(out)])
@@ -226,17 +227,32 @@ def test_a_recording_shorter_than_a_day_of_one_second_rows_is_scored_after_750_r
     with out.open() as fh:
         got = list(csv.DictReader(fh))
     scores = [float(r["score"]) for r in got]
-    assert all(s == 0.0 for s in scores[:750])
+    assert all(s == 0.0 for s in scores[:180])
+    assert any(s > 0.0 for s in scores[180:200])
     assert max(range(len(scores)), key=scores.__getitem__) == 1000
     assert got[1000]["tier"] == "3"
     assert "note:" not in result.output
 
 
+def test_a_step_in_the_first_half_of_a_short_recording_is_flagged(tmp_path: Path) -> None:
+    # 1-s rows, the level steps by 0.5 (10 noise sd) at row 400 of 1,200: inside the former 750-row warm-up
+    rng = np.random.default_rng(3)
+    rows = [(f"2024-03-01 10:{i // 60:02d}:{i % 60:02d}", repr(5.0 + rng.normal(0, 0.05) + (0.5 if i >= 400 else 0.0)))
+            for i in range(1200)]  # fmt: skip
+    src, out = _write_csv(tmp_path / "step.csv", rows), tmp_path / "out.csv"
+    result = runner.invoke(app, ["detect", "--input", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open() as fh:
+        tiers = [r["tier"] for r in csv.DictReader(fh)]
+    assert "3" not in tiers[:400]
+    assert "3" in tiers[400:410]
+
+
 def test_a_file_within_the_warm_up_says_so(tmp_path: Path) -> None:
-    src = _write_csv(tmp_path / "short.csv", _second_rows(500, spike=None))
+    src = _write_csv(tmp_path / "short.csv", _second_rows(90, spike=None))
     result = runner.invoke(app, ["detect", "--input", str(src), "--out", str(tmp_path / "out.csv")])
     assert result.exit_code == 0, result.output
-    assert "learns from the first 750 rows" in result.output and "--warmup" in result.output
+    assert "learns from the first 100 rows" in result.output and "--warmup" in result.output
 
 
 @pytest.mark.parametrize("delimiter", [";", "\t", "|"])
