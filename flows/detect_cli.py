@@ -14,8 +14,9 @@ __all__ = ["product_anomaly_rules", "register"]
 
 _HELP = (
     "Score time series offline with the same learned baseline the live flow runs on every closed window.\n\n"
-    "Reads a CSV (columns separated by commas, semicolons, tabs or bars: read from the header line) or Parquet "
-    "file, streams it in file order (one pass, no look-ahead: each row is scored "
+    "Reads a CSV (UTF-8, or GBK as Excel saves it on a Chinese Windows; columns separated by commas, "
+    "semicolons, tabs or bars, found from the header line; decimal commas read) or Parquet file, "
+    "streams it in file order (one pass, no look-ahead: each row is scored "
     "before it is learned) and writes timestamp,value,score,tier. Each row is one window of one value; the "
     "window length is the median spacing of the timestamps. score is the anomaly score in [0, 1]; tier is 3 "
     "(an anomaly, as in the live flow) where the calibrated threshold (the product's target false-alarm rate "

@@ -18,6 +18,7 @@ numbers (epoch seconds; values above 1e11 are taken as epoch milliseconds).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import math
 from collections.abc import Callable
@@ -40,8 +41,8 @@ from lifeline.detectors.sensor_baseline import AssetBaseline, BaselineScore, Sen
 from lifeline.flows.exceptions import DetectInputError
 
 __all__ = [
-    "DetectInputError", "Frame", "Series", "csv_delimiter", "detect_frame", "detect_series", "read_frame",
-    "read_series", "recording_rules", "window_seconds", "write_frame_scores", "write_scores",
+    "DetectInputError", "Frame", "Series", "csv_delimiter", "csv_encoding", "detect_frame", "detect_series",
+    "read_frame", "read_series", "recording_rules", "window_seconds", "write_frame_scores", "write_scores",
 ]  # fmt: skip
 
 CHUNK = 4096
@@ -69,14 +70,40 @@ def _read_table(path: Path, columns: list[str]) -> pa.Table:
         import pyarrow.csv as pcsv
 
         convert = pcsv.ConvertOptions(include_columns=columns, column_types={columns[0]: pa.string()})
+        encoding = csv_encoding(path)
         with path.open("rb") as fh:
-            header = fh.readline().decode("utf-8-sig", errors="replace")
+            header = fh.readline().decode("utf-8-sig" if encoding == "utf8" else encoding, errors="replace")
         delimiter = csv_delimiter(header)
         names = [c.strip() for c in next(csv.reader([header], delimiter=delimiter), [])]
         _check_columns(path, names, columns)
-        return pcsv.read_csv(path, parse_options=pcsv.ParseOptions(delimiter=delimiter), convert_options=convert)
+        return pcsv.read_csv(
+            path, read_options=pcsv.ReadOptions(encoding=encoding), convert_options=convert,
+            parse_options=pcsv.ParseOptions(delimiter=delimiter),
+        )  # fmt: skip
     except pa.ArrowInvalid as exc:
         raise DetectInputError(f"{path}: cannot read the file: {exc}") from exc
+
+
+def csv_encoding(path: Path, probe_bytes: int = 1 << 20) -> str:
+    """``utf8``, or ``gb18030`` for a file whose first MiB is not UTF-8: Excel and most platform exports on a
+    Chinese Windows write CSV in GBK, which GB18030 contains.
+
+    >>> import tempfile, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     f = os.path.join(d, "x.csv")
+    ...     _ = open(f, "wb").write("时间,压力\\n".encode("gbk"))
+    ...     g = os.path.join(d, "y.csv")
+    ...     _ = open(g, "wb").write("时间,压力\\n".encode("utf-8"))
+    ...     csv_encoding(Path(f)), csv_encoding(Path(g))
+    ('gb18030', 'utf8')
+    """
+    with path.open("rb") as fh:
+        probe = fh.read(probe_bytes)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(probe, final=False)  # a character cut at the end is fine
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf8"
 
 
 def csv_delimiter(header: str) -> str:
@@ -146,13 +173,26 @@ def _is_number(text: str) -> bool:
         return False
 
 
+def _decimal_commas(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """Text numbers written with a decimal comma (``5,05``, as semicolon-separated exports in many locales
+    write them) as floats; ``None`` when the column is not that (a dot or anything else that is no number)."""
+    if not pa.types.is_string(column.type) or pc.any(pc.match_substring(column, ".")).as_py():
+        return None
+    try:
+        return pc.cast(pc.replace_substring(column, ",", "."), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
 def _values(table: pa.Table, column: str, path: Path) -> npt.NDArray[np.float64]:
     vcol = table.column(column)
     if not (pa.types.is_integer(vcol.type) or pa.types.is_floating(vcol.type) or pa.types.is_null(vcol.type)):
         try:
             vcol = pc.cast(vcol, pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise DetectInputError(f"{path}: column {column!r} is not numeric: {exc}") from exc
+            vcol = _decimal_commas(vcol)
+            if vcol is None:
+                raise DetectInputError(f"{path}: column {column!r} is not numeric: {exc}") from exc
     return np.asarray(vcol.cast(pa.float64()).fill_null(float("nan")), dtype=np.float64)
 
 

@@ -274,3 +274,28 @@ def test_semicolon_tab_and_bar_separated_files_are_read_like_comma_separated_one
         assert result.exit_code == 0, result.output
         outs.append(out.read_text())
     assert outs[0] == outs[1]
+
+
+def test_a_gbk_export_with_chinese_column_names_and_a_decimal_comma_export_read_like_utf8(tmp_path: Path) -> None:
+    # Excel on a Chinese Windows saves CSV in GBK; semicolon exports in many locales write 5,05 for 5.05
+    rows = _series_rows()
+    plain = _write_csv(tmp_path / "plain.csv", rows, header=("时间", "压力"))
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(plain.read_text(encoding="utf-8").encode("gbk"))
+    comma = tmp_path / "comma.csv"
+    comma.write_text("时间;压力\n" + "".join(f"{ts};{v.replace('.', ',')}\n" for ts, v in rows), encoding="utf-8")
+    outs = []
+    for path in (plain, gbk, comma):
+        out = tmp_path / f"{path.stem}.out.csv"
+        args = ["detect", "--input", str(path), "--out", str(out), "--time-column", "时间", "--value-column", "压力"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        outs.append(out.read_text())
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_a_thousands_separator_is_still_not_a_number(tmp_path: Path) -> None:
+    src = tmp_path / "thousands.csv"
+    src.write_text("timestamp;value\n2024-01-01 00:00:00;1.234,5\n2024-01-01 00:05:00;1.240,0\n")
+    with pytest.raises(DetectInputError, match="'value' is not numeric"):
+        read_series(src)
