@@ -199,11 +199,11 @@ def _principal(name: str, role_text: object, owner: object, where: str) -> Princ
 def load_tokens(path: Path) -> dict[str, Principal]:
     """Read a tokens TOML file → {sha256: principal}; raise :class:`SettingsError` on any problem."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a byte-order mark is no error
     except FileNotFoundError:
         raise SettingsError(f"tokens file {path} does not exist (LIFELINE_API_TOKENS_PATH)") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"tokens file {path} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"tokens file {path} is not valid UTF-8 TOML: {exc}") from None
     result: dict[str, Principal] = {}
     for index, entry in enumerate(data.get("token", []), start=1):
         where = f"{path}: [[token]] #{index}"

@@ -643,7 +643,7 @@ def rules_from_table(data: dict[str, Any], where: str, base: RulesConfig | None 
 def load_rules_config(path: str | Path, base: RulesConfig | None = None) -> RulesConfig:
     """Read a rules TOML file; every key overrides the matching default, unknown keys are errors."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))  # -sig: a byte-order mark is no error
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(f"rules file {path} cannot be read as TOML: {exc}") from None
     return rules_from_table(data, str(path), base)

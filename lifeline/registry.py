@@ -202,10 +202,21 @@ def load_registry(path: str | Path) -> Registry:
     """Load and validate a registry CSV file."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
     except FileNotFoundError:
         raise RegistryError([RegistryProblem(str(file), 0, "file", "does not exist")]) from None
-    return parse_registry(text, file=str(file))
+    return parse_registry(_registry_text(data, str(file)), file=str(file))
+
+
+def _registry_text(data: bytes, file: str) -> str:
+    """The text of a registry file: UTF-8, with or without the byte-order mark Excel writes, else GBK (GB18030),
+    as Excel saves CSV on a Chinese Windows."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise RegistryError([RegistryProblem(file, 0, "file", "is neither UTF-8 nor GBK text; save it as CSV UTF-8")])
 
 
 def _format_number(value: float | None) -> str:

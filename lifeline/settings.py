@@ -76,7 +76,7 @@ def config_table(table: str | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a byte-order mark is no error
     except FileNotFoundError:
         raise SettingsError(f"config file {path} does not exist (LIFELINE_CONFIG); create it or unset it") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

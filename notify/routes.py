@@ -383,7 +383,9 @@ def _daily_digest(raw: Any, contacts: dict[str, Contact], source: str) -> DailyD
 def load_rules(path: Path) -> Rules:
     """Read a rules file; :class:`RoutesError` if missing or invalid."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Windows Notepad) is no error
     except FileNotFoundError:
         raise RoutesError(f"rules file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RoutesError(f"rules file {path} cannot be read as UTF-8 text: {exc}") from None
     return parse_rules(text, str(path))

@@ -69,3 +69,21 @@ def test_write_then_load_gives_the_same_sensors(tmp_path: Path) -> None:
 def test_missing_file_is_a_registry_error(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="does not exist"):
         load_registry(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])
+def test_a_registry_saved_by_excel_loads_as_its_utf8_original(tmp_path: Path, encoding: str) -> None:
+    # Excel writes "CSV UTF-8" with a byte-order mark, and plain CSV in GBK on a Chinese Windows
+    specs = [SensorSpec("GW-1", SensorKind.CH4_LEL, "井-1", "合肥燃气", "蜀山区", 31.8, 117.2, asset_kind="燃气阀门井")]
+    original = tmp_path / "utf8.csv"
+    write_registry(specs, original)
+    saved = tmp_path / f"{encoding}.csv"
+    saved.write_bytes(original.read_text(encoding="utf-8").encode(encoding))
+    assert list(load_registry(saved).values()) == list(load_registry(original).values()) == specs
+
+
+def test_a_registry_in_neither_utf8_nor_gbk_is_a_registry_error(tmp_path: Path) -> None:
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"\xff\xfe\x00\x81\x30\xff\xff")
+    with pytest.raises(RegistryError, match="neither UTF-8 nor GBK"):
+        load_registry(path)
