@@ -356,7 +356,7 @@ def _decode(payloads: list[bytes], index: SensorIndex, limits: ValidationLimits,
         elif wire.ts is None or wire.value is None:
             reject(pos, 0, RejectReason.MALFORMED, "a reading needs ts+value or t0+dt_ms+values", wire.sensor_id)
         elif not 0 <= wire.ts < latest:
-            reject(pos, 0, RejectReason.BAD_TIMESTAMP, f"event time {wire.ts} ms is not plausible", wire.sensor_id)
+            reject(pos, 0, RejectReason.BAD_TIMESTAMP, _implausible(wire.ts, latest), wire.sensor_id)
         else:
             sensors.append(sensor)
             stamps.append(wire.ts)
@@ -603,5 +603,21 @@ def _detail(code: RejectReason, value: float, ts: int, kafka_ts: int, index: Sen
     if code is RejectReason.OUT_OF_RANGE:
         return f"value {value} outside the possible range [{index.valid_min[sensor]}, {index.valid_max[sensor]}]"
     if code is RejectReason.BAD_TIMESTAMP:
-        return f"event time {ts} ms is before 2000-01-01"
+        return f"event time {ts} ms is before 2000-01-01" + _unit_hint(ts * 1000, kafka_ts, "seconds")
     return f"event time {ts} is {(ts - kafka_ts) / 1000:.0f} s after the Kafka timestamp {kafka_ts}"
+
+
+def _unit_hint(rescaled_ms: int, kafka_ts: int, unit: str) -> str:
+    """A hint for a sender that writes event times in another unit: ``rescaled_ms`` (the event time read in
+    that ``unit``) lies within a day of the Kafka timestamp."""
+    if abs(rescaled_ms - kafka_ts) <= 86_400_000:
+        return f"; read as epoch {unit} it would be {rescaled_ms} ms, near the Kafka timestamp: ts is in milliseconds"
+    return ""
+
+
+def _implausible(ts: int, latest: int) -> str:
+    """Why an event time beyond ``latest`` is refused, with a hint when it reads as micro- or nanoseconds."""
+    for unit, per_ms in (("microseconds", 1_000), ("nanoseconds", 1_000_000)):
+        if _EARLIEST_MS <= ts // per_ms < latest:
+            return f"event time {ts} ms is not plausible; read as epoch {unit} it is {ts // per_ms} ms: ts is in ms"
+    return f"event time {ts} ms is not plausible"

@@ -155,3 +155,19 @@ def test_no_input_crashes_and_nothing_is_lost(payloads: list[bytes]) -> None:
 def test_registry_fixture_is_what_the_helpers_use() -> None:
     registry = Registry([SensorSpec("G", SensorKind.CH4_LEL, "W", "o", "d", 0.0, 0.0)])
     assert registry["G"].valid_max == 100.0
+
+
+@pytest.mark.parametrize(
+    ("ts", "hint"),
+    [
+        (KAFKA_TS // 1000, f"read as epoch seconds it would be {KAFKA_TS} ms"),
+        (KAFKA_TS * 1000, f"read as epoch microseconds it is {KAFKA_TS} ms"),
+        (KAFKA_TS * 1_000_000, f"read as epoch nanoseconds it is {KAFKA_TS} ms"),
+    ],
+)
+def test_an_event_time_in_another_unit_is_rejected_with_a_hint(ts: int, hint: str) -> None:
+    # a device integration that sends seconds (or micro-, nanoseconds) instead of milliseconds
+    accepted, rejects, _ = call([b'{"sensor_id":"G","ts":%d,"value":1}' % ts])
+    assert len(accepted) == 0
+    assert [r.reason for r in rejects] == [RejectReason.BAD_TIMESTAMP]
+    assert hint in rejects[0].detail and "ts is in m" in rejects[0].detail
