@@ -13,6 +13,7 @@ replay classifies exactly the same readings as late as an unhurried one (none, f
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pickle
 import threading
@@ -36,7 +37,15 @@ from lifeline.flows.validate import Accepted, Lateness, SensorIndex, ValidationL
 from lifeline.flows.warm import WarmHistory
 from lifeline.models import AlertEvent, Reject
 
-__all__ = ["GroupStage", "GroupStageState", "Held", "PartitionOutput", "PartitionStage", "PartitionState"]
+__all__ = [
+    "GroupStage",
+    "GroupStageState",
+    "Held",
+    "PartitionOutput",
+    "PartitionStage",
+    "PartitionState",
+    "registry_key",
+]
 
 log = logging.getLogger("lifeline.flow")
 
@@ -58,6 +67,11 @@ class Held:
     value: npt.NDArray[np.float64]
 
 
+def registry_key(index: SensorIndex) -> str:
+    """What the sensor numbers of ``index`` stand for: a digest of its sensor ids in order."""
+    return hashlib.sha1("\n".join(index.sensor_ids).encode()).hexdigest()[:16]
+
+
 @dataclass
 class PartitionState:
     """Everything a partition remembers between batches (pickled into Bytewax snapshots)."""
@@ -75,6 +89,39 @@ class PartitionState:
     #: per sensor number, the earliest sweep boundary at which its detectors have something to do (-1: not
     #: known, visit it); kept out of snapshots (a restored partition visits every sensor at its first sweep)
     _sweep_due: npt.NDArray[np.int64] | None = field(default=None, repr=False, compare=False)
+    #: the registry the sensor numbers refer to (:func:`registry_key`; "" in snapshots from before the key)
+    registry_key: str = ""
+
+    def renumber(self, index: SensorIndex, key: str) -> tuple[int, int]:
+        """Move every per-sensor value to its sensor's number in ``index``, a registry that changed since these
+        numbers were given (a sensor added, removed or moved in the file); forget the sensors no longer in it.
+        A sensor is known by its detector state's id; the few numbers without a state (their readings held
+        back by the allowed lateness) start afresh. Returns (sensor states kept, sensor states dropped)."""
+        old_ids = {number: sensor_state.sensor_id for number, sensor_state in self.sensors.items()}
+        moves = [(old, index.number[sid]) for old, sid in old_ids.items() if sid in index.number]
+        size = len(index)
+        for name in _PER_SENSOR_ARRAYS:
+            array = getattr(self, name)
+            if array is not None:
+                moved = np.full(size, -1, dtype=array.dtype)
+                for old, new in moves:
+                    if old < len(array):
+                        moved[new] = array[old]
+                setattr(self, name, moved)
+        self.sensors = {new: self.sensors[old] for old, new in moves}
+        if self.held is not None:
+            mapping = np.full(max(int(self.held.sensor.max()) + 1, 1), -1, dtype=np.int64)
+            for old, new in moves:
+                if old < len(mapping):
+                    mapping[old] = new
+            numbers = mapping[self.held.sensor]
+            keep = numbers >= 0
+            held = Held(numbers[keep].astype(np.int32), self.held.ts[keep], self.held.value[keep])
+            self.held = held if len(held.ts) else None
+        self._pickles = SensorPickles(self._pickles.level)  # every state is pickled afresh at the next snapshot
+        self._sweep_due = None
+        self.registry_key = key
+        return len(moves), len(old_ids) - len(moves)
 
     def touch(self, number: int) -> None:
         """Sensor ``number``'s state is about to change: the next snapshot pickles it afresh (and the next
@@ -161,11 +208,35 @@ class PartitionStage:
         #: the detectors' "nothing to do before" time of a sensor, when they tell it (else every sweep visits)
         self._due_of: Callable[[SensorState], int] | None = getattr(detectors, "sweep_due_ms", None)
         self._batch = threading.local()  # the batch being processed, per worker thread, for error reports
+        self._registry_key = registry_key(index)
 
     def new_state(self) -> PartitionState:
         """Fresh state for a partition never seen before."""
         n = len(self.index)
-        return PartitionState(last_ts=np.full(n, -1, dtype=np.int64), processed_ts=np.full(n, -1, dtype=np.int64))
+        return PartitionState(last_ts=np.full(n, -1, dtype=np.int64), processed_ts=np.full(n, -1, dtype=np.int64),
+                              registry_key=self._registry_key)  # fmt: skip
+
+    def _same_registry(self, state: PartitionState) -> None:
+        """A state restored from a snapshot taken under another registry gets this registry's sensor numbers."""
+        key = getattr(state, "registry_key", "")
+        if key == self._registry_key:
+            return
+        ids = self.index.sensor_ids
+        if (
+            not key
+            and len(state.last_ts) == len(ids)
+            and all(
+                number < len(ids) and ids[number] == sensor_state.sensor_id
+                for number, sensor_state in state.sensors.items()
+            )
+        ):  # a snapshot from before the key, taken under this registry
+            state.registry_key = self._registry_key
+            return
+        kept, dropped = state.renumber(self.index, self._registry_key)
+        log.warning(
+            "the sensor registry changed since the snapshot: %d sensor states moved to their new numbers, %d states "
+            "of sensors no longer registered dropped", kept, dropped, extra={"step": "restore"},
+        )  # fmt: skip
 
     def process(self, state: PartitionState, batch: RawBatch) -> PartitionOutput:
         """Validate a consume batch and run every sensor's readings through its detector state.
@@ -176,6 +247,7 @@ class PartitionStage:
         partition's input is over) releases every reading still held back by the allowed lateness.
         """
         partition, offsets, kafka_ts, end = batch.partition, batch.offsets, batch.kafka_ts, batch.end
+        self._same_registry(state)
         lateness = None
         if self.allowed_lateness_ms > 0:
             held = state.held
