@@ -31,6 +31,8 @@ __all__ = [
     "DRIFT",
     "FLOOR_SPIKE_SHARE",
     "OFFSET",
+    "OVER_RANGE",
+    "OVER_RANGE_KINDS",
     "SATURATED",
     "SILENCE",
     "STUCK",
@@ -40,8 +42,10 @@ __all__ = [
     "check_reading",
     "check_silence",
     "end_silence",
+    "incident_on",
     "noise_scale",
     "offset_checked",
+    "over_range",
     "report_rule",
     "stuck_samples_needed",
     "stuck_span_needed_ms",
@@ -52,6 +56,13 @@ SATURATED = 2
 SILENCE = 8
 DRIFT = 16
 OFFSET = 32
+#: readings at an end of the range that began while one of the sensor's own incidents was on: over range, no fault
+#: (only for :data:`OVER_RANGE_KINDS`)
+OVER_RANGE = 64
+#: kinds whose readings at the range end during their own incident are over range: a methane detector pinned at
+#: full scale after its alarm rose is the most dangerous reading it can give (a manhole level at full scale during
+#: a surcharge is as likely a fault of the gauge, so the level kinds are not in it)
+OVER_RANGE_KINDS = frozenset({SensorKind.CH4_LEL})
 #: faults during which the sensor's readings must not escalate incidents (an offset moves the zero only)
 BLOCKING = STUCK | SATURATED | DRIFT
 
@@ -171,7 +182,11 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
     low = not prof.rests_at_floor and value <= prof.vmin + prof.sat_eps
     if high or low:
         st.sat_run += 1
-        if st.sat_run >= cfg.saturation_samples and not st.faults & SATURATED:
+        # over range, not saturated: readings that went past the range while the sensor's own incident was
+        # already on (methane rising to full scale, a district's pressure falling to the floor) say "at least this"
+        if st.sat_run == 1 and prof.kind in OVER_RANGE_KINDS and incident_on(st):
+            st.faults |= OVER_RANGE
+        if st.sat_run >= cfg.saturation_samples and not st.faults & (SATURATED | OVER_RANGE):
             bound = prof.vmax if high else prof.vmin
             _set(
                 prof,
@@ -187,10 +202,26 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
             )
     elif st.sat_run:
         st.sat_run = 0
+        st.faults &= ~OVER_RANGE
         if st.faults & SATURATED:
             _set(prof, st, SATURATED, False, "fault.saturation:range_limit", ts, value, "back inside range", out)
             # clipped samples are no pre-event level: forget them, so leaving saturation is no "step"
             st.forget_values()
+
+
+#: the condition families that are no incident of the sensor's own (its faults, its learned-baseline anomalies)
+_NOT_INCIDENTS = ("fault.", "anomaly.")
+
+
+def incident_on(st: SensorState) -> bool:
+    """Whether one of the sensor's own incident conditions is on (reported with a tier, not yet ended)."""
+    return any(entry[0] and not family.startswith(_NOT_INCIDENTS) for family, entry in st.emitted.items())
+
+
+def over_range(prof: SensorProfile[Any], value: float) -> bool:
+    """Whether ``value`` sits at an end of the sensor's range (within the saturation tolerance): clipped
+    readings repeat exactly, which is no sign of a stuck sensor there."""
+    return value >= prof.vmax - prof.sat_eps or value <= prof.vmin + prof.sat_eps
 
 
 #: a kind resting at its floor is "at rest", never stuck, within this fraction of its range above the floor

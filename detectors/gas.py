@@ -40,7 +40,7 @@ import numpy as np
 from lifeline.models import AlertKind, SensorKind, SensorSpec
 
 from .config import RulesConfig, threshold, tier_thresholds
-from .faults import BLOCKING, report_rule
+from .faults import BLOCKING, over_range, report_rule
 from .results import Finding, WindowStats
 from .rulebase import (
     AUX_KIND,
@@ -157,7 +157,7 @@ def _ch4(prof: SensorProfile[LelParams], st: SensorState, ts: int, v: float, out
                 tier, rule = 0, "gas.lel:biogas_history"
             else:
                 tier, rule = 3, "gas.lel:biogas_capped"
-    if tier and tier < 3 and st.equal_run >= need - 1 and st.equal_run > 0:
+    if tier and tier < 3 and st.equal_run >= need - 1 and st.equal_run > 0 and not over_range(prof, v):
         tier, rule = 3, "gas.lel:identical_readings_capped"
     if st.faults & BLOCKING:
         tier = 0
