@@ -45,15 +45,20 @@ from .peer_steps import LEVEL_MOVE_FAMILY, remember_move, shared_step
 from .results import Finding
 from .shared_faults import (
     SHARED_FAMILIES,
+    SUPPLY_LOSS_RULE,
     forget_shared,
     hold_shared,
     is_shared,
     note_shared,
     shared_key,
     shared_wait_ms,
+    supply_loss,
+    supply_loss_on,
 )
 from .shared_spikes import SPIKE_FAMILY, forget_spikes, hold_spike, shared_spike, spike_wait_ms
 from .state import AlertRecord, Contribution, GroupState
+
+_NEVER = 1 << 62  # a timer that never fires: above every event time
 
 __all__ = ["GroupContext", "alert_id", "evaluate_group"]
 
@@ -162,7 +167,15 @@ class _Run:
         if family == SPIKE_FAMILY and f.tier is not None and self._shared_spike(f):
             return
         if family in SHARED_FAMILIES and self._shared_fault(f):
+            key = shared_key(f, self.ctx.spec_of)
+            loss = supply_loss(f, key) if key is not None else None
+            if loss is not None:  # loggers of a district at their floor together: not failing, the supply is lost
+                self.apply(loss)
             return
+        if family == "fault.saturation" and f.tier is None:  # back from the floor: its share in a supply loss ends
+            lost = self.gs.contributions.get((f.sensor_id, AlertKind.LOW_PRESSURE.value, "water.pressure.low"))
+            if lost is not None and lost.rule == SUPPLY_LOSS_RULE:
+                del self.gs.contributions[(f.sensor_id, AlertKind.LOW_PRESSURE.value, "water.pressure.low")]
         ckey = (f.sensor_id, f.kind.value, f"{family}#{f.incident}" if f.incident else family)
         if f.tier is None:
             self.gs.contributions.pop(ckey, None)
@@ -222,6 +235,8 @@ class _Run:
         quiet = self.ctx.quiet_ms_of(c.sensor_id)
         if c.rule.startswith(PEER_FAULT_FAMILY):
             quiet = max(quiet, PEER_FAULT_HOLD_MS)
+        if c.rule == SUPPLY_LOSS_RULE and supply_loss_on(self.gs, c.sensor_id):
+            return _NEVER  # a saturation is reported once: its share lasts while the sensor is still at its floor
         return c.ts + quiet
 
     def expire(self, now: int) -> None:

@@ -33,14 +33,15 @@ from collections.abc import Callable
 
 import msgspec
 
-from lifeline.models import SensorSpec
+from lifeline.models import AlertKind, SensorKind, SensorSpec, Tier
 
 from .config import FaultRules
 from .results import Finding
 from .state import GroupState
 
 __all__ = [
-    "SHARED_FAMILIES", "forget_shared", "hold_shared", "is_shared", "note_shared", "shared_key", "shared_wait_ms",
+    "SHARED_FAMILIES", "SUPPLY_LOSS_RULE", "forget_shared", "hold_shared", "is_shared", "note_shared", "shared_key",
+    "shared_wait_ms", "supply_loss", "supply_loss_on",
 ]  # fmt: skip
 
 #: the fault families the group vetoes when enough peers share them (detectors/faults.py)
@@ -86,6 +87,40 @@ def hold_shared(gs: GroupState, f: Finding, key: str, wait_ms: int) -> Finding:
 
 def _family(key: str) -> str:
     return key.partition("|")[0]
+
+
+#: the rule of a pressure logger's share in a district's loss of supply (a vetoed saturation at its floor)
+SUPPLY_LOSS_RULE = "water.pressure.low:shared_range_minimum"
+_SUPPLY_LOSS_KEY = f"fault.saturation|{SensorKind.WATER_PRESSURE.value}|-1"
+
+
+def supply_loss(f: Finding, key: str) -> Finding | None:
+    """The incident a saturation at the range minimum that peers share stands for: pressure loggers of a district
+    at their floor together have lost supply (a vacuum in the mains, or the loggers' floor), a tier-1
+    ``low_pressure`` share of the sensor; ``None`` for any other shared fault.
+
+    >>> from lifeline.models import AlertKind
+    >>> sat = Finding("P1", "A", "g", AlertKind.SENSOR_FAULT, 3, 1000, -0.1, 0.5, "", "fault.saturation:range_limit")
+    >>> loss = supply_loss(sat, "fault.saturation|water_pressure|-1")
+    >>> loss.kind.value, int(loss.tier), loss.rule
+    ('low_pressure', 1, 'water.pressure.low:shared_range_minimum')
+    >>> supply_loss(sat, "fault.saturation|water_pressure|+1") is None
+    True
+    """
+    if key != _SUPPLY_LOSS_KEY or f.tier is None:
+        return None
+    evidence = (
+        f"pressure {f.value:.3f} MPa: {f.sensor_id} at its range minimum together with other loggers of the "
+        "group: loss of supply"
+    )
+    return msgspec.structs.replace(
+        f, kind=AlertKind.LOW_PRESSURE, tier=Tier.T1, rule=SUPPLY_LOSS_RULE, evidence=evidence, score=1.0
+    )
+
+
+def supply_loss_on(gs: GroupState, sensor_id: str) -> bool:
+    """Whether the sensor's saturation at the range minimum, shared by peers, is still on."""
+    return gs.shared_on.get(f"{sensor_id}|fault.saturation") == _SUPPLY_LOSS_KEY
 
 
 def note_shared(gs: GroupState, f: Finding, key: str) -> None:

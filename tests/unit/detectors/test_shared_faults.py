@@ -116,3 +116,22 @@ def test_loggers_falling_on_one_line_together_are_no_drift_and_one_alone_is() ->
     events, _, _ = replay_group(_detectors(peers=0), _drifts({"P1", "P2", "P3"}), t0=T0, step_ms=STEP, start=0,
                                 until=steps)  # fmt: skip
     assert _fault_alerts(events, "drift") == {"P1", "P2", "P3"}
+
+
+def test_loggers_at_their_minimum_together_are_one_tier_1_loss_of_supply_until_they_recover() -> None:
+    # P1-P3 fall to the range minimum within 10 minutes of each other for two hours: not failing loggers, but
+    # the district's supply lost (before, each logger's saturation blocked its pressure rules and the group
+    # vetoed the shared faults: no alert at all, where a fall to 0.02 MPa raised tier-1 alerts)
+    ends = {"P1": (100, 124, LOW), "P2": (101, 124, LOW), "P3": (102, 125, LOW), "P4": (160, 170, LOW)}
+    events, _, _ = replay_group(_detectors(), _signals(ends), t0=T0, step_ms=STEP, start=0, until=200)
+    losses = [e for e in events if e.kind is AlertKind.LOW_PRESSURE]
+    opened = [e for e in losses if e.event is AlertEventType.OPENED]
+    assert len(opened) == 1, [(e.event, e.ts, e.sensor_ids) for e in losses]
+    assert T0 + 100 * STEP <= opened[0].ts <= T0 + 100 * STEP + 1_800_000  # within 30 min of the fall
+    # one sensor alone opens at tier 2 (a single sensor never raises tier 1); the others make it tier 1
+    tier_1 = [e for e in losses if int(e.tier) == 1]
+    assert tier_1 and tier_1[0].ts <= T0 + 100 * STEP + 1_800_000
+    assert {s for e in losses for s in e.sensor_ids} == {"P1", "P2", "P3"}
+    cleared = [e for e in losses if e.event is AlertEventType.CLEARED]
+    assert len(cleared) == 1 and T0 + 124 * STEP <= cleared[0].ts <= T0 + 130 * STEP
+    assert _fault_alerts(events) == {"P4"}  # P4 alone at its minimum later: a fault of its own, no supply loss
