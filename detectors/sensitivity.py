@@ -23,11 +23,14 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import logging
 import math
 import multiprocessing
 import os
+import pickle
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,8 @@ import numpy as np
 from .localisation import SensitivityModel
 
 __all__ = ["load_sensitivity"]
+
+log = logging.getLogger("lifeline.detectors")
 
 _LEAK_M3H = 10.0
 #: part of the cache key: 2 takes the shortest of parallel links for distances (1 took whichever came last)
@@ -64,11 +69,16 @@ def load_sensitivity(
 
 
 def _compute_apart(model_file: Path, logger_nodes: list[str]) -> SensitivityModel:
-    """:func:`_compute` in a fresh child process working in a temporary folder (removed after)."""
-    with tempfile.TemporaryDirectory(prefix="lifeline-epanet-") as folder:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(1, mp_context=context, initializer=os.chdir, initargs=(folder,)) as child:
-            return child.submit(_compute, model_file, logger_nodes).result()
+    """:func:`_compute` in a fresh child process working in a temporary folder (removed after); in this process
+    when no child can run it (it could not start, or died), as before the child existed."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="lifeline-epanet-") as folder:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(1, mp_context=context, initializer=os.chdir, initargs=(folder,)) as child:
+                return child.submit(_compute, model_file, logger_nodes).result()
+    except (BrokenProcessPool, OSError, ImportError, pickle.PicklingError) as exc:
+        log.warning("leak sensitivity: no child process (%r); computing in this process", exc)
+        return _compute(model_file, logger_nodes)
 
 
 def _compute(model_file: Path, logger_nodes: list[str]) -> SensitivityModel:

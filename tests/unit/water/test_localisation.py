@@ -120,3 +120,23 @@ def test_a_run_killed_mid_model_leaves_no_epanet_scratch_file_in_the_working_fol
         os.killpg(caller.pid, signal.SIGKILL)  # the caller and the child it started
         caller.wait()
     assert not list(work.glob("en*"))
+
+
+def test_when_no_child_process_can_run_the_model_is_computed_in_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import wntr
+
+    from lifeline.detectors import sensitivity
+
+    inp = Path(wntr.__file__).parent / "library" / "networks" / "Net1.inp"
+    loggers = ["10", "12", "22", "31"]
+    apart = load_sensitivity(inp, loggers)
+
+    def no_child(*_args: object, **_kwargs: object) -> None:
+        raise OSError("no process can be started here")
+
+    monkeypatch.setattr(sensitivity, "ProcessPoolExecutor", no_child)
+    here = load_sensitivity(inp, loggers)
+    assert here.nodes == apart.nodes
+    assert np.array_equal(here.matrix, apart.matrix) and np.array_equal(here.distances, apart.distances)
