@@ -173,9 +173,9 @@ class _Run:
                 self.apply(loss)
             return
         if family == "fault.saturation" and f.tier is None:  # back from the floor: its share in a supply loss ends
-            lost = self.gs.contributions.get((f.sensor_id, AlertKind.LOW_PRESSURE.value, "water.pressure.low"))
-            if lost is not None and lost.rule == SUPPLY_LOSS_RULE:
-                del self.gs.contributions[(f.sensor_id, AlertKind.LOW_PRESSURE.value, "water.pressure.low")]
+            share = (f.sensor_id, AlertKind.LOW_PRESSURE.value, SUPPLY_LOSS_RULE.partition(":")[0])
+            if (lost := self.gs.contributions.get(share)) is not None and lost.rule == SUPPLY_LOSS_RULE:
+                del self.gs.contributions[share]
         ckey = (f.sensor_id, f.kind.value, f"{family}#{f.incident}" if f.incident else family)
         if f.tier is None:
             self.gs.contributions.pop(ckey, None)

@@ -182,8 +182,8 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
     low = not prof.rests_at_floor and value <= prof.vmin + prof.sat_eps
     if high or low:
         st.sat_run += 1
-        # over range, not saturated: readings that went past the range while the sensor's own incident was
-        # already on (methane rising to full scale, a district's pressure falling to the floor) say "at least this"
+        # over range, not saturated: readings of an OVER_RANGE_KINDS sensor that went past the range while its own
+        # incident was already on (methane rising to full scale) say "at least this"
         if st.sat_run == 1 and prof.kind in OVER_RANGE_KINDS and incident_on(st):
             st.faults |= OVER_RANGE
         if st.sat_run >= cfg.saturation_samples and not st.faults & (SATURATED | OVER_RANGE):
