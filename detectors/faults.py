@@ -139,8 +139,8 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
                 adev > FLOOR_SPIKE_SHARE * limit and last <= prof.vmin + prof.sat_eps and prof.rests_at_floor
             ):
                 scale = _judge_spike(prof, st, ts, prev, last, value, dev, scale, out)
-        if ad > cfg.offset_jump_sigma * base_scale and st.seen >= 8 and offset_checked(prof):
-            _candidate_jump(st, ts, delta)
+        if ad > cfg.offset_jump_sigma * base_scale and st.seen >= 8 and offset_checked(prof) and not _incident_on(st):
+            _candidate_jump(st, ts, delta)  # (while an incident is on, its own rise or end is the jump: not one)
         if st.jump_ts >= 0:
             check_offset(prof, st, ts, value)
         if ad > 0.0:

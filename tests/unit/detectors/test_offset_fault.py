@@ -81,6 +81,19 @@ def test_a_gas_leak_is_an_incident_not_an_offset() -> None:
     assert any(f.kind is AlertKind.GAS_LEAK and f.tier is Tier.T1 for f in findings)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_readings_falling_back_at_the_end_of_a_gas_leak_are_no_offset(seed: int) -> None:
+    """A well at about 30 %LEL for three hours whose methane falls back to its usual 1.5 %LEL in one report (the
+    leak stopped): the fall ends the incident; the hours before it were the leak's, not the sensor's zero."""
+    rng = np.random.default_rng(seed)
+    values = 1.5 + rng.normal(0.0, 0.2, 96)
+    values[40:52] = 30.0 + rng.normal(0.0, 5.0, 12)  # the leak, 10:00-13:00
+    findings = _run(_detectors(SensorKind.CH4_LEL), np.clip(values, 0.0, 100.0))
+    assert any(f.kind is AlertKind.GAS_LEAK and f.tier is not None for f in findings)
+    assert any(f.kind is AlertKind.GAS_LEAK and f.tier is None for f in findings)  # the leak's condition ended
+    assert not _offsets(findings)
+
+
 def test_a_snapshot_from_before_the_offset_check_still_loads() -> None:
     state = SensorState("S", 24)
     state.noise, state.spike_ts, state.baseline = 0.3, 1234, 5.0
