@@ -311,7 +311,18 @@ class FaultRules:
         SensorKind.RAIN, SensorKind.PONDING_DEPTH, SensorKind.SEWER_FLOW, SensorKind.ACCELERATION,
     })  # fmt: skip
 
+    #: kinds whose one-sample excursions are physical (rain intensity: a convective burst or a lull fills a single
+    #: 5-minute interval between steadier ones), so no spike fault
+    spike_physical_kinds: frozenset[SensorKind] = frozenset({SensorKind.RAIN})
+    #: per sensor kind (``SensorKind`` value): the least distance, in the kind's unit, a sample must stand off the
+    #: line through its neighbours to be a spike, twice the instrument's accuracy (ponding gauges: ±1 cm; a wave
+    #: of a passing vehicle moves the water that much); without an entry only the noise scale decides
+    spike_min_change: dict[str, float] = field(default_factory=lambda: {"ponding_depth": 2.0})
+
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.spike_min_change) - {k.value for k in SensorKind})
+        if unknown:
+            raise ValueError(f"faults.spike_min_change: unknown sensor kind(s) {', '.join(unknown)}")
         if self.peer_hours < 9:
             raise ValueError(f"faults.peer_hours must be at least 9 (an offset needs 4 hours on each side of its "
                              f"step), got {self.peer_hours}")  # fmt: skip

@@ -20,6 +20,7 @@ typical one-or-two readings per call, a lean scalar path runs per reading.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
@@ -74,6 +75,13 @@ def _hourly_checks(prof: SensorProfile[Any]) -> bool:
     """Whether the sensor's hourly means are kept: for the drift check (not for :data:`DRIFT_EXEMPT` kinds), the
     offset check's hourly test or the group's fault checks against peers."""
     return prof.kind not in DRIFT_EXEMPT or offset_checked(prof) or PEER_NOTE in prof.flags
+
+
+def _spike_min(kind: SensorKind, cfg: RulesConfig) -> float:
+    """The least distance off its neighbours' line that makes a sample of ``kind`` a spike (``inf``: none is)."""
+    if kind in cfg.faults.spike_physical_kinds:
+        return math.inf
+    return float(cfg.faults.spike_min_change.get(kind.value, 0.0))
 
 
 def _decided_at(decided: npt.NDArray[np.int64], end: int) -> int:
@@ -173,6 +181,7 @@ class Detectors:
             noise_floor=max(span * cfg.faults.noise_floor_fraction, 1e-12),
             rests_at_floor=spec.kind in cfg.faults.floor_kinds,
             step_physical=spec.kind in cfg.faults.step_physical_kinds,
+            spike_min=_spike_min(spec.kind, cfg),
             persistence=max(1, cfg.alarm.persistence_samples),
             p=kind_rule.params(spec, cfg) if kind_rule else RuleParams(),
             flags=frozenset(flags),

@@ -135,9 +135,10 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
             # a slope or a daily ramp does not count, only a sample off the line does
             dev = last - 0.5 * (prev + value)
             adev = abs(dev)
-            if adev > limit or (
-                adev > FLOOR_SPIKE_SHARE * limit and last <= prof.vmin + prof.sat_eps and prof.rests_at_floor
-            ):
+            if (
+                adev > limit
+                or (adev > FLOOR_SPIKE_SHARE * limit and last <= prof.vmin + prof.sat_eps and prof.rests_at_floor)
+            ) and adev >= prof.spike_min:
                 scale = _judge_spike(prof, st, ts, prev, last, value, dev, scale, out)
         if ad > cfg.offset_jump_sigma * base_scale and st.seen >= 8 and offset_checked(prof) and not _incident_on(st):
             _candidate_jump(st, ts, delta)  # (while an incident is on, its own rise or end is the jump: not one)

@@ -115,6 +115,8 @@ class SensorProfile(Generic[P]):
     aux_size: int = 0
     #: no supporting finding for this long → the alert clears
     quiet_ms: int = 1_800_000
+    #: the least distance off its neighbours' line that makes a sample a spike (``inf``: no spike check)
+    spike_min: float = 0.0
 
     @property
     def sensor_id(self) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lifeline.detectors import Detectors, Finding
+from lifeline.detectors.config import FaultRules, RulesConfig
 from lifeline.models import AlertKind, SensorKind, SensorSpec, Tier
 from lifeline.registry import Registry
 
@@ -107,3 +108,33 @@ def test_no_spike_while_the_sensors_own_incident_is_on_and_the_incident_stands()
     assert _spikes(found) == []
     gas = [f for f in found if f.kind is AlertKind.GAS_LEAK]
     assert gas[-1].tier is Tier.T2 and gas[-1].ts > T0 + 61 * MIN
+
+
+@pytest.mark.parametrize("feed", [_one_by_one, _as_arrays])
+def test_a_rain_burst_in_one_interval_is_rain_not_a_spike(feed: object) -> None:
+    # rain about 15 mm/h changing 0.8 mm/h between readings; one interval of 25 mm/h (a convective cell passing)
+    # stands 12 scales off its neighbours' line, but rain falls that way: no spike check for rain gauges
+    values = _zigzag(15.0, 0.8, 40)
+    values += [25.0, *(_zigzag(15.0, 0.8, 41)[1:])]
+    assert callable(feed)
+    assert _spikes(feed(_detectors(SensorKind.RAIN), values)) == []
+
+
+@pytest.mark.parametrize("feed", [_one_by_one, _as_arrays])
+def test_a_ponding_blip_within_the_gauges_accuracy_is_no_spike_and_a_larger_one_is(feed: object) -> None:
+    # ponding at 5 cm changing 0.1 cm between readings (the gauge's resolution): a sample 1.5 cm off its neighbours
+    # is 15 scales off, but within twice the gauge's ±1 cm accuracy (a vehicle's wave); one 4 cm off is a spike
+    assert callable(feed)
+    blip = [*_zigzag(5.0, 0.1, 40), 6.45, *(_zigzag(5.0, 0.1, 41)[1:])]
+    assert _spikes(feed(_detectors(SensorKind.PONDING_DEPTH), blip)) == []
+    spike = [*_zigzag(5.0, 0.1, 40), 8.95, *(_zigzag(5.0, 0.1, 41)[1:])]
+    assert [f.tier for f in _spikes(feed(_detectors(SensorKind.PONDING_DEPTH), spike))] == [Tier.T3]
+
+
+def test_the_least_spike_per_kind_is_configurable_and_checked() -> None:
+    spec = SensorSpec("S", SensorKind.PONDING_DEPTH, "A", "owner", "d", 31.8, 117.2, group_id="G", interval_s=60)
+    blip = [*_zigzag(5.0, 0.1, 40), 6.45, *(_zigzag(5.0, 0.1, 41)[1:])]
+    loose = Detectors(Registry([spec]), RulesConfig(faults=FaultRules(spike_min_change={})))
+    assert [f.tier for f in _spikes(_one_by_one(loose, blip))] == [Tier.T3]
+    with pytest.raises(ValueError, match="pond"):
+        FaultRules(spike_min_change={"pond": 2.0})
