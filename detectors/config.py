@@ -315,9 +315,11 @@ class FaultRules:
     #: 5-minute interval between steadier ones), so no spike fault
     spike_physical_kinds: frozenset[SensorKind] = frozenset({SensorKind.RAIN})
     #: per sensor kind (``SensorKind`` value): the least distance, in the kind's unit, a sample must stand off the
-    #: line through its neighbours to be a spike, twice the instrument's accuracy (ponding gauges: ±1 cm; a wave
-    #: of a passing vehicle moves the water that much); without an entry only the noise scale decides
-    spike_min_change: dict[str, float] = field(default_factory=lambda: {"ponding_depth": 2.0})
+    #: line through its neighbours to be a spike, within the instrument's accuracy (ponding gauges: ±1 cm, and a
+    #: passing vehicle's wave moves the water that much; methane detectors: ±1 %LEL at best, and a well near
+    #: 0 %LEL whose readings change by hundredths shows tenths of a point now and then); without an entry only
+    #: the noise scale decides
+    spike_min_change: dict[str, float] = field(default_factory=lambda: {"ponding_depth": 2.0, "ch4_lel": 0.5})
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.spike_min_change) - {k.value for k in SensorKind})

@@ -138,3 +138,13 @@ def test_the_least_spike_per_kind_is_configurable_and_checked() -> None:
     assert [f.tier for f in _spikes(_one_by_one(loose, blip))] == [Tier.T3]
     with pytest.raises(ValueError, match="pond"):
         FaultRules(spike_min_change={"pond": 2.0})
+
+
+def test_a_methane_blip_of_tenths_of_a_point_near_zero_is_no_spike() -> None:
+    # a well at 0.00-0.02 %LEL (changes of hundredths): one reading of 0.35 %LEL is 30 scales off its neighbours
+    # but within any methane detector's accuracy; one of 2 %LEL is a spike
+    quiet = [0.0, 0.01, 0.0, 0.0, 0.02, 0.01] * 7
+    blip = [*quiet, 0.35, *quiet]
+    assert _spikes(_one_by_one(_detectors(SensorKind.CH4_LEL), blip)) == []
+    spike = [*quiet, 2.0, *quiet]
+    assert [f.tier for f in _spikes(_one_by_one(_detectors(SensorKind.CH4_LEL), spike))] == [Tier.T3]
