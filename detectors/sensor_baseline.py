@@ -250,8 +250,8 @@ class SensorBaseline:
     """
 
     __slots__ = (
-        "_other_min", "_rules", "_slot_min", "_slot_now", "_spread_alpha", "_threshold", "_warmup", "_window_s",
-        "recent", "scalars", "slots", "spreads",
+        "_other_min", "_protect_windows", "_rules", "_slot_min", "_slot_now", "_spread_alpha", "_threshold", "_warmup",
+        "_window_s", "recent", "scalars", "slots", "spreads",
     )  # fmt: skip
 
     def __init__(self, rules: AnomalyRules, window_s: int, false_alarms_per_day: float) -> None:
@@ -309,6 +309,7 @@ class SensorBaseline:
         self._slot_min = max(r.min_slot_windows, math.ceil(r.min_slot_days * per_pass))
         self._other_min = max(r.min_slot_windows, math.ceil(per_pass))  # one day: enough to excuse, not to accuse
         self._spread_alpha = 1.0 / (r.slot_spread_days * per_pass) if r.slot_spread_days > 0 else 0.0
+        self._protect_windows = math.ceil(86_400 / self._window_s)  # a day of windows: then a change is the new normal
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -340,12 +341,13 @@ class SensorBaseline:
         score = self._damped(likelihood if likelihood > views.raw else views.raw)
         return self._verdict(x, views, score, self.threshold)
 
-    def learn_window(self, stats: WindowStats, rest_days: RestDays = WEEKENDS) -> None:
-        """Learn one window (call after :meth:`score_window`); also accepts rows rebuilt from ``sensor_stats``."""
-        self.score_and_learn(stats, verdict=False, rest_days=rest_days)
+    def learn_window(self, stats: WindowStats, rest_days: RestDays = WEEKENDS, *, held: bool = False) -> None:
+        """Learn one window (call after :meth:`score_window`); also accepts rows rebuilt from ``sensor_stats``.
+        ``held``: the window is anomalous for its owner (an asset's combined score) even if not on its own."""
+        self.score_and_learn(stats, verdict=False, rest_days=rest_days, held=held)
 
     def score_and_learn(
-        self, stats: WindowStats, *, verdict: bool = True, rest_days: RestDays = WEEKENDS
+        self, stats: WindowStats, *, verdict: bool = True, rest_days: RestDays = WEEKENDS, held: bool = False
     ) -> BaselineScore | None:
         """:meth:`score_window` then :meth:`learn_window`, the views computed once (the same results);
         ``verdict=False`` only learns."""
@@ -362,7 +364,7 @@ class SensorBaseline:
             score = self._damped(likelihood if likelihood > raw else raw, advance=True)
             if verdict:
                 result = self._verdict(x, views, score, threshold)
-        self._learn(x, views, threshold, warm)
+        self._learn(x, views, threshold, warm, held)
         return result
 
     # -- internals ---------------------------------------------------------------------------------
@@ -387,14 +389,16 @@ class SensorBaseline:
             range_hi=self.scalars[_HI],
         )
 
-    def _learn(self, x: float, views: _Views, threshold: float, warm: bool) -> None:
+    def _learn(self, x: float, views: _Views, threshold: float, warm: bool, held: bool = False) -> None:
         """Learn a finite window mean ``x`` whose views and threshold were computed on the current state (the
-        damping peak already advanced when ``warm``)."""
+        damping peak already advanced when ``warm``). In the body of a lasting anomaly (past its first
+        ``calib_max_run`` windows, for at most a day of windows) the level learns with ``gate_weight`` and the range
+        stays, as the slots do: a leak or a drift does not become the new normal within a day."""
         s = self.scalars
         r = self._rules
         raw = views.raw
         if warm:
-            s[_RUN] = s[_RUN] + 1 if (raw >= threshold and threshold < 1.0) else 0
+            s[_RUN] = s[_RUN] + 1 if ((raw >= threshold and threshold < 1.0) or held) else 0
             if s[_RUN] <= r.calib_max_run:  # calibration learns from all but the body of a lasting anomaly
                 learn_quantiles(s, raw, r, at=_CALIB_Q2)
                 s[_CALIB_N] += 1
@@ -410,11 +414,13 @@ class SensorBaseline:
         dl = short - s[_LONG_MEAN]
         s[_LONG_MEAN] += a * dl
         s[_LONG_VAR] = (1.0 - a) * (s[_LONG_VAR] + a * dl * dl)
-        self._learn_level(x, n)
+        body = warm and r.calib_max_run < s[_RUN] <= self._protect_windows
+        self._learn_level(x, n, r.gate_weight if body else 1.0)
         self._learn_slot(x, views)
         s[_SLOT_PREV2], s[_SLOT_PREV1] = s[_SLOT_PREV1], self._slot_now
-        # protect the range: while warming up or for a normal window take x, else move 10 % towards it
-        step = 1.0 if (raw < 0.5 or not warm or n < 2) else 0.1
+        # protect the range: while warming up or for a normal window take x, else move 10 % towards it (none in
+        # the body of a lasting anomaly)
+        step = 0.0 if body else 1.0 if (raw < 0.5 or not warm or n < 2) else 0.1
         if x < s[_LO]:
             s[_LO] = x if n < 2 else s[_LO] + step * (x - s[_LO])
         if x > s[_HI]:
@@ -567,14 +573,14 @@ class SensorBaseline:
                 s[_PEAK], s[_PEAK_AGE] = score, 0
         return min(1.0, max(0.0, score if onset else score * r.damp))
 
-    def _learn_level(self, x: float, n: int) -> None:
-        """EW mean/variance of the level with Huber-clipped innovations."""
+    def _learn_level(self, x: float, n: int, weight: float = 1.0) -> None:
+        """EW mean/variance of the level with Huber-clipped innovations (``weight``: a share of the usual rate)."""
         s = self.scalars
         r = self._rules
         if n == 0:
             s[_VALUE_MEAN] = x
             return
-        a = max(r.value_alpha, 1.0 / (n + 1))
+        a = max(r.value_alpha, 1.0 / (n + 1)) * weight
         d = x - s[_VALUE_MEAN]
         if n > 8:
             lim = r.clip_z * self._level_std()
@@ -735,5 +741,6 @@ class AssetBaseline:
             self.run = self.run + 1 if combined >= self.threshold else 0
             if self.run <= self._rules.calib_max_run:
                 learn_quantiles(self.quantiles, combined, self._rules)
+        held = self.run > 0  # the asset is anomalous: no column learns the anomaly as its new normal
         for model, w in zip(self.columns, stats, strict=True):
-            model.learn_window(w, rest_days)
+            model.learn_window(w, rest_days, held=held)

@@ -299,3 +299,28 @@ def test_a_thousands_separator_is_still_not_a_number(tmp_path: Path) -> None:
     src.write_text("timestamp;value\n2024-01-01 00:00:00;1.234,5\n2024-01-01 00:05:00;1.240,0\n")
     with pytest.raises(DetectInputError, match="'value' is not numeric"):
         read_series(src)
+
+
+def test_a_lasting_change_of_a_test_rig_stays_flagged_while_it_lasts(tmp_path: Path) -> None:
+    # a pump rig logged at 1 s (8 channels); a valve closes from row 700 to 949: the flow falls 12 sd, the current
+    # rises 8 sd, the pressure falls 3 sd; before, the asset forgot the change after about 50 rows (the level's
+    # spread and the range learned it) and flagged 52 of its 250 rows
+    rng = np.random.default_rng(1)
+    names = ["acc1", "acc2", "current", "pressure", "temperature", "thermocouple", "voltage", "flow"]
+    base = np.array([0.027, 0.040, 1.3, 0.05, 70.0, 24.0, 230.0, 32.0])
+    sd = np.array([0.001, 0.001, 0.05, 0.01, 0.1, 0.05, 1.0, 0.5])
+    closed = np.zeros((1200, 8))
+    closed[700:950, [2, 3, 7]] = [0.4, -0.03, -6.0]
+    values = base + rng.normal(0.0, 1.0, (1200, 8)) * sd + closed
+    src, out = tmp_path / "valve.csv", tmp_path / "valve_scores.csv"
+    with src.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["timestamp", *names])
+        for i, row in enumerate(values.tolist()):
+            w.writerow([f"2020-03-09 10:{i // 60:02d}:{i % 60:02d}", *map(repr, row)])
+    result = runner.invoke(app, ["detect", "--input", str(src), "--value-column", ",".join(names), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open() as fh:
+        flagged = np.array([r["tier"] == "3" for r in csv.DictReader(fh)])
+    assert flagged[700:950].mean() >= 0.9  # the whole change, not its first minute
+    assert flagged[:700].sum() + flagged[960:].sum() <= 5  # and back to normal once the valve opens
