@@ -741,6 +741,8 @@ class AssetBaseline:
             self.run = self.run + 1 if combined >= self.threshold else 0
             if self.run <= self._rules.calib_max_run:
                 learn_quantiles(self.quantiles, combined, self._rules)
-        held = self.run > 0  # the asset is anomalous: no column learns the anomaly as its new normal
-        for model, w in zip(self.columns, stats, strict=True):
-            model.learn_window(w, rest_days, held=held)
+        # the asset is anomalous: the columns that moved (|z| beyond ``gate_z``) do not learn the anomaly as their new
+        # normal; the others keep learning (a temperature warming up through a valve closure is not held back)
+        gate = self._rules.gate_z
+        for model, w, v in zip(self.columns, stats, verdicts, strict=True):
+            model.learn_window(w, rest_days, held=self.run > 0 and v is not None and abs(v.z) >= gate)

@@ -301,17 +301,23 @@ def test_a_thousands_separator_is_still_not_a_number(tmp_path: Path) -> None:
         read_series(src)
 
 
-def test_a_lasting_change_of_a_test_rig_stays_flagged_while_it_lasts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_a_lasting_change_of_a_test_rig_stays_flagged_while_it_lasts(tmp_path: Path, seed: int) -> None:
     # a pump rig logged at 1 s (8 channels); a valve closes from row 700 to 949: the flow falls 12 sd, the current
-    # rises 8 sd, the pressure falls 3 sd; before, the asset forgot the change after about 50 rows (the level's
-    # spread and the range learned it) and flagged 52 of its 250 rows
-    rng = np.random.default_rng(1)
+    # rises 8 sd, the pressure falls 3 sd, while the motor warms 3 degC and the water 0.8 degC over the log.
+    # Before, the asset forgot the change after about 50 rows (the level's spread and the range learned it);
+    # holding back every column instead kept the asset flagged after the valve opened (the temperatures had
+    # warmed past what they had learned)
+    rng = np.random.default_rng(seed)
     names = ["acc1", "acc2", "current", "pressure", "temperature", "thermocouple", "voltage", "flow"]
     base = np.array([0.027, 0.040, 1.3, 0.05, 70.0, 24.0, 230.0, 32.0])
     sd = np.array([0.001, 0.001, 0.05, 0.01, 0.1, 0.05, 1.0, 0.5])
     closed = np.zeros((1200, 8))
     closed[700:950, [2, 3, 7]] = [0.4, -0.03, -6.0]
-    values = base + rng.normal(0.0, 1.0, (1200, 8)) * sd + closed
+    warming = np.zeros((1200, 8))
+    warming[:, 4] = np.linspace(0.0, 3.0, 1200) + np.cumsum(rng.normal(0.0, 0.02, 1200))  # the motor warms up
+    warming[:, 5] = np.linspace(0.0, 0.8, 1200)  # and the water with it
+    values = base + rng.normal(0.0, 1.0, (1200, 8)) * sd + closed + warming
     src, out = tmp_path / "valve.csv", tmp_path / "valve_scores.csv"
     with src.open("w", newline="") as fh:
         w = csv.writer(fh)
