@@ -119,11 +119,10 @@ def baseline_findings(
                 report(prof, st, FAMILY, 0, AlertKind.ANOMALY, "", ts, w.mean, 0.0,
                        lambda: "sensor fault: the learned baseline is paused", out)  # fmt: skip
             continue
-        verdict = model.score_and_learn(w, rest_days=rest_days)
+        # a normal window with no anomaly on needs no verdict: nothing to start, change or end (what report decides)
+        verdict = model.score_and_learn(w, rest_days=rest_days, anomalous_only=FAMILY not in st.emitted)
         if verdict is None:
             continue
         tier = _T3 if verdict.is_anomaly else 0
-        if not tier and FAMILY not in st.emitted:
-            continue  # nothing to start, change or end (what report would decide)
         report(prof, st, FAMILY, tier, AlertKind.ANOMALY, f"{FAMILY}.{verdict.feature}", ts, verdict.observed,
                verdict.score, partial(evidence_text, verdict, prof.kind.unit), out)  # fmt: skip

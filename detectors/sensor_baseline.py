@@ -105,8 +105,8 @@ from lifeline.detectors.config import AnomalyRules
 from lifeline.detectors.results import WindowStats
 
 __all__ = [
-    "FEATURE", "AssetBaseline", "BaselineScore", "SensorBaseline", "calibrated_threshold", "learn_quantiles",
-    "new_baseline", "slot_label", "slot_of", "warmup_windows",
+    "FEATURE", "Assessment", "AssetBaseline", "BaselineScore", "SensorBaseline", "calibrated_threshold",
+    "learn_quantiles", "new_baseline", "slot_label", "slot_of", "warmup_windows",
 ]  # fmt: skip
 
 #: the window statistic the baseline models
@@ -240,6 +240,16 @@ class _Views(NamedTuple):
     judged_slot: int  # the slot that z is against
 
 
+class Assessment(NamedTuple):
+    """A window scored but not yet learned (:meth:`SensorBaseline.assess`); learn it with
+    :meth:`SensorBaseline.learn_assessed` before anything else changes the baseline."""
+
+    x: float  # the window mean
+    views: _Views
+    threshold: float  # the calibrated threshold before the window
+    verdict: BaselineScore | None  # ``None`` while warming up
+
+
 class SensorBaseline:
     """Seasonal slots + short-term views of one sensor's window means; a small picklable state.
 
@@ -347,25 +357,54 @@ class SensorBaseline:
         self.score_and_learn(stats, verdict=False, rest_days=rest_days, held=held)
 
     def score_and_learn(
-        self, stats: WindowStats, *, verdict: bool = True, rest_days: RestDays = WEEKENDS, held: bool = False
-    ) -> BaselineScore | None:
+        self, stats: WindowStats, *, verdict: bool = True, rest_days: RestDays = WEEKENDS, held: bool = False,
+        anomalous_only: bool = False,
+    ) -> BaselineScore | None:  # fmt: skip
         """:meth:`score_window` then :meth:`learn_window`, the views computed once (the same results);
-        ``verdict=False`` only learns."""
+        ``verdict=False`` only learns; ``anomalous_only``: the verdict only for an anomalous window (``None`` for
+        the others, which spares building a verdict nobody reads)."""
         x = stats.mean
         if not math.isfinite(x):
             return None
         views = self._views(x, stats.window_start, rest_days)
         raw = views.raw
-        threshold = self.threshold
+        s = self.scalars
+        threshold = calibrated_threshold(self._threshold, (s[_CALIB_Q2], s[_CALIB_Q3]), self._rules)
         result = None
-        warm = self.scalars[_N] >= self._warmup
+        warm = s[_N] >= self._warmup
         if warm:
             likelihood = self._likelihood(raw)
             score = self._damped(likelihood if likelihood > raw else raw, advance=True)
-            if verdict:
+            if verdict and (not anomalous_only or (raw >= threshold and threshold < 1.0)):
                 result = self._verdict(x, views, score, threshold)
         self._learn(x, views, threshold, warm, held)
         return result
+
+    def assess(self, stats: WindowStats, rest_days: RestDays = WEEKENDS) -> Assessment | None:
+        """Score a window without learning it (``None`` for a mean that is not finite, which is never learned):
+        :meth:`score_window`'s verdict with what :meth:`learn_assessed` needs, so an owner that decides on
+        several baselines at once (:class:`AssetBaseline`) computes each one's views once."""
+        x = stats.mean
+        if not math.isfinite(x):
+            return None
+        views = self._views(x, stats.window_start, rest_days)
+        s = self.scalars
+        threshold = calibrated_threshold(self._threshold, (s[_CALIB_Q2], s[_CALIB_Q3]), self._rules)
+        verdict = None
+        if s[_N] >= self._warmup:
+            likelihood = self._likelihood(views.raw)
+            score = self._damped(likelihood if likelihood > views.raw else views.raw)
+            verdict = self._verdict(x, views, score, threshold)
+        return Assessment(x, views, threshold, verdict)
+
+    def learn_assessed(self, assessed: Assessment, *, held: bool = False) -> None:
+        """Learn the window of :meth:`assess` (the baseline unchanged since): as :meth:`learn_window` would."""
+        warm = assessed.verdict is not None
+        if warm:
+            raw = assessed.views.raw
+            likelihood = self._likelihood(raw)
+            self._damped(likelihood if likelihood > raw else raw, advance=True)
+        self._learn(assessed.x, assessed.views, assessed.threshold, warm, held)
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -723,6 +762,31 @@ class AssetBaseline:
     def score_windows(self, stats: list[WindowStats], rest_days: RestDays = WEEKENDS) -> BaselineScore | None:
         """Score one row (one window per column, in column order); ``None`` while any column warms up."""
         verdicts = [model.score_window(w, rest_days) for model, w in zip(self.columns, stats, strict=True)]
+        return self._row_verdict(verdicts)
+
+    def score_and_learn_windows(self, stats: list[WindowStats], rest_days: RestDays = WEEKENDS) -> BaselineScore | None:
+        """:meth:`score_windows`, then learn the row, each column's views computed once.
+
+        While the asset is anomalous the columns that moved (|z| beyond ``gate_z``) do not learn the anomaly as
+        their new normal; the others keep learning (a temperature warming up through a valve closure is not held
+        back)."""
+        assessed = [model.assess(w, rest_days) for model, w in zip(self.columns, stats, strict=True)]
+        verdicts = [a.verdict if a is not None else None for a in assessed]
+        result = self._row_verdict(verdicts)
+        if result is not None:
+            combined = self._combined([v for v in verdicts if v is not None])
+            self.run = self.run + 1 if combined >= self.threshold else 0
+            if self.run <= self._rules.calib_max_run:
+                learn_quantiles(self.quantiles, combined, self._rules)
+        gate = self._rules.gate_z
+        for model, a in zip(self.columns, assessed, strict=True):
+            if a is not None:
+                v = a.verdict
+                model.learn_assessed(a, held=self.run > 0 and v is not None and abs(v.z) >= gate)
+        return result
+
+    def _row_verdict(self, verdicts: list[BaselineScore | None]) -> BaselineScore | None:
+        """The asset's verdict on a row from its columns' (``None`` while any column warms up)."""
         ready = [v for v in verdicts if v is not None]
         if len(ready) < len(verdicts):
             return None
@@ -731,18 +795,3 @@ class AssetBaseline:
         anomalous = combined >= self.threshold or any(v.is_anomaly for v in ready)
         score = max(combined, *(v.score for v in ready))
         return top._replace(score=score, is_anomaly=anomalous, feature=f"{top.feature} of column {ready.index(top)}")
-
-    def learn_windows(self, stats: list[WindowStats], rest_days: RestDays = WEEKENDS) -> None:
-        """Learn one row (after :meth:`score_windows`)."""
-        verdicts = [model.score_window(w, rest_days) for model, w in zip(self.columns, stats, strict=True)]
-        ready = [v for v in verdicts if v is not None]
-        if len(ready) == len(verdicts):
-            combined = self._combined(ready)
-            self.run = self.run + 1 if combined >= self.threshold else 0
-            if self.run <= self._rules.calib_max_run:
-                learn_quantiles(self.quantiles, combined, self._rules)
-        # the asset is anomalous: the columns that moved (|z| beyond ``gate_z``) do not learn the anomaly as their new
-        # normal; the others keep learning (a temperature warming up through a valve closure is not held back)
-        gate = self._rules.gate_z
-        for model, w, v in zip(self.columns, stats, verdicts, strict=True):
-            model.learn_window(w, rest_days, held=self.run > 0 and v is not None and abs(v.z) >= gate)

@@ -292,8 +292,7 @@ def detect_frame(
         if asset is None:
             verdict = single.score_and_learn(windows[0], rest_days=rest_days)
         else:
-            verdict = asset.score_windows(windows, rest_days)
-            asset.learn_windows(windows, rest_days)
+            verdict = asset.score_and_learn_windows(windows, rest_days)
         if verdict is not None:
             scores[i] = verdict.score
             tiers[i] = 3 if verdict.is_anomaly else 0

@@ -266,3 +266,54 @@ def test_the_warm_up_spans_a_day_of_windows_but_at_most_its_cap() -> None:
     assert warmup_windows(AnomalyRules(warmup_windows=900, warmup_max_windows=750), 1) == 900  # the floor wins
     with pytest.raises(ValueError, match="warmup_max_windows"):
         AnomalyRules(warmup_max_windows=-1)
+
+
+def _series_with_a_step(seed: int) -> list[WindowStats]:
+    """Four weeks of the daily pattern, then a 3-unit step for 12 hours, then the pattern again."""
+    rng = np.random.default_rng(seed)
+    days = 28
+    out = []
+    for h in range(24 * (days + 2)):
+        step = 3.0 if 24 * days + 5 <= h < 24 * days + 17 else 0.0
+        out.append(_window(h, _daily(h) + step + rng.normal(0.0, 0.2)))
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_assess_then_learn_assessed_is_score_then_learn(seed: int) -> None:
+    windows = _series_with_a_step(seed)
+    two_calls, one_pass = new_baseline(config=RULES, window_s=3600), new_baseline(config=RULES, window_s=3600)
+    flagged = 0
+    for w in windows:
+        expected = two_calls.score_window(w)
+        two_calls.learn_window(w)
+        assessed = one_pass.assess(w)
+        assert assessed is not None
+        assert assessed.verdict == expected
+        one_pass.learn_assessed(assessed)
+        flagged += bool(expected is not None and expected.is_anomaly)
+    assert flagged > 0  # the step was scored as an anomaly, so the comparison covered the gated learning too
+    assert pickle.dumps(one_pass) == pickle.dumps(two_calls)
+
+
+def test_a_window_that_is_not_finite_is_neither_assessed_nor_learned() -> None:
+    model = new_baseline(config=RULES, window_s=3600)
+    before = pickle.dumps(model)
+    assert model.assess(_window(0, math.nan)) is None
+    assert pickle.dumps(model) == before
+
+
+def test_anomalous_only_gives_the_verdicts_of_anomalies_and_learns_the_same() -> None:
+    windows = _series_with_a_step(3)
+    every, lazy = new_baseline(config=RULES, window_s=3600), new_baseline(config=RULES, window_s=3600)
+    anomalies = 0
+    for w in windows:
+        full = every.score_and_learn(w)
+        only = lazy.score_and_learn(w, anomalous_only=True)
+        if full is not None and full.is_anomaly:
+            anomalies += 1
+            assert only == full
+        else:
+            assert only is None
+    assert anomalies > 0
+    assert pickle.dumps(lazy) == pickle.dumps(every)
