@@ -122,6 +122,10 @@ def _operations_first(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return (key[0], not str(key[3]).startswith(OPERATION_FAMILY), key)
 
 
+#: contributions that are no incident: a sensor's faults and the learned baselines' anomalies
+_NOT_INCIDENT_KINDS = frozenset({AlertKind.SENSOR_FAULT, AlertKind.ANOMALY})
+
+
 def _sensor_anomaly(c: Contribution) -> bool:
     """A finding of a sensor's own learned baseline (not the group model's)."""
     return c.kind is AlertKind.ANOMALY and c.rule.startswith(SENSOR_ANOMALY_FAMILY)
@@ -164,7 +168,7 @@ class _Run:
             if self._shared_step(f):
                 return
             self.gs.own_offsets[f.sensor_id] = f.ts
-        if family == SPIKE_FAMILY and f.tier is not None and self._shared_spike(f):
+        if family == SPIKE_FAMILY and f.tier is not None and (self._shared_spike(f) or self._asset_moved(f)):
             return
         if family in SHARED_FAMILIES and self._shared_fault(f):
             key = shared_key(f, self.ctx.spec_of)
@@ -211,6 +215,21 @@ class _Run:
         faults = self.ctx.config.faults
         wait = spike_wait_ms(faults)
         return bool(wait) and shared_spike(self.gs, f, wait, faults.spike_shared_peers)
+
+    def _asset_moved(self, f: Finding) -> bool:
+        """The finding's asset is in an incident (a bridge's overload, a well's leak) or at least
+        ``spike_shared_peers`` of its other sensors stand off their learned baselines (a load the rules do not
+        grade): a one-sample excursion of one of its sensors then is the asset's movement, not a fault of that
+        sensor (the sensor's own incidents are excluded where the spike is judged, detectors/faults.py)."""
+        anomalous: set[str] = set()
+        for c in self.gs.contributions.values():
+            if c.asset_id != f.asset_id:
+                continue
+            if c.kind not in _NOT_INCIDENT_KINDS:
+                return True
+            if c.kind is AlertKind.ANOMALY and c.sensor_id != f.sensor_id:
+                anomalous.add(c.sensor_id)
+        return len(anomalous) >= max(1, self.ctx.config.faults.spike_shared_peers)
 
     def _shared_fault(self, f: Finding) -> bool:
         """Note a saturation or drift raised or ended; a raise that enough same-kind sensors of the group share

@@ -4,12 +4,14 @@ transient, not a sensor fault; a spike of one sensor alone is still raised (docs
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 
 import numpy as np
 
 from lifeline.detectors import Detectors
 from lifeline.detectors.config import FaultRules, RulesConfig
-from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec
+from lifeline.detectors.results import Finding
+from lifeline.models import AlertEvent, AlertEventType, AlertKind, SensorKind, SensorSpec, Tier
 from lifeline.registry import Registry
 from tests.unit.group_replay import replay_group
 
@@ -87,3 +89,56 @@ def test_an_hourly_sensor_s_spike_is_not_held() -> None:
     )
     decided = next(f.ts for f in findings if f.sensor_id == "P4" and f.rule.startswith("fault.spike") and f.tier)
     assert _spike_alerts(events) == {"P4": decided}
+
+
+# -- a spike while the sensor's asset moves --------------------------------------------------------------------------
+
+BRIDGE_SENSORS = {
+    "B1-DEF": ("B1", SensorKind.DEFLECTION), "B1-S1": ("B1", SensorKind.STRAIN), "B1-S2": ("B1", SensorKind.STRAIN),
+    "B1-S3": ("B1", SensorKind.STRAIN), "B2-S1": ("B2", SensorKind.STRAIN), "B2-S2": ("B2", SensorKind.STRAIN),
+}  # fmt: skip
+
+
+def _bridge_detectors() -> Detectors:
+    specs = [
+        SensorSpec(s, kind, asset, "owner", "d", 31.8, 117.2, group_id="G", maintainer="devices", interval_s=600.0)
+        for s, (asset, kind) in BRIDGE_SENSORS.items()
+    ]  # fmt: skip
+    config = RulesConfig()
+    return Detectors(Registry(specs), replace(config, alarm=replace(config.alarm, settle_delay_ms=0)))
+
+
+def _finding(sensor: str, kind: AlertKind, tier: int, ts: int, rule: str) -> Finding:
+    asset = BRIDGE_SENSORS[sensor][0]
+    return Finding(sensor, asset, "G", kind, Tier(tier), ts, 1.0, 0.5, rule, rule)
+
+
+def _spike_alert_after(det: Detectors, before: list[Finding]) -> bool:
+    """Whether B1-DEF's spike (10 min after ``before``) opens a sensor-fault alert."""
+    state = det.new_group_state("G")
+    det.process_group(state, before, T0 + 60_000)
+    spike = _finding("B1-DEF", AlertKind.SENSOR_FAULT, 3, T0 + 600_000, "fault.spike:single_sample")
+    events = det.process_group(state, [spike], T0 + 3_600_000)
+    return any(e.kind is AlertKind.SENSOR_FAULT and e.event is AlertEventType.OPENED for e in events)
+
+
+def test_a_spike_during_an_incident_of_its_asset_is_the_load_not_a_fault() -> None:
+    det = _bridge_detectors()
+    overload = _finding("B1-S1", AlertKind.BRIDGE_OVERLOAD, 2, T0, "bridge.strain.live_ratio:t2")
+    assert not _spike_alert_after(det, [overload])
+    # the incident of another bridge of the group says nothing about this one
+    elsewhere = _finding("B2-S1", AlertKind.BRIDGE_OVERLOAD, 2, T0, "bridge.strain.live_ratio:t2")
+    assert _spike_alert_after(det, [elsewhere])
+    assert _spike_alert_after(det, [])
+
+
+def test_a_spike_while_other_sensors_of_its_asset_stand_off_their_baselines_is_no_fault() -> None:
+    det = _bridge_detectors()
+
+    def anomaly(sensor: str) -> Finding:
+        return _finding(sensor, AlertKind.ANOMALY, 3, T0, "anomaly.sensor.mean")
+
+    assert not _spike_alert_after(det, [anomaly("B1-S1"), anomaly("B1-S2")])
+    assert _spike_alert_after(det, [anomaly("B1-S1")])  # one other sensor: fewer than spike_shared_peers = 2
+    assert _spike_alert_after(det, [anomaly("B1-DEF"), anomaly("B1-S1")])  # its own anomaly does not count
+    assert _spike_alert_after(det, [anomaly("B2-S1"), anomaly("B2-S2")])  # another asset's sensors do not
