@@ -762,7 +762,8 @@ class AssetBaseline:
     def score_windows(self, stats: list[WindowStats], rest_days: RestDays = WEEKENDS) -> BaselineScore | None:
         """Score one row (one window per column, in column order); ``None`` while any column warms up."""
         verdicts = [model.score_window(w, rest_days) for model, w in zip(self.columns, stats, strict=True)]
-        return self._row_verdict(verdicts)
+        judged = self._row_verdict(verdicts)
+        return None if judged is None else judged[0]
 
     def score_and_learn_windows(self, stats: list[WindowStats], rest_days: RestDays = WEEKENDS) -> BaselineScore | None:
         """:meth:`score_windows`, then learn the row, each column's views computed once.
@@ -772,10 +773,11 @@ class AssetBaseline:
         back)."""
         assessed = [model.assess(w, rest_days) for model, w in zip(self.columns, stats, strict=True)]
         verdicts = [a.verdict if a is not None else None for a in assessed]
-        result = self._row_verdict(verdicts)
-        if result is not None:
-            combined = self._combined([v for v in verdicts if v is not None])
-            self.run = self.run + 1 if combined >= self.threshold else 0
+        judged = self._row_verdict(verdicts)
+        result = None
+        if judged is not None:
+            result, combined, threshold = judged
+            self.run = self.run + 1 if combined >= threshold else 0
             if self.run <= self._rules.calib_max_run:
                 learn_quantiles(self.quantiles, combined, self._rules)
         gate = self._rules.gate_z
@@ -785,13 +787,16 @@ class AssetBaseline:
                 model.learn_assessed(a, held=self.run > 0 and v is not None and abs(v.z) >= gate)
         return result
 
-    def _row_verdict(self, verdicts: list[BaselineScore | None]) -> BaselineScore | None:
-        """The asset's verdict on a row from its columns' (``None`` while any column warms up)."""
+    def _row_verdict(self, verdicts: list[BaselineScore | None]) -> tuple[BaselineScore, float, float] | None:
+        """The asset's verdict on a row from its columns', with the combined score and its threshold (``None``
+        while any column warms up)."""
         ready = [v for v in verdicts if v is not None]
         if len(ready) < len(verdicts):
             return None
         combined = self._combined(ready)
+        threshold = self.threshold
         top = max(ready, key=lambda v: abs(v.z))
-        anomalous = combined >= self.threshold or any(v.is_anomaly for v in ready)
+        anomalous = combined >= threshold or any(v.is_anomaly for v in ready)
         score = max(combined, *(v.score for v in ready))
-        return top._replace(score=score, is_anomaly=anomalous, feature=f"{top.feature} of column {ready.index(top)}")
+        verdict = top._replace(score=score, is_anomaly=anomalous, feature=f"{top.feature} of column {ready.index(top)}")
+        return verdict, combined, threshold
