@@ -654,7 +654,8 @@ class SensorBaseline:
 
     def _learn_slot(self, x: float, views: _Views) -> None:
         """Robust EW update of the window's slot (and its share of the adjacent one); an anomalous window
-        (|z| > gate_z) moves them ``gate_weight`` as much."""
+        (|z| > gate_z) moves them ``gate_weight`` as much, until a lasting anomaly has been flagged for a day of
+        windows: a change that stays then becomes the new normal over the following days."""
         r = self._rules
         slot, neighbour, share, centre, count, z = (
             views.slot, views.neighbour, views.share, views.slot_centre, views.slot_count, views.z,
@@ -670,7 +671,7 @@ class SensorBaseline:
         blended = self.slots.item(neighbour, _COUNT) >= self._slot_min and count >= self._slot_min
         # robust updates only once the pooled spread rests on some windows (a spread of 0 would freeze them)
         robust = count >= self._slot_min and self.scalars[_RESIDUAL_N] >= _ROBUST_AFTER
-        gated = robust and abs(z) > r.gate_z
+        gated = robust and abs(z) > r.gate_z and self.scalars[_RUN] <= self._protect_windows
         if robust:
             if gated:
                 a *= r.gate_weight
@@ -692,12 +693,13 @@ class SensorBaseline:
     def _learn_spread(self, slot: int, deviation: float, count: float) -> None:
         """EW update of a slot's own spread (mean absolute deviation from its expected level → σ) over about
         ``slot_spread_days`` days of its windows. A deviation counts up to ``gate_z`` of the spread so far, and
-        the body of a lasting anomaly (beyond the first ``calib_max_run`` flagged windows) with ``gate_weight``:
-        the spread learns how much the hour varies from day to day, not the size of an incident."""
+        the body of a lasting anomaly (beyond the first ``calib_max_run`` flagged windows, up to a day of windows)
+        with ``gate_weight``: the spread learns how much the hour varies from day to day, not the size of an
+        incident."""
         r = self._rules
         spread = self.spreads.item(slot)
         weight = max(self._spread_alpha, 1.0 / (count + 1))
-        if self.scalars[_RUN] > r.calib_max_run:
+        if r.calib_max_run < self.scalars[_RUN] <= self._protect_windows:
             weight *= r.gate_weight
         if spread > 0.0:
             deviation = min(deviation, r.gate_z * spread)

@@ -76,6 +76,21 @@ def test_a_sustained_step_is_not_absorbed_within_a_day() -> None:
     assert flagged[2:] == [True] * 22 and flagged[:2] == [False, False], flagged
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_change_that_stays_is_flagged_for_its_first_day_then_becomes_the_new_normal(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    model = new_baseline(config=RULES, window_s=3600)
+    days, change = 28, 24 * 28 + 5
+    flagged = []
+    for h in range(24 * (days + 14)):  # a level that moves up 3 at 05:00 on day 28 and stays there (a new normal)
+        verdict = model.score_and_learn(_window(h, _daily(h) + (3.0 if h >= change else 0.0) + rng.normal(0.0, 0.2)))
+        if h >= change:
+            flagged.append(verdict is not None and verdict.is_anomaly)
+    assert all(flagged[:24])  # a whole day of it is an anomaly, not yet the new normal
+    last = max(i for i, f in enumerate(flagged) if f)
+    assert last < 7 * 24, f"still flagged {last} h after the change"  # (before: for the 14 days and on)
+
+
 def _flagged_per_day(pattern_amplitude: float, seed: int) -> float:
     """Windows flagged per day on a daily pattern plus white noise (σ = 1), after two weeks of learning."""
     # the calibration is of the raw score of each window: persistence (which only lowers the rate) is off
