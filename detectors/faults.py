@@ -140,7 +140,7 @@ def check_reading(prof: SensorProfile[Any], st: SensorState, ts: int, value: flo
                 or (adev > FLOOR_SPIKE_SHARE * limit and last <= prof.vmin + prof.sat_eps and prof.rests_at_floor)
             ) and adev >= prof.spike_min:
                 scale = _judge_spike(prof, st, ts, prev, last, value, dev, scale, out)
-        if ad > cfg.offset_jump_sigma * base_scale and st.seen >= 8 and offset_checked(prof) and not _incident_on(st):
+        if ad > cfg.offset_jump_sigma * base_scale and st.seen >= 8 and offset_checked(prof) and not incident_on(st):
             _candidate_jump(st, ts, delta)  # (while an incident is on, its own rise or end is the jump: not one)
         if st.jump_ts >= 0:
             check_offset(prof, st, ts, value)
@@ -274,7 +274,7 @@ def _judge_spike(
     scale = confirmed
     floored = prof.rests_at_floor and last <= prof.vmin + prof.sat_eps
     limit = prof.config.faults.spike_sigma * scale * (FLOOR_SPIKE_SHARE if floored else 1.0)
-    if abs(dev) <= limit or abs(value - prev) >= max(0.5 * limit, 0.2 * abs(dev)) or _incident_on(st):
+    if abs(dev) <= limit or abs(value - prev) >= max(0.5 * limit, 0.2 * abs(dev)) or incident_on(st):
         return clip_scale
     near_floor = before.size < _EARLY_SPIKE_SEEN - 1 or min(value, float(before.min())) - prof.vmin <= limit
     if floored and near_floor:
@@ -503,15 +503,10 @@ def check_offset(prof: SensorProfile[Any], st: SensorState, ts: int, value: floa
         return
     if not 0.5 * abs(step) <= abs(jump) <= 2.0 * abs(step):
         return
-    if _incident_on(st):
+    if incident_on(st):
         return
     if st.offset_ts < 0 or abs(step) > abs(st.offset_size):  # the larger while one waits for its hourly test
         st.offset_ts, st.offset_size = int(times[-after]), step
-
-
-def _incident_on(st: SensorState) -> bool:
-    """One of the sensor's own incident conditions is on (a step then is that incident's, not an offset)."""
-    return any(tier and not family.startswith(("fault", "anomaly")) for family, (tier, _, _) in st.emitted.items())
 
 
 def check_offset_hours(
@@ -569,7 +564,7 @@ def check_offset_hours(
     if st.faults & OFFSET:
         _set(prof, st, OFFSET, False, "fault.offset:level_step", ts, value, f"stepped again ({step:+.4g})", out)
         return
-    if _incident_on(st):
+    if incident_on(st):
         return
     _set(
         prof,

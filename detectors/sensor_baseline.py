@@ -368,10 +368,9 @@ class SensorBaseline:
             return None
         views = self._views(x, stats.window_start, rest_days)
         raw = views.raw
-        s = self.scalars
-        threshold = calibrated_threshold(self._threshold, (s[_CALIB_Q2], s[_CALIB_Q3]), self._rules)
+        threshold = self.threshold
         result = None
-        warm = s[_N] >= self._warmup
+        warm = self.scalars[_N] >= self._warmup
         if warm:
             likelihood = self._likelihood(raw)
             score = self._damped(likelihood if likelihood > raw else raw, advance=True)
@@ -388,10 +387,9 @@ class SensorBaseline:
         if not math.isfinite(x):
             return None
         views = self._views(x, stats.window_start, rest_days)
-        s = self.scalars
-        threshold = calibrated_threshold(self._threshold, (s[_CALIB_Q2], s[_CALIB_Q3]), self._rules)
+        threshold = self.threshold
         verdict = None
-        if s[_N] >= self._warmup:
+        if self.scalars[_N] >= self._warmup:
             likelihood = self._likelihood(views.raw)
             score = self._damped(likelihood if likelihood > views.raw else views.raw)
             verdict = self._verdict(x, views, score, threshold)
