@@ -43,15 +43,28 @@ _T3 = 3
 
 def evidence_text(verdict: BaselineScore, unit: str = "") -> str:
     """Words for a scored window: observed vs expected range, the slot, the feature, z and score; when range
-    novelty gave the score, the learned range it lies beyond.
+    novelty gave the score, the learned range it lies beyond; when the shift view flagged it, how far the window
+    means have stood off their expected level of late.
 
     >>> v = BaselineScore(0.71, -6.2, 3.55, 3.72, 3.41, "mean", "weekday 02:00-03:00", True)
     >>> evidence_text(v, "bar")
     'window mean 3.41 bar outside the expected 3.55..3.72 bar for weekday 02:00-03:00 (z -6.2, score 0.71)'
     >>> evidence_text(v._replace(view="novelty", range_lo=3.6, range_hi=4.1), "bar")
     'window mean 3.41 bar below the learned range 3.6..4.1 bar (range novelty; z -6.2, score 0.71)'
+    >>> text = evidence_text(v._replace(view="shift", shift=-0.052, observed=3.6, z=-1.2), "bar")
+    >>> text.split("; ")[0]
+    'window means 0.052 bar below the expected level of late, a lasting shift'
+    >>> text.split("; ")[1]
+    'this window 3.6 bar against 3.55..3.72 bar for weekday 02:00-03:00 (z -1.2, score 0.71)'
     """
     u = f" {unit}" if unit else ""
+    if verdict.view == "shift":
+        side = "below" if verdict.shift < 0 else "above"
+        return (
+            f"window {verdict.feature}s {abs(verdict.shift):.4g}{u} {side} the expected level of late, a lasting "
+            f"shift; this window {verdict.observed:.4g}{u} against {verdict.expected_lo:.4g}..{verdict.expected_hi:.4g}"
+            f"{u} for {verdict.slot} (z {verdict.z:+.1f}, score {verdict.score:.2f})"
+        ).replace("z +", "z ")
     if verdict.view == "novelty":
         side = "below" if verdict.observed < verdict.range_lo else "above"
         return (

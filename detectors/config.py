@@ -457,6 +457,11 @@ class AnomalyRules:
     likelihood_weight: float = 0.6
     #: weights of the level z, range novelty and slot z views in the raw score
     weights: tuple[float, float, float] = (0.3, 1.0, 1.0)
+    #: weight of the shift view (a two-sided CUSUM of the window's z, scaled for its lag-1 autocorrelation): a
+    #: small change that lasts adds up window by window where no single window is anomalous; 0 turns it off
+    shift_weight: float = 1.0
+    #: the CUSUM's reference value in units of the (autocorrelation-scaled) z: shifts above about twice it add up
+    shift_k: float = 0.5
     #: repeats of an ongoing anomaly below the decaying recent peak (``suppress`` windows) score × damp
     suppress: int = 300
     damp: float = 0.5
@@ -485,6 +490,8 @@ class AnomalyRules:
         if self.warmup_windows < 0 or self.warmup_max_windows < 0:
             raise ValueError(f"anomaly.warmup_windows and warmup_max_windows must be >= 0, got "
                              f"{self.warmup_windows} and {self.warmup_max_windows}")  # fmt: skip
+        if self.shift_weight > 0.0 and self.shift_k <= 0.0:
+            raise ValueError(f"anomaly.shift_k must be > 0 while the shift view is on, got {self.shift_k}")
 
 
 @dataclass(frozen=True)

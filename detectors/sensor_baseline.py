@@ -42,6 +42,28 @@ What it models, for the window feature ``mean``:
    anomalies: 350 windows gives 57.7 on the tune half (no bound: 58.0; the fixed bound: 49.3) and 20
    anomaly alerts on ``gas-rupture`` seed 7 (no bound: 358; fixed bound: 12); 250 scored 59.5 but 34.
 
+3. **Shift view** (since the fifth session of 2026-12-07): a small change that lasts adds up where no single
+   window is anomalous, on a series the slots do not judge (no daily pattern, or its slots not yet learned).
+   Two one-sided CUSUMs of the level's z (clipped at ``clip_z``, less its usual bias, learned over about 130
+   windows: a level that trails a steady warming is no shift) with reference value ``shift_k`` (0.5):
+   ``S ← max(0, S + u - k)``. Two things keep a sum of windows honest on real series:
+
+   - ``u`` is that z divided by ``sqrt(R)``, ``R`` (≥ 1) the variance of its EW mean over 32 windows against
+     what independent z's give: windows that wander together (a daily cycle not yet learned, load, weather)
+     need a larger or longer shift;
+   - the tail of a CUSUM, ``P(S ≥ h) ≤ exp(-θ h)`` (Lundberg's bound), uses the θ that solves
+     ``E[exp(θ (u - k))] = 1`` on the sensor's own increments (EW moments at θ = 0.25, 0.5, 1; 1 for Gaussian
+     ones, smaller for a side with a heavy tail: bursts of a count, spikes).
+
+   The view has its own threshold, the target's ideal one (the calibration, fed by the other views, would learn
+   a slow shift as its own tail; a 1-s series' calibrated threshold is often capped at 1.0, which flags nothing),
+   and it enters the condition only, not ``score``. Its sums are capped ``2 k`` above that threshold and a
+   condition holds until the tail is one e-fold below it (a sum that dips for a window does not split one
+   shift into several); they start again once a shift has stood for a day of windows, the level moved by the
+   windows' recent offset (it learns over ``1 / value_alpha`` windows and would hold the sums up for days).
+   Its moments learn at ``gate_weight`` while its sums stand at half the threshold or more.
+   ``benchmarks/bench_rig.py`` (synthetic 8-channel rig logs at 1 s): per-row F1 0.00 → 0.85.
+
 The raw score is the largest of the weighted views (each a ``score_from_z``-style number in [0, 1]).
 ``BaselineScore.score`` marks **onsets**: it is that score with repeats damped below a decaying recent
 peak (the onset of an anomaly scores in full, its continuation half), and a window above the peak
@@ -99,7 +121,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from lifeline.detectors.anomaly_base import score_from_log_p, score_from_z
+from lifeline.detectors.anomaly_base import SCORE_DECADES, score_from_log_p, score_from_z
 from lifeline.detectors.calendar import WEEKENDS, RestDays, day_of_ts
 from lifeline.detectors.config import AnomalyRules
 from lifeline.detectors.results import WindowStats
@@ -121,8 +143,24 @@ _MAD_TO_SIGMA = math.sqrt(math.pi / 2.0)
 
 # indices of the float64 scalar vector (one array pickles smaller than a dozen attributes)
 (_N, _VALUE_MEAN, _VALUE_VAR, _LO, _HI, _RECENT_SUM, _LONG_MEAN, _LONG_VAR, _LONG_N, _PEAK, _PEAK_AGE,
- _CALIB_Q2, _CALIB_Q3, _CALIB_N, _RESIDUAL, _RUN, _RESIDUAL_N, _SLOT_PREV1, _SLOT_PREV2) = range(19)  # fmt: skip
-_SCALARS = 19
+ _CALIB_Q2, _CALIB_Q3, _CALIB_N, _RESIDUAL, _RUN, _RESIDUAL_N, _SLOT_PREV1, _SLOT_PREV2,
+ _SHIFT_UP, _SHIFT_DOWN, _Z_SMOOTH, _Z_SMOOTH_SQUARE, _Z_SQUARE) = range(24)  # fmt: skip
+_MGF_UP, _MGF_DOWN = 24, 27  # three each, one per θ of ``_SHIFT_THETAS``
+_SHIFT_AGE = 30  # windows in a row that the shift view's sums have stood at half its threshold or above
+_OFFSET_SMOOTH = 31  # EW mean over ``_SHIFT_HORIZON`` windows of the window mean's offset from the learned level
+_Z_MEAN = 32  # the usual bias of the level's z (EW, as slow as the level)
+_SCALARS = 33
+_LN2 = math.log(2.0)
+#: the exponents θ at which the shift view tracks E[exp(θ (u - k))] of its increments, per side (each twice the one
+#: before: one ``exp`` per side, then squares)
+_SHIFT_THETAS = (0.25, 0.5, 1.0)
+#: windows over which the shift view measures how much its z's wander together (EW weight 2 / (m + 1))
+_SHIFT_HORIZON = 32
+_SMOOTH_ALPHA = 2.0 / (_SHIFT_HORIZON + 1)
+_SMOOTH_WHITE = _SMOOTH_ALPHA / (2.0 - _SMOOTH_ALPHA)  # E[y²] / E[z²] of that EW mean for independent z's
+_BIAS_ALPHA = _SMOOTH_ALPHA / 8.0
+#: the shift view's hold: a tail one e-fold above its threshold (in score units) keeps a condition on
+_SHIFT_RELEASE = 1.0 / (SCORE_DECADES * _LN10)
 _DEFAULT_RULES = AnomalyRules()
 _ROBUST_AFTER = 20
 
@@ -142,11 +180,15 @@ class BaselineScore(NamedTuple):
     slot: str
     #: the raw score (max of the views) at or above the calibrated threshold
     is_anomaly: bool
-    #: the view that gave the raw score: ``slot``, ``level`` or ``novelty`` (range novelty)
+    #: the view that gave the raw score: ``slot``, ``level`` or ``novelty`` (range novelty); ``shift`` when the shift
+    #: view alone flags the window
     view: str = "slot"
     #: the learned range of window means (what range novelty compares with)
     range_lo: float = math.nan
     range_hi: float = math.nan
+    #: with ``view == "shift"``: how far the window means have stood off their expected level of late (EW mean over
+    #: the last 32 windows, in the feature's unit)
+    shift: float = math.nan
 
 
 def slot_of(window_start_ms: int, utc_offset_h: float, slot_hours: int, rest_days: RestDays = WEEKENDS) -> int:
@@ -238,6 +280,14 @@ class _Views(NamedTuple):
     slot_count: float  # windows the slot has learned
     judged_z: float  # the z the verdict reports: ``z``, or the other day type's on the first day of a day type
     judged_slot: int  # the slot that z is against
+    calibrated_raw: float  # the largest of the views the calibration learns from (all but the shift view)
+    shift_z: float  # ``z`` clipped at ``clip_z``: what the shift view adds up
+    shift_up: float  # the shift view's CUSUMs with this window added (stored when it is learned)
+    shift_down: float
+    shift_tail: float  # the shift view's tail score before its weight (against the ideal threshold)
+    theta_up: float  # its tail exponents (see ``SensorBaseline._adjustment``)
+    theta_down: float
+    anomalous: bool  # the condition: a view at or above its threshold
 
 
 class Assessment(NamedTuple):
@@ -254,14 +304,14 @@ class SensorBaseline:
     """Seasonal slots + short-term views of one sensor's window means; a small picklable state.
 
     Build it with :func:`new_baseline`. State: a float32 slot table (slots × 2: level, count; the counts
-    pickled as uint16), a float32 ring of the last ``short_window`` raw scores and 19 float64 scalars (a
+    pickled as uint16), a float32 ring of the last ``short_window`` raw scores and 33 float64 scalars (a
     list in memory: the per-window arithmetic runs on plain floats; pickled as one float64 vector); about
-    0.6 KiB pickled.
+    0.9 KiB pickled (775 B before the shift view's 14 scalars).
     """
 
     __slots__ = (
-        "_other_min", "_protect_windows", "_rules", "_slot_min", "_slot_now", "_spread_alpha", "_threshold", "_warmup",
-        "_window_s", "recent", "scalars", "slots", "spreads",
+        "_other_min", "_protect_windows", "_rules", "_shift_floor", "_slot_min", "_slot_now", "_spread_alpha",
+        "_threshold", "_warmup", "_window_s", "recent", "scalars", "slots", "spreads",
     )  # fmt: skip
 
     def __init__(self, rules: AnomalyRules, window_s: int, false_alarms_per_day: float) -> None:
@@ -280,6 +330,7 @@ class SensorBaseline:
         self.scalars[_LO], self.scalars[_HI] = math.inf, -math.inf
         self.scalars[_CALIB_Q2] = _ideal_score(1e-2)
         self.scalars[_CALIB_Q3] = _ideal_score(1e-3)
+        self._start_shift_moments()
 
     # -- pickling: raw bytes travel smaller than arrays --------------------------------------------
 
@@ -310,6 +361,16 @@ class SensorBaseline:
         self._slot_now = 0.0
         self.recent = np.frombuffer(recent, dtype=np.float32).copy()
         self.scalars = np.frombuffer(scalars, dtype=np.float64).tolist()
+        if len(self.scalars) < _SCALARS:  # a state from before the shift view: nothing added up, Gaussian moments
+            self.scalars += [0.0] * (_SCALARS - len(self.scalars))
+            self._start_shift_moments()
+
+    def _start_shift_moments(self) -> None:
+        """The shift view's moments as for Gaussian increments (``exp(θ²/2 - θ k)``) until it has learned its own."""
+        k = self._rules.shift_k
+        for side in (_MGF_UP, _MGF_DOWN):
+            for i, theta in enumerate(_SHIFT_THETAS):
+                self.scalars[side + i] = math.exp(0.5 * theta * theta - theta * k)
 
     def _derive(self) -> None:
         """Window counts that follow from the rules and the window length (not pickled)."""
@@ -320,6 +381,10 @@ class SensorBaseline:
         self._other_min = max(r.min_slot_windows, math.ceil(per_pass))  # one day: enough to excuse, not to accuse
         self._spread_alpha = 1.0 / (r.slot_spread_days * per_pass) if r.slot_spread_days > 0 else 0.0
         self._protect_windows = math.ceil(86_400 / self._window_s)  # a day of windows: then a change is the new normal
+        # the least evidence (θ S) any of the shift view's decisions needs: half its threshold (learning, a shift's
+        # age) or its hold; θ ≤ 1, so below it no decision needs the exponents
+        least = min(0.5 * self._threshold, (self._threshold - _SHIFT_RELEASE) / max(r.shift_weight, 1e-12))
+        self._shift_floor = max(0.0, least * SCORE_DECADES * _LN10 + _LN2) if least > 0.0 else 0.0
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -340,16 +405,22 @@ class SensorBaseline:
         s = self.scalars
         return calibrated_threshold(self._threshold, (s[_CALIB_Q2], s[_CALIB_Q3]), self._rules)
 
+    @property
+    def shift_exponents(self) -> tuple[float, float]:
+        """The shift view's tail exponents θ (up, down): ``P(S ≥ h) ≤ exp(-θ h)`` for its CUSUMs ``S``."""
+        return self._adjustment(_MGF_UP), self._adjustment(_MGF_DOWN)
+
     def score_window(self, stats: WindowStats, rest_days: RestDays = WEEKENDS) -> BaselineScore | None:
         """Score one closed window against what was learned before it; ``None`` while warming up.
         ``rest_days``: which days take the rest-day slots (weekends by default; the rules' holidays)."""
         x = stats.mean
         if not math.isfinite(x) or self.scalars[_N] < self._warmup:
             return None
-        views = self._views(x, stats.window_start, rest_days)
+        threshold = self.threshold
+        views = self._views(x, stats.window_start, rest_days, threshold)
         likelihood = self._likelihood(views.raw)
         score = self._damped(likelihood if likelihood > views.raw else views.raw)
-        return self._verdict(x, views, score, self.threshold)
+        return self._verdict(x, views, score, threshold)
 
     def learn_window(self, stats: WindowStats, rest_days: RestDays = WEEKENDS, *, held: bool = False) -> None:
         """Learn one window (call after :meth:`score_window`); also accepts rows rebuilt from ``sensor_stats``.
@@ -366,15 +437,15 @@ class SensorBaseline:
         x = stats.mean
         if not math.isfinite(x):
             return None
-        views = self._views(x, stats.window_start, rest_days)
-        raw = views.raw
         threshold = self.threshold
+        views = self._views(x, stats.window_start, rest_days, threshold)
+        raw = views.raw
         result = None
         warm = self.scalars[_N] >= self._warmup
         if warm:
             likelihood = self._likelihood(raw)
             score = self._damped(likelihood if likelihood > raw else raw, advance=True)
-            if verdict and (not anomalous_only or (raw >= threshold and threshold < 1.0)):
+            if verdict and (not anomalous_only or views.anomalous):
                 result = self._verdict(x, views, score, threshold)
         self._learn(x, views, threshold, warm, held)
         return result
@@ -386,8 +457,8 @@ class SensorBaseline:
         x = stats.mean
         if not math.isfinite(x):
             return None
-        views = self._views(x, stats.window_start, rest_days)
         threshold = self.threshold
+        views = self._views(x, stats.window_start, rest_days, threshold)
         verdict = None
         if self.scalars[_N] >= self._warmup:
             likelihood = self._likelihood(views.raw)
@@ -418,13 +489,17 @@ class SensorBaseline:
             observed=x,
             feature=FEATURE,
             slot=slot_label(views.judged_slot, self._rules.slot_hours),
-            # a sensor whose own score tail cannot be brought to the target (the threshold capped at 1.0)
-            # flags nothing until its tail comes down; its scores are still reported
-            is_anomaly=views.raw >= threshold and threshold < 1.0,
+            is_anomaly=views.anomalous,
             view=views.view,
             range_lo=self.scalars[_LO],
             range_hi=self.scalars[_HI],
+            shift=self._recent_offset(x) if views.view == "shift" else math.nan,
         )
+
+    def _recent_offset(self, x: float) -> float:
+        """The EW mean of the window means' offsets from the learned level, this window included."""
+        recent = self.scalars[_OFFSET_SMOOTH]
+        return recent + _SMOOTH_ALPHA * (x - self.scalars[_VALUE_MEAN] - recent)
 
     def _learn(self, x: float, views: _Views, threshold: float, warm: bool, held: bool = False) -> None:
         """Learn a finite window mean ``x`` whose views and threshold were computed on the current state (the
@@ -435,9 +510,9 @@ class SensorBaseline:
         r = self._rules
         raw = views.raw
         if warm:
-            s[_RUN] = s[_RUN] + 1 if ((raw >= threshold and threshold < 1.0) or held) else 0
+            s[_RUN] = s[_RUN] + 1 if (views.anomalous or held) else 0
             if s[_RUN] <= r.calib_max_run:  # calibration learns from all but the body of a lasting anomaly
-                learn_quantiles(s, raw, r, at=_CALIB_Q2)
+                learn_quantiles(s, views.calibrated_raw, r, at=_CALIB_Q2)
                 s[_CALIB_N] += 1
         # short-term score history
         n = int(s[_N])
@@ -451,6 +526,8 @@ class SensorBaseline:
         dl = short - s[_LONG_MEAN]
         s[_LONG_MEAN] += a * dl
         s[_LONG_VAR] = (1.0 - a) * (s[_LONG_VAR] + a * dl * dl)
+        if r.shift_weight > 0.0:
+            self._learn_shift(x, views, warm)
         body = warm and r.calib_max_run < s[_RUN] <= self._protect_windows
         self._learn_level(x, n, r.gate_weight if body else 1.0)
         self._learn_slot(x, views)
@@ -464,12 +541,76 @@ class SensorBaseline:
             s[_HI] = x if n < 2 else s[_HI] + step * (x - s[_HI])
         s[_N] = n + 1
 
+    def _learn_shift(self, x: float, views: _Views, warm: bool) -> None:
+        """Keep the shift view's CUSUMs (from the end of the warm-up; capped ``2 shift_k`` above what its threshold
+        needs: two windows at the expected level end the condition once the shift ends, and a window of a lasting
+        shift that happens to fall near the expected level does not) and learn
+        how the z's (clipped at ``gate_z``) wander together and their moments while the CUSUMs are well below that
+        threshold (a shift that is adding up would teach that the windows follow each other)."""
+        s = self.scalars
+        r = self._rules
+        ideal = self._threshold
+        z = min(max(views.shift_z, -r.gate_z), r.gate_z)
+        s[_Z_SMOOTH] += _SMOOTH_ALPHA * (z - s[_Z_SMOOTH])
+        s[_OFFSET_SMOOTH] = self._recent_offset(x)
+        if warm:
+            needed = ideal * SCORE_DECADES * _LN10 + _LN2
+            margin = 2.0 * r.shift_k
+            s[_SHIFT_UP] = min(views.shift_up, needed / views.theta_up + margin)
+            s[_SHIFT_DOWN] = min(views.shift_down, needed / views.theta_down + margin)
+            s[_SHIFT_AGE] = s[_SHIFT_AGE] + 1 if views.shift_tail >= 0.5 * ideal else 0
+            if s[_SHIFT_AGE] > self._protect_windows:
+                self._new_normal()
+        n = s[_N]
+        if n >= _ROBUST_AFTER:
+            a = max(r.value_alpha, 1.0 / (n - _ROBUST_AFTER + 1))
+            if views.shift_tail >= 0.5 * ideal:
+                a *= r.gate_weight
+            s[_Z_SMOOTH_SQUARE] += a * (s[_Z_SMOOTH] * s[_Z_SMOOTH] - s[_Z_SMOOTH_SQUARE])
+            s[_Z_SQUARE] += a * (z * z - s[_Z_SQUARE])
+            # shift_z is the clipped z less this bias, which learns over about 130 windows (4 horizons): a z that
+            # keeps growing as the level trails a steady warming is no shift
+            bias_rate = max(_BIAS_ALPHA, 1.0 / (n - _ROBUST_AFTER + 1))
+            s[_Z_MEAN] += bias_rate * (a / max(r.value_alpha, 1.0 / (n - _ROBUST_AFTER + 1))) * views.shift_z
+            u = views.shift_z * self._shift_scale()
+            k = r.shift_k
+            up, down = math.exp(0.25 * (u - k)), math.exp(0.25 * (-u - k))  # θ = 0.25; squared: 0.5, 1
+            for i in range(3):
+                s[_MGF_UP + i] += a * (up - s[_MGF_UP + i])
+                s[_MGF_DOWN + i] += a * (down - s[_MGF_DOWN + i])
+                up, down = up * up, down * down
+
+    def _new_normal(self) -> None:
+        """A shift that has stood for a day of windows is the new normal: the level moves by the windows' recent
+        offset from it, and the sums start again. Without it the level, which learns over about
+        ``1 / value_alpha`` windows, would hold the sums up for days after a change that stays."""
+        s = self.scalars
+        s[_VALUE_MEAN] += s[_OFFSET_SMOOTH]
+        s[_SHIFT_UP] = s[_SHIFT_DOWN] = s[_SHIFT_AGE] = s[_Z_SMOOTH] = s[_OFFSET_SMOOTH] = 0.0
+
+    def _adjustment(self, side: int) -> float:
+        """The exponent θ of one side's CUSUM tail, ``P(S ≥ h) ≤ exp(-θ h)`` (Lundberg's bound for a sum of
+        independent increments with E[exp(θ (u - k))] = 1): the positive root of the learned log-moments at
+        ``_SHIFT_THETAS``, found on their chords (the log-moment is convex and 0 at θ = 0, so a chord's root lies
+        at or below the curve's: a conservative θ). 1.0 at most (Gaussian increments with k = 0.5); a heavy tail
+        or a skew towards this side gives a smaller θ, so the view needs a larger sum."""
+        s = self.scalars
+        prev_theta, prev_log = 0.0, 0.0
+        for i, theta in enumerate(_SHIFT_THETAS):
+            log_m = math.log(max(s[side + i], 1e-300))
+            if log_m > 0.0:
+                if prev_theta == 0.0:
+                    return 0.05 * theta  # the increments drift up: hardly any evidence in a sum
+                return prev_theta + (theta - prev_theta) * -prev_log / (log_m - prev_log)
+            prev_theta, prev_log = theta, log_m
+        return prev_theta
+
     def _level_std(self) -> float:
         s = self.scalars
         floor = max(self._rules.min_abs_std, self._rules.min_rel_std * abs(s[_VALUE_MEAN]))
         return max(math.sqrt(s[_VALUE_VAR]), floor)
 
-    def _views(self, x: float, window_start: int, rest_days: RestDays) -> _Views:
+    def _views(self, x: float, window_start: int, rest_days: RestDays, threshold: float) -> _Views:
         """The views of a window mean ``x``: the raw score (max of the weighted views), signed z, expected
         level and spread, the slot and where it stands in it, the view that gave the raw score."""
         r = self._rules
@@ -479,11 +620,13 @@ class SensorBaseline:
         slot, neighbour, share = self._place(window_start, rest_days)
         slot_centre, count = self._expected(slot, neighbour, share)
         self._slot_now = 0.0
+        trust = 0.0
         judged_slot = slot
         if count >= self._slot_min:
             centre, spread = slot_centre, self._slot_spread(slot, slot_centre, level_std)
             z = judged_z = (x - centre) / spread
-            slot_score = score_from_z(z) * self._seasonal_trust(level_std, spread)
+            trust = self._seasonal_trust(level_std, spread)
+            slot_score = score_from_z(z) * trust
             other = self._other_day_type(slot, neighbour, window_start, rest_days)
             if other is not None and slot_score > 0.0:  # the first day of a day type: the one before may still hold
                 other_centre, other_count = self._expected(other[0], other[1], share)
@@ -507,7 +650,51 @@ class SensorBaseline:
         novelty_score = w_novelty * self._novelty(x)
         if novelty_score > raw:
             raw, view = novelty_score, "novelty"
-        return _Views(raw, z, centre, spread, slot, view, neighbour, share, slot_centre, count, judged_z, judged_slot)
+        calibrated_raw = raw
+        # a sensor whose own score tail cannot be brought to the target (the threshold capped at 1.0) flags nothing
+        # on these views until its tail comes down; its scores are still reported
+        anomalous = raw >= threshold and threshold < 1.0
+        # the shift view adds up the level's z, less its usual bias (a level that trails a steady warming), where
+        # the slots do not judge the window (a series without a daily pattern, or before its slots are learned)
+        shift_z = min(max(level_z, -r.clip_z), r.clip_z) - s[_Z_MEAN]
+        shift_up = shift_down = shift_tail = 0.0
+        theta_up = theta_down = 1.0
+        if r.shift_weight > 0.0 and s[_N] >= self._warmup and trust <= 0.0:
+            shift_up, shift_down = self._shift_sums(shift_z)
+            if max(shift_up, shift_down) >= self._shift_floor:  # else the tail decides nothing (θ ≤ 1)
+                theta_up, theta_down = self._adjustment(_MGF_UP), self._adjustment(_MGF_DOWN)
+                evidence = max(theta_up * shift_up, theta_down * shift_down)
+                shift_tail = score_from_log_p(_LN2 - evidence)
+                # the view has a threshold of its own, the target's ideal one: the calibration, fed by the other
+                # views, would learn a slow shift as its own tail (one e-fold less while the window before was
+                # anomalous: a lasting shift whose sum dips for a window stays one condition)
+                shifted = r.shift_weight * shift_tail
+                if shifted >= self._threshold - (_SHIFT_RELEASE if s[_RUN] > 0 else 0.0):
+                    anomalous = True
+                    view = view if raw >= threshold else "shift"
+        return _Views(
+            raw, z, centre, spread, slot, view, neighbour, share, slot_centre, count, judged_z, judged_slot,
+            calibrated_raw, shift_z, shift_up, shift_down, shift_tail, theta_up, theta_down, anomalous,
+        )  # fmt: skip
+
+    def _shift_sums(self, shift_z: float) -> tuple[float, float]:
+        """The two one-sided CUSUMs (up, down) with a window of z ``shift_z`` (clipped, less its bias) added: the z is
+        divided by ``sqrt(R)`` (:meth:`_shift_scale`), so a sensor whose windows wander together needs a larger or
+        longer shift; ``k`` is subtracted on each side."""
+        s = self.scalars
+        k = self._rules.shift_k
+        u = shift_z * self._shift_scale()
+        return max(0.0, s[_SHIFT_UP] + u - k), max(0.0, s[_SHIFT_DOWN] - u - k)
+
+    def _shift_scale(self) -> float:
+        """``1 / sqrt(R)``, ``R`` (at least 1) the variance of the z's EW mean over ``_SHIFT_HORIZON`` windows against
+        what independent z's would give: a sum over that many windows of a sensor whose windows wander together
+        (a daily cycle not yet learned, weather, load) varies ``R`` times as much as one of independent windows."""
+        s = self.scalars
+        if s[_Z_SQUARE] <= 0.0:
+            return 1.0
+        ratio = s[_Z_SMOOTH_SQUARE] / (s[_Z_SQUARE] * _SMOOTH_WHITE)
+        return 1.0 / math.sqrt(ratio) if ratio > 1.0 else 1.0
 
     def _slot_spread(self, slot: int, centre: float, level_std: float) -> float:
         """The spread a slot's z divides by: the sensor's pooled residual spread (steadier than one slot's few
