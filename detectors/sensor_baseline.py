@@ -56,7 +56,7 @@ What it models, for the window feature ``mean``:
      ones, smaller for a side with a heavy tail: bursts of a count, spikes).
 
    The view has its own threshold, the target's ideal one (the calibration, fed by the other views, would learn
-   a slow shift as its own tail; a 1-s series' calibrated threshold is often capped at 1.0, which flags nothing),
+   a slow shift as its own tail; a 1-s series' calibrated threshold can reach its cap of 1.0, which flags nothing),
    and it enters the condition only, not ``score``. Its sums are capped ``2 k`` above that threshold and a
    condition holds until the tail is one e-fold below it (a sum that dips for a window does not split one
    shift into several); they start again once a shift has stood for a day of windows, the level moved by the
