@@ -543,42 +543,48 @@ class SensorBaseline:
 
     def _learn_shift(self, x: float, views: _Views, warm: bool) -> None:
         """Keep the shift view's CUSUMs (from the end of the warm-up; capped ``2 shift_k`` above what its threshold
-        needs: two windows at the expected level end the condition once the shift ends, and a window of a lasting
-        shift that happens to fall near the expected level does not) and learn
-        how the z's (clipped at ``gate_z``) wander together and their moments while the CUSUMs are well below that
-        threshold (a shift that is adding up would teach that the windows follow each other)."""
+        needs, so a window of a lasting shift that happens to fall near the expected level does not end it) and
+        learn how its z's (clipped at ``gate_z``) wander together, their bias and their moments: at ``gate_weight``
+        while the sums stand at half the threshold or more (a shift that is adding up would teach that the windows
+        follow each other)."""
         s = self.scalars
         r = self._rules
         ideal = self._threshold
         z = min(max(views.shift_z, -r.gate_z), r.gate_z)
         s[_Z_SMOOTH] += _SMOOTH_ALPHA * (z - s[_Z_SMOOTH])
         s[_OFFSET_SMOOTH] = self._recent_offset(x)
+        adding_up = views.shift_tail >= 0.5 * ideal
         if warm:
             needed = ideal * SCORE_DECADES * _LN10 + _LN2
             margin = 2.0 * r.shift_k
             s[_SHIFT_UP] = min(views.shift_up, needed / views.theta_up + margin)
             s[_SHIFT_DOWN] = min(views.shift_down, needed / views.theta_down + margin)
-            s[_SHIFT_AGE] = s[_SHIFT_AGE] + 1 if views.shift_tail >= 0.5 * ideal else 0
+            s[_SHIFT_AGE] = s[_SHIFT_AGE] + 1 if adding_up else 0
             if s[_SHIFT_AGE] > self._protect_windows:
                 self._new_normal()
         n = s[_N]
-        if n >= _ROBUST_AFTER:
-            a = max(r.value_alpha, 1.0 / (n - _ROBUST_AFTER + 1))
-            if views.shift_tail >= 0.5 * ideal:
-                a *= r.gate_weight
-            s[_Z_SMOOTH_SQUARE] += a * (s[_Z_SMOOTH] * s[_Z_SMOOTH] - s[_Z_SMOOTH_SQUARE])
-            s[_Z_SQUARE] += a * (z * z - s[_Z_SQUARE])
-            # shift_z is the clipped z less this bias, which learns over about 130 windows (4 horizons): a z that
-            # keeps growing as the level trails a steady warming is no shift
-            bias_rate = max(_BIAS_ALPHA, 1.0 / (n - _ROBUST_AFTER + 1))
-            s[_Z_MEAN] += bias_rate * (a / max(r.value_alpha, 1.0 / (n - _ROBUST_AFTER + 1))) * views.shift_z
-            u = views.shift_z * self._shift_scale()
-            k = r.shift_k
-            up, down = math.exp(0.25 * (u - k)), math.exp(0.25 * (-u - k))  # θ = 0.25; squared: 0.5, 1
-            for i in range(3):
-                s[_MGF_UP + i] += a * (up - s[_MGF_UP + i])
-                s[_MGF_DOWN + i] += a * (down - s[_MGF_DOWN + i])
-                up, down = up * up, down * down
+        if n < _ROBUST_AFTER:
+            return
+        young = 1.0 / (n - _ROBUST_AFTER + 1)
+        gate = r.gate_weight if adding_up else 1.0
+        a = max(r.value_alpha, young) * gate
+        s[_Z_SMOOTH_SQUARE] += a * (s[_Z_SMOOTH] * s[_Z_SMOOTH] - s[_Z_SMOOTH_SQUARE])
+        s[_Z_SQUARE] += a * (z * z - s[_Z_SQUARE])
+        # shift_z is the clipped z less this bias, which learns over about 130 windows (4 horizons): a z that keeps
+        # growing as the level trails a steady warming is no shift
+        s[_Z_MEAN] += max(_BIAS_ALPHA, young) * gate * views.shift_z
+        u = views.shift_z * self._shift_scale()
+        k = r.shift_k
+        # E[exp(θ (u - k))] per side at θ = 0.25, 0.5, 1: one exp per side, then squares
+        up, down = math.exp(0.25 * (u - k)), math.exp(0.25 * (-u - k))
+        s[_MGF_UP] += a * (up - s[_MGF_UP])
+        s[_MGF_DOWN] += a * (down - s[_MGF_DOWN])
+        up, down = up * up, down * down
+        s[_MGF_UP + 1] += a * (up - s[_MGF_UP + 1])
+        s[_MGF_DOWN + 1] += a * (down - s[_MGF_DOWN + 1])
+        up, down = up * up, down * down
+        s[_MGF_UP + 2] += a * (up - s[_MGF_UP + 2])
+        s[_MGF_DOWN + 2] += a * (down - s[_MGF_DOWN + 2])
 
     def _new_normal(self) -> None:
         """A shift that has stood for a day of windows is the new normal: the level moves by the windows' recent
