@@ -57,7 +57,8 @@ What it models, for the window feature ``mean``:
 
    The view has its own threshold, the target's ideal one (the calibration, fed by the other views, would learn
    a slow shift as its own tail; a 1-s series' calibrated threshold can reach its cap of 1.0, which flags nothing),
-   and it enters the condition only, not ``score``. Its sums are capped ``2 k`` above that threshold and a
+   and enters ``score`` only while its condition holds (on the calibrated threshold's scale; its rising sums
+   before that would rank normal windows up). Its sums are capped ``2 k`` above that threshold and a
    condition holds until the tail is one e-fold below it (a sum that dips for a window does not split one
    shift into several); they start again once a shift has stood for a day of windows, the level moved by the
    windows' recent offset (it learns over ``1 / value_alpha`` windows and would hold the sums up for days).
@@ -678,6 +679,8 @@ class SensorBaseline:
                 if shifted >= self._threshold - (_SHIFT_RELEASE if s[_RUN] > 0 else 0.0):
                     anomalous = True
                     view = view if raw >= threshold else "shift"
+                    # while its condition holds, the score shows it too, on the calibrated threshold's scale
+                    raw = max(raw, min(1.0, shifted * threshold / self._threshold))
         return _Views(
             raw, z, centre, spread, slot, view, neighbour, share, slot_centre, count, judged_z, judged_slot,
             calibrated_raw, shift_z, shift_up, shift_down, shift_tail, theta_up, theta_down, anomalous,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.bench_rig import CHANNELS, Tally, naive_flags, rig_log
+from benchmarks.bench_rig import CHANNELS, Tally, best_threshold_f1, naive_flags, rig_log
 
 
 def test_the_anomaly_moves_only_its_channels_in_rows_60_to_80_percent() -> None:
@@ -38,3 +38,11 @@ def test_the_tally_by_hand() -> None:
     assert tally.delays == [0, 1]
     # precision 2/3, recall 2/4, F1 4/7, median delay 0.5 (printed rounded to even: 0)
     assert tally.cells() == " 0.67  0.50  0.57      0"
+
+
+def test_the_best_threshold_by_hand() -> None:
+    scores = np.array([0.1, 0.5, 0.9, 0.2, 0.0])
+    truth = np.array([False, True, True, False, False])
+    assert best_threshold_f1(scores, truth) == (1.0, 0.5)
+    # the truth in the lowest and the highest score: flag from 0.1 (F1 2·2 / (4 + 2)) or only 0.9 (2 / 3)
+    assert best_threshold_f1(scores, np.array([True, False, True, False, False])) == (2 / 3, 0.1)

@@ -108,3 +108,20 @@ def test_shift_k_must_be_positive_while_the_view_is_on() -> None:
     with pytest.raises(ValueError, match="shift_k"):
         AnomalyRules(shift_k=0.0)
     AnomalyRules(shift_k=0.0, shift_weight=0.0)  # off: any k
+
+
+def test_while_the_shift_holds_its_score_shows_it() -> None:
+    # a detector ranked by its score (a threshold chosen on it) sees the shift too, not only its tier
+    rng = np.random.default_rng(3)
+    values = 10.0 + rng.normal(0.0, 1.0, 2_600)
+    values[2_000:2_240] += 1.5
+    model = new_baseline(config=RULES, window_s=1)
+    scores, views = np.zeros(values.size), [""] * values.size
+    for i, x in enumerate(values.tolist()):
+        verdict = model.score_and_learn(WindowStats("p1", i * 1000, 1, 1, x, x, x, 0.0, 0.0, x))
+        if verdict is not None:
+            scores[i], views[i] = verdict.score, verdict.view if verdict.is_anomaly else ""
+    held = [i for i in range(2_000, 2_240) if views[i] == "shift"]
+    assert len(held) >= 150
+    assert np.median(scores[held]) > 3 * np.median(scores[1_000:2_000])
+    assert np.median(scores[held]) > np.quantile(scores[1_000:2_000], 0.99)
