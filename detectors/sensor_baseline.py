@@ -311,8 +311,8 @@ class SensorBaseline:
     """
 
     __slots__ = (
-        "_other_min", "_protect_windows", "_rules", "_shift_floor", "_slot_min", "_slot_now", "_spread_alpha",
-        "_threshold", "_warmup", "_window_s", "recent", "scalars", "slots", "spreads",
+        "_other_min", "_protect_windows", "_rules", "_shift_floor", "_shift_needed", "_slot_min", "_slot_now",
+        "_spread_alpha", "_threshold", "_warmup", "_window_s", "recent", "scalars", "slots", "spreads",
     )  # fmt: skip
 
     def __init__(self, rules: AnomalyRules, window_s: int, false_alarms_per_day: float) -> None:
@@ -386,6 +386,7 @@ class SensorBaseline:
         # age) or its hold; θ ≤ 1, so below it no decision needs the exponents
         least = min(0.5 * self._threshold, (self._threshold - _SHIFT_RELEASE) / max(r.shift_weight, 1e-12))
         self._shift_floor = max(0.0, least * SCORE_DECADES * _LN10 + _LN2) if least > 0.0 else 0.0
+        self._shift_needed = self._threshold * SCORE_DECADES * _LN10 + _LN2  # the evidence θ S at its threshold
 
     # -- public ------------------------------------------------------------------------------------
 
@@ -556,10 +557,9 @@ class SensorBaseline:
         s[_OFFSET_SMOOTH] = self._recent_offset(x)
         adding_up = views.shift_tail >= 0.5 * ideal
         if warm:
-            needed = ideal * SCORE_DECADES * _LN10 + _LN2
             margin = 2.0 * r.shift_k
-            s[_SHIFT_UP] = min(views.shift_up, needed / views.theta_up + margin)
-            s[_SHIFT_DOWN] = min(views.shift_down, needed / views.theta_down + margin)
+            s[_SHIFT_UP] = min(views.shift_up, self._shift_needed / views.theta_up + margin)
+            s[_SHIFT_DOWN] = min(views.shift_down, self._shift_needed / views.theta_down + margin)
             s[_SHIFT_AGE] = s[_SHIFT_AGE] + 1 if adding_up else 0
             if s[_SHIFT_AGE] > self._protect_windows:
                 self._new_normal()
