@@ -286,6 +286,9 @@ class FaultRules:
     #: (docs/domain.md#what-the-fault-checks-miss)
     peer_enabled: bool = True
     peer_hours: int = 16
+    #: while the group has kept fewer than ``peer_hours`` hours of a kind (after a deployment or a lost state), its
+    #: window is as long as what it has kept, from this many hours
+    peer_min_hours: int = 9
     peer_min_peers: int = 2
     peer_drift_t: float = 12.0
     peer_drift_min_fraction_of_range: float = 0.001
@@ -328,6 +331,9 @@ class FaultRules:
         if self.peer_hours < 9:
             raise ValueError(f"faults.peer_hours must be at least 9 (an offset needs 4 hours on each side of its "
                              f"step), got {self.peer_hours}")  # fmt: skip
+        if not 9 <= self.peer_min_hours <= self.peer_hours:
+            raise ValueError(f"faults.peer_min_hours must be from 9 to peer_hours ({self.peer_hours}), "
+                             f"got {self.peer_min_hours}")  # fmt: skip
         if self.peer_min_peers < 1:
             raise ValueError(f"faults.peer_min_peers must be at least 1, got {self.peer_min_peers}")
 

@@ -11,11 +11,13 @@ on a line or a clean jump between readings; against its peers a drift or a step 
   mean to the group as a *note* (rule :data:`HOURLY_MEAN_RULE`, no tier, never an alert).
 * **Group side** (:func:`take_note`): the group keeps each sensor's last hourly means in
   :attr:`GroupState.hourly_means` (pickled with it). The first note of hour ``h`` of a kind evaluates every
-  sensor of that kind at hour ``h - LAG_HOURS``: every note of that hour and earlier was decided before the
-  first note of hour ``h``, so the result does not depend on arrival order. Each sensor with a window of
-  ``peer_hours`` means (at most ``MAX_MISSING_HOURS`` missing; the fit takes the hours every such sensor has,
-  the newest among them), among at least ``peer_min_peers`` peers, is fitted against the median of its peers
-  (:mod:`lifeline.detectors.peer_fits`):
+  sensor of that kind at hour ``h - LAG_HOURS``: a note of hour ``k`` is decided within hour ``k + 1`` and
+  the group takes findings in event-time order, so every note of that hour and earlier is in, and the result
+  does not depend on arrival order. The window is ``peer_hours`` long, or, while the group has kept fewer
+  hours of the kind (the first hours after a deployment or a lost state), as long as what it has kept, from
+  ``peer_min_hours`` on. Each sensor with a window of means (at most ``MAX_MISSING_HOURS`` missing; the fit
+  takes the hours every such sensor has, the newest among them), among at least ``peer_min_peers`` peers, is
+  fitted against the median of its peers (:mod:`lifeline.detectors.peer_fits`):
 
   - a **drift** when a line fits better than a step anywhere in the window, and the trend the peers do not
     explain is ``peer_drift_t`` standard errors from 0 and moves at least ``peer_drift_min_fraction_of_range``
@@ -80,7 +82,7 @@ PEER_FAULT_FAMILY = PEER_DRIFT_RULE.partition(":")[0]
 #: the profile flag of a sensor that notes its hourly means to its group
 PEER_NOTE = "peer_note"
 #: a kind is evaluated at hour ``h - LAG_HOURS`` by the first note of hour ``h`` (all notes of that hour are in)
-LAG_HOURS = 2
+LAG_HOURS = 1
 #: an offset's step lies at least this many hours from either end of the window (a step needs hours on both sides)
 OFFSET_EDGE_HOURS = 4
 #: a window may miss this many hours (a sensor's silence, a restart): its sensors are fitted on the hours all have
@@ -161,7 +163,9 @@ def _evaluate(
     gs: GroupState, kind: SensorKind, last_hour: int, ts: int, cfg: FaultRules,
     spec_of: Callable[[str], SensorSpec | None],
 ) -> list[Finding]:  # fmt: skip
-    hours = cfg.peer_hours
+    hours = _window_hours(gs, kind, last_hour, cfg, spec_of)
+    if hours < cfg.peer_min_hours:
+        return []
     first_hour = last_hour - (hours - 1) * _MS_PER_H
     specs: list[SensorSpec] = []
     rows: list[npt.NDArray[np.float64]] = []
@@ -205,6 +209,22 @@ def _evaluate(
         ):
             out.append(_finding(spec, gs.group_id, ts, row, hours, step, PEER_OFFSET_RULE, Tier.T3))
     return out
+
+
+def _window_hours(
+    gs: GroupState, kind: SensorKind, last_hour: int, cfg: FaultRules, spec_of: Callable[[str], SensorSpec | None],
+) -> int:  # fmt: skip
+    """The window's length in hours: ``peer_hours``, or the hours the group has kept of ``kind`` up to
+    ``last_hour`` while that is fewer (the first hours after a deployment or a lost state)."""
+    oldest = min(
+        (
+            means.last_hour - (len(means.means) - 1) * _MS_PER_H
+            for sensor_id, means in gs.hourly_means.items()
+            if (spec := spec_of(sensor_id)) is not None and spec.kind is kind
+        ),
+        default=last_hour,
+    )
+    return min(cfg.peer_hours, (last_hour - oldest) // _MS_PER_H + 1)
 
 
 def _active(contributions: Mapping[tuple[str, str, str], Contribution]) -> dict[str, tuple[str, float]]:

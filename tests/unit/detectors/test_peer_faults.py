@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 from lifeline.detectors import Detectors, Finding, GroupState, WindowStats
 from lifeline.detectors.config import FaultRules, RulesConfig
 from lifeline.detectors.correlation import BLOCKING_FAULT_FAMILIES
-from lifeline.detectors.peer_faults import PEER_FAULT_FAMILY
+from lifeline.detectors.peer_faults import LAG_HOURS, PEER_FAULT_FAMILY
 from lifeline.detectors.peer_fits import loo_medians, step_against_peers, trend_against_peers
 from lifeline.flows.stages import GroupStage
 from lifeline.flows.warm import WarmHistory
@@ -268,7 +268,7 @@ def test_a_warm_start_gives_the_group_the_notes_its_sensors_would_have_sent() ->
     warmed = history.take_peers("G")
     kept = {(s, hour, mean) for s, means in warmed.items() for hour, mean in means.notes()}
     assert set(warmed) == set(SENSORS) and history.take_peers("G") == {}  # handed out once
-    assert kept == {n for n in live if n[1] >= T0 + (20 - 18) * 3_600_000}  # the last 16 + 2 hours
+    assert kept == {n for n in live if n[1] >= T0 + (20 - 16 - LAG_HOURS) * 3_600_000}  # the last 16 + lag hours
     assert all(mean == pytest.approx(next(m for s, h, m in live if (s, h) == (sid, hour))) for sid, hour, mean in kept)
 
 
@@ -291,4 +291,24 @@ def test_a_group_stage_warmed_from_history_finds_a_drift_within_hours_of_its_sta
         alerts["warm" if warm else "cold"] = _drift_alerts(events)
     assert set(alerts["warm"]) == {"M3"}
     assert (alerts["warm"]["M3"].ts - T0) / 3_600_000 <= 24 + 3  # the first evaluation after the restart
-    assert alerts["cold"] == {}  # 16 hours of live means are not there before the scenario ends
+    # cold, the group judges only once it has kept peer_min_hours (9) of live hourly means, from hour 24 on
+    assert all((a.ts - T0) / 3_600_000 >= 24 + 9 for a in alerts["cold"].values())
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_new_group_judges_its_peers_on_the_hours_it_has_kept(seed: int) -> None:
+    """A drift from hour 2 of a deployment is found before 16 hours of means exist, not before 9 are kept."""
+    t = np.arange(HOURS * 4) / 4.0
+    signals = _signals(seed, {})
+    signals["M3"] = signals["M3"] + 0.01 * np.clip(t - 2.0, 0.0, None)
+    for det, found in ((_detectors(), True), (_detectors(peer_min_hours=16), False)):
+        events, _, _ = _replay(det, signals, until=14 * 4)
+        alerts = _drift_alerts(events)
+        assert set(alerts) == ({"M3"} if found else set())
+        assert all(9 <= (a.ts - T0) / 3_600_000 <= 14 for a in alerts.values())
+
+
+@pytest.mark.parametrize("hours", [8, 17])
+def test_a_shortest_window_outside_9_to_peer_hours_is_refused(hours: int) -> None:
+    with pytest.raises(ValueError, match="peer_min_hours must be from 9 to peer_hours"):
+        FaultRules(peer_min_hours=hours)
