@@ -368,7 +368,8 @@ class _Run:
         grouped = self._grouped()
         keys = sorted(set(grouped) | set(self.gs.alerts))
         cfg = self.ctx.config
-        anomalous = len({c.sensor_id for cs in grouped.values() for c in cs if c.kind is AlertKind.ANOMALY})
+        # anomaly evidence: sensor → its asset (an alert's own assets' anomalies are the same event, not evidence)
+        anomalies = {c.sensor_id: c.asset_id for cs in grouped.values() for c in cs if c.kind is AlertKind.ANOMALY}
         for key in keys:
             contribs = grouped.get(key, [])
             kind = AlertKind(key[1])
@@ -381,7 +382,9 @@ class _Run:
             )
             want = desired_tier(kind, contribs, cfg, load, wells, drop)
             self.raised = 0
-            if want is not None and anomalous:
+            if want is not None and anomalies:
+                own = {c.asset_id for c in contribs}
+                anomalous = sum(1 for asset_id in anomalies.values() if asset_id not in own)
                 raised = corroborated(kind, want, anomalous, cfg)
                 self.raised = anomalous if raised != want else 0
                 want = raised

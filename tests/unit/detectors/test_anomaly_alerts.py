@@ -101,6 +101,30 @@ def test_anomalous_sensors_corroborate_a_rule_alert_before_their_own_alert_opens
     assert [(e.kind, e.tier) for e in events] == [(AlertKind.PIPE_BURST, Tier.T2)]
 
 
+def test_anomalies_of_the_alerts_own_assets_do_not_corroborate_it() -> None:
+    """The loggers whose drops raised a burst look anomalous too: the same event, not a second opinion."""
+    drops = [
+        Finding(
+            s,
+            "A" + s[1:],
+            "DMA",
+            AlertKind.PIPE_BURST,
+            Tier.T3,
+            T0 + 2 * MIN,
+            0.25,
+            0.6,
+            "drop",
+            "water.pressure.drop:t3",
+        )  # fmt: skip
+        for s in ("P2", "P3")
+    ]
+    own = opened(run(detectors(), [anomaly("P2", 0), anomaly("P3", 1), *drops], 5))
+    others = opened(run(detectors(), [anomaly("P0", 0), anomaly("P1", 1), *drops], 5))
+    assert [(e.kind, e.tier) for e in own] == [(AlertKind.PIPE_BURST, Tier.T3)]
+    assert [(e.kind, e.tier) for e in others] == [(AlertKind.PIPE_BURST, Tier.T2)]
+    assert "+1 tier: anomaly evidence on 2 sensors" in others[0].evidence and "+1 tier" not in own[0].evidence
+
+
 def test_a_contribution_from_an_older_snapshot_opens_at_once() -> None:
     det = detectors()
     state = det.new_group_state("DMA")
