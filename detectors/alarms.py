@@ -197,6 +197,9 @@ class _Run:
             f.sensor_id, f.asset_id, f.kind, f.tier, f.ts, f.value, f.score, f.evidence, f.rule, operation,
             change=change, location=location, incident=f.incident, since=since,
         )  # fmt: skip
+        if f.kind not in _NOT_INCIDENT_KINDS and (kind := self._kind_of(f.sensor_id)) is not None:
+            seen = self.gs.incident_seen
+            seen[kind.value] = max(seen.get(kind.value, f.ts), f.ts)
         if operation:
             return
         record = self.gs.alerts.get(_alert_key(f, self.gs.group_id, f.asset_id))

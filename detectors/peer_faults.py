@@ -27,7 +27,9 @@ on a line or a clean jump between readings; against its peers a drift or a step 
     of the range, unless the sensor's own offset check raised one since the window began.
 
   A fault found is restated every hour while its trend or step keeps its sign and stays 2 standard errors from
-  0, and ends when it does not (an offset, once its step has left the window).
+  0, and ends when it does not (an offset, once its step has left the window). Nothing new is raised on a
+  window that an incident finding of a sensor of the kind touched (:attr:`GroupState.incident_seen`): a storm
+  fills each manhole by its own amount, which no gain on the median explains.
 
   A limit: over a few hours a trend or a step and part of the daily cycle look alike, so a trend or a step the
   peers share while their daily cycles differ in size leaves one at a sensor whose cycle is larger or smaller
@@ -187,6 +189,9 @@ def _evaluate(
     trends = trend_against_peers(window, cfg.peer_min_peers, hour)
     steps = step_against_peers(window, cfg.peer_min_peers, 1, hour)  # the best step anywhere, to compare
     active = _active(gs.contributions)
+    # an incident of this kind in the window (a storm filling the manholes, each by its own amount) moves the
+    # sensors unlike their median: nothing new is raised on it
+    touched = gs.incident_seen.get(kind.value, first_hour - 1) >= first_hour
     out: list[Finding] = []
     for spec, row, trend, step in zip(specs, window, trends, steps, strict=True):
         if trend is None or step is None:
@@ -198,6 +203,8 @@ def _evaluate(
             fit = trend if rule == PEER_DRIFT_RULE else step
             holds = fit.t >= _HOLD_T and fit.size * sign > 0.0
             out.append(_finding(spec, gs.group_id, ts, row, hours, fit, rule, Tier.T3 if holds else None))
+        elif touched:
+            continue
         elif trend.rss <= step.rss:  # a line fits better than any step
             if trend.t >= cfg.peer_drift_t and trend.change >= cfg.peer_drift_min_fraction_of_range * span:
                 out.append(_finding(spec, gs.group_id, ts, row, hours, trend, PEER_DRIFT_RULE, Tier.T3))

@@ -436,6 +436,9 @@ class GroupState:
     shared_raises: list[tuple[int, str, str]] = field(default_factory=list)
     #: "sensor|family" → the key of its saturation or drift that is on now (raised and not yet ended)
     shared_on: dict[str, str] = field(default_factory=dict)
+    #: sensor kind → event time of the last incident finding (not a fault, not an anomaly) of a sensor of that
+    #: kind: faults against peers raise nothing new on a window it touched (detectors/peer_faults.py)
+    incident_seen: dict[str, int] = field(default_factory=dict)
 
     def __setstate__(self, state: Any) -> None:
         _restore(self, state)

@@ -31,6 +31,12 @@ def anomaly(sensor: str, minute: int, tier: Tier | None = Tier.T3) -> Finding:
                    "window mean outside the expected range", RULE)  # fmt: skip
 
 
+def drop(sensor: str, minute: int) -> Finding:
+    """A tier-3 pressure drop of ``sensor`` at ``minute`` (a burst's rule finding)."""
+    return Finding(sensor, "A" + sensor[1:], "DMA", AlertKind.PIPE_BURST, Tier.T3, T0 + minute * MIN, 0.25, 0.6,
+                   "drop", "water.pressure.drop:t3")  # fmt: skip
+
+
 def lasting(sensor: str, first: int, last: int) -> list[Finding]:
     """An anomaly of ``sensor`` re-reported every 5 minutes from ``first`` to ``last``, ended 5 minutes later."""
     return [*(anomaly(sensor, m) for m in range(first, last + 1, 5)), anomaly(sensor, last + 5, None)]
@@ -103,21 +109,7 @@ def test_anomalous_sensors_corroborate_a_rule_alert_before_their_own_alert_opens
 
 def test_anomalies_of_the_alerts_own_assets_do_not_corroborate_it() -> None:
     """The loggers whose drops raised a burst look anomalous too: the same event, not a second opinion."""
-    drops = [
-        Finding(
-            s,
-            "A" + s[1:],
-            "DMA",
-            AlertKind.PIPE_BURST,
-            Tier.T3,
-            T0 + 2 * MIN,
-            0.25,
-            0.6,
-            "drop",
-            "water.pressure.drop:t3",
-        )  # fmt: skip
-        for s in ("P2", "P3")
-    ]
+    drops = [drop(s, 2) for s in ("P2", "P3")]
     own = opened(run(detectors(), [anomaly("P2", 0), anomaly("P3", 1), *drops], 5))
     others = opened(run(detectors(), [anomaly("P0", 0), anomaly("P1", 1), *drops], 5))
     assert [(e.kind, e.tier) for e in own] == [(AlertKind.PIPE_BURST, Tier.T3)]

@@ -312,3 +312,35 @@ def test_a_new_group_judges_its_peers_on_the_hours_it_has_kept(seed: int) -> Non
 def test_a_shortest_window_outside_9_to_peer_hours_is_refused(hours: int) -> None:
     with pytest.raises(ValueError, match="peer_min_hours must be from 9 to peer_hours"):
         FaultRules(peer_min_hours=hours)
+
+
+def _overflow(sensor_id: str, hour: float) -> Finding:
+    """An incident finding of a manhole (its level at the pipe crown), as a storm raises them."""
+    return Finding(sensor_id, "A-" + sensor_id, "G", AlertKind.OVERFLOW, Tier.T3, T0 + round(hour * 3_600_000),
+                   2.0, 0.6, "level at the pipe crown", "drainage.manhole:overflow")  # fmt: skip
+
+
+@pytest.mark.parametrize("incident_at_h", [None, 12.0, 26.0])
+def test_a_window_an_incident_of_the_kind_touched_raises_no_new_fault_against_peers(
+    incident_at_h: float | None,
+) -> None:
+    """A storm fills each manhole by its own amount, unlike their median: no offset is raised on such a window."""
+    signals = _signals(1, {})
+    signals["M2"][14 * 4 :] += 0.08  # the offset of the test above, found in the hours after 14 + 4
+    det = _detectors(offset_enabled=False)
+    sensors, group = {s: det.new_sensor_state(s) for s in signals}, det.new_group_state("G")
+    events: list[AlertEvent] = []
+    for i in range(HOURS * 4):
+        ts = T0 + i * QUARTER
+        found = [f for s, v in signals.items()
+                 for f in det.process_sensor(sensors[s], np.array([ts]), np.array([v[i]])).findings]  # fmt: skip
+        if incident_at_h is not None and ts == T0 + round(incident_at_h * 3_600_000):
+            found.append(_overflow("M4", incident_at_h))
+        events += det.process_group(group, found, ts)
+    opened_h = {s: (e.ts - T0) / 3_600_000 for s, e in _offset_alerts(events).items()}
+    if incident_at_h is None:
+        assert set(opened_h) == {"M2"}
+    elif incident_at_h == 12.0:  # every window holding the step also holds the incident, until the step leaves
+        assert opened_h == {}
+    else:  # an incident after the offset was raised ends nothing
+        assert set(opened_h) == {"M2"} and opened_h["M2"] < incident_at_h
