@@ -131,6 +131,10 @@ class _Slot:
     row: int
 
 
+#: the random streams of a window's noise and of its effects (a window before the start uses the next number)
+_NOISE_STREAM, _EFFECT_STREAM = 7919, 104729
+
+
 class Engine:
     """Evaluates blocks window by window and applies effects; see the module docstring."""
 
@@ -226,11 +230,28 @@ class Engine:
             else:
                 yield from self._sub_chunks(window)
 
+    def history(self, hours: float) -> Iterator[ReadingChunk]:
+        """The readings of the whole windows covering ``hours`` before the scenario's start, oldest first: the
+        same sensors and effects (a condition that began before the start shows in them; the incidents and
+        faults injected within the scenario do not), with noise of its own, so the scenario's readings are the
+        same with or without a history. For a detector's warm-up, not part of the scenario."""
+        windows = -(-round(hours * 3_600_000) // self.window_ms)
+        for window in range(-windows, 0):
+            if self.chunk_ms == self.window_ms:
+                yield self.chunk(window)
+            else:
+                yield from self._sub_chunks(window)
+
+    def _key(self, stream: int, number: int, window: int, sub: int | None) -> tuple[int, ...]:
+        """The seed of one window's random draws (a window before the start, numbered below 0, has its own)."""
+        head = (self.seed, stream, number, window) if window >= 0 else (self.seed, stream + 1, number, -window)
+        return head if sub is None else (*head, sub)
+
     def _block_values(self, b: int, window: int, sub: int | None, t0: int, span_ms: int) -> tuple[Ints, Floats]:
         block = self.blocks[b]
         samples = span_ms // block.interval_ms
         ts = t0 + block.offsets_ms[:, None] + np.arange(samples, dtype=np.int64)[None, :] * block.interval_ms
-        rng = np.random.default_rng((self.seed, 7919, b, window) if sub is None else (self.seed, 7919, b, window, sub))
+        rng = np.random.default_rng(self._key(_NOISE_STREAM, b, window, sub))
         vals = block.values(np.arange(block.sensors.size, dtype=np.intp), ts, rng)
         self._apply_effects(b, window, t0, ts, vals, sub, t0 + span_ms)
         if block.low is not None and block.high is not None:
@@ -306,8 +327,7 @@ class Engine:
         for number, row, effect in self._by_block.get(block, []):
             if effect.start_ms >= t1 or effect.end_ms <= t0:
                 continue
-            key = (self.seed, 104729, number, window) if sub is None else (self.seed, 104729, number, window, sub)
-            rng = np.random.default_rng(key)
+            rng = np.random.default_rng(self._key(_EFFECT_STREAM, number, window, sub))
             effect.apply(ts[row], vals[row], rng)
 
     @staticmethod

@@ -68,6 +68,9 @@ class ScenarioDef:
     chunk_s: int | None = None
     #: sensors, when the plan does not say (scenarios that add their own sensors)
     sensor_count: int | None = None
+    #: readings before the start can be made (:meth:`Scenario.history`): not for a hydraulic model's run, which
+    #: starts at the scenario's start
+    has_history: bool = True
 
 
 class Scenario:
@@ -97,6 +100,18 @@ class Scenario:
     def chunks(self) -> Iterator[ReadingChunk]:
         """Readings window by window (one hour of event time by default), each sorted by event time."""
         return self.engine.chunks()
+
+    def history(self, hours: float) -> Iterator[ReadingChunk]:
+        """Readings of the ``hours`` before the start (whole windows, oldest first), as a deployed detector would
+        have seen them: the same sensors and lasting conditions, no incident or fault of the scenario, noise
+        of their own (the scenario's readings do not change). Not part of the ground truth.
+
+        Raises:
+            ValueError: the scenario's readings come from a hydraulic model's run, which has no history.
+        """
+        if not self.definition.has_history:
+            raise ValueError(f"scenario {self.name!r} has no history: its hydraulic model runs from its start")
+        return self.engine.history(hours)
 
     def arrays(self) -> Iterator[tuple[object, object, object]]:
         """The single readings only, as ``(sensor_index, ts_ms, value)`` numpy arrays per chunk."""
@@ -140,6 +155,7 @@ def scenario_definition(name: str) -> ScenarioDef:
             name, f"the EPANET model {name.removeprefix(WATER_FILE_PREFIX)} simulated by wntr at 5-min steps",
             _HYDRAULIC, 30 * 86400, _hydraulic(network),
             "bursts 3–30 m³/h and incipient leaks (5 and 3 per 30 days); loggers at a third of the junctions",
+            has_history=False,
         )  # fmt: skip
     raise UnknownScenarioError(name, scenario_names())
 
@@ -437,6 +453,7 @@ SCENARIOS: dict[str, ScenarioDef] = {
             "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); pumps under tank "
             "controls; 31 pressure loggers, source/tank meters, tank levels, pump states (cached after the first run)",
             sensor_count=42,
+            has_history=False,
         ),
         ScenarioDef(
             "water-net1",
@@ -447,6 +464,7 @@ SCENARIOS: dict[str, ScenarioDef] = {
             "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); the pump under the "
             "tank's level controls; 4 pressure loggers, pump/tank meters, tank level, pump state (cached)",
             sensor_count=9,
+            has_history=False,
         ),
         ScenarioDef(
             "water-net2",
@@ -458,6 +476,7 @@ SCENARIOS: dict[str, ScenarioDef] = {
             "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); 12 pressure "
             "loggers, supply/tank meters, tank level (cached)",
             sensor_count=16,
+            has_history=False,
         ),
         ScenarioDef(
             "water-ky4",
@@ -469,10 +488,14 @@ SCENARIOS: dict[str, ScenarioDef] = {
             "5 bursts 3–30 m³/h, 3 incipient leaks growing over days (some never repaired); pumps under tank "
             "controls; 320 pressure loggers, pump/tank meters, tank levels, pump states (cached)",
             sensor_count=333,
+            has_history=False,
         ),
     )
 }
 #: drainage on SWMM hydraulics (simulators/swmm_scenarios.py)
 SCENARIOS.update(
-    {s.name: ScenarioDef(s.name, s.description, s.plan, s.duration_s, s.recipe, s.injects) for s in SWMM_SCENARIOS}
+    {
+        s.name: ScenarioDef(s.name, s.description, s.plan, s.duration_s, s.recipe, s.injects, has_history=False)
+        for s in SWMM_SCENARIOS
+    }
 )
