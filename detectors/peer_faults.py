@@ -165,17 +165,19 @@ def _evaluate(
     gs: GroupState, kind: SensorKind, last_hour: int, ts: int, cfg: FaultRules,
     spec_of: Callable[[str], SensorSpec | None],
 ) -> list[Finding]:  # fmt: skip
-    hours = _window_hours(gs, kind, last_hour, cfg, spec_of)
+    kept = [
+        (spec, gs.hourly_means[sensor_id])
+        for sensor_id in sorted(gs.hourly_means)
+        if (spec := spec_of(sensor_id)) is not None and spec.kind is kind
+    ]
+    hours = _window_hours([means for _, means in kept], last_hour, cfg)
     if hours < cfg.peer_min_hours:
         return []
     first_hour = last_hour - (hours - 1) * _MS_PER_H
     specs: list[SensorSpec] = []
     rows: list[npt.NDArray[np.float64]] = []
-    for sensor_id in sorted(gs.hourly_means):
-        spec = spec_of(sensor_id)
-        if spec is None or spec.kind is not kind:
-            continue
-        row = gs.hourly_means[sensor_id].window(first_hour, hours)
+    for spec, means in kept:
+        row = means.window(first_hour, hours)
         if np.count_nonzero(np.isnan(row)) <= MAX_MISSING_HOURS:
             specs.append(spec)
             rows.append(row)
@@ -218,19 +220,10 @@ def _evaluate(
     return out
 
 
-def _window_hours(
-    gs: GroupState, kind: SensorKind, last_hour: int, cfg: FaultRules, spec_of: Callable[[str], SensorSpec | None],
-) -> int:  # fmt: skip
-    """The window's length in hours: ``peer_hours``, or the hours the group has kept of ``kind`` up to
-    ``last_hour`` while that is fewer (the first hours after a deployment or a lost state)."""
-    oldest = min(
-        (
-            means.last_hour - (len(means.means) - 1) * _MS_PER_H
-            for sensor_id, means in gs.hourly_means.items()
-            if (spec := spec_of(sensor_id)) is not None and spec.kind is kind
-        ),
-        default=last_hour,
-    )
+def _window_hours(kept: Sequence[HourlyMeans], last_hour: int, cfg: FaultRules) -> int:
+    """The window's length in hours: ``peer_hours``, or the hours the group has kept of the kind (``kept``, its
+    sensors' means) up to ``last_hour`` while that is fewer (the first hours after a deployment or a lost state)."""
+    oldest = min((means.last_hour - (len(means.means) - 1) * _MS_PER_H for means in kept), default=last_hour)
     return min(cfg.peer_hours, (last_hour - oldest) // _MS_PER_H + 1)
 
 

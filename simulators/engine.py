@@ -224,11 +224,7 @@ class Engine:
 
     def chunks(self) -> Iterator[ReadingChunk]:
         """Every window's readings, in event-time order (per sub-window when ``chunk_ms`` is shorter)."""
-        for window in range(self.window_count):
-            if self.chunk_ms == self.window_ms:
-                yield self.chunk(window)
-            else:
-                yield from self._sub_chunks(window)
+        return self._windows(range(self.window_count))
 
     def history(self, hours: float) -> Iterator[ReadingChunk]:
         """The readings of the whole windows covering ``hours`` before the scenario's start, oldest first: the
@@ -236,7 +232,10 @@ class Engine:
         faults injected within the scenario do not), with noise of its own, so the scenario's readings are the
         same with or without a history. For a detector's warm-up, not part of the scenario."""
         windows = -(-round(hours * 3_600_000) // self.window_ms)
-        for window in range(-windows, 0):
+        return self._windows(range(-windows, 0))
+
+    def _windows(self, windows: range) -> Iterator[ReadingChunk]:
+        for window in windows:
             if self.chunk_ms == self.window_ms:
                 yield self.chunk(window)
             else:
