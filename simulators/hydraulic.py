@@ -7,13 +7,14 @@ scenario at a 300 s hydraulic, pattern and report step:
 
 * **demand**: every junction's demand follows one of 8 consumer classes (residential/commercial mixes in
   local time, a rest-day shift on weekends and China's public holidays (not on the weekend days worked in
-  their place, ``simulators/holidays.py``), a slow seasonal trend, a day-to-day factor and an AR(1)
+  their place, ``simulators/holidays.py``), a yearly cycle (summer high, winter low), a day-to-day factor and an AR(1)
   fluctuation), scaled by a per-node log-normal factor;
 * **pumps and tanks** run under the model's own controls (tank-level rules switch the pumps);
 * **leaks** are extra demands at a junction with their own 5-minute pattern: *bursts* appear within one
-  step and last until repaired (6–48 h) or to the end; *incipient* background leaks grow linearly over
-  2–6 days to their peak and hold (half of them are never repaired). Sizes 1–30 m³/h. An emitter would make
-  the outflow depend on pressure (``Q = C·p^0.5``); a demand keeps the ground-truth size exact, and the
+  step and last until repaired (6–48 h; a quarter of them, unreported, 1–4 months); *incipient* background leaks
+  grow linearly over 2–6 days to their peak and hold (half are repaired 3–10 days later, the others 1–6 months
+  later: within a run of a month they are never repaired, within a year they are). Sizes 1–30 m³/h. An emitter
+  would make the outflow depend on pressure (``Q = C·p^0.5``); a demand keeps the ground-truth size exact, and the
   pressure change a leak of a few m³/h causes moves an emitter's flow by well under 1 %.
 
 Sensors: pressure loggers at a fixed third of the junctions (placement depends on the network only), flow
@@ -69,8 +70,15 @@ __all__ = [
 #: network name → EPANET file shipped inside wntr
 NETWORKS = {"net3": "Net3.inp", "net1": "Net1.inp", "net2": "Net2.inp", "ky4": "ky4.inp"}
 STEP_MS = 300_000
-_CACHE_VERSION = 8  # 6: runs are checked for physical pressures before they are cached; 7: and above range;
-# 8: demand follows China's public holidays (simulators/holidays.py)
+_CACHE_VERSION = 10  # 6: runs are checked for physical pressures before they are cached; 7: and above range;
+# 8: demand follows China's public holidays (simulators/holidays.py); 9: a yearly cycle instead of a linear trend;
+# 10: the leaks not repaired soon are repaired after one to six months
+_DAY_MS = 86_400_000
+_YEAR_DAYS = 365.2425
+#: the demand's yearly cycle: its peak (days after 1 January 1970 modulo the year: about 24 July) and its mean
+#: amplitude (each consumer class draws ±0.06 around it: 4–16 %, a summer-to-winter ratio of about 1.1–1.4)
+_SEASON_PEAK_DAY = 204.0
+_SEASON_AMPLITUDE = 0.10
 _M_HEAD_TO_MPA = 0.00980665
 _CLASSES = 8
 OWNER = "hefei-water"
@@ -319,6 +327,8 @@ def _class_patterns(rng: np.random.Generator, times_ms: Ints) -> Floats:
     local_day = (times_ms + 8 * HOUR_MS) // (24 * HOUR_MS)
     weekend = rest_day_mask(local_day)  # Saturdays and Sundays, China's public holidays, less the days worked
     days = (local_day - local_day[0]).astype(np.float64)
+    # the year's cycle: highest in late July, lowest in late January (each class its own amplitude)
+    annual = np.cos(2.0 * math.pi * (times_ms / _DAY_MS - _SEASON_PEAK_DAY) / _YEAR_DAYS)
     out = np.empty((_CLASSES, times_ms.size))
     for c in range(_CLASSES):
         commercial = rng.uniform(0.0, 0.6)
@@ -331,7 +341,7 @@ def _class_patterns(rng: np.random.Generator, times_ms: Ints) -> Floats:
         office = 0.35 + 0.9 * ((hour > 8.5) & (hour < 18.0)) * np.where(weekend, 0.4, 1.0)
         curve = (1 - commercial) * residential + commercial * office
         day_factor = rng.normal(1.0, 0.03, int(days.max()) + 1)[days.astype(np.int64)]
-        season = 1.0 + rng.uniform(-0.06, 0.06) * days / 30.0
+        season = 1.0 + (_SEASON_AMPLITUDE + rng.uniform(-0.06, 0.06)) * annual
         noise = np.empty(times_ms.size)
         level = 0.0
         shocks = rng.normal(0.0, 0.02, times_ms.size)
@@ -351,22 +361,27 @@ def _plan_leaks(rng: np.random.Generator, junctions: list[str], start_ms: int, s
     incipient = max(1, round(span_days / 30 * 3))
     leaks: list[Leak] = []
     room = end_ms - quiet_ms
+    # how long the leaks not repaired soon run (30 days or more: beyond a month's run, within a year's), drawn
+    # from a generator of their own, so the leaks of a run up to a month are the same as before it had them
+    late = rng.spawn(1)[0]
     slots = np.sort(rng.choice(np.arange(bursts * 2), bursts, replace=False))
     for n, slot in enumerate(slots.tolist()):
         start = quiet_ms + int((slot + rng.uniform(0.1, 0.6)) * room / (bursts * 2)) // STEP_MS * STEP_MS
         size = float(np.exp(rng.uniform(np.log(3.0), np.log(30.0))))
         repaired = rng.random() < 0.75
-        end = min(start + int(rng.uniform(6, 48) * HOUR_MS) // STEP_MS * STEP_MS, end_ms) if repaired else end_ms
+        hours = rng.uniform(6, 48) if repaired else late.uniform(30, 120) * 24  # unreported: 1–4 months
+        end = min(start + int(hours * HOUR_MS) // STEP_MS * STEP_MS, end_ms)
         node = str(rng.choice(junctions))
-        leaks.append(Leak(f"B{n + 1}", node, "burst", start, start, end, round(size, 2), repaired and end < end_ms))
+        leaks.append(Leak(f"B{n + 1}", node, "burst", start, start, end, round(size, 2), end < end_ms))
     for n in range(incipient):
         start = quiet_ms + int(rng.uniform(0.0, 0.6) * room) // STEP_MS * STEP_MS
         peak = min(start + int(rng.uniform(2, 6) * 24 * HOUR_MS) // STEP_MS * STEP_MS, end_ms)
         size = float(rng.uniform(2.5, 10.0)) if n % 3 else float(rng.uniform(1.0, 2.5))
         repaired = rng.random() < 0.5
-        end = min(peak + int(rng.uniform(3, 10) * 24 * HOUR_MS), end_ms) if repaired else end_ms
+        days = rng.uniform(3, 10) if repaired else late.uniform(30, 180)  # found late: 1–6 months after its peak
+        end = min(peak + int(days * 24 * HOUR_MS), end_ms)
         node = str(rng.choice(junctions))
-        leaks.append(Leak(f"I{n + 1}", node, "incipient", start, peak, end, round(size, 2), repaired and end < end_ms))
+        leaks.append(Leak(f"I{n + 1}", node, "incipient", start, peak, end, round(size, 2), end < end_ms))
     return sorted(leaks, key=lambda leak: leak.start_ms)
 
 

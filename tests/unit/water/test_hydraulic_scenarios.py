@@ -305,3 +305,31 @@ def test_demand_follows_china_s_public_holidays_and_the_weekend_days_worked_in_t
     assert nearer_rest("2024-10-01") and nearer_rest("2024-10-02")  # National Day, a Tuesday and a Wednesday
     assert not nearer_rest("2024-09-29")  # a Sunday worked in their place
     assert not nearer_rest("2024-10-09") and nearer_rest("2024-10-06")  # a Wednesday; a Sunday
+
+
+def test_demand_is_higher_in_summer_than_in_winter_for_every_consumer_class() -> None:
+    from lifeline.simulators.hydraulic import STEP_MS, _class_patterns
+
+    january = 1_704_038_400_000 + np.arange(7 * 288) * STEP_MS  # 2024-01-01 China time, a week
+    july = 1_721_491_200_000 + np.arange(7 * 288) * STEP_MS  # 2024-07-21 China time, a week
+    patterns = _class_patterns(np.random.default_rng(4), np.concatenate((january, july)))
+    winter, summer = patterns[:, : january.size].mean(axis=1), patterns[:, january.size :].mean(axis=1)
+    assert np.all(summer / winter > 1.05) and np.all(summer / winter < 1.45)
+
+
+def test_within_a_month_a_leak_is_repaired_soon_or_runs_to_the_end_within_a_year_every_early_one_ends() -> None:
+    from lifeline.simulators.hydraulic import STEP_MS, _plan_leaks
+
+    junctions = [f"J{i}" for i in range(40)]
+    day = 86_400_000
+    for seed in range(5):
+        month = _plan_leaks(np.random.default_rng(seed), junctions, START, 30 * 288)
+        for leak in month:
+            soon = leak.end_ms - leak.start_ms <= 48 * 3_600_000 if leak.shape == "burst" else (
+                leak.end_ms - leak.peak_ms <= 10 * day)  # fmt: skip
+            assert soon or leak.end_ms == START + 30 * 288 * STEP_MS, leak
+        year = _plan_leaks(np.random.default_rng(seed), junctions, START, 365 * 288)
+        end = START + 365 * 288 * STEP_MS
+        assert all(leak.repaired for leak in year if leak.start_ms < end - 186 * day)
+        late = [leak for leak in year if leak.shape == "burst" and leak.end_ms - leak.start_ms > 48 * 3_600_000]
+        assert late and all(30 * day <= leak.end_ms - leak.start_ms <= 120 * day for leak in late if leak.repaired)
