@@ -581,8 +581,10 @@ class LeakConfig:
     night_min_m3h: float = 0.5
     night_open: int = 2
     night_close: int = 2
-    #: further standing background-leak alerts a DMA may hold on top of its first (a safety bound, not tuned)
-    further_leaks_max: int = 3
+    #: further standing background-leak alerts a DMA may hold on top of its first (a safety bound on its state, not
+    #: tuned; at 3 a year-long run's DMA held four alerts of leaks unrepaired for months and found no leak for nine
+    #: months, docs/domain.md#a-year-of-leaks)
+    further_leaks_max: int = 10
     #: the flow feeds a step once its watermark is this far past the step's end (a window closes at the sensor's
     #: next reading, up to one interval later; the rest is slack for readings that arrive late in a live tail)
     settle_s: int = 600

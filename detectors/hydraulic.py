@@ -26,13 +26,16 @@ alert per burst.
 ``night_min_m3h``) above it is flagged. Flagged nights never enter the baseline, so a leak cannot become
 normal; a zero baseline never flags; ``night_open`` flagged nights open one standing alert that is refreshed
 every step (it never clears at night and re-opens in the morning) until ``night_close`` clean nights.
-*A further leak* under a standing alert: a night ``night_z`` sigmas (and ``night_min_m3h``) above the level of
-the nights that opened the newest standing alert, on ``night_open`` nights in a row, opens another standing
-alert of its own (``Finding.incident`` "2", "3", ...; at most ``further_leaks_max`` of them), whose evidence
-says it may also be the standing leak growing; otherwise a DMA that carries one unrepaired leak is blind to
-every later one. The newest of several clears alone when the nights, still flagged, fall as far below the level
-of its opening nights on ``night_close`` nights in a row (one leak repaired; the flow cannot tell which, so
-the newest alert goes); all of them clear after ``night_close`` nights back at the clean baseline.
+*A further leak* under a standing alert: a night ``night_z`` sigmas (and ``night_min_m3h``) above the newest
+standing alert's level, on ``night_open`` nights in a row, opens another standing alert of its own
+(``Finding.incident`` "2", "3", ...; at most ``further_leaks_max`` of them), whose evidence says it may also be
+the standing leak growing; otherwise a DMA that carries one unrepaired leak is blind to every later one. The
+newest alert's level is the median of the last ``night_days`` nights, its opening level standing for those before
+it had them, of which every flagged night within the limit of it counts: it moves once half of them stood higher
+or lower, so it follows the season's night use but not a leak growing over days; the older alerts' levels move
+with it. The newest of several clears alone when the nights, still flagged, fall as far below its level on
+``night_close`` nights in a row (one leak repaired; the flow cannot tell which, so the newest alert goes); all of
+them clear after ``night_close`` nights back at the clean baseline.
 
 Pump and valve operations cannot raise either: the consumption meter is invariant to them by mass balance,
 and the pressure test ignores the steps around a state change.
@@ -95,6 +98,28 @@ class _Standing:
     location: str
     level: float = float("nan")
     res: Floats | None = None
+    #: the nights the level is the median of: its opening level, then each flagged night at the level
+    nights: list[float] = field(default_factory=list)
+
+    def follow(self, nights: list[float], keep: int) -> None:
+        """Nights at this alert's level (neither a further leak's nor a repair's): the level becomes the median of the
+        last ``keep`` nights, its opening level standing for the nights before it had ``keep``. So it moves only once
+        half of them stood higher (or lower): it follows a slow change of the whole night flow (the season's night
+        use), not a leak that grows over days, which passes the limit first."""
+        start = self.nights or [self.level]
+        self.nights = [*([start[0]] * max(0, keep - len(start))), *start, *nights][-keep:]
+        self.level = float(np.median(self.nights))
+
+    def shift(self, change: float) -> None:
+        """The whole night flow moved by ``change`` while a newer alert was judged: this level moves with it."""
+        self.level += change
+        self.nights = [night + change for night in self.nights]
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """An alert pickled before its level followed the nights: its level is its one night."""
+        level = state.get("level", float("nan"))
+        state.setdefault("nights", [level] if isinstance(level, float) and level == level else [])  # its opening level
+        self.__dict__.update(state)
 
 
 @dataclass
@@ -196,6 +221,7 @@ class DmaLeakDetector:
         #: nights in a row above the newest standing alert's level by the night limit (a further leak at
         #: ``night_open``), and flagged nights in a row below it by the limit (its leak repaired at ``night_close``)
         self._further: list[tuple[float, Floats]] = []
+        #: flagged nights in a row at least the limit under the newest standing alert's level (one leak repaired)
         self._below_newest = 0
         self._last_states: Floats | None = None
         self._scale_at = -1
@@ -590,31 +616,41 @@ class DmaLeakDetector:
     def _open_standing(self, text: str, location: str, nights: list[tuple[float, Floats]]) -> None:
         """A new standing alert, and its opening ``nights`` as the level a further leak is judged against."""
         incident = str(len(self._standing) + 1) if self._standing else ""
-        level = float(np.median([night_flow for night_flow, _ in nights]))
-        self._standing.append(_Standing(incident, text, location, level, np.mean([r for _, r in nights], axis=0)))
+        flows = [night_flow for night_flow, _ in nights]
+        res = np.mean([r for _, r in nights], axis=0)
+        level = float(np.median(flows))
+        self._standing.append(_Standing(incident, text, location, level, res, [level]))
         self._further, self._below_newest = [], 0
 
     def _judge_further(self, ts: int, mean: float, pressure: Floats, limit: float, out: list[Finding]) -> None:
-        """A flagged night under a standing alert: a further leak when it stands ``limit`` above the level of the
-        nights that opened the newest standing alert on ``night_open`` nights in a row; that alert's leak repaired
-        when it stands ``limit`` below that level on ``night_close`` nights in a row while an older one stays
-        flagged (see the module docstring)."""
+        """A flagged night under a standing alert: a further leak when it stands ``limit`` above the newest standing
+        alert's level on ``night_open`` nights in a row; that alert's leak repaired when it stands ``limit`` below that
+        level on ``night_close`` nights in a row while an older one stays flagged (see the module docstring). A night
+        within ``limit`` of the level moves the levels (:meth:`_Standing.follow`): the season's night use, not a
+        leak."""
         cfg, newest = self.cfg, self._standing[-1]
         if newest.level != newest.level:  # restored from before further leaks were judged: this night is the level
-            newest.level, newest.res = mean, pressure
+            newest.level, newest.res, newest.nights = mean, pressure, [mean]
             return
-        self._below_newest = self._below_newest + 1 if newest.level - mean >= limit else 0
+        below = newest.level - mean >= limit
+        self._below_newest = self._below_newest + 1 if below else 0
         if self._below_newest >= cfg.night_close and len(self._standing) > 1:
             self._standing.pop()
             self._end_standing(
                 out, newest, ts, mean,
-                f"night flow {mean:.1f} m3/h, {newest.level - mean:.1f} m3/h under the nights that opened this alert "
-                f"on {self._below_newest} night(s) in a row: one of the DMA's leaks was repaired (the flow cannot "
-                "tell which); the others' alerts stay open",
+                f"night flow {mean:.1f} m3/h, {newest.level - mean:.1f} m3/h under this alert's level "
+                f"{newest.level:.1f} m3/h on {self._below_newest} night(s) in a row: one of the DMA's leaks was "
+                "repaired (the flow cannot tell which); the others' alerts stay open",
             )  # fmt: skip
             self._further, self._below_newest = [], 0
             return
-        if mean - newest.level < limit or len(self._standing) > cfg.further_leaks_max:
+        above = mean - newest.level >= limit
+        if not above and not below:
+            moved = newest.level
+            newest.follow([mean], cfg.night_days)
+            for older in self._standing[:-1]:  # the whole night flow moved: the older alerts' levels with it
+                older.shift(newest.level - moved)
+        if not above or len(self._standing) > cfg.further_leaks_max:
             self._further = []
             return
         self._further.append((mean, pressure))
@@ -624,8 +660,8 @@ class DmaLeakDetector:
         reference = newest.res if newest.res is not None else pressure
         where, location = self._locate(ts, AlertKind.BACKGROUND_LEAK, pressure - reference)
         text = (
-            f"night flow {mean:.1f} m3/h, {mean - level:+.1f} m3/h over the {level:.1f} m3/h of the nights that opened "
-            f"this DMA's last standing leak alert (limit {limit:.1f}) on {len(self._further)} night(s) in a row: a "
+            f"night flow {mean:.1f} m3/h, {mean - level:+.1f} m3/h over the {level:.1f} m3/h of the nights at this "
+            f"DMA's last standing leak alert (limit {limit:.1f}) on {len(self._further)} night(s) in a row: a "
             f"further leak, or the standing one growing; {where}"
         )
         self._open_standing(text, location, self._further)

@@ -140,3 +140,38 @@ def test_a_state_of_the_layout_before_further_leaks_keeps_its_alert_and_takes_it
     assert len(opened) == 2, [e.evidence for e in opened]
     assert START + 17 * DAY < opened[1].ts <= START + 20 * DAY
     assert not [e for e in events if e.event is AlertEventType.CLEARED]
+
+
+def _night_use_rising(ts: np.ndarray, from_day: float, m3h_per_day: float) -> np.ndarray:
+    """A slow rise of the whole night flow (the season's night use), in m³/h at night (scaled with the flow by day)."""
+    days = np.clip((ts - START) / DAY - from_day, 0.0, None)
+    return 1.0 + days * m3h_per_day / NIGHT_M3H
+
+
+def test_a_slow_rise_of_the_night_use_under_a_standing_alert_opens_no_further_alert() -> None:
+    ts, flow = _flow(40, seed=31)
+    # one unrepaired leak from day 9; from day 12 the night use rises 0.1 m³/h a day (a yearly cycle of ±10 % at its
+    # steepest), 2.8 m³/h by day 40: more than the limit of 1.8 m³/h over the alert's opening nights, but no leak
+    events = _events(ts, flow * _night_use_rising(ts, 12, 0.1) + _leak(ts, 9, 6.0))
+    assert len(_opened(events)) == 1, [e.evidence for e in _opened(events)]
+
+
+def test_after_the_newer_of_two_leaks_is_repaired_the_older_alert_is_judged_at_the_risen_night_use() -> None:
+    ts, flow = _flow(46, seed=32)
+    # leak A from day 9 (never repaired), leak B from day 15 to day 30, and from day 16 a rise of the night use of
+    # 0.1 m³/h a day (a yearly cycle of ±10 % at its steepest): 3 m³/h by day 46, more than the limit of 1.8 m³/h
+    # over A's opening nights
+    events = _events(ts, flow * _night_use_rising(ts, 16, 0.1) + _leak(ts, 9, 6.0) + _leak(ts, 15, 6.0, to_day=30))
+    opened = _opened(events)
+    cleared = [e for e in events if e.event is AlertEventType.CLEARED]
+    assert len(opened) == 2, [e.evidence for e in opened]
+    assert [e.alert_id for e in cleared] == [opened[1].alert_id]  # B's alert alone; A's stays open
+    assert START + 30 * DAY < cleared[0].ts <= START + 33 * DAY
+
+
+def test_a_fifth_leak_under_four_standing_alerts_still_gets_an_alert() -> None:
+    ts, flow = _flow(36, seed=33)
+    leaks = sum(_leak(ts, day, 6.0) for day in (9, 14, 19, 24, 29))
+    opened = _opened(_events(ts, flow + leaks))
+    assert len(opened) == 5, [e.evidence for e in opened]
+    assert START + 29 * DAY < opened[-1].ts <= START + 32 * DAY
