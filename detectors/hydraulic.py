@@ -101,13 +101,13 @@ class _Standing:
     #: the nights the level is the median of: its opening level, then each flagged night at the level
     nights: list[float] = field(default_factory=list)
 
-    def follow(self, nights: list[float], keep: int) -> None:
-        """Nights at this alert's level (neither a further leak's nor a repair's): the level becomes the median of the
+    def follow(self, night: float, keep: int) -> None:
+        """A night at this alert's level (neither a further leak's nor a repair's): the level becomes the median of the
         last ``keep`` nights, its opening level standing for the nights before it had ``keep``. So it moves only once
         half of them stood higher (or lower): it follows a slow change of the whole night flow (the season's night
         use), not a leak that grows over days, which passes the limit first."""
-        start = self.nights or [self.level]
-        self.nights = [*([start[0]] * max(0, keep - len(start))), *start, *nights][-keep:]
+        nights = self.nights or [self.level]
+        self.nights = [*[nights[0]] * (keep - len(nights)), *nights, night][-keep:]
         self.level = float(np.median(self.nights))
 
     def shift(self, change: float) -> None:
@@ -221,7 +221,6 @@ class DmaLeakDetector:
         #: nights in a row above the newest standing alert's level by the night limit (a further leak at
         #: ``night_open``), and flagged nights in a row below it by the limit (its leak repaired at ``night_close``)
         self._further: list[tuple[float, Floats]] = []
-        #: flagged nights in a row at least the limit under the newest standing alert's level (one leak repaired)
         self._below_newest = 0
         self._last_states: Floats | None = None
         self._scale_at = -1
@@ -647,7 +646,7 @@ class DmaLeakDetector:
         above = mean - newest.level >= limit
         if not above and not below:
             moved = newest.level
-            newest.follow([mean], cfg.night_days)
+            newest.follow(mean, cfg.night_days)
             for older in self._standing[:-1]:  # the whole night flow moved: the older alerts' levels with it
                 older.shift(newest.level - moved)
         if not above or len(self._standing) > cfg.further_leaks_max:
