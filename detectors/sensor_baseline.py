@@ -380,7 +380,9 @@ class SensorBaseline:
         per_pass = r.slot_hours * 3600.0 / self._window_s  # windows of one slot in one day
         self._slot_min = max(r.min_slot_windows, math.ceil(r.min_slot_days * per_pass))
         self._other_min = max(r.min_slot_windows, math.ceil(per_pass))  # one day: enough to excuse, not to accuse
-        self._spread_alpha = 1.0 / (r.slot_spread_days * per_pass) if r.slot_spread_days > 0 else 0.0
+        # a window as long as a slot or longer still comes once a day to its slot: at most 1/days, never a weight
+        # above 1 (which made the spread swing wider each day until float32 overflowed, on day-long windows)
+        self._spread_alpha = 1.0 / (r.slot_spread_days * max(per_pass, 1.0)) if r.slot_spread_days > 0 else 0.0
         self._protect_windows = math.ceil(86_400 / self._window_s)  # a day of windows: then a change is the new normal
         # the least evidence (θ S) any of the shift view's decisions needs: half its threshold (learning, a shift's
         # age) or its hold; θ ≤ 1, so below it no decision needs the exponents

@@ -332,3 +332,15 @@ def test_anomalous_only_gives_the_verdicts_of_anomalies_and_learns_the_same() ->
             assert only is None
     assert anomalies > 0
     assert pickle.dumps(lazy) == pickle.dumps(every)
+
+
+def test_day_long_windows_keep_a_spread_of_the_size_of_their_noise() -> None:
+    # one window a day comes to the same slot each day; its spread is an EW over about a week of days. A weight
+    # above 1 made it swing wider each day until float32 overflowed (a year of daily deflection means did that)
+    rng = np.random.default_rng(3)
+    model = new_baseline(config=RULES, window_s=86_400)
+    for day in range(365):
+        model.score_and_learn(_window(day, 10.0 + rng.normal(0.0, 1.0), window_s=86_400))
+    learned = model.spreads[model.spreads > 0]
+    assert learned.size > 0 and np.all(np.isfinite(learned))
+    assert 0.3 <= float(np.median(learned)) <= 3.0, learned  # σ 1 of the noise, within a factor 3
