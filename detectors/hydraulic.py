@@ -5,7 +5,8 @@ exports), its pressure loggers, tank levels and pump/valve states, :class:`DmaLe
 look-ahead:
 
 * **consumption per demand slot** — the median of the same 5-minute slot of the last ``slot_days`` clean
-  days; the residual is what the slot's usual demand does not explain;
+  days of the same day type; the burst test takes, for the 15 steps it judges, one set of such days clean at
+  all of them, so its residuals never jump where an earlier day's gap or held burst begins;
 * **pressure residuals** — each logger regressed on consumption, consumption², tank levels and pump/valve
   states (least squares on the last clean days, refitted daily), so pump starts, tank cycles and the daily
   head-loss swing are explained, not flagged.
