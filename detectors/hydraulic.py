@@ -454,9 +454,10 @@ class DmaLeakDetector:
             if same_type and all(h.clean[start : hi - d * _DAY_STEPS]):
                 days.append(d)
         if len(days) < 2:
-            return np.array(h.flow_res[lo:hi])
-        past = np.array([h.flow[lo - d * _DAY_STEPS : hi - d * _DAY_STEPS] for d in days])
-        return np.array(h.flow[lo:hi]) - np.median(past, axis=0)
+            return np.array(h.flow_res[lo:hi], dtype=np.float64)
+        past = np.array([h.flow[lo - d * _DAY_STEPS : hi - d * _DAY_STEPS] for d in days], dtype=np.float64)
+        unexplained: Floats = np.array(h.flow[lo:hi], dtype=np.float64) - np.median(past, axis=0)
+        return unexplained
 
     def _step_scale(self, k: int) -> float:
         if self._scale_at >= 0 and k - self._scale_at < 12:  # refreshed hourly
