@@ -165,6 +165,12 @@ class WaterRules:
     #: pressure drops and inlet surges of the same group that first reach a tier within this long after an
     #: operation are attributed to it (no pipe_burst) for as long as their step lasts
     operation_window_s: float = 900.0
+    #: a logger's moderate or sustained drop (not a big one) whose step began at the same time of day, ± the
+    #: tolerance, on at least ``drop_recurring_min_days`` of the ``drop_recurring_days`` days before is a scheduled
+    #: operation and raises no tier; 0 days turns this off (docs/domain.md#scheduled-operations-without-a-state-sensor)
+    drop_recurring_days: int = 3
+    drop_recurring_min_days: int = 2
+    drop_recurring_tol_s: float = 1200.0
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,54 @@ def _pressure_params(spec: SensorSpec, cfg: RulesConfig) -> PressureParams:
     )
 
 
+# aux slots after AUX_KIND of a pressure logger: the onsets (ms) of its last drop steps, oldest first, then the
+# onset of the step last taken for a scheduled operation
+_DROP_SLOTS = 6
+_SCHEDULED_AT = AUX_KIND + _DROP_SLOTS
+
+
+def _note_drop(st: SensorState, ts: int) -> None:
+    """Remember a drop step's onset (the oldest of ``_DROP_SLOTS`` goes; a state from before has no slots)."""
+    aux = st.aux
+    if aux is None or aux.size < AUX_KIND + _DROP_SLOTS:
+        return
+    ring = aux[AUX_KIND : AUX_KIND + _DROP_SLOTS]
+    ring[:-1] = ring[1:].copy()
+    ring[-1] = float(ts)
+
+
+def _scheduled(prof: SensorProfile[PressureParams], st: SensorState, tier: int) -> bool:
+    """Whether the current drop step is a scheduled operation: decided when it first reaches a tier (a moderate
+    or sustained one that :func:`_recurring_drop`), then kept for the whole step, so a step that deepens later
+    into a big drop stays the operation it began as (a big drop from its first tier is never one)."""
+    aux = st.aux
+    if aux is None or aux.size <= _SCHEDULED_AT:
+        return False
+    if aux[_SCHEDULED_AT] == st.step_ts:
+        return True
+    if tier >= 2 and "water.pressure.drop" not in st.emitted and _recurring_drop(prof, st):
+        aux[_SCHEDULED_AT] = float(st.step_ts)
+        return True
+    return False
+
+
+def _recurring_drop(prof: SensorProfile[PressureParams], st: SensorState) -> bool:
+    """Whether the drop step that began at ``st.step_ts`` began at the same time of day (± ``recurring_tol_s``)
+    on at least ``drop_recurring_min_days`` of the ``drop_recurring_days`` days before: a scheduled pump or valve
+    with no state sensor, or a tank's inlet closing at its ceiling every morning, moves the loggers at the same
+    hour each day; a burst does not recur (docs/domain.md#scheduled-operations-without-a-state-sensor)."""
+    aux, w = st.aux, prof.config.water
+    if aux is None or aux.size < AUX_KIND + _DROP_SLOTS or w.drop_recurring_days <= 0:
+        return False
+    onsets = aux[AUX_KIND : AUX_KIND + _DROP_SLOTS]
+    tol = w.drop_recurring_tol_s * 1000.0
+    days = 0
+    for d in range(1, w.drop_recurring_days + 1):
+        then = st.step_ts - d * _DAY_MS
+        days += bool(np.any(np.abs(onsets - then) <= tol))  # NaN (no onset yet) compares false
+    return days >= w.drop_recurring_min_days
+
+
 def _water_pressure(
     prof: SensorProfile[PressureParams], st: SensorState, ts: int, v: float, out: list[Finding]
 ) -> None:
@@ -138,6 +186,7 @@ def _water_pressure(
         ref = float(before.max())
         if ref - v >= min(p.drop, p.drop_frac * ref):
             st.step_level, st.step_ts = ref, ts
+            _note_drop(st, ts)
         else:
             return
     ref = st.step_level
@@ -158,6 +207,8 @@ def _water_pressure(
             tier, rule = 2, "water.pressure.drop:sustained"
     if st.run_t1 >= need:
         tier, rule = 1, "water.pressure.drop:big"
+    if tier and _scheduled(prof, st, tier):
+        tier, rule = 0, ""  # a drop at the time of day of the drops of earlier days: a scheduled operation
     if tier == 0 and "water.pressure.drop" in st.emitted:  # the step goes on: one burst stays one condition
         tier, rule = 3, "water.pressure.drop:held"
     if tier and tier < 3 and st.equal_run > 0:  # identical readings: a stuck sensor is no evidence
@@ -501,7 +552,7 @@ def _noise(prof: SensorProfile[NoiseParams], st: SensorState, ts: int, v: float,
 
 
 RULES: dict[SensorKind, KindRule[Any]] = {
-    SensorKind.WATER_PRESSURE: KindRule(_water_pressure, _pressure_params),
+    SensorKind.WATER_PRESSURE: KindRule(_water_pressure, _pressure_params, aux_size=_DROP_SLOTS + 1),
     SensorKind.WATER_FLOW: KindRule(_water_flow, _flow_params, aux_size=_NIGHT_SLOTS),
     SensorKind.NOISE_LEVEL: KindRule(_noise, _noise_params, aux_size=_NIGHT_SLOTS),
     SensorKind.PUMP_STATE: KindRule(_operating_state, _operation_params, quiet=_state_quiet),
