@@ -120,16 +120,20 @@ def _pressure_params(spec: SensorSpec, cfg: RulesConfig) -> PressureParams:
 
 # aux slots after AUX_KIND of a pressure logger: the onsets (ms) of its last drop steps, oldest first, then the
 # onset of the step last taken for a scheduled operation
-_DROP_SLOTS = 6
+_DROP_SLOTS = 12
 _SCHEDULED_AT = AUX_KIND + _DROP_SLOTS
 
 
-def _note_drop(st: SensorState, ts: int) -> None:
-    """Remember a drop step's onset (the oldest of ``_DROP_SLOTS`` goes; a state from before has no slots)."""
+def _note_drop(prof: SensorProfile[PressureParams], st: SensorState, ts: int) -> None:
+    """Remember the onset of a drop step, or of a dip of at least half a drop (a schedule that moves a logger by
+    about the threshold crosses it on some days only); one onset per ``drop_recurring_tol_s``; the oldest of
+    ``_DROP_SLOTS`` goes; a state from before has no slots."""
     aux = st.aux
     if aux is None or aux.size < AUX_KIND + _DROP_SLOTS:
         return
     ring = aux[AUX_KIND : AUX_KIND + _DROP_SLOTS]
+    if abs(ts - ring[-1]) <= prof.config.water.drop_recurring_tol_s * 1000.0:
+        return
     ring[:-1] = ring[1:].copy()
     ring[-1] = float(ts)
 
@@ -186,8 +190,10 @@ def _water_pressure(
         ref = float(before.max())
         if ref - v >= min(p.drop, p.drop_frac * ref):
             st.step_level, st.step_ts = ref, ts
-            _note_drop(st, ts)
+            _note_drop(prof, st, ts)
         else:
+            if ref - v >= 0.5 * min(p.drop, p.drop_frac * ref):  # a dip of half a drop: the schedule's, some days
+                _note_drop(prof, st, ts)
             return
     ref = st.step_level
     drop = ref - v
