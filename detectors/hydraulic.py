@@ -338,8 +338,12 @@ class DmaLeakDetector:
 
     def _weekend(self, ts: int) -> bool:
         """Whether ``ts`` falls on a rest day: a weekend or a holiday (``[rules] holidays`` / ``workdays``)."""
+        return self._rest_days().is_rest(self._local_day(ts))
+
+    def _rest_days(self) -> RestDays:
+        """The calendar of ``[rules] holidays`` and ``workdays`` (parsed once per list, cached by :class:`RestDays`)."""
         cfg = self.cfg
-        return RestDays.parse(getattr(cfg, "holidays", ()), getattr(cfg, "workdays", ())).is_rest(self._local_day(ts))
+        return RestDays.parse(getattr(cfg, "holidays", ()), getattr(cfg, "workdays", ()))
 
     def _refit(self, ts: int) -> None:
         h, cfg = self._h, self.cfg
@@ -444,7 +448,7 @@ class DmaLeakDetector:
         than two such days: the per-slot residuals."""
         h, cfg = self._h, self.cfg
         first, last = self._local_day(h.ts[lo]), self._local_day(h.ts[hi - 1])
-        rest = RestDays.parse(getattr(cfg, "holidays", ()), getattr(cfg, "workdays", ()))
+        rest = self._rest_days()
         days: list[int] = []
         for d in range(1, 4 * cfg.slot_days + 1):
             start = lo - d * _DAY_STEPS

@@ -124,14 +124,20 @@ _DROP_SLOTS = 12
 _SCHEDULED_AT = AUX_KIND + _DROP_SLOTS
 
 
+def _drop_memory(st: SensorState) -> npt.NDArray[np.float64] | None:
+    """The logger's aux array when it has the drop slots (``None`` for a state from before they existed)."""
+    aux = st.aux
+    return aux if aux is not None and aux.size > _SCHEDULED_AT else None
+
+
 def _note_drop(prof: SensorProfile[PressureParams], st: SensorState, ts: int) -> None:
     """Remember the onset of a drop step, or of a dip of at least half a drop (a schedule that moves a logger by
     about the threshold crosses it on some days only); one onset per ``drop_recurring_tol_s``; the oldest of
-    ``_DROP_SLOTS`` goes; a state from before has no slots."""
-    aux = st.aux
-    if aux is None or aux.size < AUX_KIND + _DROP_SLOTS:
+    ``_DROP_SLOTS`` goes."""
+    aux = _drop_memory(st)
+    if aux is None:
         return
-    ring = aux[AUX_KIND : AUX_KIND + _DROP_SLOTS]
+    ring = aux[AUX_KIND:_SCHEDULED_AT]
     if abs(ts - ring[-1]) <= prof.config.water.drop_recurring_tol_s * 1000.0:
         return
     ring[:-1] = ring[1:].copy()
@@ -142,30 +148,30 @@ def _scheduled(prof: SensorProfile[PressureParams], st: SensorState, tier: int) 
     """Whether the current drop step is a scheduled operation: decided when it first reaches a tier (a moderate
     or sustained one that :func:`_recurring_drop`), then kept for the whole step, so a step that deepens later
     into a big drop stays the operation it began as (a big drop from its first tier is never one)."""
-    aux = st.aux
-    if aux is None or aux.size <= _SCHEDULED_AT:
+    aux = _drop_memory(st)
+    if aux is None:
         return False
     if aux[_SCHEDULED_AT] == st.step_ts:
         return True
-    if tier >= 2 and "water.pressure.drop" not in st.emitted and _recurring_drop(prof, st):
+    if tier >= 2 and "water.pressure.drop" not in st.emitted and _recurring_drop(prof, aux, st.step_ts):
         aux[_SCHEDULED_AT] = float(st.step_ts)
         return True
     return False
 
 
-def _recurring_drop(prof: SensorProfile[PressureParams], st: SensorState) -> bool:
-    """Whether the drop step that began at ``st.step_ts`` began at the same time of day (± ``recurring_tol_s``)
+def _recurring_drop(prof: SensorProfile[PressureParams], aux: npt.NDArray[np.float64], step_ts: int) -> bool:
+    """Whether the drop step that began at ``step_ts`` began at the same time of day (± ``drop_recurring_tol_s``)
     on at least ``drop_recurring_min_days`` of the ``drop_recurring_days`` days before: a scheduled pump or valve
     with no state sensor, or a tank's inlet closing at its ceiling every morning, moves the loggers at the same
     hour each day; a burst does not recur (docs/domain.md#scheduled-operations-without-a-state-sensor)."""
-    aux, w = st.aux, prof.config.water
-    if aux is None or aux.size < AUX_KIND + _DROP_SLOTS or w.drop_recurring_days <= 0:
+    w = prof.config.water
+    if w.drop_recurring_days <= 0:
         return False
-    onsets = aux[AUX_KIND : AUX_KIND + _DROP_SLOTS]
+    onsets = aux[AUX_KIND:_SCHEDULED_AT]
     tol = w.drop_recurring_tol_s * 1000.0
     days = 0
     for d in range(1, w.drop_recurring_days + 1):
-        then = st.step_ts - d * _DAY_MS
+        then = step_ts - d * _DAY_MS
         days += bool(np.any(np.abs(onsets - then) <= tol))  # NaN (no onset yet) compares false
     return days >= w.drop_recurring_min_days
 
