@@ -55,7 +55,7 @@ from .shared_faults import (
     supply_loss,
     supply_loss_on,
 )
-from .shared_spikes import SPIKE_FAMILY, forget_spikes, hold_spike, shared_spike, spike_wait_ms
+from .shared_spikes import SPIKE_FAMILY, forget_spikes, hold_spike, operation_transient, shared_spike, spike_wait_ms
 from .state import AlertRecord, Contribution, GroupState
 
 _NEVER = 1 << 62  # a timer that never fires: above every event time
@@ -124,6 +124,8 @@ def _operations_first(key: tuple[Any, ...]) -> tuple[Any, ...]:
 
 #: contributions that are no incident: a sensor's faults and the learned baselines' anomalies
 _NOT_INCIDENT_KINDS = frozenset({AlertKind.SENSOR_FAULT, AlertKind.ANOMALY})
+#: the sensors a pump or valve operation moves: their spikes next to one are its transient
+_HYDRAULIC_KINDS = frozenset({SensorKind.WATER_PRESSURE, SensorKind.WATER_FLOW, SensorKind.TANK_LEVEL})
 
 
 def _sensor_anomaly(c: Contribution) -> bool:
@@ -168,7 +170,11 @@ class _Run:
             if self._shared_step(f):
                 return
             self.gs.own_offsets[f.sensor_id] = f.ts
-        if family == SPIKE_FAMILY and f.tier is not None and (self._shared_spike(f) or self._asset_moved(f)):
+        if (
+            family == SPIKE_FAMILY
+            and f.tier is not None
+            and (self._shared_spike(f) or self._asset_moved(f) or self._operation_transient(f))
+        ):
             return
         if family in SHARED_FAMILIES and self._shared_fault(f):
             key = shared_key(f, self.ctx.spec_of)
@@ -218,6 +224,16 @@ class _Run:
         faults = self.ctx.config.faults
         wait = spike_wait_ms(faults)
         return bool(wait) and shared_spike(self.gs, f, wait, faults.spike_shared_peers)
+
+    def _operation_transient(self, f: Finding) -> bool:
+        """A spike of a water-network sensor within ``spike_shared_window_s`` either side of a pump or valve operation
+        of its group: the operation's transient, not the sensor's fault (detectors/shared_spikes.py)."""
+        if self._kind_of(f.sensor_id) not in _HYDRAULIC_KINDS:
+            return False
+        wait = spike_wait_ms(self.ctx.config.faults)
+        window = self.ctx.config.faults.spike_shared_window_s * 1000
+        held = bool(wait) and _reports_within(self.ctx, f.sensor_id, wait)
+        return operation_transient(f.ts - wait if held else f.ts, self.gs.last_operation_ts, window)
 
     def _asset_moved(self, f: Finding) -> bool:
         """The finding's asset is in an incident (a bridge's overload, a well's leak) or at least

@@ -16,6 +16,12 @@ only by chance, its peers almost never in the same minutes, and holding its spik
   behind its watermark), whatever the batching: the same alerts from any partitioning and after a restore.
 * :func:`shared_spike` (as the held finding is applied): whether enough peers spiked around it.
 * :func:`forget_spikes` (after each evaluation): drops the remembered spikes no held finding can still need.
+* :func:`operation_transient` (as the held finding is applied): whether a pump or valve of the group was operated
+  within that window either side of it. A tank draining to a pump's start level, the pump starting, a valve closing:
+  the loggers near it may show one sample off the line (on Net1 two loggers dipped 1.5 m one and three minutes
+  before a tank-level-controlled pump started, the state sensor reporting the start at its next reading). Only
+  the sensors of the water network (pressure, flow, tank level) are judged so; a state change cannot explain the
+  spike of a methane or level sensor that shares its group.
 
 A spike that is not shared opens its ``sensor_fault`` alert ``wait`` later than before; the spike's own time
 stays in its evidence.
@@ -29,7 +35,7 @@ from .config import FaultRules
 from .results import Finding
 from .state import GroupState
 
-__all__ = ["SPIKE_FAMILY", "forget_spikes", "hold_spike", "shared_spike", "spike_wait_ms"]
+__all__ = ["SPIKE_FAMILY", "forget_spikes", "hold_spike", "operation_transient", "shared_spike", "spike_wait_ms"]
 
 #: the rule family of the spike fault (detectors/faults.py)
 SPIKE_FAMILY = "fault.spike"
@@ -63,6 +69,17 @@ def shared_spike(gs: GroupState, held: Finding, wait_ms: int, min_peers: int) ->
     at = held.ts - wait_ms
     peers = {sensor for ts, sensor in gs.spikes if sensor != held.sensor_id and abs(ts - at) <= wait_ms}
     return len(peers) >= min_peers
+
+
+def operation_transient(spike_ts: int, last_operation_ts: int, window_ms: int) -> bool:
+    """Whether a spike at ``spike_ts`` (its own time, not the re-stamped one) lies within ``window_ms`` either side of
+    the group's newest pump or valve operation applied so far (a held spike is applied ``window_ms`` after it, so
+    every operation up to then is known).
+
+    >>> [operation_transient(t, 1_000_000, 300_000) for t in (600_000, 700_000, 1_200_000, 1_300_000, 1_400_000)]
+    [False, True, True, True, False]
+    """
+    return abs(spike_ts - last_operation_ts) <= window_ms
 
 
 def forget_spikes(gs: GroupState, horizon: int, wait_ms: int) -> None:

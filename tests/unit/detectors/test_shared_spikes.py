@@ -142,3 +142,49 @@ def test_a_spike_while_other_sensors_of_its_asset_stand_off_their_baselines_is_n
     assert _spike_alert_after(det, [anomaly("B1-S1")])  # one other sensor: fewer than spike_shared_peers = 2
     assert _spike_alert_after(det, [anomaly("B1-DEF"), anomaly("B1-S1")])  # its own anomaly does not count
     assert _spike_alert_after(det, [anomaly("B2-S1"), anomaly("B2-S2")])  # another asset's sensors do not
+
+
+# -- a spike next to a pump or valve operation ----------------------------------------------------------------------
+
+
+def _water_group() -> Detectors:
+    specs = [
+        SensorSpec("P1", SensorKind.WATER_PRESSURE, "A-P1", "owner", "d", 31.8, 117.2, group_id="G",
+                   maintainer="devices", interval_s=300.0),
+        SensorSpec("S1", SensorKind.PUMP_STATE, "PUMP-1", "owner", "d", 31.8, 117.2, group_id="G",
+                   maintainer="devices", interval_s=300.0),
+        SensorSpec("CH4", SensorKind.CH4_LEL, "WELL-1", "owner", "d", 31.8, 117.2, group_id="G",
+                   maintainer="devices", interval_s=300.0),
+    ]  # fmt: skip
+    config = RulesConfig()
+    return Detectors(Registry(specs), replace(config, alarm=replace(config.alarm, settle_delay_ms=0)))
+
+
+def _fault_alert_with_operation(sensor: str, operation_after_s: float | None) -> bool:
+    """Whether a one-sample spike of ``sensor`` at T0 + 1 h opens a fault alert when the pump starts
+    ``operation_after_s`` after it (negative: before; None: no operation)."""
+    det = _water_group()
+    state = det.new_group_state("G")
+    spike_ts = T0 + 3_600_000
+    spike = Finding(sensor, "A-" + sensor, "G", AlertKind.SENSOR_FAULT, Tier.T3, spike_ts, 1.0, 0.5, "spike",
+                    "fault.spike:single_sample")  # fmt: skip
+    findings = [spike]
+    if operation_after_s is not None:
+        started = spike_ts + int(operation_after_s * 1000)
+        findings.append(Finding("S1", "PUMP-1", "G", AlertKind.PIPE_BURST, None, started, 1.0, 0.0,
+                                "pump_state 0 → 1: started", "water.operation:state_change"))  # fmt: skip
+    findings.sort(key=lambda f: f.ts)
+    events = det.process_group(state, findings, T0 + 3 * 3_600_000)
+    return any(e.kind is AlertKind.SENSOR_FAULT and e.event is AlertEventType.OPENED for e in events)
+
+
+def test_a_loggers_spike_minutes_before_or_after_a_pump_start_is_the_pumps_transient() -> None:
+    assert _fault_alert_with_operation("P1", None)
+    assert not _fault_alert_with_operation("P1", 240.0)  # the state sensor reports the start 4 min after the dip
+    assert not _fault_alert_with_operation("P1", -120.0)  # the pump started 2 min before
+    assert _fault_alert_with_operation("P1", 420.0)  # 7 min later: outside the 5-min window, the spike stands
+    assert _fault_alert_with_operation("P1", -1200.0)
+
+
+def test_a_pump_start_does_not_explain_the_spike_of_a_sensor_outside_the_water_network() -> None:
+    assert _fault_alert_with_operation("CH4", 120.0)
