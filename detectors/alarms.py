@@ -42,6 +42,7 @@ from .correlation import (
 )
 from .peer_faults import HOURLY_MEAN_FAMILY, PEER_FAULT_FAMILY, PEER_FAULT_HOLD_MS, take_note
 from .peer_steps import LEVEL_MOVE_FAMILY, remember_move, shared_step
+from .recurring_anomalies import recurring, remember_onset
 from .results import Finding
 from .shared_faults import (
     SHARED_FAMILIES,
@@ -199,6 +200,8 @@ class _Run:
             since = previous.since
         else:
             operation = attributed_to_operation(family, f.ts, self.gs.last_operation_ts, self.ctx.config)
+            if f.kind is AlertKind.ANOMALY:
+                operation = self._scheduled_anomaly(f, family) or operation
         self.gs.contributions[ckey] = Contribution(
             f.sensor_id, f.asset_id, f.kind, f.tier, f.ts, f.value, f.score, f.evidence, f.rule, operation,
             change=change, location=location, incident=f.incident, since=since,
@@ -224,6 +227,16 @@ class _Run:
         faults = self.ctx.config.faults
         wait = spike_wait_ms(faults)
         return bool(wait) and shared_spike(self.gs, f, wait, faults.spike_shared_peers)
+
+    def _scheduled_anomaly(self, f: Finding, family: str) -> bool:
+        """A new anomaly condition: remember when it began, and whether it began at this time of day on enough
+        earlier days of its day type to be the sensor's schedule (detectors/recurring_anomalies.py)."""
+        originator = f"{f.sensor_id if family == SENSOR_ANOMALY_FAMILY else ''}|{family}"
+        onsets = self.gs.anomaly_onsets.setdefault(originator, [])
+        cfg = self.ctx.config
+        scheduled = recurring(onsets, f.ts, cfg.anomaly, cfg.rest_days, cfg.local_utc_offset_h)
+        remember_onset(onsets, f.ts)
+        return scheduled
 
     def _operation_transient(self, f: Finding) -> bool:
         """A spike of a water-network sensor within ``spike_shared_window_s`` either side of a pump or valve operation

@@ -431,6 +431,12 @@ class AnomalyRules:
     #: on the first day of a day type (Monday, Saturday) a window may also match the other day type's slot:
     #: tanks and reservoirs carry the day before into the morning (docs/domain.md#anomaly-alerts-on-the-water-networks)
     transition_days: bool = True
+    #: an anomaly that began at the same local time (± ``recurring_tol_s``) on at least ``recurring_min_days`` of
+    #: the last ``recurring_days`` days of its day type is the sensor's schedule: its condition opens no alert
+    #: (detectors/recurring_anomalies.py; the numbers of the water rules' scheduled drops); 0 days turns it off
+    recurring_days: int = 3
+    recurring_min_days: int = 2
+    recurring_tol_s: float = 1200.0
     #: EW weight of a slot update (at least 1/n while the slot is young)
     slot_alpha: float = 0.1
     #: EW weight of the sensor's pooled residual spread around its slots (the slot z's denominator)

@@ -439,6 +439,9 @@ class GroupState:
     #: sensor kind → event time of the last incident finding (not a fault, not an anomaly) of a sensor of that
     #: kind: faults against peers raise nothing new on a window it touched (detectors/peer_faults.py)
     incident_seen: dict[str, int] = field(default_factory=dict)
+    #: "sensor|family" (the group's own model: "|family") → when its recent anomaly conditions began, oldest first
+    #: (detectors/recurring_anomalies.py)
+    anomaly_onsets: dict[str, list[int]] = field(default_factory=dict)
 
     def __setstate__(self, state: Any) -> None:
         _restore(self, state)
